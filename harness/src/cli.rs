@@ -1,0 +1,534 @@
+//! The command line: `list`, `validate`, `plan`, `run`, `verify`. Exit codes: 0 all passed,
+//! 1 a scenario or check failed, 2 invalid input or usage. Results go to stdout, logs to stderr.
+
+use crate::diag::Diagnostics;
+use crate::exec::{Cluster, Event, EventSink, Executor, NoCluster};
+use crate::plan::{self, CleanupPolicy, ScenarioPlan};
+use crate::report::{Fanout, Reporter, console::ConsoleReporter, json::JsonReporter, junit::JunitReporter};
+use crate::scenario::{self, Scenario};
+use crate::vars;
+use crate::verify::{self, Targets, VerifySpec};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub const EXIT_PASS: u8 = 0;
+pub const EXIT_FAIL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "harness", version, about = "Conformance harness for stateful systems on Kubernetes")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List scenarios (name, tags, file).
+    List(Select),
+    /// Validate scenario files; every problem is reported with file, key path and line.
+    Validate(Select),
+    /// Print the resolved plan of a scenario (timeouts, namespace, rendered manifests).
+    Plan {
+        file: PathBuf,
+        /// Also print the rendered manifests (Secret values are redacted).
+        #[arg(long)]
+        manifests: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Run id to plan with (default: a new one).
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+    /// Run scenarios.
+    Run(RunArgs),
+    /// Run one verifier against static endpoints (no cluster needed).
+    Verify(VerifyArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Select {
+    /// Scenario files or directories (default: scenarios/).
+    pub paths: Vec<PathBuf>,
+    /// Only scenarios with one of these tags (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Provider {
+    Kind,
+    Minikube,
+    Existing,
+    K3s,
+    /// No cluster: only scenarios with `cluster: { required: false }`.
+    None,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// How to get a cluster. `--context` implies `existing`.
+    #[arg(long, value_enum, env = "HARNESS_PROVIDER", default_value = "kind")]
+    pub provider: Provider,
+    /// Use this existing kubeconfig context (never deleted).
+    #[arg(long, env = "HARNESS_CONTEXT")]
+    pub context: Option<String>,
+    #[arg(long, env = "HARNESS_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// JUnit report path (default: <report-dir>/<run-id>/junit.xml).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Keep everything the scenarios created.
+    #[arg(long)]
+    pub keep: bool,
+    /// Keep the namespace of a failed scenario for inspection.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Keep the cluster the harness created.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallel: u16,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// The verifier: galera.status, galera.sync, galera.acknowledged_writes, etcd.keys,
+    /// memcache.pool, memcache.proxy, http.
+    pub verifier: String,
+    /// A server HOST:PORT (repeatable).
+    #[arg(long = "endpoint", required = true)]
+    pub endpoints: Vec<String>,
+    /// A proxy HOST:PORT for memcache.proxy (repeatable).
+    #[arg(long = "proxy")]
+    pub proxies: Vec<String>,
+    /// For etcd.keys: a Galera node address that must be registered (repeatable).
+    #[arg(long = "node")]
+    pub nodes: Vec<String>,
+    /// For etcd.keys: the Galera cluster name.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Name of the environment variable that holds the password (never the password itself).
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// Expected Galera cluster size (default: the number of endpoints).
+    #[arg(long)]
+    pub size: Option<i64>,
+    /// Keys for memcache checks.
+    #[arg(long)]
+    pub keys: Option<i64>,
+    /// Duration of galera.acknowledged_writes, e.g. 10s.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// HTTP path for the http verifier.
+    #[arg(long)]
+    pub path: Option<String>,
+    /// Metric family the http verifier must find.
+    #[arg(long)]
+    pub metric_family: Option<String>,
+    /// Bound on the whole check.
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_PASS });
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAIL);
+        }
+    };
+    ExitCode::from(runtime.block_on(dispatch(cli)))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).try_init();
+}
+
+async fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::List(select) => list(&select),
+        Command::Validate(select) => validate(&select),
+        Command::Plan { file, manifests, json, run_id } => plan_cmd(&file, manifests, json, run_id),
+        Command::Run(args) => run(args).await,
+        Command::Verify(args) => verify_cmd(args).await,
+    }
+}
+
+fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A new run id: UTC time plus a few pseudo-random hex digits.
+pub fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("{}-{:04x}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), h.finish() & 0xffff)
+}
+
+fn files(select: &Select) -> Result<Vec<PathBuf>, u8> {
+    let roots = if select.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { select.paths.clone() };
+    let mut out = vec![];
+    for root in roots {
+        match scenario::discover(&root) {
+            Ok(found) => out.extend(found),
+            Err(e) => {
+                eprintln!("error: {}: {e}", root.display());
+                return Err(EXIT_USAGE);
+            }
+        }
+    }
+    if out.is_empty() {
+        eprintln!("error: no scenario files (*.yaml) found");
+        return Err(EXIT_USAGE);
+    }
+    Ok(out)
+}
+
+/// Validates every file; prints every diagnostic to stderr. `Err` when any file has an error.
+fn load_all(select: &Select) -> Result<Vec<Scenario>, u8> {
+    let paths = files(select)?;
+    let mut scenarios = vec![];
+    let mut all = Diagnostics::default();
+    for path in &paths {
+        let (scenario, diags) = scenario::validate_file(path, &env_lookup);
+        all.0.extend(diags.0);
+        scenarios.extend(scenario);
+    }
+    for d in &all.0 {
+        eprintln!("{d}");
+    }
+    if all.has_errors() {
+        eprintln!("error: {} problem(s) in {} file(s); nothing was run", all.errors().count(), paths.len());
+        return Err(EXIT_USAGE);
+    }
+    if !select.tags.is_empty() {
+        scenarios.retain(|s| s.tags.iter().any(|t| select.tags.contains(t)));
+    }
+    Ok(scenarios)
+}
+
+fn list(select: &Select) -> u8 {
+    match load_all(select) {
+        Ok(scenarios) => {
+            for s in scenarios {
+                println!("{:<36} {:<24} {}", s.name, s.tags.join(","), s.file.display());
+            }
+            EXIT_PASS
+        }
+        Err(code) => code,
+    }
+}
+
+fn validate(select: &Select) -> u8 {
+    let started = Instant::now();
+    match load_all(select) {
+        Ok(scenarios) => {
+            for s in &scenarios {
+                println!("ok  {} ({})", s.name, s.file.display());
+            }
+            println!("{} scenario(s) valid in {:.0} ms", scenarios.len(), started.elapsed().as_secs_f64() * 1000.0);
+            EXIT_PASS
+        }
+        Err(code) => code,
+    }
+}
+
+fn plans(scenarios: &[Scenario], run_id: &str, cleanup: CleanupPolicy) -> Result<Vec<ScenarioPlan>, u8> {
+    let mut out = vec![];
+    for s in scenarios {
+        let values = match vars::resolve(&s.variables, &env_lookup) {
+            Ok(v) => v,
+            Err(errors) => {
+                for (name, message) in errors {
+                    eprintln!("{}: error at `variables.{name}`: {message}", s.file.display());
+                }
+                return Err(EXIT_USAGE);
+            }
+        };
+        match plan::plan(s, &values, run_id, cleanup) {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(EXIT_USAGE);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn plan_cmd(file: &Path, manifests: bool, json: bool, run_id: Option<String>) -> u8 {
+    let select = Select { paths: vec![file.to_path_buf()], tags: vec![] };
+    let scenarios = match load_all(&select) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let run_id = run_id.unwrap_or_else(new_run_id);
+    let plans = match plans(&scenarios, &run_id, CleanupPolicy::default()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    for p in plans {
+        if json {
+            let text = serde_json::to_string_pretty(&p).unwrap_or_default();
+            println!("{}", crate::redact::Redactor::new(p.secrets.clone()).redact(&text));
+        } else {
+            print!("{}", p.render_text(manifests));
+        }
+    }
+    EXIT_PASS
+}
+
+async fn run(args: RunArgs) -> u8 {
+    let scenarios = match load_all(&args.select) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario matches the selected tags");
+        return EXIT_USAGE;
+    }
+    let run_id = new_run_id();
+    let cleanup = CleanupPolicy { keep: args.keep, keep_on_failure: args.keep_on_failure };
+    let plans = match plans(&scenarios, &run_id, cleanup) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let needs_cluster = plans.iter().any(|p| p.cluster.required);
+    let provider = if args.context.is_some() { Provider::Existing } else { args.provider };
+    if needs_cluster && provider == Provider::None {
+        eprintln!("error: some selected scenarios need a Kubernetes cluster, but --provider none was given");
+        return EXIT_USAGE;
+    }
+    if needs_cluster {
+        // The Kubernetes layer (kube-rs operations and the kind/minikube/existing/k3s providers)
+        // plugs in here.
+        eprintln!(
+            "error: the Kubernetes layer (provider {provider:?}) is not available in this build; \
+             only scenarios with `cluster: {{ required: false }}` can run (--provider none)"
+        );
+        return EXIT_USAGE;
+    }
+    let cluster = NoCluster;
+    let run_dir = args.report_dir.join(&run_id);
+    let junit = args.junit.clone().unwrap_or_else(|| run_dir.join("junit.xml"));
+    execute(&cluster, &plans, &run_id, &junit, &run_dir.join("summary.json"), args.parallel).await
+}
+
+/// Runs plans against a cluster with every reporter attached; returns the exit code.
+pub async fn execute(cluster: &dyn Cluster, plans: &[ScenarioPlan], run_id: &str, junit: &Path, json: &Path, parallel: u16) -> u8 {
+    let console: Box<dyn Reporter> = Box::new(ConsoleReporter::new(std::io::stdout(), std::io::stdout().is_terminal()));
+    let reporters: Vec<Box<dyn Reporter>> =
+        vec![console, Box::new(JunitReporter::new(junit.to_path_buf())), Box::new(JsonReporter::new(json.to_path_buf()))];
+    let sink = Fanout::new(reporters);
+    let cancel = CancellationToken::new();
+    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let (provider, version) = cluster.describe();
+    sink.emit(Event::RunStarted { run_id: run_id.to_string(), provider, cluster_version: version, scenarios: plans.len() });
+    let started = Instant::now();
+    let executor = Executor { cluster, sink: &sink, cancel: cancel.clone() };
+    use futures::StreamExt;
+    let results: Vec<_> =
+        futures::stream::iter(plans.iter().map(|p| executor.run_scenario(p))).buffer_unordered(parallel.into()).collect().await;
+    signals.abort();
+    let failed = results.iter().filter(|r| !r.passed).count();
+    sink.emit(Event::RunFinished { duration: started.elapsed(), passed: results.len() - failed, failed });
+    if let Err(e) = sink.finish() {
+        eprintln!("error: writing reports: {e}");
+        return EXIT_FAIL;
+    }
+    eprintln!("reports: {} and {}", junit.display(), json.display());
+    if failed > 0 || cancel.is_cancelled() { EXIT_FAIL } else { EXIT_PASS }
+}
+
+async fn cancel_on_signal(cancel: CancellationToken) {
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::warn!("interrupted: stopping the running steps, collecting evidence and cleaning up");
+    cancel.cancel();
+}
+
+/// Builds a verifier spec from CLI flags; `Err` is a usage message.
+pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
+    use crate::verify::*;
+    let target = TargetSpec { pods: None, port: None, endpoints: args.endpoints.clone() };
+    let creds = || -> Result<Credentials, String> {
+        Ok(Credentials {
+            user: args.user.clone().ok_or("this verifier needs --user")?,
+            password: args.password_env.clone().map(PasswordSource::Env),
+        })
+    };
+    for e in args.endpoints.iter().chain(&args.proxies).chain(&args.nodes) {
+        if Endpoint::parse(e).is_none() && !args.nodes.contains(e) {
+            return Err(format!("`{e}` is not HOST:PORT"));
+        }
+    }
+    let spec = match args.verifier.as_str() {
+        "galera.status" => VerifySpec::GaleraStatus(GaleraStatusSpec { target, credentials: creds()?, size: args.size }),
+        "galera.sync" => VerifySpec::GaleraSync(GaleraSyncSpec { target, credentials: creds()? }),
+        "galera.acknowledged_writes" => VerifySpec::GaleraAckWrites(GaleraAckWritesSpec {
+            target,
+            credentials: creds()?,
+            duration: args.duration.clone().unwrap_or_else(|| "10s".into()),
+            writers_per_node: 1,
+            delete_every: 5,
+            settle: "60s".into(),
+        }),
+        "etcd.keys" => VerifySpec::EtcdKeys(EtcdKeysSpec {
+            target,
+            cluster: args.cluster.clone().ok_or("etcd.keys needs --cluster (the Galera cluster name)")?,
+            nodes: TargetSpec {
+                pods: None,
+                port: None,
+                endpoints: args.nodes.iter().map(|n| if n.contains(':') { n.clone() } else { format!("{n}:3306") }).collect(),
+            },
+            api: EtcdApi::Both,
+        }),
+        "memcache.pool" => VerifySpec::MemcachePool(MemcachePoolSpec { target, keys: args.keys.unwrap_or(1000), min_share: 0.5 }),
+        "memcache.proxy" => {
+            if args.proxies.is_empty() {
+                return Err("memcache.proxy needs --proxy HOST:PORT (repeatable)".into());
+            }
+            VerifySpec::MemcacheProxy(MemcacheProxySpec {
+                proxies: ProxyTargetSpec { endpoints: args.proxies.clone(), ..Default::default() },
+                servers: target,
+                keys_per_proxy: args.keys.unwrap_or(20),
+            })
+        }
+        "http" => VerifySpec::Http(HttpSpec {
+            target,
+            path: args.path.clone().unwrap_or_else(|| "/".into()),
+            status: 200,
+            contains: vec![],
+            metric_family: args.metric_family.clone(),
+        }),
+        other => {
+            let hint = crate::diag::did_you_mean(other, VerifySpec::NAMES).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+            return Err(format!("unknown verifier `{other}`{hint}; one of: {}", VerifySpec::NAMES.join(", ")));
+        }
+    };
+    if spec.needs_cluster() {
+        return Err(format!("{} needs a cluster; run it from a scenario", spec.name()));
+    }
+    Ok(spec)
+}
+
+async fn verify_cmd(args: VerifyArgs) -> u8 {
+    let spec = match verify_spec(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let timeout = match humantime::parse_duration(&args.timeout) {
+        Ok(d) if !d.is_zero() => d,
+        _ => {
+            eprintln!("error: --timeout `{}` is not a positive duration", args.timeout);
+            return EXIT_USAGE;
+        }
+    };
+    let mut targets = Targets::default();
+    for (key, t) in spec.targets() {
+        targets.by_key.push((key, crate::exec::cluster::static_endpoints(&t.endpoints).unwrap_or_default()));
+    }
+    if let VerifySpec::MemcacheProxy(p) = &spec {
+        targets.proxies = crate::exec::cluster::static_endpoints(&p.proxies.endpoints).unwrap_or_default();
+    }
+    targets.user = args.user.clone();
+    let mut secrets = vec![];
+    if let Some(var) = &args.password_env {
+        match std::env::var(var) {
+            Ok(p) => {
+                secrets.push(p.clone());
+                targets.password = Some(p);
+            }
+            Err(_) => {
+                eprintln!("error: --password-env names `{var}`, which is not set");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let redactor = crate::redact::Redactor::new(secrets);
+    let started = Instant::now();
+    let result = tokio::time::timeout(timeout, verify::run(&spec, &targets, timeout, Path::new("."))).await;
+    let verdict = match result {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => verify::Verdict::fail(e.to_string(), vec![]),
+        Err(_) => verify::Verdict::fail(format!("{} did not finish within {}", spec.name(), args.timeout), vec![]),
+    };
+    let label = if verdict.passed { "PASS" } else { "FAIL" };
+    println!("{label} {}: {}", spec.name(), redactor.redact(&verdict.summary));
+    for line in &verdict.evidence {
+        println!("  {}", redactor.redact(line));
+    }
+    if let Some(path) = &args.junit {
+        if let Err(e) = write_verify_junit(path, &spec, &verdict, started.elapsed(), &redactor) {
+            eprintln!("error: writing {}: {e}", path.display());
+            return EXIT_FAIL;
+        }
+    }
+    if verdict.passed { EXIT_PASS } else { EXIT_FAIL }
+}
+
+fn write_verify_junit(path: &Path, spec: &VerifySpec, verdict: &verify::Verdict, took: Duration, redactor: &crate::redact::Redactor) -> std::io::Result<()> {
+    use crate::exec::{Outcome, Phase, StepInfo};
+    let mut junit = JunitReporter::new(path.to_path_buf());
+    let scenario = format!("verify-{}", spec.name());
+    let events = [
+        Event::RunStarted { run_id: new_run_id(), provider: "static".into(), cluster_version: "-".into(), scenarios: 1 },
+        Event::ScenarioStarted { scenario: scenario.clone(), file: "-".into(), namespace: String::new() },
+        Event::StepFinished {
+            scenario: scenario.clone(),
+            step: StepInfo { index: 0, id: spec.name().into(), kind: "verify", description: None, phase: Phase::Main },
+            outcome: if verdict.passed { Outcome::Passed } else { Outcome::Failed { message: redactor.redact(&verdict.summary) } },
+            duration: took,
+            output: redactor.redact(&verdict.evidence.join("\n")),
+            evidence: vec![],
+        },
+        Event::ScenarioFinished { scenario, passed: verdict.passed, duration: took },
+        Event::RunFinished { duration: took, passed: usize::from(verdict.passed), failed: usize::from(!verdict.passed) },
+    ];
+    for e in &events {
+        junit.event(e);
+    }
+    junit.finish()
+}

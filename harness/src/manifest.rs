@@ -1,0 +1,249 @@
+//! Kubernetes manifests in scenarios: splitting multi-document YAML, checking each document is a
+//! Kubernetes object, and for built-in kinds that it deserializes into its k8s-openapi type
+//! without losing a field (a misspelt field would otherwise be dropped silently by the server).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One rendered object, with where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Manifest {
+    /// `file.yaml#2` (document index) or `inline#0`.
+    pub origin: String,
+    pub object: Value,
+}
+
+impl Manifest {
+    pub fn api_version(&self) -> &str {
+        self.object.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.object.get("kind").and_then(Value::as_str).unwrap_or("")
+    }
+    pub fn name(&self) -> &str {
+        self.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// A problem in one document, with a 1-based line in the source text when known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManifestProblem {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ManifestProblem {
+    fn new(line: Option<usize>, message: impl Into<String>) -> Self {
+        Self { line, column: None, message: message.into() }
+    }
+}
+
+/// Parses every document of `text`; returns the objects and every problem found.
+pub fn parse_documents(origin: &str, text: &str) -> (Vec<Manifest>, Vec<ManifestProblem>) {
+    let mut manifests = vec![];
+    let mut problems = vec![];
+    let starts = document_start_lines(text);
+    for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
+        let first_line = starts.get(index).copied();
+        let value: Value = match serde_path_to_error::deserialize::<_, Option<Value>>(document) {
+            Ok(Some(v)) => v,
+            Ok(None) => continue, // an empty document (e.g. a trailing `---`)
+            Err(e) => {
+                let inner = e.inner();
+                let (line, column) = inner.location().map(|l| (Some(l.line()), Some(l.column()))).unwrap_or((first_line, None));
+                let mut message = inner.to_string();
+                if let Some(cut) = message.rfind(" at line ") {
+                    message.truncate(cut);
+                }
+                problems.push(ManifestProblem { line, column, message: format!("document {index}: {message}") });
+                // serde_yaml cannot resume after a syntax error in a stream.
+                break;
+            }
+        };
+        match check_object(&value) {
+            Ok(()) => manifests.push(Manifest { origin: format!("{origin}#{index}"), object: value }),
+            Err(messages) => {
+                for m in messages {
+                    problems.push(ManifestProblem::new(first_line, format!("document {index}: {m}")));
+                }
+            }
+        }
+    }
+    (manifests, problems)
+}
+
+/// 1-based line where each document starts (after `---` separators).
+fn document_start_lines(text: &str) -> Vec<usize> {
+    let mut starts = vec![];
+    let mut expecting = true;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim_end();
+        if t == "---" || t.starts_with("--- ") {
+            expecting = true;
+            continue;
+        }
+        let content = !t.trim().is_empty() && !t.trim_start().starts_with('#');
+        if expecting && content {
+            starts.push(i + 1);
+            expecting = false;
+        }
+    }
+    starts
+}
+
+/// apiVersion/kind pairs removed from Kubernetes, with what replaced them.
+const REMOVED_APIS: [(&str, &str, &str); 7] = [
+    ("extensions/v1beta1", "*", "removed in 1.16 (use apps/v1 or networking.k8s.io/v1)"),
+    ("apps/v1beta1", "*", "removed in 1.16 (use apps/v1, which requires spec.selector)"),
+    ("apps/v1beta2", "*", "removed in 1.16 (use apps/v1, which requires spec.selector)"),
+    ("policy/v1beta1", "PodDisruptionBudget", "removed in 1.25 (use policy/v1)"),
+    ("batch/v1beta1", "CronJob", "removed in 1.25 (use batch/v1)"),
+    ("rbac.authorization.k8s.io/v1beta1", "*", "removed in 1.22 (use rbac.authorization.k8s.io/v1)"),
+    ("storage.k8s.io/v1beta1", "StorageClass", "removed in 1.22 (use storage.k8s.io/v1)"),
+];
+
+/// Checks one document: an object with apiVersion, kind and metadata.name, not a removed API,
+/// and for built-in kinds, a faithful k8s-openapi round trip.
+pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
+    let mut problems = vec![];
+    let Some(map) = value.as_object() else {
+        return Err(vec!["is not a Kubernetes object (expected a mapping with apiVersion, kind and metadata)".into()]);
+    };
+    let api_version = map.get("apiVersion").and_then(Value::as_str);
+    let kind = map.get("kind").and_then(Value::as_str);
+    if api_version.is_none() {
+        problems.push("is not a Kubernetes object: `apiVersion` is missing or not a string".to_string());
+    }
+    if kind.is_none() {
+        problems.push("is not a Kubernetes object: `kind` is missing or not a string".to_string());
+    }
+    if value.pointer("/metadata/name").and_then(Value::as_str).is_none_or(str::is_empty) {
+        problems.push("is not a Kubernetes object: `metadata.name` is missing".to_string());
+    }
+    let (Some(api_version), Some(kind)) = (api_version, kind) else {
+        return Err(problems);
+    };
+    for (api, removed_kind, why) in REMOVED_APIS {
+        if api == api_version && (removed_kind == "*" || removed_kind == kind) {
+            problems.push(format!("{api_version} {kind} was {why}"));
+        }
+    }
+    if kind == "Namespace" {
+        problems.push("a scenario must not create Namespaces: the harness creates one per scenario".into());
+    }
+    if let Some(ns) = value.pointer("/metadata/namespace").and_then(Value::as_str) {
+        problems.push(format!(
+            "sets metadata.namespace `{ns}`: objects go into the scenario's own namespace; remove it"
+        ));
+    }
+    if problems.is_empty() {
+        if let Err(e) = check_typed(api_version, kind, value) {
+            problems.push(e);
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+fn check_typed(api_version: &str, kind: &str, value: &Value) -> Result<(), String> {
+    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core, policy::v1 as policy};
+    use k8s_openapi::api::{rbac::v1 as rbac, storage::v1 as storage};
+    match (api_version, kind) {
+        ("v1", "ConfigMap") => round_trip::<core::ConfigMap>(value),
+        ("v1", "Secret") => round_trip::<core::Secret>(value),
+        ("v1", "Service") => round_trip::<core::Service>(value),
+        ("v1", "Pod") => round_trip::<core::Pod>(value),
+        ("v1", "ReplicationController") => round_trip::<core::ReplicationController>(value),
+        ("v1", "PersistentVolume") => round_trip::<core::PersistentVolume>(value),
+        ("v1", "PersistentVolumeClaim") => round_trip::<core::PersistentVolumeClaim>(value),
+        ("v1", "ServiceAccount") => round_trip::<core::ServiceAccount>(value),
+        ("apps/v1", "StatefulSet") => round_trip::<apps::StatefulSet>(value),
+        ("apps/v1", "Deployment") => round_trip::<apps::Deployment>(value),
+        ("apps/v1", "DaemonSet") => round_trip::<apps::DaemonSet>(value),
+        ("apps/v1", "ReplicaSet") => round_trip::<apps::ReplicaSet>(value),
+        ("batch/v1", "Job") => round_trip::<batch::Job>(value),
+        ("policy/v1", "PodDisruptionBudget") => round_trip::<policy::PodDisruptionBudget>(value),
+        ("rbac.authorization.k8s.io/v1", "Role") => round_trip::<rbac::Role>(value),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding") => round_trip::<rbac::RoleBinding>(value),
+        ("storage.k8s.io/v1", "StorageClass") => round_trip::<storage::StorageClass>(value),
+        _ => Ok(()), // custom resources and other kinds are checked by the API server
+    }
+}
+
+/// Deserializes into `T` and back; any field present before and missing after was not a field of
+/// the type (a typo or a field at the wrong level).
+fn round_trip<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), String> {
+    let typed: T = serde_json::from_value(value.clone()).map_err(|e| format!("does not deserialize: {e}"))?;
+    let back = serde_json::to_value(&typed).map_err(|e| format!("does not serialize back: {e}"))?;
+    let mut dropped = vec![];
+    dropped_fields(value, &back, String::new(), &mut dropped);
+    if dropped.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("has fields the {} type does not know (misspelt or misplaced?): {}", kind_of(value), dropped.join(", ")))
+    }
+}
+
+fn kind_of(value: &Value) -> &str {
+    value.get("kind").and_then(Value::as_str).unwrap_or("object")
+}
+
+fn dropped_fields(before: &Value, after: &Value, path: String, out: &mut Vec<String>) {
+    match (before, after) {
+        (Value::Object(b), Value::Object(a)) => {
+            for (k, v) in b {
+                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                match a.get(k) {
+                    None if !v.is_null() => out.push(p),
+                    Some(av) => dropped_fields(v, av, p, out),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(b), Value::Array(a)) => {
+            for (i, (bv, av)) in b.iter().zip(a).enumerate() {
+                dropped_fields(bv, av, format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure).
+    #[test]
+    fn accepts_a_valid_statefulset_and_reports_a_misspelt_field() {
+        let good = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: c}\nspec:\n  serviceName: c\n  replicas: 1\n  selector: {matchLabels: {app: c}}\n  template:\n    metadata: {labels: {app: c}}\n    spec: {containers: [{name: c, image: 'cassandra:4.1.11'}]}\n";
+        let (m, p) = parse_documents("s.yaml", good);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(m[0].kind(), "StatefulSet");
+        let typo = good.replace("replicas: 1", "replica: 1");
+        let (_, p) = parse_documents("s.yaml", &typo);
+        assert!(p[0].message.contains("spec.replica"), "{p:?}");
+        assert_eq!(p[0].line, Some(1));
+    }
+
+    #[test]
+    fn reports_non_objects_removed_apis_and_multi_document_lines() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# second\napiVersion: apps/v1beta1\nkind: StatefulSet\nmetadata: {name: b}\n---\n- just\n- a list\n";
+        let (m, p) = parse_documents("x.yaml", text);
+        assert_eq!(m.len(), 1);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].message.contains("removed in 1.16"));
+        assert_eq!(p[0].line, Some(6));
+        assert!(p[1].message.contains("not a Kubernetes object"));
+        assert_eq!(p[1].line, Some(10));
+    }
+
+    #[test]
+    fn refuses_namespaces_and_foreign_namespace_fields() {
+        let v: Value = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}});
+        assert!(check_object(&v).is_err());
+        let v: Value = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "default"}});
+        assert!(check_object(&v).unwrap_err()[0].contains("namespace"));
+    }
+}

@@ -1,0 +1,44 @@
+//! Reporters: they consume executor [`Event`]s and write results. The console reporter prints
+//! live progress to stdout; the JUnit and JSON reporters write files at the end of the run.
+
+pub mod console;
+pub mod json;
+pub mod junit;
+pub mod sanitize;
+
+use crate::exec::{Event, EventSink};
+use std::sync::Mutex;
+
+/// Something that turns events into output.
+pub trait Reporter: Send {
+    fn event(&mut self, event: &Event);
+    /// Called once after the run, to write files.
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Fans events out to every reporter, in order.
+pub struct Fanout(pub Mutex<Vec<Box<dyn Reporter>>>);
+
+impl Fanout {
+    pub fn new(reporters: Vec<Box<dyn Reporter>>) -> Self {
+        Self(Mutex::new(reporters))
+    }
+    pub fn finish(&self) -> std::io::Result<()> {
+        let mut reporters = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for r in reporters.iter_mut() {
+            r.finish()?;
+        }
+        Ok(())
+    }
+}
+
+impl EventSink for Fanout {
+    fn emit(&self, event: Event) {
+        let mut reporters = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for r in reporters.iter_mut() {
+            r.event(&event);
+        }
+    }
+}

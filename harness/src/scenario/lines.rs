@@ -1,0 +1,122 @@
+//! Maps key paths (`steps[3].wait.timeout`) to their line and column in a YAML text, so that
+//! problems found after deserialization still point at the right place in the user's file.
+//! Built from parser events: aliases are not expanded, so this is cheap even on hostile input.
+
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+#[derive(Debug, Default)]
+pub struct LineIndex {
+    positions: HashMap<String, (usize, usize)>,
+}
+
+enum Frame {
+    Map { path: String, key: Option<String> },
+    Seq { path: String, next: usize },
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    positions: HashMap<String, (usize, usize)>,
+    document: usize,
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+}
+
+impl Builder {
+    /// The path of the node that starts now, and records where it starts.
+    fn node_path(&mut self, mark: Marker) -> Option<String> {
+        let position = (mark.line(), mark.col() + 1);
+        match self.stack.last_mut() {
+            None => Some(String::new()),
+            Some(Frame::Seq { path, next }) => {
+                let p = format!("{path}[{next}]");
+                *next += 1;
+                self.positions.entry(p.clone()).or_insert(position);
+                Some(p)
+            }
+            Some(Frame::Map { path, key }) => match key.take() {
+                Some(k) => Some(join(path, &k)),
+                None => None, // this node is a key
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        match ev {
+            Event::DocumentStart => self.document += 1,
+            Event::Scalar(value, ..) => {
+                let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                if is_key {
+                    if let Some(Frame::Map { path, key }) = self.stack.last_mut() {
+                        let p = join(path, &value);
+                        self.positions.entry(p).or_insert((mark.line(), mark.col() + 1));
+                        *key = Some(value);
+                    }
+                } else {
+                    self.node_path(mark);
+                }
+            }
+            Event::Alias(_) => {
+                self.node_path(mark);
+            }
+            Event::MappingStart(..) => {
+                let path = self.node_path(mark).unwrap_or_else(|| "?".into());
+                self.stack.push(Frame::Map { path, key: None });
+            }
+            Event::SequenceStart(..) => {
+                let path = self.node_path(mark).unwrap_or_else(|| "?".into());
+                self.stack.push(Frame::Seq { path, next: 0 });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+            }
+            _ => {}
+        }
+    }
+}
+
+impl LineIndex {
+    /// Indexes the first document of `text`; a text the parser rejects gives an empty index.
+    pub fn build(text: &str) -> Self {
+        let mut builder = Builder::default();
+        let mut parser = Parser::new_from_str(text);
+        let _ = parser.load(&mut builder, false);
+        Self { positions: builder.positions }
+    }
+
+    /// The line and column of `path`, or of its nearest indexed ancestor.
+    pub fn position(&self, path: &str) -> Option<(usize, usize)> {
+        let mut p = path;
+        loop {
+            if let Some(pos) = self.positions.get(p) {
+                return Some(*pos);
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure).
+    #[test]
+    fn finds_nested_keys_and_sequence_items() {
+        let text = "name: x\nsteps:\n  - wait:\n      timeout: 5m\n  - sleep: 1s\n";
+        let index = LineIndex::build(text);
+        assert_eq!(index.position("name"), Some((1, 1)));
+        assert_eq!(index.position("steps[0].wait.timeout"), Some((4, 7)));
+        assert_eq!(index.position("steps[1].sleep"), Some((5, 5)));
+        // unknown leaf falls back to its parent
+        assert_eq!(index.position("steps[1].sleep.nope"), Some((5, 5)));
+    }
+}

@@ -1,0 +1,171 @@
+//! Reading a scenario file into its raw serde types. Every failure becomes a [`Diagnostic`] that
+//! names the file, the key path and the line; nothing here panics on user input.
+
+use super::lines::LineIndex;
+use super::raw::RawScenario;
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use std::path::Path;
+
+/// Scenario files larger than this are refused before parsing.
+pub const MAX_SCENARIO_BYTES: u64 = 1024 * 1024;
+
+/// A parsed scenario file with the text it came from (for line lookups).
+#[derive(Debug)]
+pub struct Loaded {
+    pub raw: RawScenario,
+    pub text: String,
+    pub lines: LineIndex,
+}
+
+/// Reads a file as UTF-8 text of bounded size.
+pub fn read_text(path: &Path, max: u64) -> Result<String, Diagnostic> {
+    let meta = std::fs::metadata(path).map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
+    if meta.len() > max {
+        return Err(Diagnostic::error(
+            path,
+            "",
+            format!("file is {} bytes, larger than the limit of {max} bytes", meta.len()),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let valid = &e.as_bytes()[..offset];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = offset - valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+        Diagnostic::error(path, "", format!("file is not valid UTF-8 (invalid byte at offset {offset})"))
+            .at(Some((line, column)))
+    })
+}
+
+pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
+    let text = read_text(path, MAX_SCENARIO_BYTES).map_err(|d| Diagnostics(vec![d]))?;
+    parse(path, text)
+}
+
+/// True when the text holds no YAML content at all (empty, blank or only comments).
+fn is_blank_yaml(text: &str) -> bool {
+    text.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t == "---" || t == "..."
+    })
+}
+
+pub fn parse(path: &Path, text: String) -> Result<Loaded, Diagnostics> {
+    if is_blank_yaml(&text) {
+        return Err(Diagnostics(vec![Diagnostic::error(
+            path,
+            "",
+            "the file is empty (it has no YAML content, only blank lines or comments); a scenario needs at least `name` and `steps`",
+        )
+        .at(Some((1, 1)))]));
+    }
+    let deserializer = serde_yaml::Deserializer::from_str(&text);
+    match serde_path_to_error::deserialize::<_, RawScenario>(deserializer) {
+        Ok(raw) => {
+            let lines = LineIndex::build(&text);
+            Ok(Loaded { raw, text, lines })
+        }
+        Err(err) => Err(Diagnostics(vec![describe(path, &text, err)])),
+    }
+}
+
+/// Turns a serde error into a diagnostic: key path, line and column, and a "did you mean" hint
+/// for unknown keys and kinds.
+fn describe(path: &Path, text: &str, err: serde_path_to_error::Error<serde_yaml::Error>) -> Diagnostic {
+    let mut key_path = err.path().to_string();
+    if key_path == "." || key_path == "?" {
+        key_path.clear();
+    }
+    let inner = err.into_inner();
+    let mut message = inner.to_string();
+    // serde_yaml appends " at line L column C"; we print the position ourselves.
+    if let Some(cut) = message.rfind(" at line ") {
+        message.truncate(cut);
+    }
+    if let Some(unknown) = backticked_after(&message, "unknown field `") {
+        key_path = if key_path.is_empty() { unknown.clone() } else { format!("{key_path}.{unknown}") };
+        message = with_hint(&message, &unknown);
+    } else if let Some(unknown) = backticked_after(&message, "unknown variant `") {
+        message = with_hint(&message, &unknown);
+    }
+    if message.contains("recursion limit exceeded") {
+        message = format!("{message}: the document nests too deeply");
+    }
+    if message.contains("repetition limit exceeded") {
+        message = format!("{message}: anchors and aliases expand too much (a YAML bomb?)");
+    }
+    let mut position = inner.location().map(|l| (l.line(), l.column()));
+    if position.is_none() && !key_path.is_empty() {
+        position = LineIndex::build(text).position(&key_path);
+    }
+    Diagnostic::error(path, key_path, message).at(position)
+}
+
+fn backticked_after(message: &str, prefix: &str) -> Option<String> {
+    let start = message.find(prefix)? + prefix.len();
+    let end = message[start..].find('`')? + start;
+    Some(message[start..end].to_string())
+}
+
+fn with_hint(message: &str, unknown: &str) -> String {
+    let expected: Vec<&str> = message
+        .split_once("expected")
+        .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    match did_you_mean(unknown, expected.iter().copied()) {
+        Some(hint) => format!("{message} (did you mean `{hint}`?)"),
+        None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> Diagnostic {
+        parse(Path::new("t.yaml"), text.to_string()).unwrap_err().0.remove(0)
+    }
+
+    // Layer 1 (pure).
+    #[test]
+    fn unknown_step_field_names_path_line_and_hint() {
+        let d = error_of("name: x\nsteps:\n  - wait:\n      rollout: { kind: StatefulSet, nmae: a }\n");
+        assert_eq!(d.path, "steps[0].wait.rollout.nmae", "{d}");
+        assert_eq!(d.line, Some(4), "{d}");
+        assert!(d.message.contains("did you mean `name`"), "{d}");
+    }
+
+    #[test]
+    fn unknown_step_kind_gets_a_hint() {
+        let d = error_of("name: x\nsteps:\n  - aplly: { file: a.yaml }\n");
+        assert_eq!(d.path, "steps[0]", "{d}");
+        assert!(d.message.contains("did you mean `apply`"), "{d}");
+        assert_eq!(d.line, Some(3), "{d}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let d = error_of("name: x\nsteps:\n  - scale: { kind: StatefulSet, name: a, replicas: four }\n");
+        assert_eq!(d.path, "steps[0].scale.replicas", "{d}");
+        assert_eq!(d.line, Some(3), "{d}");
+    }
+
+    #[test]
+    fn empty_and_comment_only_files_are_refused() {
+        assert!(error_of("").message.contains("empty"));
+        assert!(error_of("# nothing\n   \n# here\n").message.contains("empty"));
+    }
+
+    #[test]
+    fn yaml_bomb_is_refused_without_expanding() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        text.push_str("name: *a11\nsteps: []\n");
+        let d = error_of(&text);
+        assert!(d.message.contains("repetition limit") || d.message.contains("unknown field"), "{d}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Variables: resolving their values and substituting `${name}` in manifests and step fields.
+//! `$${` writes a literal `${` (for shell scripts in ConfigMaps); a bare `$NAME` is left alone.
+
+use crate::scenario::raw::VariableDef;
+use std::collections::BTreeMap;
+
+/// Names the harness defines for every scenario.
+pub const BUILTINS: [&str; 3] = ["namespace", "run_id", "scenario"];
+
+/// Resolved variable values, with the set of secret values to mask.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
+    pub values: BTreeMap<String, String>,
+    pub secret: Vec<String>,
+}
+
+impl Values {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+    pub fn is_secret(&self, name: &str) -> bool {
+        self.secret.iter().any(|s| s == name)
+    }
+    pub fn secret_values(&self) -> Vec<String> {
+        self.secret.iter().filter_map(|n| self.values.get(n).cloned()).filter(|v| !v.is_empty()).collect()
+    }
+}
+
+/// Resolves definitions against the environment. Errors are `(variable, message)` pairs.
+pub fn resolve(
+    defs: &BTreeMap<String, VariableDef>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Values, Vec<(String, String)>> {
+    let mut out = Values::default();
+    let mut errors = vec![];
+    for (name, def) in defs {
+        let value = match (&def.value, &def.env) {
+            (Some(v), None) if def.default.is_none() => Some(v.clone()),
+            (None, Some(var)) => match env(var).or_else(|| def.default.clone()) {
+                Some(v) => Some(v),
+                None => {
+                    errors.push((
+                        name.clone(),
+                        format!("reads the environment variable `{var}`, which is not set, and has no `default`"),
+                    ));
+                    None
+                }
+            },
+            (Some(_), Some(_)) => {
+                errors.push((name.clone(), "give either `value` or `env`, not both".into()));
+                None
+            }
+            (Some(_), None) => {
+                errors.push((name.clone(), "`default` only goes with `env`".into()));
+                None
+            }
+            (None, None) => {
+                errors.push((name.clone(), "needs a `value` or an `env`".into()));
+                None
+            }
+        };
+        if let Some(v) = value {
+            if def.secret {
+                out.secret.push(name.clone());
+            }
+            out.values.insert(name.clone(), v);
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// A `${name}` with no value, at a 1-based line and column of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unknown {
+    pub name: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Replaces `${name}` with its value; reports every unknown name.
+pub fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<Unknown>> {
+    let mut out = String::with_capacity(text.len());
+    let mut unknown = vec![];
+    let mut rest = text;
+    let mut consumed = 0usize;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if after.starts_with("${") {
+            out.push_str("${");
+            rest = &after[2..];
+            consumed += pos + 3;
+            continue;
+        }
+        if let Some(body) = after.strip_prefix('{') {
+            if let Some(end) = body.find('}') {
+                let name = &body[..end];
+                match lookup(name) {
+                    Some(v) => out.push_str(&v),
+                    None => {
+                        let (line, column) = position(text, consumed + pos);
+                        unknown.push(Unknown { name: name.to_string(), line, column });
+                    }
+                }
+                rest = &body[end + 1..];
+                consumed += pos + 2 + end + 1;
+                continue;
+            }
+        }
+        out.push('$');
+        rest = after;
+        consumed += pos + 1;
+    }
+    out.push_str(rest);
+    if unknown.is_empty() { Ok(out) } else { Err(unknown) }
+}
+
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map_or(0, |p| p + 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(name: &str) -> Option<String> {
+        (name == "ns").then(|| "ns-1".to_string())
+    }
+
+    // Layer 1 (pure).
+    #[test]
+    fn substitutes_known_names_and_keeps_escapes_and_bare_dollars() {
+        let out = substitute("a ${ns} $${HOME} $PATH $", &lookup).unwrap();
+        assert_eq!(out, "a ns-1 ${HOME} $PATH $");
+    }
+
+    #[test]
+    fn reports_every_unknown_name_with_position() {
+        let err = substitute("x: ${ns}\ny: ${nope}\nz: ${other}", &lookup).unwrap_err();
+        assert_eq!(err.len(), 2);
+        assert_eq!(err[0], Unknown { name: "nope".into(), line: 2, column: 4 });
+        assert_eq!(err[1].name, "other");
+        assert_eq!(err[1].line, 3);
+    }
+
+    #[test]
+    fn resolves_env_with_default_and_marks_secrets() {
+        let mut defs = BTreeMap::new();
+        defs.insert("plain".to_string(), VariableDef { value: Some("v".into()), ..Default::default() });
+        defs.insert(
+            "pw".to_string(),
+            VariableDef { env: Some("PW".into()), default: Some("d".into()), secret: true, ..Default::default() },
+        );
+        let env = |k: &str| (k == "PW").then(|| "from-env".to_string());
+        let values = resolve(&defs, &env).unwrap();
+        assert_eq!(values.get("pw"), Some("from-env"));
+        assert_eq!(values.secret_values(), vec!["from-env".to_string()]);
+        let none = |_: &str| None;
+        assert_eq!(resolve(&defs, &none).unwrap().get("pw"), Some("d"));
+        defs.insert("missing".to_string(), VariableDef { env: Some("NOPE".into()), ..Default::default() });
+        assert_eq!(resolve(&defs, &none).unwrap_err()[0].0, "missing");
+    }
+}

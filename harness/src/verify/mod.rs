@@ -1,0 +1,116 @@
+//! Data-level verifiers: one module per verifier, each an `async fn check(spec, targets, ..)`
+//! that talks to the servers through their native protocol and returns a [`Verdict`]. The
+//! verifiers know nothing of Kubernetes: the cluster layer turns pod targets into local
+//! endpoints (port-forward bridges) before calling them, so the same code runs against static
+//! endpoints from the CLI.
+
+mod spec;
+pub use spec::*;
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+/// One server to talk to: a display name (pod name, or the address as given) and a socket address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// The address the server is known by inside its cluster (pod IP), when that differs.
+    pub advertised: Option<String>,
+}
+
+impl Endpoint {
+    /// Parses `HOST:PORT` (`[v6]:PORT` for IPv6).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (host, port) = text.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port: u16 = port.parse().ok()?;
+        if host.is_empty() || port == 0 || host.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(Self { name: text.to_string(), host: host.to_string(), port, advertised: None })
+    }
+
+    pub fn address(&self) -> String {
+        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+    }
+
+    /// The address other members of the cluster know this server by.
+    pub fn cluster_address(&self) -> &str {
+        self.advertised.as_deref().unwrap_or(&self.host)
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// What a verifier found: pass or fail, a one-line summary, and evidence lines (what each
+/// endpoint said) for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub passed: bool,
+    pub summary: String,
+    pub evidence: Vec<String>,
+}
+
+impl Verdict {
+    pub fn pass(summary: impl Into<String>, evidence: Vec<String>) -> Self {
+        Self { passed: true, summary: summary.into(), evidence }
+    }
+    pub fn fail(summary: impl Into<String>, evidence: Vec<String>) -> Self {
+        Self { passed: false, summary: summary.into(), evidence }
+    }
+}
+
+/// Resolved inputs of a verifier run.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    /// Endpoints per target key (`target`, `nodes`, `servers`).
+    pub by_key: Vec<(&'static str, Vec<Endpoint>)>,
+    /// Proxy endpoints for `memcache.proxy`.
+    pub proxies: Vec<Endpoint>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Targets {
+    pub fn get(&self, key: &str) -> &[Endpoint] {
+        self.by_key.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("verifier {0} is not available in this build")]
+    Unavailable(&'static str),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Runs a verifier. Unimplemented verifiers fail loudly: they never pass silently.
+/// `timeout` bounds the whole check; `scenario_file` anchors relative paths (CQL scripts).
+pub async fn run(spec: &VerifySpec, targets: &Targets, timeout: Duration, scenario_file: &Path) -> Result<Verdict, VerifyError> {
+    let _ = (targets, timeout, scenario_file);
+    Err(VerifyError::Unavailable(spec.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure).
+    #[test]
+    fn parses_endpoints() {
+        let e = Endpoint::parse("10.0.0.1:3306").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("10.0.0.1", 3306));
+        assert_eq!(Endpoint::parse("[::1]:11211").unwrap().address(), "[::1]:11211");
+        for bad in ["nohost", ":80", "h:0", "h:99999", "h:x"] {
+            assert!(Endpoint::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
