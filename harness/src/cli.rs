@@ -4,7 +4,9 @@
 use crate::diag::Diagnostics;
 use crate::exec::{Cluster, Event, EventSink, Executor, NoCluster};
 use crate::plan::{self, CleanupPolicy, ScenarioPlan};
-use crate::report::{Fanout, Reporter, console::ConsoleReporter, json::JsonReporter, junit::JunitReporter};
+use crate::report::{
+    Fanout, Reporter, console::ConsoleReporter, json::JsonReporter, junit::JunitReporter,
+};
 use crate::scenario::{self, Scenario};
 use crate::vars;
 use crate::verify::{self, Targets, VerifySpec};
@@ -20,7 +22,11 @@ pub const EXIT_FAIL: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "harness", version, about = "Conformance harness for stateful systems on Kubernetes")]
+#[command(
+    name = "harness",
+    version,
+    about = "Conformance harness for stateful systems on Kubernetes"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -150,11 +156,18 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_PASS });
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_PASS
+            });
         }
     };
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -165,15 +178,25 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).with_ansi(std::io::stderr().is_terminal()).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }
 
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::List(select) => list(&select),
         Command::Validate(select) => validate(&select),
-        Command::Plan { file, manifests, json, run_id } => plan_cmd(&file, manifests, json, run_id),
+        Command::Plan {
+            file,
+            manifests,
+            json,
+            run_id,
+        } => plan_cmd(&file, manifests, json, run_id),
         Command::Run(args) => run(args).await,
         Command::Verify(args) => verify_cmd(args).await,
     }
@@ -188,11 +211,19 @@ pub fn new_run_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(std::process::id());
-    format!("{}-{:04x}", chrono::Utc::now().format("%Y%m%d-%H%M%S"), h.finish() & 0xffff)
+    format!(
+        "{}-{:04x}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        h.finish() & 0xffff
+    )
 }
 
 fn files(select: &Select) -> Result<Vec<PathBuf>, u8> {
-    let roots = if select.paths.is_empty() { vec![PathBuf::from("scenarios")] } else { select.paths.clone() };
+    let roots = if select.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        select.paths.clone()
+    };
     let mut out = vec![];
     for root in roots {
         match scenario::discover(&root) {
@@ -224,7 +255,11 @@ fn load_all(select: &Select) -> Result<Vec<Scenario>, u8> {
         eprintln!("{d}");
     }
     if all.has_errors() {
-        eprintln!("error: {} problem(s) in {} file(s); nothing was run", all.errors().count(), paths.len());
+        eprintln!(
+            "error: {} problem(s) in {} file(s); nothing was run",
+            all.errors().count(),
+            paths.len()
+        );
         return Err(EXIT_USAGE);
     }
     if !select.tags.is_empty() {
@@ -237,7 +272,12 @@ fn list(select: &Select) -> u8 {
     match load_all(select) {
         Ok(scenarios) => {
             for s in scenarios {
-                println!("{:<36} {:<24} {}", s.name, s.tags.join(","), s.file.display());
+                println!(
+                    "{:<36} {:<24} {}",
+                    s.name,
+                    s.tags.join(","),
+                    s.file.display()
+                );
             }
             EXIT_PASS
         }
@@ -252,21 +292,32 @@ fn validate(select: &Select) -> u8 {
             for s in &scenarios {
                 println!("ok  {} ({})", s.name, s.file.display());
             }
-            println!("{} scenario(s) valid in {:.0} ms", scenarios.len(), started.elapsed().as_secs_f64() * 1000.0);
+            println!(
+                "{} scenario(s) valid in {:.0} ms",
+                scenarios.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
             EXIT_PASS
         }
         Err(code) => code,
     }
 }
 
-fn plans(scenarios: &[Scenario], run_id: &str, cleanup: CleanupPolicy) -> Result<Vec<ScenarioPlan>, u8> {
+fn plans(
+    scenarios: &[Scenario],
+    run_id: &str,
+    cleanup: CleanupPolicy,
+) -> Result<Vec<ScenarioPlan>, u8> {
     let mut out = vec![];
     for s in scenarios {
         let values = match vars::resolve(&s.variables, &env_lookup) {
             Ok(v) => v,
             Err(errors) => {
                 for (name, message) in errors {
-                    eprintln!("{}: error at `variables.{name}`: {message}", s.file.display());
+                    eprintln!(
+                        "{}: error at `variables.{name}`: {message}",
+                        s.file.display()
+                    );
                 }
                 return Err(EXIT_USAGE);
             }
@@ -283,7 +334,10 @@ fn plans(scenarios: &[Scenario], run_id: &str, cleanup: CleanupPolicy) -> Result
 }
 
 fn plan_cmd(file: &Path, manifests: bool, json: bool, run_id: Option<String>) -> u8 {
-    let select = Select { paths: vec![file.to_path_buf()], tags: vec![] };
+    let select = Select {
+        paths: vec![file.to_path_buf()],
+        tags: vec![],
+    };
     let scenarios = match load_all(&select) {
         Ok(s) => s,
         Err(code) => return code,
@@ -296,7 +350,10 @@ fn plan_cmd(file: &Path, manifests: bool, json: bool, run_id: Option<String>) ->
     for p in plans {
         if json {
             let text = serde_json::to_string_pretty(&p).unwrap_or_default();
-            println!("{}", crate::redact::Redactor::new(p.secrets.clone()).redact(&text));
+            println!(
+                "{}",
+                crate::redact::Redactor::new(p.secrets.clone()).redact(&text)
+            );
         } else {
             print!("{}", p.render_text(manifests));
         }
@@ -314,15 +371,24 @@ async fn run(args: RunArgs) -> u8 {
         return EXIT_USAGE;
     }
     let run_id = new_run_id();
-    let cleanup = CleanupPolicy { keep: args.keep, keep_on_failure: args.keep_on_failure };
+    let cleanup = CleanupPolicy {
+        keep: args.keep,
+        keep_on_failure: args.keep_on_failure,
+    };
     let plans = match plans(&scenarios, &run_id, cleanup) {
         Ok(p) => p,
         Err(code) => return code,
     };
     let needs_cluster = plans.iter().any(|p| p.cluster.required);
-    let provider = if args.context.is_some() { Provider::Existing } else { args.provider };
+    let provider = if args.context.is_some() {
+        Provider::Existing
+    } else {
+        args.provider
+    };
     if needs_cluster && provider == Provider::None {
-        eprintln!("error: some selected scenarios need a Kubernetes cluster, but --provider none was given");
+        eprintln!(
+            "error: some selected scenarios need a Kubernetes cluster, but --provider none was given"
+        );
         return EXIT_USAGE;
     }
     if needs_cluster {
@@ -336,34 +402,77 @@ async fn run(args: RunArgs) -> u8 {
     }
     let cluster = NoCluster;
     let run_dir = args.report_dir.join(&run_id);
-    let junit = args.junit.clone().unwrap_or_else(|| run_dir.join("junit.xml"));
-    execute(&cluster, &plans, &run_id, &junit, &run_dir.join("summary.json"), args.parallel).await
+    let junit = args
+        .junit
+        .clone()
+        .unwrap_or_else(|| run_dir.join("junit.xml"));
+    execute(
+        &cluster,
+        &plans,
+        &run_id,
+        &junit,
+        &run_dir.join("summary.json"),
+        args.parallel,
+    )
+    .await
 }
 
 /// Runs plans against a cluster with every reporter attached; returns the exit code.
-pub async fn execute(cluster: &dyn Cluster, plans: &[ScenarioPlan], run_id: &str, junit: &Path, json: &Path, parallel: u16) -> u8 {
-    let console: Box<dyn Reporter> = Box::new(ConsoleReporter::new(std::io::stdout(), std::io::stdout().is_terminal()));
-    let reporters: Vec<Box<dyn Reporter>> =
-        vec![console, Box::new(JunitReporter::new(junit.to_path_buf())), Box::new(JsonReporter::new(json.to_path_buf()))];
+pub async fn execute(
+    cluster: &dyn Cluster,
+    plans: &[ScenarioPlan],
+    run_id: &str,
+    junit: &Path,
+    json: &Path,
+    parallel: u16,
+) -> u8 {
+    let console: Box<dyn Reporter> = Box::new(ConsoleReporter::new(
+        std::io::stdout(),
+        std::io::stdout().is_terminal(),
+    ));
+    let reporters: Vec<Box<dyn Reporter>> = vec![
+        console,
+        Box::new(JunitReporter::new(junit.to_path_buf())),
+        Box::new(JsonReporter::new(json.to_path_buf())),
+    ];
     let sink = Fanout::new(reporters);
     let cancel = CancellationToken::new();
     let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
     let (provider, version) = cluster.describe();
-    sink.emit(Event::RunStarted { run_id: run_id.to_string(), provider, cluster_version: version, scenarios: plans.len() });
+    sink.emit(Event::RunStarted {
+        run_id: run_id.to_string(),
+        provider,
+        cluster_version: version,
+        scenarios: plans.len(),
+    });
     let started = Instant::now();
-    let executor = Executor { cluster, sink: &sink, cancel: cancel.clone() };
+    let executor = Executor {
+        cluster,
+        sink: &sink,
+        cancel: cancel.clone(),
+    };
     use futures::StreamExt;
-    let results: Vec<_> =
-        futures::stream::iter(plans.iter().map(|p| executor.run_scenario(p))).buffer_unordered(parallel.into()).collect().await;
+    let results: Vec<_> = futures::stream::iter(plans.iter().map(|p| executor.run_scenario(p)))
+        .buffer_unordered(parallel.into())
+        .collect()
+        .await;
     signals.abort();
     let failed = results.iter().filter(|r| !r.passed).count();
-    sink.emit(Event::RunFinished { duration: started.elapsed(), passed: results.len() - failed, failed });
+    sink.emit(Event::RunFinished {
+        duration: started.elapsed(),
+        passed: results.len() - failed,
+        failed,
+    });
     if let Err(e) = sink.finish() {
         eprintln!("error: writing reports: {e}");
         return EXIT_FAIL;
     }
     eprintln!("reports: {} and {}", junit.display(), json.display());
-    if failed > 0 || cancel.is_cancelled() { EXIT_FAIL } else { EXIT_PASS }
+    if failed > 0 || cancel.is_cancelled() {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
 }
 
 async fn cancel_on_signal(cancel: CancellationToken) {
@@ -389,21 +498,37 @@ async fn cancel_on_signal(cancel: CancellationToken) {
 /// Builds a verifier spec from CLI flags; `Err` is a usage message.
 pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
     use crate::verify::*;
-    let target = TargetSpec { pods: None, port: None, endpoints: args.endpoints.clone() };
+    let target = TargetSpec {
+        pods: None,
+        port: None,
+        endpoints: args.endpoints.clone(),
+    };
     let creds = || -> Result<Credentials, String> {
         Ok(Credentials {
             user: args.user.clone().ok_or("this verifier needs --user")?,
             password: args.password_env.clone().map(PasswordSource::Env),
         })
     };
-    for e in args.endpoints.iter().chain(&args.proxies).chain(&args.nodes) {
+    for e in args
+        .endpoints
+        .iter()
+        .chain(&args.proxies)
+        .chain(&args.nodes)
+    {
         if Endpoint::parse(e).is_none() && !args.nodes.contains(e) {
             return Err(format!("`{e}` is not HOST:PORT"));
         }
     }
     let spec = match args.verifier.as_str() {
-        "galera.status" => VerifySpec::GaleraStatus(GaleraStatusSpec { target, credentials: creds()?, size: args.size }),
-        "galera.sync" => VerifySpec::GaleraSync(GaleraSyncSpec { target, credentials: creds()? }),
+        "galera.status" => VerifySpec::GaleraStatus(GaleraStatusSpec {
+            target,
+            credentials: creds()?,
+            size: args.size,
+        }),
+        "galera.sync" => VerifySpec::GaleraSync(GaleraSyncSpec {
+            target,
+            credentials: creds()?,
+        }),
         "galera.acknowledged_writes" => VerifySpec::GaleraAckWrites(GaleraAckWritesSpec {
             target,
             credentials: creds()?,
@@ -414,21 +539,41 @@ pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
         }),
         "etcd.keys" => VerifySpec::EtcdKeys(EtcdKeysSpec {
             target,
-            cluster: args.cluster.clone().ok_or("etcd.keys needs --cluster (the Galera cluster name)")?,
+            cluster: args
+                .cluster
+                .clone()
+                .ok_or("etcd.keys needs --cluster (the Galera cluster name)")?,
             nodes: TargetSpec {
                 pods: None,
                 port: None,
-                endpoints: args.nodes.iter().map(|n| if n.contains(':') { n.clone() } else { format!("{n}:3306") }).collect(),
+                endpoints: args
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        if n.contains(':') {
+                            n.clone()
+                        } else {
+                            format!("{n}:3306")
+                        }
+                    })
+                    .collect(),
             },
             api: EtcdApi::Both,
         }),
-        "memcache.pool" => VerifySpec::MemcachePool(MemcachePoolSpec { target, keys: args.keys.unwrap_or(1000), min_share: 0.5 }),
+        "memcache.pool" => VerifySpec::MemcachePool(MemcachePoolSpec {
+            target,
+            keys: args.keys.unwrap_or(1000),
+            min_share: 0.5,
+        }),
         "memcache.proxy" => {
             if args.proxies.is_empty() {
                 return Err("memcache.proxy needs --proxy HOST:PORT (repeatable)".into());
             }
             VerifySpec::MemcacheProxy(MemcacheProxySpec {
-                proxies: ProxyTargetSpec { endpoints: args.proxies.clone(), ..Default::default() },
+                proxies: ProxyTargetSpec {
+                    endpoints: args.proxies.clone(),
+                    ..Default::default()
+                },
                 servers: target,
                 keys_per_proxy: args.keys.unwrap_or(20),
             })
@@ -441,12 +586,20 @@ pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
             metric_family: args.metric_family.clone(),
         }),
         other => {
-            let hint = crate::diag::did_you_mean(other, VerifySpec::NAMES).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-            return Err(format!("unknown verifier `{other}`{hint}; one of: {}", VerifySpec::NAMES.join(", ")));
+            let hint = crate::diag::did_you_mean(other, VerifySpec::NAMES)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "unknown verifier `{other}`{hint}; one of: {}",
+                VerifySpec::NAMES.join(", ")
+            ));
         }
     };
     if spec.needs_cluster() {
-        return Err(format!("{} needs a cluster; run it from a scenario", spec.name()));
+        return Err(format!(
+            "{} needs a cluster; run it from a scenario",
+            spec.name()
+        ));
     }
     Ok(spec)
 }
@@ -462,16 +615,23 @@ async fn verify_cmd(args: VerifyArgs) -> u8 {
     let timeout = match humantime::parse_duration(&args.timeout) {
         Ok(d) if !d.is_zero() => d,
         _ => {
-            eprintln!("error: --timeout `{}` is not a positive duration", args.timeout);
+            eprintln!(
+                "error: --timeout `{}` is not a positive duration",
+                args.timeout
+            );
             return EXIT_USAGE;
         }
     };
     let mut targets = Targets::default();
     for (key, t) in spec.targets() {
-        targets.by_key.push((key, crate::exec::cluster::static_endpoints(&t.endpoints).unwrap_or_default()));
+        targets.by_key.push((
+            key,
+            crate::exec::cluster::static_endpoints(&t.endpoints).unwrap_or_default(),
+        ));
     }
     if let VerifySpec::MemcacheProxy(p) = &spec {
-        targets.proxies = crate::exec::cluster::static_endpoints(&p.proxies.endpoints).unwrap_or_default();
+        targets.proxies =
+            crate::exec::cluster::static_endpoints(&p.proxies.endpoints).unwrap_or_default();
     }
     targets.user = args.user.clone();
     let mut secrets = vec![];
@@ -489,14 +649,25 @@ async fn verify_cmd(args: VerifyArgs) -> u8 {
     }
     let redactor = crate::redact::Redactor::new(secrets);
     let started = Instant::now();
-    let result = tokio::time::timeout(timeout, verify::run(&spec, &targets, timeout, Path::new("."))).await;
+    let result = tokio::time::timeout(
+        timeout,
+        verify::run(&spec, &targets, timeout, Path::new(".")),
+    )
+    .await;
     let verdict = match result {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => verify::Verdict::fail(e.to_string(), vec![]),
-        Err(_) => verify::Verdict::fail(format!("{} did not finish within {}", spec.name(), args.timeout), vec![]),
+        Err(_) => verify::Verdict::fail(
+            format!("{} did not finish within {}", spec.name(), args.timeout),
+            vec![],
+        ),
     };
     let label = if verdict.passed { "PASS" } else { "FAIL" };
-    println!("{label} {}: {}", spec.name(), redactor.redact(&verdict.summary));
+    println!(
+        "{label} {}: {}",
+        spec.name(),
+        redactor.redact(&verdict.summary)
+    );
     for line in &verdict.evidence {
         println!("  {}", redactor.redact(line));
     }
@@ -509,23 +680,58 @@ async fn verify_cmd(args: VerifyArgs) -> u8 {
     if verdict.passed { EXIT_PASS } else { EXIT_FAIL }
 }
 
-fn write_verify_junit(path: &Path, spec: &VerifySpec, verdict: &verify::Verdict, took: Duration, redactor: &crate::redact::Redactor) -> std::io::Result<()> {
+fn write_verify_junit(
+    path: &Path,
+    spec: &VerifySpec,
+    verdict: &verify::Verdict,
+    took: Duration,
+    redactor: &crate::redact::Redactor,
+) -> std::io::Result<()> {
     use crate::exec::{Outcome, Phase, StepInfo};
     let mut junit = JunitReporter::new(path.to_path_buf());
     let scenario = format!("verify-{}", spec.name());
     let events = [
-        Event::RunStarted { run_id: new_run_id(), provider: "static".into(), cluster_version: "-".into(), scenarios: 1 },
-        Event::ScenarioStarted { scenario: scenario.clone(), file: "-".into(), namespace: String::new() },
+        Event::RunStarted {
+            run_id: new_run_id(),
+            provider: "static".into(),
+            cluster_version: "-".into(),
+            scenarios: 1,
+        },
+        Event::ScenarioStarted {
+            scenario: scenario.clone(),
+            file: "-".into(),
+            namespace: String::new(),
+        },
         Event::StepFinished {
             scenario: scenario.clone(),
-            step: StepInfo { index: 0, id: spec.name().into(), kind: "verify", description: None, phase: Phase::Main },
-            outcome: if verdict.passed { Outcome::Passed } else { Outcome::Failed { message: redactor.redact(&verdict.summary) } },
+            step: StepInfo {
+                index: 0,
+                id: spec.name().into(),
+                kind: "verify",
+                description: None,
+                phase: Phase::Main,
+            },
+            outcome: if verdict.passed {
+                Outcome::Passed
+            } else {
+                Outcome::Failed {
+                    message: redactor.redact(&verdict.summary),
+                }
+            },
             duration: took,
             output: redactor.redact(&verdict.evidence.join("\n")),
             evidence: vec![],
         },
-        Event::ScenarioFinished { scenario, passed: verdict.passed, duration: took },
-        Event::RunFinished { duration: took, passed: usize::from(verdict.passed), failed: usize::from(!verdict.passed) },
+        Event::ScenarioFinished {
+            scenario,
+            passed: verdict.passed,
+            duration: took,
+        },
+        Event::RunFinished {
+            duration: took,
+            passed: usize::from(verdict.passed),
+            failed: usize::from(!verdict.passed),
+        },
     ];
     for e in &events {
         junit.event(e);

@@ -107,7 +107,10 @@ impl fmt::Display for Diagnostics {
 }
 
 /// "did you mean" for a misspelt key or kind, when one candidate is close enough.
-pub fn did_you_mean<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    given: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(given, c), c))
@@ -123,13 +126,20 @@ mod tests {
     // Layer 1 (pure).
     #[test]
     fn renders_file_line_column_path_and_message() {
-        let d = Diagnostic::error(Path::new("s.yaml"), "steps[3].wait.timeout", "bad").at(Some((12, 7)));
-        assert_eq!(d.to_string(), "s.yaml:12:7: error at `steps[3].wait.timeout`: bad");
+        let d = Diagnostic::error(Path::new("s.yaml"), "steps[3].wait.timeout", "bad")
+            .at(Some((12, 7)));
+        assert_eq!(
+            d.to_string(),
+            "s.yaml:12:7: error at `steps[3].wait.timeout`: bad"
+        );
     }
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(did_you_mean("contineu_on_error", ["continue_on_error", "id"]), Some("continue_on_error"));
+        assert_eq!(
+            did_you_mean("contineu_on_error", ["continue_on_error", "id"]),
+            Some("continue_on_error")
+        );
         assert_eq!(did_you_mean("zzz", ["continue_on_error", "id"]), None);
     }
 }

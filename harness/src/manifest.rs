@@ -2,8 +2,8 @@
 //! Kubernetes object, and for built-in kinds that it deserializes into its k8s-openapi type
 //! without losing a field (a misspelt field would otherwise be dropped silently by the server).
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// One rendered object, with where it came from.
@@ -16,13 +16,22 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn api_version(&self) -> &str {
-        self.object.get("apiVersion").and_then(Value::as_str).unwrap_or("")
+        self.object
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
     pub fn kind(&self) -> &str {
-        self.object.get("kind").and_then(Value::as_str).unwrap_or("")
+        self.object
+            .get("kind")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
     pub fn name(&self) -> &str {
-        self.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+        self.object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 }
 
@@ -36,7 +45,11 @@ pub struct ManifestProblem {
 
 impl ManifestProblem {
     fn new(line: Option<usize>, message: impl Into<String>) -> Self {
-        Self { line, column: None, message: message.into() }
+        Self {
+            line,
+            column: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -52,21 +65,34 @@ pub fn parse_documents(origin: &str, text: &str) -> (Vec<Manifest>, Vec<Manifest
             Ok(None) => continue, // an empty document (e.g. a trailing `---`)
             Err(e) => {
                 let inner = e.inner();
-                let (line, column) = inner.location().map(|l| (Some(l.line()), Some(l.column()))).unwrap_or((first_line, None));
+                let (line, column) = inner
+                    .location()
+                    .map(|l| (Some(l.line()), Some(l.column())))
+                    .unwrap_or((first_line, None));
                 let mut message = inner.to_string();
                 if let Some(cut) = message.rfind(" at line ") {
                     message.truncate(cut);
                 }
-                problems.push(ManifestProblem { line, column, message: format!("document {index}: {message}") });
+                problems.push(ManifestProblem {
+                    line,
+                    column,
+                    message: format!("document {index}: {message}"),
+                });
                 // serde_yaml cannot resume after a syntax error in a stream.
                 break;
             }
         };
         match check_object(&value) {
-            Ok(()) => manifests.push(Manifest { origin: format!("{origin}#{index}"), object: value }),
+            Ok(()) => manifests.push(Manifest {
+                origin: format!("{origin}#{index}"),
+                object: value,
+            }),
             Err(messages) => {
                 for m in messages {
-                    problems.push(ManifestProblem::new(first_line, format!("document {index}: {m}")));
+                    problems.push(ManifestProblem::new(
+                        first_line,
+                        format!("document {index}: {m}"),
+                    ));
                 }
             }
         }
@@ -95,13 +121,37 @@ fn document_start_lines(text: &str) -> Vec<usize> {
 
 /// apiVersion/kind pairs removed from Kubernetes, with what replaced them.
 const REMOVED_APIS: [(&str, &str, &str); 7] = [
-    ("extensions/v1beta1", "*", "removed in 1.16 (use apps/v1 or networking.k8s.io/v1)"),
-    ("apps/v1beta1", "*", "removed in 1.16 (use apps/v1, which requires spec.selector)"),
-    ("apps/v1beta2", "*", "removed in 1.16 (use apps/v1, which requires spec.selector)"),
-    ("policy/v1beta1", "PodDisruptionBudget", "removed in 1.25 (use policy/v1)"),
+    (
+        "extensions/v1beta1",
+        "*",
+        "removed in 1.16 (use apps/v1 or networking.k8s.io/v1)",
+    ),
+    (
+        "apps/v1beta1",
+        "*",
+        "removed in 1.16 (use apps/v1, which requires spec.selector)",
+    ),
+    (
+        "apps/v1beta2",
+        "*",
+        "removed in 1.16 (use apps/v1, which requires spec.selector)",
+    ),
+    (
+        "policy/v1beta1",
+        "PodDisruptionBudget",
+        "removed in 1.25 (use policy/v1)",
+    ),
     ("batch/v1beta1", "CronJob", "removed in 1.25 (use batch/v1)"),
-    ("rbac.authorization.k8s.io/v1beta1", "*", "removed in 1.22 (use rbac.authorization.k8s.io/v1)"),
-    ("storage.k8s.io/v1beta1", "StorageClass", "removed in 1.22 (use storage.k8s.io/v1)"),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        "*",
+        "removed in 1.22 (use rbac.authorization.k8s.io/v1)",
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        "StorageClass",
+        "removed in 1.22 (use storage.k8s.io/v1)",
+    ),
 ];
 
 /// Checks one document: an object with apiVersion, kind and metadata.name, not a removed API,
@@ -109,17 +159,26 @@ const REMOVED_APIS: [(&str, &str, &str); 7] = [
 pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
     let mut problems = vec![];
     let Some(map) = value.as_object() else {
-        return Err(vec!["is not a Kubernetes object (expected a mapping with apiVersion, kind and metadata)".into()]);
+        return Err(vec![
+            "is not a Kubernetes object (expected a mapping with apiVersion, kind and metadata)"
+                .into(),
+        ]);
     };
     let api_version = map.get("apiVersion").and_then(Value::as_str);
     let kind = map.get("kind").and_then(Value::as_str);
     if api_version.is_none() {
-        problems.push("is not a Kubernetes object: `apiVersion` is missing or not a string".to_string());
+        problems.push(
+            "is not a Kubernetes object: `apiVersion` is missing or not a string".to_string(),
+        );
     }
     if kind.is_none() {
         problems.push("is not a Kubernetes object: `kind` is missing or not a string".to_string());
     }
-    if value.pointer("/metadata/name").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if value
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         problems.push("is not a Kubernetes object: `metadata.name` is missing".to_string());
     }
     let (Some(api_version), Some(kind)) = (api_version, kind) else {
@@ -131,7 +190,9 @@ pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
         }
     }
     if kind == "Namespace" {
-        problems.push("a scenario must not create Namespaces: the harness creates one per scenario".into());
+        problems.push(
+            "a scenario must not create Namespaces: the harness creates one per scenario".into(),
+        );
     }
     if let Some(ns) = value.pointer("/metadata/namespace").and_then(Value::as_str) {
         problems.push(format!(
@@ -143,11 +204,17 @@ pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
             problems.push(e);
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 fn check_typed(api_version: &str, kind: &str, value: &Value) -> Result<(), String> {
-    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core, policy::v1 as policy};
+    use k8s_openapi::api::{
+        apps::v1 as apps, batch::v1 as batch, core::v1 as core, policy::v1 as policy,
+    };
     use k8s_openapi::api::{rbac::v1 as rbac, storage::v1 as storage};
     match (api_version, kind) {
         ("v1", "ConfigMap") => round_trip::<core::ConfigMap>(value),
@@ -174,26 +241,38 @@ fn check_typed(api_version: &str, kind: &str, value: &Value) -> Result<(), Strin
 /// Deserializes into `T` and back; any field present before and missing after was not a field of
 /// the type (a typo or a field at the wrong level).
 fn round_trip<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), String> {
-    let typed: T = serde_json::from_value(value.clone()).map_err(|e| format!("does not deserialize: {e}"))?;
+    let typed: T =
+        serde_json::from_value(value.clone()).map_err(|e| format!("does not deserialize: {e}"))?;
     let back = serde_json::to_value(&typed).map_err(|e| format!("does not serialize back: {e}"))?;
     let mut dropped = vec![];
     dropped_fields(value, &back, String::new(), &mut dropped);
     if dropped.is_empty() {
         Ok(())
     } else {
-        Err(format!("has fields the {} type does not know (misspelt or misplaced?): {}", kind_of(value), dropped.join(", ")))
+        Err(format!(
+            "has fields the {} type does not know (misspelt or misplaced?): {}",
+            kind_of(value),
+            dropped.join(", ")
+        ))
     }
 }
 
 fn kind_of(value: &Value) -> &str {
-    value.get("kind").and_then(Value::as_str).unwrap_or("object")
+    value
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("object")
 }
 
 fn dropped_fields(before: &Value, after: &Value, path: String, out: &mut Vec<String>) {
     match (before, after) {
         (Value::Object(b), Value::Object(a)) => {
             for (k, v) in b {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match a.get(k) {
                     None if !v.is_null() => out.push(p),
                     Some(av) => dropped_fields(v, av, p, out),
@@ -241,7 +320,8 @@ mod tests {
 
     #[test]
     fn refuses_namespaces_and_foreign_namespace_fields() {
-        let v: Value = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}});
+        let v: Value =
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}});
         assert!(check_object(&v).is_err());
         let v: Value = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "default"}});
         assert!(check_object(&v).unwrap_err()[0].contains("namespace"));

@@ -70,7 +70,10 @@ pub enum PlannedAction {
 }
 
 mod humantime_serde_secs {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }
@@ -83,21 +86,45 @@ pub enum PlanError {
 
 /// Namespace names are DNS labels: at most 63 characters.
 pub fn namespace_name(scenario: &str, run_id: &str) -> String {
-    let suffix: String = run_id.chars().rev().filter(char::is_ascii_alphanumeric).take(6).collect::<Vec<_>>().into_iter().rev().collect();
+    let suffix: String = run_id
+        .chars()
+        .rev()
+        .filter(char::is_ascii_alphanumeric)
+        .take(6)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
     let head: String = scenario.chars().take(63 - 3 - suffix.len()).collect();
-    format!("h-{}-{}", head.trim_end_matches('-'), suffix.to_ascii_lowercase())
+    format!(
+        "h-{}-{}",
+        head.trim_end_matches('-'),
+        suffix.to_ascii_lowercase()
+    )
 }
 
 /// Builds the plan of one validated scenario. `values` are its resolved variables.
-pub fn plan(scenario: &Scenario, values: &Values, run_id: &str, cleanup: CleanupPolicy) -> Result<ScenarioPlan, PlanError> {
-    let namespace = if scenario.cluster.required { namespace_name(&scenario.name, run_id) } else { String::new() };
+pub fn plan(
+    scenario: &Scenario,
+    values: &Values,
+    run_id: &str,
+    cleanup: CleanupPolicy,
+) -> Result<ScenarioPlan, PlanError> {
+    let namespace = if scenario.cluster.required {
+        namespace_name(&scenario.name, run_id)
+    } else {
+        String::new()
+    };
     let mut all = values.clone();
     all.values.insert("namespace".into(), namespace.clone());
     all.values.insert("run_id".into(), run_id.to_string());
     all.values.insert("scenario".into(), scenario.name.clone());
     let lookup = |n: &str| all.get(n).map(str::to_string);
     let plan_steps = |steps: &[Step]| -> Result<Vec<PlannedStep>, PlanError> {
-        steps.iter().map(|s| plan_step(scenario, s, &lookup)).collect()
+        steps
+            .iter()
+            .map(|s| plan_step(scenario, s, &lookup))
+            .collect()
     };
     Ok(ScenarioPlan {
         name: scenario.name.clone(),
@@ -117,15 +144,26 @@ pub fn plan(scenario: &Scenario, values: &Values, run_id: &str, cleanup: Cleanup
 }
 
 fn render_err(file: &str, message: impl Into<String>) -> PlanError {
-    PlanError::Render { file: file.to_string(), message: message.into() }
+    PlanError::Render {
+        file: file.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Substitutes variables in every string of a spec.
-fn render<T: Serialize + DeserializeOwned>(spec: &T, lookup: &dyn Fn(&str) -> Option<String>, at: &str) -> Result<T, PlanError> {
-    fn walk(v: &mut serde_json::Value, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+fn render<T: Serialize + DeserializeOwned>(
+    spec: &T,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    at: &str,
+) -> Result<T, PlanError> {
+    fn walk(
+        v: &mut serde_json::Value,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), String> {
         match v {
             serde_json::Value::String(s) => {
-                *s = vars::substitute(s, lookup).map_err(|u| format!("unknown variable `${{{}}}`", u[0].name))?;
+                *s = vars::substitute(s, lookup)
+                    .map_err(|u| format!("unknown variable `${{{}}}`", u[0].name))?;
             }
             serde_json::Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, lookup))?,
             serde_json::Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, lookup))?,
@@ -138,16 +176,31 @@ fn render<T: Serialize + DeserializeOwned>(spec: &T, lookup: &dyn Fn(&str) -> Op
     serde_json::from_value(value).map_err(|e| render_err(at, e.to_string()))
 }
 
-fn plan_step(scenario: &Scenario, step: &Step, lookup: &dyn Fn(&str) -> Option<String>) -> Result<PlannedStep, PlanError> {
+fn plan_step(
+    scenario: &Scenario,
+    step: &Step,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<PlannedStep, PlanError> {
     let kind = step.action.kind();
-    let timeout = step.timeout.unwrap_or_else(|| scenario.timeouts.per_kind.get(kind).copied().unwrap_or(Duration::from_secs(300)));
+    let timeout = step.timeout.unwrap_or_else(|| {
+        scenario
+            .timeouts
+            .per_kind
+            .get(kind)
+            .copied()
+            .unwrap_or(Duration::from_secs(300))
+    });
     let at = format!("{}: {}", scenario.file.display(), step.path);
     let action = match &step.action {
         Action::Apply(sources) => {
             let mut manifests = vec![];
             for source in sources {
-                let text = vars::substitute(&source.text, lookup)
-                    .map_err(|u| render_err(&source.origin, format!("unknown variable `${{{}}}`", u[0].name)))?;
+                let text = vars::substitute(&source.text, lookup).map_err(|u| {
+                    render_err(
+                        &source.origin,
+                        format!("unknown variable `${{{}}}`", u[0].name),
+                    )
+                })?;
                 let (objects, problems) = manifest::parse_documents(&source.origin, &text);
                 if let Some(p) = problems.first() {
                     return Err(render_err(&source.origin, p.message.clone()));
@@ -158,7 +211,8 @@ fn plan_step(scenario: &Scenario, step: &Step, lookup: &dyn Fn(&str) -> Option<S
         }
         Action::Delete(s) => PlannedAction::Delete(render(s, lookup, &at)?),
         Action::Scale(s) => {
-            let name = vars::substitute(&s.name, lookup).map_err(|u| render_err(&at, format!("unknown variable `${{{}}}`", u[0].name)))?;
+            let name = vars::substitute(&s.name, lookup)
+                .map_err(|u| render_err(&at, format!("unknown variable `${{{}}}`", u[0].name)))?;
             PlannedAction::Scale(Scale { name, ..s.clone() })
         }
         Action::Wait(s) => PlannedAction::Wait(render(s, lookup, &at)?),
@@ -167,7 +221,14 @@ fn plan_step(scenario: &Scenario, step: &Step, lookup: &dyn Fn(&str) -> Option<S
         Action::Verify(s) => PlannedAction::Verify(Box::new(render(s.as_ref(), lookup, &at)?)),
         Action::Sleep(d) => PlannedAction::Sleep(*d),
     };
-    Ok(PlannedStep { id: step.id.clone(), kind, description: step.description.clone(), timeout, continue_on_error: step.continue_on_error, action })
+    Ok(PlannedStep {
+        id: step.id.clone(),
+        kind,
+        description: step.description.clone(),
+        timeout,
+        continue_on_error: step.continue_on_error,
+        action,
+    })
 }
 
 impl PlannedStep {
@@ -175,18 +236,37 @@ impl PlannedStep {
     pub fn summary(&self) -> String {
         match &self.action {
             PlannedAction::Apply(m) => {
-                let objects: Vec<String> = m.iter().map(|m| format!("{}/{}", m.kind(), m.name())).collect();
+                let objects: Vec<String> = m
+                    .iter()
+                    .map(|m| format!("{}/{}", m.kind(), m.name()))
+                    .collect();
                 format!("apply {} object(s): {}", m.len(), objects.join(", "))
             }
-            PlannedAction::Delete(d) => format!("delete {} {}", d.kind, d.name.clone().or(d.selector.as_ref().map(|s| format!("-l {s}"))).unwrap_or_default()),
-            PlannedAction::Scale(s) => format!("scale {}/{} to {}", s.kind.as_str(), s.name, s.replicas),
-            PlannedAction::Wait(w) => format!("wait {}", serde_json::to_string(w).unwrap_or_default()),
+            PlannedAction::Delete(d) => format!(
+                "delete {} {}",
+                d.kind,
+                d.name
+                    .clone()
+                    .or(d.selector.as_ref().map(|s| format!("-l {s}")))
+                    .unwrap_or_default()
+            ),
+            PlannedAction::Scale(s) => {
+                format!("scale {}/{} to {}", s.kind.as_str(), s.name, s.replicas)
+            }
+            PlannedAction::Wait(w) => {
+                format!("wait {}", serde_json::to_string(w).unwrap_or_default())
+            }
             PlannedAction::Exec(e) => format!(
                 "exec in {}: {}",
-                e.pod.clone().or(e.selector.as_ref().map(|s| format!("every pod of {s}"))).unwrap_or_default(),
+                e.pod
+                    .clone()
+                    .or(e.selector.as_ref().map(|s| format!("every pod of {s}")))
+                    .unwrap_or_default(),
                 e.command.join(" ")
             ),
-            PlannedAction::Fault(f) => format!("fault {}", serde_json::to_string(f).unwrap_or_default()),
+            PlannedAction::Fault(f) => {
+                format!("fault {}", serde_json::to_string(f).unwrap_or_default())
+            }
             PlannedAction::Verify(v) => format!("verify {}", v.name()),
             PlannedAction::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
         }
@@ -217,14 +297,31 @@ impl ScenarioPlan {
         if !self.description.is_empty() {
             let _ = writeln!(out, "  {}", self.description.trim());
         }
-        let _ = writeln!(out, "  tags: {}", if self.tags.is_empty() { "-".into() } else { self.tags.join(", ") });
+        let _ = writeln!(
+            out,
+            "  tags: {}",
+            if self.tags.is_empty() {
+                "-".into()
+            } else {
+                self.tags.join(", ")
+            }
+        );
         if self.cluster.required {
             let _ = writeln!(out, "  namespace: {}", self.namespace);
-            let _ = writeln!(out, "  cluster: {} worker node(s){}", self.cluster.workers, version_range(&self.cluster));
+            let _ = writeln!(
+                out,
+                "  cluster: {} worker node(s){}",
+                self.cluster.workers,
+                version_range(&self.cluster)
+            );
         } else {
             let _ = writeln!(out, "  cluster: none (static endpoints)");
         }
-        let _ = writeln!(out, "  deadline: {}", humantime::format_duration(self.deadline));
+        let _ = writeln!(
+            out,
+            "  deadline: {}",
+            humantime::format_duration(self.deadline)
+        );
         let cleanup = if self.cleanup.keep {
             "keep everything (--keep)"
         } else if self.cleanup.keep_on_failure {
@@ -239,8 +336,18 @@ impl ScenarioPlan {
             }
             let _ = writeln!(out, "  {title}:");
             for (i, s) in steps.iter().enumerate() {
-                let flags = if s.continue_on_error { ", continue on error" } else { "" };
-                let _ = writeln!(out, "    {:>2}. {} [timeout {}{flags}]", i + 1, s.id, humantime::format_duration(s.timeout));
+                let flags = if s.continue_on_error {
+                    ", continue on error"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "    {:>2}. {} [timeout {}{flags}]",
+                    i + 1,
+                    s.id,
+                    humantime::format_duration(s.timeout)
+                );
                 let _ = writeln!(out, "        {}", s.summary());
                 if let Some(d) = &s.description {
                     let _ = writeln!(out, "        # {}", d.trim());
@@ -248,7 +355,8 @@ impl ScenarioPlan {
                 if manifests {
                     if let PlannedAction::Apply(list) = &s.action {
                         for m in list {
-                            let yaml = serde_yaml::to_string(&redact_manifest(m)).unwrap_or_default();
+                            let yaml =
+                                serde_yaml::to_string(&redact_manifest(m)).unwrap_or_default();
                             let _ = writeln!(out, "        --- # {}", m.origin);
                             for line in yaml.lines() {
                                 let _ = writeln!(out, "        {line}");
@@ -291,7 +399,13 @@ mod tests {
         let (scenario, diags) = validate_file(&path, &env);
         let scenario = scenario.unwrap_or_else(|| panic!("{diags}"));
         let values = vars::resolve(&scenario.variables, &env).unwrap();
-        plan(&scenario, &values, "20261122-abcdef", CleanupPolicy::default()).unwrap()
+        plan(
+            &scenario,
+            &values,
+            "20261122-abcdef",
+            CleanupPolicy::default(),
+        )
+        .unwrap()
     }
 
     const SCENARIO: &str = "name: demo\ntimeouts: { wait: 7m }\nvariables:\n  pw: { env: PW, secret: true }\n  app: web\nsteps:\n  - apply:\n      inline: |\n        apiVersion: v1\n        kind: Secret\n        metadata: { name: creds }\n        stringData: { password: \"${pw}\" }\n        ---\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: { name: \"${app}-cfg\" }\n        data: { ns: \"${namespace}\" }\n  - wait: { field: { kind: ConfigMap, name: \"${app}-cfg\", path: .data.ns, equals: x } }\n  - id: quick\n    timeout: 10s\n    exec: { selector: \"app=${app}\", command: [echo, \"${pw}\"] }\n";
@@ -304,10 +418,14 @@ mod tests {
         assert_eq!(p.steps[0].timeout, Duration::from_secs(60));
         assert_eq!(p.steps[1].timeout, Duration::from_secs(420));
         assert_eq!(p.steps[2].timeout, Duration::from_secs(10));
-        let PlannedAction::Apply(m) = &p.steps[0].action else { panic!() };
+        let PlannedAction::Apply(m) = &p.steps[0].action else {
+            panic!()
+        };
         assert_eq!(m[1].name(), "web-cfg");
         assert_eq!(m[1].object["data"]["ns"], "h-demo-abcdef");
-        let PlannedAction::Exec(e) = &p.steps[2].action else { panic!() };
+        let PlannedAction::Exec(e) = &p.steps[2].action else {
+            panic!()
+        };
         assert_eq!(e.selector.as_deref(), Some("app=web"));
     }
 
@@ -315,7 +433,10 @@ mod tests {
     fn printed_plan_never_shows_a_secret() {
         let p = planned(SCENARIO);
         let text = p.render_text(true);
-        assert!(text.contains("creds") && text.contains("<redacted>"), "{text}");
+        assert!(
+            text.contains("creds") && text.contains("<redacted>"),
+            "{text}"
+        );
         assert!(!text.contains("s3cr3t-value"), "{text}");
         assert!(text.contains("h-demo-abcdef"));
     }

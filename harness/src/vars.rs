@@ -22,7 +22,11 @@ impl Values {
         self.secret.iter().any(|s| s == name)
     }
     pub fn secret_values(&self) -> Vec<String> {
-        self.secret.iter().filter_map(|n| self.values.get(n).cloned()).filter(|v| !v.is_empty()).collect()
+        self.secret
+            .iter()
+            .filter_map(|n| self.values.get(n).cloned())
+            .filter(|v| !v.is_empty())
+            .collect()
     }
 }
 
@@ -47,7 +51,10 @@ pub fn resolve(
                 }
             },
             (Some(_), Some(_)) => {
-                errors.push((name.clone(), "give either `value` or `env`, not both".into()));
+                errors.push((
+                    name.clone(),
+                    "give either `value` or `env`, not both".into(),
+                ));
                 None
             }
             (Some(_), None) => {
@@ -66,7 +73,11 @@ pub fn resolve(
             out.values.insert(name.clone(), v);
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// A `${name}` with no value, at a 1-based line and column of the text.
@@ -78,7 +89,10 @@ pub struct Unknown {
 }
 
 /// Replaces `${name}` with its value; reports every unknown name.
-pub fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Vec<Unknown>> {
+pub fn substitute(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, Vec<Unknown>> {
     let mut out = String::with_capacity(text.len());
     let mut unknown = vec![];
     let mut rest = text;
@@ -99,7 +113,11 @@ pub fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
                     Some(v) => out.push_str(&v),
                     None => {
                         let (line, column) = position(text, consumed + pos);
-                        unknown.push(Unknown { name: name.to_string(), line, column });
+                        unknown.push(Unknown {
+                            name: name.to_string(),
+                            line,
+                            column,
+                        });
                     }
                 }
                 rest = &body[end + 1..];
@@ -112,7 +130,11 @@ pub fn substitute(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result
         consumed += pos + 1;
     }
     out.push_str(rest);
-    if unknown.is_empty() { Ok(out) } else { Err(unknown) }
+    if unknown.is_empty() {
+        Ok(out)
+    } else {
+        Err(unknown)
+    }
 }
 
 fn position(text: &str, offset: usize) -> (usize, usize) {
@@ -141,7 +163,14 @@ mod tests {
     fn reports_every_unknown_name_with_position() {
         let err = substitute("x: ${ns}\ny: ${nope}\nz: ${other}", &lookup).unwrap_err();
         assert_eq!(err.len(), 2);
-        assert_eq!(err[0], Unknown { name: "nope".into(), line: 2, column: 4 });
+        assert_eq!(
+            err[0],
+            Unknown {
+                name: "nope".into(),
+                line: 2,
+                column: 4
+            }
+        );
         assert_eq!(err[1].name, "other");
         assert_eq!(err[1].line, 3);
     }
@@ -149,10 +178,21 @@ mod tests {
     #[test]
     fn resolves_env_with_default_and_marks_secrets() {
         let mut defs = BTreeMap::new();
-        defs.insert("plain".to_string(), VariableDef { value: Some("v".into()), ..Default::default() });
+        defs.insert(
+            "plain".to_string(),
+            VariableDef {
+                value: Some("v".into()),
+                ..Default::default()
+            },
+        );
         defs.insert(
             "pw".to_string(),
-            VariableDef { env: Some("PW".into()), default: Some("d".into()), secret: true, ..Default::default() },
+            VariableDef {
+                env: Some("PW".into()),
+                default: Some("d".into()),
+                secret: true,
+                ..Default::default()
+            },
         );
         let env = |k: &str| (k == "PW").then(|| "from-env".to_string());
         let values = resolve(&defs, &env).unwrap();
@@ -160,7 +200,13 @@ mod tests {
         assert_eq!(values.secret_values(), vec!["from-env".to_string()]);
         let none = |_: &str| None;
         assert_eq!(resolve(&defs, &none).unwrap().get("pw"), Some("d"));
-        defs.insert("missing".to_string(), VariableDef { env: Some("NOPE".into()), ..Default::default() });
+        defs.insert(
+            "missing".to_string(),
+            VariableDef {
+                env: Some("NOPE".into()),
+                ..Default::default()
+            },
+        );
         assert_eq!(resolve(&defs, &none).unwrap_err()[0].0, "missing");
     }
 }

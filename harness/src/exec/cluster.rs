@@ -14,7 +14,12 @@ use std::time::Duration;
 pub enum CleanupItem {
     Namespace(String),
     /// A cluster-scoped or namespaced object created by an apply step.
-    Object { api_version: String, kind: String, namespace: Option<String>, name: String },
+    Object {
+        api_version: String,
+        kind: String,
+        namespace: Option<String>,
+        name: String,
+    },
     /// A node the scenario cordoned: uncordon it.
     Uncordon(String),
 }
@@ -23,7 +28,12 @@ impl std::fmt::Display for CleanupItem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CleanupItem::Namespace(n) => write!(f, "namespace {n}"),
-            CleanupItem::Object { kind, namespace: Some(ns), name, .. } => write!(f, "{kind} {ns}/{name}"),
+            CleanupItem::Object {
+                kind,
+                namespace: Some(ns),
+                name,
+                ..
+            } => write!(f, "{kind} {ns}/{name}"),
             CleanupItem::Object { kind, name, .. } => write!(f, "{kind} {name}"),
             CleanupItem::Uncordon(n) => write!(f, "uncordon node {n}"),
         }
@@ -71,22 +81,76 @@ pub enum ClusterError {
 pub trait Cluster: Send + Sync {
     /// Provider name and server version, for reports.
     fn describe(&self) -> (String, String);
-    async fn create_namespace(&self, namespace: &str, scenario: &str) -> Result<CleanupItem, ClusterError>;
+    async fn create_namespace(
+        &self,
+        namespace: &str,
+        scenario: &str,
+    ) -> Result<CleanupItem, ClusterError>;
     /// Applies objects; returns clean-up items for those it created (not those it updated).
-    async fn apply(&self, namespace: &str, scenario: &str, manifests: &[Manifest]) -> Result<Vec<CleanupItem>, ClusterError>;
-    async fn delete(&self, namespace: &str, spec: &DeleteSpec, timeout: Duration) -> Result<(), ClusterError>;
-    async fn scale(&self, namespace: &str, kind: ScalableKind, name: &str, replicas: u32) -> Result<(), ClusterError>;
-    async fn wait(&self, namespace: &str, condition: &WaitSpec, timeout: Duration) -> Result<String, ClusterError>;
-    async fn list_pods(&self, namespace: &str, selector: &str) -> Result<Vec<PodInfo>, ClusterError>;
-    async fn exec(&self, namespace: &str, pod: &str, container: Option<&str>, command: &[String], stdin: Option<&str>) -> Result<ExecOutput, ClusterError>;
+    async fn apply(
+        &self,
+        namespace: &str,
+        scenario: &str,
+        manifests: &[Manifest],
+    ) -> Result<Vec<CleanupItem>, ClusterError>;
+    async fn delete(
+        &self,
+        namespace: &str,
+        spec: &DeleteSpec,
+        timeout: Duration,
+    ) -> Result<(), ClusterError>;
+    async fn scale(
+        &self,
+        namespace: &str,
+        kind: ScalableKind,
+        name: &str,
+        replicas: u32,
+    ) -> Result<(), ClusterError>;
+    async fn wait(
+        &self,
+        namespace: &str,
+        condition: &WaitSpec,
+        timeout: Duration,
+    ) -> Result<String, ClusterError>;
+    async fn list_pods(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<PodInfo>, ClusterError>;
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+        stdin: Option<&str>,
+    ) -> Result<ExecOutput, ClusterError>;
     /// Runs a fault; returns clean-up items it implies (a cordon implies an uncordon).
-    async fn fault(&self, namespace: &str, fault: &FaultSpec, timeout: Duration) -> Result<Vec<CleanupItem>, ClusterError>;
+    async fn fault(
+        &self,
+        namespace: &str,
+        fault: &FaultSpec,
+        timeout: Duration,
+    ) -> Result<Vec<CleanupItem>, ClusterError>;
     /// Local endpoints for a verifier's targets (port-forward bridges for pods).
-    async fn endpoints(&self, namespace: &str, target: &TargetSpec) -> Result<Vec<Endpoint>, ClusterError>;
+    async fn endpoints(
+        &self,
+        namespace: &str,
+        target: &TargetSpec,
+    ) -> Result<Vec<Endpoint>, ClusterError>;
     /// Local endpoints bridged to `nc $host_env port` in one app pod per node.
-    async fn proxy_endpoints(&self, namespace: &str, target: &ProxyTargetSpec) -> Result<Vec<Endpoint>, ClusterError>;
+    async fn proxy_endpoints(
+        &self,
+        namespace: &str,
+        target: &ProxyTargetSpec,
+    ) -> Result<Vec<Endpoint>, ClusterError>;
     /// A key of a Secret in the namespace (for verifier credentials).
-    async fn secret_value(&self, namespace: &str, name: &str, key: &str) -> Result<String, ClusterError>;
+    async fn secret_value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<String, ClusterError>;
     /// Pod logs (current and previous), events, object state: bounded, never failing.
     async fn evidence(&self, namespace: &str) -> Vec<Evidence>;
     async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError>;
@@ -104,7 +168,12 @@ impl Cluster for NoCluster {
     async fn create_namespace(&self, _: &str, _: &str) -> Result<CleanupItem, ClusterError> {
         Err(ClusterError::NoCluster("a namespace"))
     }
-    async fn apply(&self, _: &str, _: &str, _: &[Manifest]) -> Result<Vec<CleanupItem>, ClusterError> {
+    async fn apply(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[Manifest],
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
         Err(ClusterError::NoCluster("apply"))
     }
     async fn delete(&self, _: &str, _: &DeleteSpec, _: Duration) -> Result<(), ClusterError> {
@@ -119,16 +188,32 @@ impl Cluster for NoCluster {
     async fn list_pods(&self, _: &str, _: &str) -> Result<Vec<PodInfo>, ClusterError> {
         Err(ClusterError::NoCluster("listing pods"))
     }
-    async fn exec(&self, _: &str, _: &str, _: Option<&str>, _: &[String], _: Option<&str>) -> Result<ExecOutput, ClusterError> {
+    async fn exec(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+        _: &[String],
+        _: Option<&str>,
+    ) -> Result<ExecOutput, ClusterError> {
         Err(ClusterError::NoCluster("exec"))
     }
-    async fn fault(&self, _: &str, _: &FaultSpec, _: Duration) -> Result<Vec<CleanupItem>, ClusterError> {
+    async fn fault(
+        &self,
+        _: &str,
+        _: &FaultSpec,
+        _: Duration,
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
         Err(ClusterError::NoCluster("fault"))
     }
     async fn endpoints(&self, _: &str, target: &TargetSpec) -> Result<Vec<Endpoint>, ClusterError> {
         static_endpoints(&target.endpoints).ok_or(ClusterError::NoCluster("a pod target"))
     }
-    async fn proxy_endpoints(&self, _: &str, target: &ProxyTargetSpec) -> Result<Vec<Endpoint>, ClusterError> {
+    async fn proxy_endpoints(
+        &self,
+        _: &str,
+        target: &ProxyTargetSpec,
+    ) -> Result<Vec<Endpoint>, ClusterError> {
         static_endpoints(&target.endpoints).ok_or(ClusterError::NoCluster("a pod proxy target"))
     }
     async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {

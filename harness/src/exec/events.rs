@@ -23,16 +23,27 @@ pub struct StepInfo {
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
     Passed,
-    Failed { message: String },
-    TimedOut { message: String },
+    Failed {
+        message: String,
+    },
+    TimedOut {
+        message: String,
+    },
     /// The step did not run (an earlier step failed, the deadline passed, or Ctrl-C).
-    Skipped { reason: String },
-    Cancelled { message: String },
+    Skipped {
+        reason: String,
+    },
+    Cancelled {
+        message: String,
+    },
 }
 
 impl Outcome {
     pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed { .. } | Outcome::TimedOut { .. } | Outcome::Cancelled { .. })
+        matches!(
+            self,
+            Outcome::Failed { .. } | Outcome::TimedOut { .. } | Outcome::Cancelled { .. }
+        )
     }
     pub fn label(&self) -> &'static str {
         match self {
@@ -46,7 +57,9 @@ impl Outcome {
     pub fn message(&self) -> Option<&str> {
         match self {
             Outcome::Passed => None,
-            Outcome::Failed { message } | Outcome::TimedOut { message } | Outcome::Cancelled { message } => Some(message),
+            Outcome::Failed { message }
+            | Outcome::TimedOut { message }
+            | Outcome::Cancelled { message } => Some(message),
             Outcome::Skipped { reason } => Some(reason),
         }
     }
@@ -55,9 +68,21 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    RunStarted { run_id: String, provider: String, cluster_version: String, scenarios: usize },
-    ScenarioStarted { scenario: String, file: String, namespace: String },
-    StepStarted { scenario: String, step: StepInfo },
+    RunStarted {
+        run_id: String,
+        provider: String,
+        cluster_version: String,
+        scenarios: usize,
+    },
+    ScenarioStarted {
+        scenario: String,
+        file: String,
+        namespace: String,
+    },
+    StepStarted {
+        scenario: String,
+        step: StepInfo,
+    },
     StepFinished {
         scenario: String,
         step: StepInfo,
@@ -69,7 +94,11 @@ pub enum Event {
         /// Gathered from the cluster when the step failed, before clean-up.
         evidence: Vec<Evidence>,
     },
-    CleanupFinished { scenario: String, item: String, error: Option<String> },
+    CleanupFinished {
+        scenario: String,
+        item: String,
+        error: Option<String>,
+    },
     ScenarioFinished {
         scenario: String,
         passed: bool,

@@ -31,22 +31,47 @@ impl RedactingSink<'_> {
     fn emit(&self, event: Event) {
         let r = &self.redactor;
         let event = match event {
-            Event::StepFinished { scenario, step, outcome, duration, output, evidence } => Event::StepFinished {
+            Event::StepFinished {
+                scenario,
+                step,
+                outcome,
+                duration,
+                output,
+                evidence,
+            } => Event::StepFinished {
                 scenario,
                 step,
                 outcome: match outcome {
-                    Outcome::Failed { message } => Outcome::Failed { message: r.redact(&message) },
-                    Outcome::TimedOut { message } => Outcome::TimedOut { message: r.redact(&message) },
-                    Outcome::Cancelled { message } => Outcome::Cancelled { message: r.redact(&message) },
+                    Outcome::Failed { message } => Outcome::Failed {
+                        message: r.redact(&message),
+                    },
+                    Outcome::TimedOut { message } => Outcome::TimedOut {
+                        message: r.redact(&message),
+                    },
+                    Outcome::Cancelled { message } => Outcome::Cancelled {
+                        message: r.redact(&message),
+                    },
                     other => other,
                 },
                 duration,
                 output: r.redact(&output),
-                evidence: evidence.into_iter().map(|e| Evidence { title: e.title, body: r.redact(&e.body) }).collect(),
+                evidence: evidence
+                    .into_iter()
+                    .map(|e| Evidence {
+                        title: e.title,
+                        body: r.redact(&e.body),
+                    })
+                    .collect(),
             },
-            Event::CleanupFinished { scenario, item, error } => {
-                Event::CleanupFinished { scenario, item, error: error.map(|e| r.redact(&e)) }
-            }
+            Event::CleanupFinished {
+                scenario,
+                item,
+                error,
+            } => Event::CleanupFinished {
+                scenario,
+                item,
+                error: error.map(|e| r.redact(&e)),
+            },
             other => other,
         };
         self.inner.emit(event);
@@ -69,7 +94,10 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     pub async fn run_scenario(&self, plan: &ScenarioPlan) -> ScenarioResult {
-        let sink = RedactingSink { inner: self.sink, redactor: Redactor::new(plan.secrets.clone()) };
+        let sink = RedactingSink {
+            inner: self.sink,
+            redactor: Redactor::new(plan.secrets.clone()),
+        };
         let started = Instant::now();
         let deadline = started + plan.deadline;
         sink.emit(Event::ScenarioStarted {
@@ -81,15 +109,27 @@ impl Executor<'_> {
         let mut failed = false;
 
         if plan.cluster.required {
-            match self.cluster.create_namespace(&plan.namespace, &plan.name).await {
+            match self
+                .cluster
+                .create_namespace(&plan.namespace, &plan.name)
+                .await
+            {
                 Ok(item) => cleanup.lock().unwrap_or_else(|e| e.into_inner()).push(item),
                 Err(e) => {
                     failed = true;
-                    let info = StepInfo { index: 0, id: "namespace".into(), kind: "setup", description: None, phase: Phase::Main };
+                    let info = StepInfo {
+                        index: 0,
+                        id: "namespace".into(),
+                        kind: "setup",
+                        description: None,
+                        phase: Phase::Main,
+                    };
                     sink.emit(Event::StepFinished {
                         scenario: plan.name.clone(),
                         step: info,
-                        outcome: Outcome::Failed { message: format!("creating namespace {}: {e}", plan.namespace) },
+                        outcome: Outcome::Failed {
+                            message: format!("creating namespace {}: {e}", plan.namespace),
+                        },
                         duration: started.elapsed(),
                         output: String::new(),
                         evidence: vec![],
@@ -98,7 +138,8 @@ impl Executor<'_> {
             }
         }
 
-        let mut skip_reason: Option<String> = failed.then(|| "the namespace could not be created".to_string());
+        let mut skip_reason: Option<String> =
+            failed.then(|| "the namespace could not be created".to_string());
         for (index, step) in plan.steps.iter().enumerate() {
             let info = info(step, index, Phase::Main);
             if let Some(reason) = &skip_reason {
@@ -107,17 +148,30 @@ impl Executor<'_> {
             }
             if self.cancel.is_cancelled() {
                 skip_reason = Some("the run was cancelled (Ctrl-C)".into());
-                sink.emit(skipped(plan, info, skip_reason.as_deref().unwrap_or_default()));
+                sink.emit(skipped(
+                    plan,
+                    info,
+                    skip_reason.as_deref().unwrap_or_default(),
+                ));
                 continue;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
                 failed = true;
-                skip_reason = Some(format!("the scenario deadline of {} passed", humantime::format_duration(plan.deadline)));
-                sink.emit(skipped(plan, info, skip_reason.as_deref().unwrap_or_default()));
+                skip_reason = Some(format!(
+                    "the scenario deadline of {} passed",
+                    humantime::format_duration(plan.deadline)
+                ));
+                sink.emit(skipped(
+                    plan,
+                    info,
+                    skip_reason.as_deref().unwrap_or_default(),
+                ));
                 continue;
             }
-            let outcome = self.run_step(plan, step, info, remaining, &cleanup, &sink, true).await;
+            let outcome = self
+                .run_step(plan, step, info, remaining, &cleanup, &sink, true)
+                .await;
             if outcome.is_failure() {
                 failed = true;
                 if matches!(outcome, Outcome::Cancelled { .. }) {
@@ -132,12 +186,15 @@ impl Executor<'_> {
         // still tears down.
         for (index, step) in plan.finally.iter().enumerate() {
             let info = info(step, index, Phase::Finally);
-            let outcome = self.run_step(plan, step, info, step.timeout, &cleanup, &sink, false).await;
+            let outcome = self
+                .run_step(plan, step, info, step.timeout, &cleanup, &sink, false)
+                .await;
             failed |= outcome.is_failure();
         }
 
         let keep = plan.cleanup.keep || (failed && plan.cleanup.keep_on_failure);
-        let items: Vec<CleanupItem> = std::mem::take(&mut *cleanup.lock().unwrap_or_else(|e| e.into_inner()));
+        let items: Vec<CleanupItem> =
+            std::mem::take(&mut *cleanup.lock().unwrap_or_else(|e| e.into_inner()));
         for item in items.into_iter().rev() {
             let error = if keep {
                 Some("kept (--keep or --keep-on-failure)".to_string())
@@ -145,14 +202,28 @@ impl Executor<'_> {
                 match tokio::time::timeout(CLEANUP_TIMEOUT, self.cluster.cleanup(&item)).await {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) => Some(e.to_string()),
-                    Err(_) => Some(format!("timed out after {}", humantime::format_duration(CLEANUP_TIMEOUT))),
+                    Err(_) => Some(format!(
+                        "timed out after {}",
+                        humantime::format_duration(CLEANUP_TIMEOUT)
+                    )),
                 }
             };
-            sink.emit(Event::CleanupFinished { scenario: plan.name.clone(), item: item.to_string(), error });
+            sink.emit(Event::CleanupFinished {
+                scenario: plan.name.clone(),
+                item: item.to_string(),
+                error,
+            });
         }
 
-        sink.emit(Event::ScenarioFinished { scenario: plan.name.clone(), passed: !failed, duration: started.elapsed() });
-        ScenarioResult { name: plan.name.clone(), passed: !failed }
+        sink.emit(Event::ScenarioFinished {
+            scenario: plan.name.clone(),
+            passed: !failed,
+            duration: started.elapsed(),
+        });
+        ScenarioResult {
+            name: plan.name.clone(),
+            passed: !failed,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -166,12 +237,24 @@ impl Executor<'_> {
         sink: &RedactingSink<'_>,
         cancellable: bool,
     ) -> Outcome {
-        sink.emit(Event::StepStarted { scenario: plan.name.clone(), step: info.clone() });
+        sink.emit(Event::StepStarted {
+            scenario: plan.name.clone(),
+            step: info.clone(),
+        });
         let started = Instant::now();
         let limit = step.timeout.min(remaining);
-        let ctx = StepContext { cluster: self.cluster, plan, timeout: limit, cleanup: cleanup.clone() };
+        let ctx = StepContext {
+            cluster: self.cluster,
+            plan,
+            timeout: limit,
+            cleanup: cleanup.clone(),
+        };
         let never = CancellationToken::new();
-        let cancel = if cancellable { self.cancel.clone() } else { never };
+        let cancel = if cancellable {
+            self.cancel.clone()
+        } else {
+            never
+        };
         let result = tokio::select! {
             r = tokio::time::timeout(limit, steps::run(&step.action, &ctx)) => match r {
                 Ok(r) => r,
@@ -189,9 +272,14 @@ impl Executor<'_> {
             Err(f) => (f.outcome, f.output),
         };
         let evidence = if outcome.is_failure() && plan.cluster.required {
-            tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace)).await.unwrap_or_else(|_| {
-                vec![Evidence { title: "evidence".into(), body: "gathering evidence timed out".into() }]
-            })
+            tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))
+                .await
+                .unwrap_or_else(|_| {
+                    vec![Evidence {
+                        title: "evidence".into(),
+                        body: "gathering evidence timed out".into(),
+                    }]
+                })
         } else {
             vec![]
         };
@@ -208,14 +296,22 @@ impl Executor<'_> {
 }
 
 fn info(step: &PlannedStep, index: usize, phase: Phase) -> StepInfo {
-    StepInfo { index, id: step.id.clone(), kind: step.kind, description: step.description.clone(), phase }
+    StepInfo {
+        index,
+        id: step.id.clone(),
+        kind: step.kind,
+        description: step.description.clone(),
+        phase,
+    }
 }
 
 fn skipped(plan: &ScenarioPlan, step: StepInfo, reason: &str) -> Event {
     Event::StepFinished {
         scenario: plan.name.clone(),
         step,
-        outcome: Outcome::Skipped { reason: reason.to_string() },
+        outcome: Outcome::Skipped {
+            reason: reason.to_string(),
+        },
         duration: Duration::ZERO,
         output: String::new(),
         evidence: vec![],

@@ -44,13 +44,19 @@ pub struct JsonReporter {
 
 impl JsonReporter {
     pub fn new(path: PathBuf) -> Self {
-        Self { path, summary: Summary::default() }
+        Self {
+            path,
+            summary: Summary::default(),
+        }
     }
     fn scenario(&mut self, name: &str) -> &mut ScenarioSummary {
         if let Some(i) = self.summary.scenarios.iter().position(|s| s.name == name) {
             return &mut self.summary.scenarios[i];
         }
-        self.summary.scenarios.push(ScenarioSummary { name: name.to_string(), ..Default::default() });
+        self.summary.scenarios.push(ScenarioSummary {
+            name: name.to_string(),
+            ..Default::default()
+        });
         self.summary.scenarios.last_mut().expect("just pushed")
     }
 }
@@ -62,17 +68,32 @@ fn round(secs: f64) -> f64 {
 impl Reporter for JsonReporter {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { run_id, provider, cluster_version, .. } => {
+            Event::RunStarted {
+                run_id,
+                provider,
+                cluster_version,
+                ..
+            } => {
                 self.summary.run_id = run_id.clone();
                 self.summary.provider = provider.clone();
                 self.summary.cluster_version = cluster_version.clone();
             }
-            Event::ScenarioStarted { scenario, file, namespace } => {
+            Event::ScenarioStarted {
+                scenario,
+                file,
+                namespace,
+            } => {
                 let s = self.scenario(scenario);
                 s.file = file.clone();
                 s.namespace = namespace.clone();
             }
-            Event::StepFinished { scenario, step, outcome, duration, .. } => {
+            Event::StepFinished {
+                scenario,
+                step,
+                outcome,
+                duration,
+                ..
+            } => {
                 let summary = StepSummary {
                     id: step.id.clone(),
                     kind: step.kind.to_string(),
@@ -82,16 +103,28 @@ impl Reporter for JsonReporter {
                 };
                 self.scenario(scenario).steps.push(summary);
             }
-            Event::CleanupFinished { scenario, item, error: Some(e) } => {
+            Event::CleanupFinished {
+                scenario,
+                item,
+                error: Some(e),
+            } => {
                 let line = format!("{item}: {e}");
                 self.scenario(scenario).cleanup_errors.push(line);
             }
-            Event::ScenarioFinished { scenario, passed, duration } => {
+            Event::ScenarioFinished {
+                scenario,
+                passed,
+                duration,
+            } => {
                 let s = self.scenario(scenario);
                 s.passed = Some(*passed);
                 s.duration_secs = round(duration.as_secs_f64());
             }
-            Event::RunFinished { duration, passed, failed } => {
+            Event::RunFinished {
+                duration,
+                passed,
+                failed,
+            } => {
                 self.summary.passed = *passed;
                 self.summary.failed = *failed;
                 self.summary.duration_secs = round(duration.as_secs_f64());

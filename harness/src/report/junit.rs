@@ -56,17 +56,26 @@ impl JunitReporter {
 /// quick-junit writes a `skipped` count on `<testsuites>`, which the Jenkins schemas do not allow
 /// there (they allow it on `<testsuite>`); the per-suite counts keep the information.
 fn schema_compatible(xml: String) -> String {
-    let Some(start) = xml.find("<testsuites") else { return xml };
+    let Some(start) = xml.find("<testsuites") else {
+        return xml;
+    };
     let end = xml[start..].find('>').map_or(xml.len(), |e| start + e);
     let tag = &xml[start..end];
-    let cleaned = regex::Regex::new(r#"\sskipped="\d+""#).map(|re| re.replace(tag, "").into_owned()).unwrap_or_else(|_| tag.to_string());
+    let cleaned = regex::Regex::new(r#"\sskipped="\d+""#)
+        .map(|re| re.replace(tag, "").into_owned())
+        .unwrap_or_else(|_| tag.to_string());
     format!("{}{}{}", &xml[..start], cleaned, &xml[end..])
 }
 
 impl Reporter for JunitReporter {
     fn event(&mut self, event: &Event) {
         match event {
-            Event::RunStarted { run_id, provider, cluster_version, .. } => {
+            Event::RunStarted {
+                run_id,
+                provider,
+                cluster_version,
+                ..
+            } => {
                 self.report_name = format!("harness run {run_id}");
                 self.properties = vec![
                     ("run_id".into(), run_id.clone()),
@@ -74,13 +83,24 @@ impl Reporter for JunitReporter {
                     ("cluster_version".into(), cluster_version.clone()),
                 ];
             }
-            Event::ScenarioStarted { scenario, file, namespace } => {
+            Event::ScenarioStarted {
+                scenario,
+                file,
+                namespace,
+            } => {
                 let suite = self.suite(scenario);
                 suite.add_property(Property::new("file", file.as_str()));
                 suite.add_property(Property::new("namespace", namespace.as_str()));
                 suite.set_timestamp(chrono_now());
             }
-            Event::StepFinished { scenario, step, outcome, duration, output, evidence } => {
+            Event::StepFinished {
+                scenario,
+                step,
+                outcome,
+                duration,
+                output,
+                evidence,
+            } => {
                 let name = match step.phase {
                     Phase::Main => format!("{:02} {}", step.index + 1, step.id),
                     Phase::Finally => format!("finally {:02} {}", step.index + 1, step.id),
@@ -92,7 +112,9 @@ impl Reporter for JunitReporter {
                         s.set_message(for_xml(reason, 1000));
                         s
                     }
-                    Outcome::Failed { message } | Outcome::TimedOut { message } | Outcome::Cancelled { message } => {
+                    Outcome::Failed { message }
+                    | Outcome::TimedOut { message }
+                    | Outcome::Cancelled { message } => {
                         let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                         let ty = match outcome {
                             Outcome::TimedOut { .. } => "timeout",
@@ -116,16 +138,30 @@ impl Reporter for JunitReporter {
                 }
                 self.suite(scenario).add_test_case(case);
             }
-            Event::CleanupFinished { scenario, item, error: Some(error) } if !error.starts_with("kept") => {
-                self.cleanup_errors.push((scenario.clone(), format!("{item}: {error}")));
+            Event::CleanupFinished {
+                scenario,
+                item,
+                error: Some(error),
+            } if !error.starts_with("kept") => {
+                self.cleanup_errors
+                    .push((scenario.clone(), format!("{item}: {error}")));
             }
-            Event::ScenarioFinished { scenario, duration, .. } => {
-                let errors: Vec<String> =
-                    self.cleanup_errors.iter().filter(|(s, _)| s == scenario).map(|(_, e)| e.clone()).collect();
+            Event::ScenarioFinished {
+                scenario, duration, ..
+            } => {
+                let errors: Vec<String> = self
+                    .cleanup_errors
+                    .iter()
+                    .filter(|(s, _)| s == scenario)
+                    .map(|(_, e)| e.clone())
+                    .collect();
                 let suite = self.suite(scenario);
                 if !errors.is_empty() {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    s.set_message(for_xml(&format!("{} clean-up item(s) failed", errors.len()), 1000));
+                    s.set_message(for_xml(
+                        &format!("{} clean-up item(s) failed", errors.len()),
+                        1000,
+                    ));
                     s.set_type("cleanup");
                     let mut case = TestCase::new("cleanup", s);
                     case.set_classname(scenario.as_str());

@@ -58,12 +58,18 @@ pub fn truncate_middle(text: &str, max_chars: usize) -> String {
     let keep = max_chars / 2;
     let head: String = text.chars().take(keep).collect();
     let tail: String = text.chars().skip(count - keep).collect();
-    format!("{head}\n[... {} characters cut; the full output is in the report directory ...]\n{tail}", count - 2 * keep)
+    format!(
+        "{head}\n[... {} characters cut; the full output is in the report directory ...]\n{tail}",
+        count - 2 * keep
+    )
 }
 
 /// ANSI stripped, invalid characters dropped, cut to `max_chars`.
 pub fn for_xml(text: &str, max_chars: usize) -> String {
-    let clean: String = strip_ansi(text).chars().filter(|c| is_xml_char(*c)).collect();
+    let clean: String = strip_ansi(text)
+        .chars()
+        .filter(|c| is_xml_char(*c))
+        .collect();
     truncate_middle(&clean, max_chars)
 }
 
@@ -82,7 +88,10 @@ mod tests {
     fn truncates_keeping_head_and_tail() {
         let text = format!("{}{}", "a".repeat(100), "b".repeat(100));
         let out = truncate_middle(&text, 20);
-        assert!(out.starts_with("aaaaaaaaaa\n[... 180 characters cut"), "{out}");
+        assert!(
+            out.starts_with("aaaaaaaaaa\n[... 180 characters cut"),
+            "{out}"
+        );
         assert!(out.ends_with("bbbbbbbbbb"));
     }
 }

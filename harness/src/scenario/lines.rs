@@ -24,7 +24,11 @@ struct Builder {
 }
 
 fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 impl Builder {
@@ -56,7 +60,9 @@ impl MarkedEventReceiver for Builder {
                 if is_key {
                     if let Some(Frame::Map { path, key }) = self.stack.last_mut() {
                         let p = join(path, &value);
-                        self.positions.entry(p).or_insert((mark.line(), mark.col() + 1));
+                        self.positions
+                            .entry(p)
+                            .or_insert((mark.line(), mark.col() + 1));
                         *key = Some(value);
                     }
                 } else {
@@ -88,7 +94,9 @@ impl LineIndex {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut builder, false);
-        Self { positions: builder.positions }
+        Self {
+            positions: builder.positions,
+        }
     }
 
     /// The line and column of `path`, or of its nearest indexed ancestor.

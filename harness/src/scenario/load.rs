@@ -3,7 +3,7 @@
 
 use super::lines::LineIndex;
 use super::raw::RawScenario;
-use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use std::path::Path;
 
 /// Scenario files larger than this are refused before parsing.
@@ -19,22 +19,31 @@ pub struct Loaded {
 
 /// Reads a file as UTF-8 text of bounded size.
 pub fn read_text(path: &Path, max: u64) -> Result<String, Diagnostic> {
-    let meta = std::fs::metadata(path).map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
     if meta.len() > max {
         return Err(Diagnostic::error(
             path,
             "",
-            format!("file is {} bytes, larger than the limit of {max} bytes", meta.len()),
+            format!(
+                "file is {} bytes, larger than the limit of {max} bytes",
+                meta.len()
+            ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let valid = &e.as_bytes()[..offset];
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
         let column = offset - valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
-        Diagnostic::error(path, "", format!("file is not valid UTF-8 (invalid byte at offset {offset})"))
-            .at(Some((line, column)))
+        Diagnostic::error(
+            path,
+            "",
+            format!("file is not valid UTF-8 (invalid byte at offset {offset})"),
+        )
+        .at(Some((line, column)))
     })
 }
 
@@ -72,7 +81,11 @@ pub fn parse(path: &Path, text: String) -> Result<Loaded, Diagnostics> {
 
 /// Turns a serde error into a diagnostic: key path, line and column, and a "did you mean" hint
 /// for unknown keys and kinds.
-fn describe(path: &Path, text: &str, err: serde_path_to_error::Error<serde_yaml::Error>) -> Diagnostic {
+fn describe(
+    path: &Path,
+    text: &str,
+    err: serde_path_to_error::Error<serde_yaml::Error>,
+) -> Diagnostic {
     let mut key_path = err.path().to_string();
     if key_path == "." || key_path == "?" {
         key_path.clear();
@@ -83,8 +96,21 @@ fn describe(path: &Path, text: &str, err: serde_path_to_error::Error<serde_yaml:
     if let Some(cut) = message.rfind(" at line ") {
         message.truncate(cut);
     }
+    // serde_yaml prefixes its own copy of the path ("steps[0].wait: ..."); we print ours.
+    if let Some(m) = regex::Regex::new(r"^[\w\[\]\.\-]+: ")
+        .ok()
+        .and_then(|re| re.find(&message))
+    {
+        message = message[m.end()..].to_string();
+    }
     if let Some(unknown) = backticked_after(&message, "unknown field `") {
-        key_path = if key_path.is_empty() { unknown.clone() } else { format!("{key_path}.{unknown}") };
+        if !key_path.ends_with(&unknown) {
+            key_path = if key_path.is_empty() {
+                unknown.clone()
+            } else {
+                format!("{key_path}.{unknown}")
+            };
+        }
         message = with_hint(&message, &unknown);
     } else if let Some(unknown) = backticked_after(&message, "unknown variant `") {
         message = with_hint(&message, &unknown);
@@ -124,13 +150,17 @@ mod tests {
     use super::*;
 
     fn error_of(text: &str) -> Diagnostic {
-        parse(Path::new("t.yaml"), text.to_string()).unwrap_err().0.remove(0)
+        parse(Path::new("t.yaml"), text.to_string())
+            .unwrap_err()
+            .0
+            .remove(0)
     }
 
     // Layer 1 (pure).
     #[test]
     fn unknown_step_field_names_path_line_and_hint() {
-        let d = error_of("name: x\nsteps:\n  - wait:\n      rollout: { kind: StatefulSet, nmae: a }\n");
+        let d =
+            error_of("name: x\nsteps:\n  - wait:\n      rollout: { kind: StatefulSet, nmae: a }\n");
         assert_eq!(d.path, "steps[0].wait.rollout.nmae", "{d}");
         assert_eq!(d.line, Some(4), "{d}");
         assert!(d.message.contains("did you mean `name`"), "{d}");
@@ -146,7 +176,9 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_key() {
-        let d = error_of("name: x\nsteps:\n  - scale: { kind: StatefulSet, name: a, replicas: four }\n");
+        let d = error_of(
+            "name: x\nsteps:\n  - scale: { kind: StatefulSet, name: a, replicas: four }\n",
+        );
         assert_eq!(d.path, "steps[0].scale.replicas", "{d}");
         assert_eq!(d.line, Some(3), "{d}");
     }
@@ -154,7 +186,11 @@ mod tests {
     #[test]
     fn empty_and_comment_only_files_are_refused() {
         assert!(error_of("").message.contains("empty"));
-        assert!(error_of("# nothing\n   \n# here\n").message.contains("empty"));
+        assert!(
+            error_of("# nothing\n   \n# here\n")
+                .message
+                .contains("empty")
+        );
     }
 
     #[test]
@@ -162,10 +198,15 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let p = i - 1;
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
         }
         text.push_str("name: *a11\nsteps: []\n");
         let d = error_of(&text);
-        assert!(d.message.contains("repetition limit") || d.message.contains("unknown field"), "{d}");
+        assert!(
+            d.message.contains("repetition limit") || d.message.contains("unknown field"),
+            "{d}"
+        );
     }
 }

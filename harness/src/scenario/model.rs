@@ -47,7 +47,10 @@ impl Default for Timeouts {
             ("verify", m(300)),
             ("sleep", m(3600)),
         ]);
-        Self { scenario: m(30 * 60), per_kind }
+        Self {
+            scenario: m(30 * 60),
+            per_kind,
+        }
     }
 }
 
@@ -73,7 +76,12 @@ pub enum ScalableKind {
 }
 
 impl ScalableKind {
-    pub const NAMES: [&'static str; 4] = ["StatefulSet", "Deployment", "ReplicaSet", "ReplicationController"];
+    pub const NAMES: [&'static str; 4] = [
+        "StatefulSet",
+        "Deployment",
+        "ReplicaSet",
+        "ReplicationController",
+    ];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {

@@ -46,7 +46,11 @@ fn yes() -> bool {
 
 impl Default for ClusterNeeds {
     fn default() -> Self {
-        Self { required: true, workers: None, kubernetes: None }
+        Self {
+            required: true,
+            workers: None,
+            kubernetes: None,
+        }
     }
 }
 
@@ -119,7 +123,10 @@ impl<'de> Deserialize<'de> for VariableDef {
                 f.write_str("a scalar value or a map with `value`, `env`, `default`, `secret`")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<VariableDef, E> {
-                Ok(VariableDef { value: Some(v.to_string()), ..Default::default() })
+                Ok(VariableDef {
+                    value: Some(v.to_string()),
+                    ..Default::default()
+                })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<VariableDef, E> {
                 self.visit_str(&v.to_string())
@@ -186,7 +193,9 @@ pub enum RawAction {
 }
 
 impl RawAction {
-    pub const KINDS: [&'static str; 8] = ["apply", "delete", "scale", "wait", "exec", "fault", "verify", "sleep"];
+    pub const KINDS: [&'static str; 8] = [
+        "apply", "delete", "scale", "wait", "exec", "fault", "verify", "sleep",
+    ];
 
     pub fn kind(&self) -> &'static str {
         match self {
@@ -202,6 +211,16 @@ impl RawAction {
     }
 }
 
+/// An externally tagged enum written as a one-key map (`rollout: {...}`); serde_yaml 0.9 would
+/// otherwise expect a YAML tag (`!rollout`).
+struct Singleton<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Singleton<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_yaml::with::singleton_map::deserialize(d).map(Singleton)
+    }
+}
+
 const STEP_COMMON_KEYS: [&str; 4] = ["id", "description", "timeout", "continue_on_error"];
 
 impl<'de> Deserialize<'de> for RawStep {
@@ -210,10 +229,15 @@ impl<'de> Deserialize<'de> for RawStep {
         impl<'de> Visitor<'de> for V {
             type Value = RawStep;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "a step: a map with one of `{}`", RawAction::KINDS.join("`, `"))
+                write!(
+                    f,
+                    "a step: a map with one of `{}`",
+                    RawAction::KINDS.join("`, `")
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawStep, A::Error> {
-                let (mut id, mut description, mut timeout, mut continue_on_error) = (None, None, None, false);
+                let (mut id, mut description, mut timeout, mut continue_on_error) =
+                    (None, None, None, false);
                 let mut action: Option<RawAction> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     let next = match key.as_str() {
@@ -236,13 +260,16 @@ impl<'de> Deserialize<'de> for RawStep {
                         "apply" => RawAction::Apply(map.next_value()?),
                         "delete" => RawAction::Delete(map.next_value()?),
                         "scale" => RawAction::Scale(map.next_value()?),
-                        "wait" => RawAction::Wait(map.next_value()?),
+                        "wait" => RawAction::Wait(map.next_value::<Singleton<_>>()?.0),
                         "exec" => RawAction::Exec(map.next_value()?),
-                        "fault" => RawAction::Fault(map.next_value()?),
-                        "verify" => RawAction::Verify(map.next_value()?),
+                        "fault" => RawAction::Fault(map.next_value::<Singleton<_>>()?.0),
+                        "verify" => RawAction::Verify(map.next_value::<Singleton<_>>()?.0),
                         "sleep" => RawAction::Sleep(map.next_value()?),
                         other => {
-                            let known = STEP_COMMON_KEYS.iter().chain(RawAction::KINDS.iter()).copied();
+                            let known = STEP_COMMON_KEYS
+                                .iter()
+                                .chain(RawAction::KINDS.iter())
+                                .copied();
                             let hint = crate::diag::did_you_mean(other, known)
                                 .map(|s| format!(" (did you mean `{s}`?)"))
                                 .unwrap_or_default();
@@ -268,7 +295,13 @@ impl<'de> Deserialize<'de> for RawStep {
                         RawAction::KINDS.join("`, `")
                     ))
                 })?;
-                Ok(RawStep { id, description, timeout, continue_on_error, action })
+                Ok(RawStep {
+                    id,
+                    description,
+                    timeout,
+                    continue_on_error,
+                    action,
+                })
             }
         }
         d.deserialize_map(V)
@@ -310,7 +343,11 @@ pub enum WaitSpec {
     /// StatefulSet/Deployment/DaemonSet/ReplicaSet/ReplicationController fully rolled out.
     Rollout { kind: String, name: String },
     /// At least `count` ready replicas.
-    ReadyReplicas { kind: String, name: String, count: i64 },
+    ReadyReplicas {
+        kind: String,
+        name: String,
+        count: i64,
+    },
     /// A named pod, or `count` pods of a selector (all of them if no count), Ready.
     PodReady {
         name: Option<String>,
@@ -369,7 +406,12 @@ pub struct ExecExpect {
 
 impl Default for ExecExpect {
     fn default() -> Self {
-        Self { exit_code: 0, contains: vec![], not_contains: vec![], regex: vec![] }
+        Self {
+            exit_code: 0,
+            contains: vec![],
+            not_contains: vec![],
+            regex: vec![],
+        }
     }
 }
 
@@ -382,8 +424,15 @@ pub enum FaultSpec {
         #[serde(default = "yes")]
         wait_for_replacement: bool,
     },
-    Cordon { node: String },
-    Uncordon { node: String },
+    Cordon {
+        node: String,
+    },
+    Uncordon {
+        node: String,
+    },
     /// Scale a workload to zero, wait until its pods are gone, scale it back and wait for rollout.
-    ScaleToZeroAndBack { kind: String, name: String },
+    ScaleToZeroAndBack {
+        kind: String,
+        name: String,
+    },
 }

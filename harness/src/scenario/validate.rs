@@ -3,7 +3,9 @@
 //! else; it never talks to a cluster.
 
 use super::load::{self, Loaded, read_text};
-use super::model::{Action, ClusterNeeds, ManifestSource, Scale, ScalableKind, Scenario, Step, Timeouts};
+use super::model::{
+    Action, ClusterNeeds, ManifestSource, ScalableKind, Scale, Scenario, Step, Timeouts,
+};
 use super::raw::{ApplySpec, FaultSpec, RawAction, RawStep, WaitSpec};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::manifest;
@@ -18,7 +20,10 @@ pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Loads and validates a scenario file. The scenario is returned only when there is no error;
 /// warnings come back either way.
-pub fn validate_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> (Option<Scenario>, Diagnostics) {
+pub fn validate_file(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Option<Scenario>, Diagnostics) {
     match load::load(path) {
         Ok(loaded) => validate(path, &loaded, env),
         Err(d) => (None, d),
@@ -48,12 +53,20 @@ impl Ctx<'_> {
     fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) if d.is_zero() => {
-                self.error(path, format!("duration `{text}` is zero; give a positive duration such as `30s` or `5m`"));
+                self.error(
+                    path,
+                    format!(
+                        "duration `{text}` is zero; give a positive duration such as `30s` or `5m`"
+                    ),
+                );
                 None
             }
             Ok(d) => Some(d),
             Err(e) => {
-                self.error(path, format!("`{text}` is not a duration ({e}); write e.g. `90s`, `5m` or `1h 30m`"));
+                self.error(
+                    path,
+                    format!("`{text}` is not a duration ({e}); write e.g. `90s`, `5m` or `1h 30m`"),
+                );
                 None
             }
         }
@@ -61,7 +74,10 @@ impl Ctx<'_> {
 
     fn count(&mut self, path: &str, n: i64, min: i64) -> Option<u32> {
         if n < min || n > i64::from(u32::MAX) {
-            self.error(path, format!("{n} is out of range: it must be at least {min}"));
+            self.error(
+                path,
+                format!("{n} is out of range: it must be at least {min}"),
+            );
             None
         } else {
             Some(n as u32)
@@ -80,28 +96,57 @@ impl Ctx<'_> {
     fn check_vars(&mut self, path: &str, text: &str) {
         if let Err(unknown) = vars::substitute(text, &|n| self.lookup(n)) {
             for u in unknown {
-                self.error(path, format!("unknown variable `${{{}}}`{}", u.name, self.var_hint(&u.name)));
+                self.error(
+                    path,
+                    format!(
+                        "unknown variable `${{{}}}`{}",
+                        u.name,
+                        self.var_hint(&u.name)
+                    ),
+                );
             }
         }
     }
 
     fn var_hint(&self, name: &str) -> String {
-        let names: Vec<&str> = self.values.values.keys().map(String::as_str).chain(vars::BUILTINS).collect();
-        crate::diag::did_you_mean(name, names).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+        let names: Vec<&str> = self
+            .values
+            .values
+            .keys()
+            .map(String::as_str)
+            .chain(vars::BUILTINS)
+            .collect();
+        crate::diag::did_you_mean(name, names)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default()
     }
 }
 
-pub fn validate(file: &Path, loaded: &Loaded, env: &dyn Fn(&str) -> Option<String>) -> (Option<Scenario>, Diagnostics) {
+pub fn validate(
+    file: &Path,
+    loaded: &Loaded,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> (Option<Scenario>, Diagnostics) {
     let raw = &loaded.raw;
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut cx = Ctx { file, base, loaded, diags: Diagnostics::default(), values: Default::default(), created: BTreeSet::new() };
+    let mut cx = Ctx {
+        file,
+        base,
+        loaded,
+        diags: Diagnostics::default(),
+        values: Default::default(),
+        created: BTreeSet::new(),
+    };
 
     if !is_slug(&raw.name) {
         cx.error("name", format!("`{}` must be lowercase letters, digits and `-` (it names the namespace), at most 40 characters", raw.name));
     }
     for (i, tag) in raw.tags.iter().enumerate() {
         if !is_slug(tag) {
-            cx.error(&format!("tags[{i}]"), format!("tag `{tag}` must be lowercase letters, digits and `-`"));
+            cx.error(
+                &format!("tags[{i}]"),
+                format!("tag `{tag}` must be lowercase letters, digits and `-`"),
+            );
         }
     }
     let cluster = cluster_needs(&mut cx, &raw.cluster);
@@ -109,7 +154,10 @@ pub fn validate(file: &Path, loaded: &Loaded, env: &dyn Fn(&str) -> Option<Strin
     for name in raw.variables.keys() {
         let path = format!("variables.{name}");
         if vars::BUILTINS.contains(&name.as_str()) {
-            cx.error(&path, format!("`{name}` is set by the harness and cannot be redefined"));
+            cx.error(
+                &path,
+                format!("`{name}` is set by the harness and cannot be redefined"),
+            );
         } else if !is_identifier(name) {
             cx.error(&path, format!("variable name `{name}` must be letters, digits and `_`, not starting with a digit"));
         }
@@ -121,7 +169,12 @@ pub fn validate(file: &Path, loaded: &Loaded, env: &dyn Fn(&str) -> Option<Strin
                 cx.error(&format!("variables.{name}"), message);
             }
             // Keep checking the rest with what did resolve.
-            let ok: BTreeMap<_, _> = raw.variables.iter().filter(|(_, d)| d.value.is_some() && d.env.is_none()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let ok: BTreeMap<_, _> = raw
+                .variables
+                .iter()
+                .filter(|(_, d)| d.value.is_some() && d.env.is_none())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             cx.values = vars::resolve(&ok, env).unwrap_or_default();
         }
     }
@@ -140,7 +193,8 @@ pub fn validate(file: &Path, loaded: &Loaded, env: &dyn Fn(&str) -> Option<Strin
         for (i, step) in list.iter().enumerate() {
             if let RawAction::Wait(w) = &step.action {
                 if let Some((kind, name)) = w.target() {
-                    let name = vars::substitute(name, &|n| cx.lookup(n)).unwrap_or_else(|_| name.to_string());
+                    let name = vars::substitute(name, &|n| cx.lookup(n))
+                        .unwrap_or_else(|_| name.to_string());
                     if !cx.created.contains(&(kind.to_string(), name.clone())) {
                         cx.warning(&format!("{section}[{i}].wait"), format!("waits on {kind} `{name}`, which no apply step of this scenario creates"));
                     }
@@ -161,33 +215,48 @@ pub fn validate(file: &Path, loaded: &Loaded, env: &dyn Fn(&str) -> Option<Strin
         finally,
     };
     let diags = cx.diags;
-    if diags.has_errors() { (None, diags) } else { (Some(scenario), diags) }
+    if diags.has_errors() {
+        (None, diags)
+    } else {
+        (Some(scenario), diags)
+    }
 }
 
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 40
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
 
 fn is_identifier(s: &str) -> bool {
     let mut bytes = s.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_') && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn parse_version(cx: &mut Ctx, path: &str, text: &Option<String>) -> Option<(u32, u32)> {
     let text = text.as_ref()?;
-    let parsed = text.trim_start_matches('v').split_once('.').and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+    let parsed = text
+        .trim_start_matches('v')
+        .split_once('.')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
     if parsed.is_none() {
-        cx.error(path, format!("`{text}` is not a Kubernetes version; write MAJOR.MINOR such as `1.30`"));
+        cx.error(
+            path,
+            format!("`{text}` is not a Kubernetes version; write MAJOR.MINOR such as `1.30`"),
+        );
     }
     parsed
 }
 
 fn cluster_needs(cx: &mut Ctx, raw: &super::raw::ClusterNeeds) -> ClusterNeeds {
-    let workers = raw.workers.and_then(|w| cx.count("cluster.workers", w, 0)).unwrap_or(0);
+    let workers = raw
+        .workers
+        .and_then(|w| cx.count("cluster.workers", w, 0))
+        .unwrap_or(0);
     let range = raw.kubernetes.clone().unwrap_or_default();
     let min = parse_version(cx, "cluster.kubernetes.min", &range.min);
     let max = parse_version(cx, "cluster.kubernetes.max", &range.max);
@@ -197,9 +266,17 @@ fn cluster_needs(cx: &mut Ctx, raw: &super::raw::ClusterNeeds) -> ClusterNeeds {
         }
     }
     if !raw.required && (raw.workers.is_some() || raw.kubernetes.is_some()) {
-        cx.error("cluster", "`workers` and `kubernetes` make no sense with `required: false`");
+        cx.error(
+            "cluster",
+            "`workers` and `kubernetes` make no sense with `required: false`",
+        );
     }
-    ClusterNeeds { required: raw.required, workers, kubernetes_min: min, kubernetes_max: max }
+    ClusterNeeds {
+        required: raw.required,
+        workers,
+        kubernetes_min: min,
+        kubernetes_max: max,
+    }
 }
 
 fn timeouts(cx: &mut Ctx, raw: &super::raw::Timeouts) -> Timeouts {
@@ -237,37 +314,68 @@ fn timeouts(cx: &mut Ctx, raw: &super::raw::Timeouts) -> Timeouts {
     t
 }
 
-fn build_steps(cx: &mut Ctx, section: &str, raw: &[RawStep], ids: &mut BTreeMap<String, String>, cluster: &ClusterNeeds) -> Vec<Step> {
+fn build_steps(
+    cx: &mut Ctx,
+    section: &str,
+    raw: &[RawStep],
+    ids: &mut BTreeMap<String, String>,
+    cluster: &ClusterNeeds,
+) -> Vec<Step> {
     let mut out = vec![];
     for (i, step) in raw.iter().enumerate() {
         let path = format!("{section}[{i}]");
         let id = match &step.id {
             Some(id) => {
                 if !is_slug(id) {
-                    cx.error(&format!("{path}.id"), format!("step id `{id}` must be lowercase letters, digits and `-`"));
+                    cx.error(
+                        &format!("{path}.id"),
+                        format!("step id `{id}` must be lowercase letters, digits and `-`"),
+                    );
                 }
                 if let Some(first) = ids.get(id) {
-                    cx.error(&format!("{path}.id"), format!("duplicate step id `{id}` (first used at `{first}`)"));
+                    cx.error(
+                        &format!("{path}.id"),
+                        format!("duplicate step id `{id}` (first used at `{first}`)"),
+                    );
                 } else {
                     ids.insert(id.clone(), path.clone());
                 }
                 id.clone()
             }
-            None => format!("{}{}-{}", if section == "finally" { "finally-" } else { "" }, step.action.kind(), i + 1),
+            None => format!(
+                "{}{}-{}",
+                if section == "finally" { "finally-" } else { "" },
+                step.action.kind(),
+                i + 1
+            ),
         };
-        let timeout = step.timeout.as_ref().and_then(|t| cx.duration(&format!("{path}.timeout"), t));
+        let timeout = step
+            .timeout
+            .as_ref()
+            .and_then(|t| cx.duration(&format!("{path}.timeout"), t));
         if let Some(action) = action(cx, &path, &step.action) {
             if !cluster.required && action.needs_cluster() {
                 cx.error(&format!("{path}.{}", step.action.kind()), "this step needs a Kubernetes cluster, but the scenario says `cluster: { required: false }`");
             }
-            out.push(Step { id, description: step.description.clone(), timeout, continue_on_error: step.continue_on_error, path, action });
+            out.push(Step {
+                id,
+                description: step.description.clone(),
+                timeout,
+                continue_on_error: step.continue_on_error,
+                path,
+                action,
+            });
         }
     }
     out
 }
 
 fn exactly_one(cx: &mut Ctx, path: &str, options: &[(&str, bool)]) -> bool {
-    let given: Vec<&str> = options.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect();
+    let given: Vec<&str> = options
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
     let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
     match given.len() {
         1 => true,
@@ -276,7 +384,14 @@ fn exactly_one(cx: &mut Ctx, path: &str, options: &[(&str, bool)]) -> bool {
             false
         }
         _ => {
-            cx.error(path, format!("give only one of {}, not {}", names.join(", "), given.join(" and ")));
+            cx.error(
+                path,
+                format!(
+                    "give only one of {}, not {}",
+                    names.join(", "),
+                    given.join(" and ")
+                ),
+            );
             false
         }
     }
@@ -287,8 +402,22 @@ fn action(cx: &mut Ctx, step_path: &str, raw: &RawAction) -> Option<Action> {
     match raw {
         RawAction::Apply(spec) => apply(cx, &path, spec).map(Action::Apply),
         RawAction::Delete(spec) => {
-            cx.check_vars(&path, &format!("{} {}", spec.name.clone().unwrap_or_default(), spec.selector.clone().unwrap_or_default()));
-            exactly_one(cx, &path, &[("name", spec.name.is_some()), ("selector", spec.selector.is_some())]);
+            cx.check_vars(
+                &path,
+                &format!(
+                    "{} {}",
+                    spec.name.clone().unwrap_or_default(),
+                    spec.selector.clone().unwrap_or_default()
+                ),
+            );
+            exactly_one(
+                cx,
+                &path,
+                &[
+                    ("name", spec.name.is_some()),
+                    ("selector", spec.selector.is_some()),
+                ],
+            );
             if let Some(sel) = &spec.selector {
                 check_selector(cx, &format!("{path}.selector"), sel);
             }
@@ -297,14 +426,25 @@ fn action(cx: &mut Ctx, step_path: &str, raw: &RawAction) -> Option<Action> {
         RawAction::Scale(spec) => {
             let kind = scalable(cx, &format!("{path}.kind"), &spec.kind);
             let replicas = cx.count(&format!("{path}.replicas"), spec.replicas, 0);
-            Some(Action::Scale(Scale { kind: kind?, name: spec.name.clone(), replicas: replicas? }))
+            Some(Action::Scale(Scale {
+                kind: kind?,
+                name: spec.name.clone(),
+                replicas: replicas?,
+            }))
         }
         RawAction::Wait(spec) => {
             wait(cx, &path, spec);
             Some(Action::Wait(spec.clone()))
         }
         RawAction::Exec(spec) => {
-            exactly_one(cx, &path, &[("pod", spec.pod.is_some()), ("selector", spec.selector.is_some())]);
+            exactly_one(
+                cx,
+                &path,
+                &[
+                    ("pod", spec.pod.is_some()),
+                    ("selector", spec.selector.is_some()),
+                ],
+            );
             if let Some(sel) = &spec.selector {
                 check_selector(cx, &format!("{path}.selector"), sel);
             }
@@ -315,11 +455,17 @@ fn action(cx: &mut Ctx, step_path: &str, raw: &RawAction) -> Option<Action> {
                 cx.check_vars(&format!("{path}.command[{i}]"), arg);
             }
             if !(0..=255).contains(&spec.expect.exit_code) {
-                cx.error(&format!("{path}.expect.exit_code"), format!("{} is not an exit code (0 to 255)", spec.expect.exit_code));
+                cx.error(
+                    &format!("{path}.expect.exit_code"),
+                    format!("{} is not an exit code (0 to 255)", spec.expect.exit_code),
+                );
             }
             for (i, re) in spec.expect.regex.iter().enumerate() {
                 if let Err(e) = regex::Regex::new(re) {
-                    cx.error(&format!("{path}.expect.regex[{i}]"), format!("invalid regular expression: {e}"));
+                    cx.error(
+                        &format!("{path}.expect.regex[{i}]"),
+                        format!("invalid regular expression: {e}"),
+                    );
                 }
             }
             Some(Action::Exec(spec.clone()))
@@ -341,29 +487,66 @@ fn action(cx: &mut Ctx, step_path: &str, raw: &RawAction) -> Option<Action> {
 fn scalable(cx: &mut Ctx, path: &str, kind: &str) -> Option<ScalableKind> {
     let parsed = ScalableKind::parse(kind);
     if parsed.is_none() {
-        let hint = crate::diag::did_you_mean(kind, ScalableKind::NAMES).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
-        cx.error(path, format!("`{kind}` cannot be scaled; use one of {}{hint}", ScalableKind::NAMES.join(", ")));
+        let hint = crate::diag::did_you_mean(kind, ScalableKind::NAMES)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        cx.error(
+            path,
+            format!(
+                "`{kind}` cannot be scaled; use one of {}{hint}",
+                ScalableKind::NAMES.join(", ")
+            ),
+        );
     }
     parsed
 }
 
-const ROLLOUT_KINDS: [&str; 5] = ["StatefulSet", "Deployment", "DaemonSet", "ReplicaSet", "ReplicationController"];
+const ROLLOUT_KINDS: [&str; 5] = [
+    "StatefulSet",
+    "Deployment",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+];
 
 fn wait(cx: &mut Ctx, path: &str, spec: &WaitSpec) {
     match spec {
-        WaitSpec::Rollout { kind, .. } | WaitSpec::ReadyReplicas { kind, .. } if !ROLLOUT_KINDS.contains(&kind.as_str()) => {
-            let sub = if matches!(spec, WaitSpec::Rollout { .. }) { "rollout" } else { "ready_replicas" };
-            cx.error(&format!("{path}.{sub}.kind"), format!("`{kind}` has no rollout; use one of {}", ROLLOUT_KINDS.join(", ")));
+        WaitSpec::Rollout { kind, .. } | WaitSpec::ReadyReplicas { kind, .. }
+            if !ROLLOUT_KINDS.contains(&kind.as_str()) =>
+        {
+            let sub = if matches!(spec, WaitSpec::Rollout { .. }) {
+                "rollout"
+            } else {
+                "ready_replicas"
+            };
+            cx.error(
+                &format!("{path}.{sub}.kind"),
+                format!(
+                    "`{kind}` has no rollout; use one of {}",
+                    ROLLOUT_KINDS.join(", ")
+                ),
+            );
         }
         WaitSpec::ReadyReplicas { count, .. } => {
             cx.count(&format!("{path}.ready_replicas.count"), *count, 0);
         }
-        WaitSpec::PodReady { name, selector, count } => {
-            exactly_one(cx, &format!("{path}.pod_ready"), &[("name", name.is_some()), ("selector", selector.is_some())]);
+        WaitSpec::PodReady {
+            name,
+            selector,
+            count,
+        } => {
+            exactly_one(
+                cx,
+                &format!("{path}.pod_ready"),
+                &[("name", name.is_some()), ("selector", selector.is_some())],
+            );
             if let Some(c) = count {
                 cx.count(&format!("{path}.pod_ready.count"), *c, 1);
                 if name.is_some() {
-                    cx.error(&format!("{path}.pod_ready.count"), "`count` goes with `selector`, not `name`");
+                    cx.error(
+                        &format!("{path}.pod_ready.count"),
+                        "`count` goes with `selector`, not `name`",
+                    );
                 }
             }
             if let Some(sel) = selector {
@@ -375,7 +558,10 @@ fn wait(cx: &mut Ctx, path: &str, spec: &WaitSpec) {
         }
         WaitSpec::Field { path: field, .. } => {
             if !field.starts_with('.') || field.len() < 2 {
-                cx.error(&format!("{path}.field.path"), format!("`{field}` is not a field path; write e.g. `.status.phase`"));
+                cx.error(
+                    &format!("{path}.field.path"),
+                    format!("`{field}` is not a field path; write e.g. `.status.phase`"),
+                );
             }
         }
         WaitSpec::Rollout { .. } => {}
@@ -385,7 +571,11 @@ fn wait(cx: &mut Ctx, path: &str, spec: &WaitSpec) {
 fn check_selector(cx: &mut Ctx, path: &str, selector: &str) {
     for part in selector.split(',') {
         let part = part.trim();
-        let ok = if let Some((k, v)) = part.split_once("!=").or_else(|| part.split_once("==")).or_else(|| part.split_once('=')) {
+        let ok = if let Some((k, v)) = part
+            .split_once("!=")
+            .or_else(|| part.split_once("=="))
+            .or_else(|| part.split_once('='))
+        {
             !k.trim().is_empty() && !v.contains('=') && !v.trim().is_empty()
         } else {
             !part.is_empty() && !part.contains(' ')
@@ -398,17 +588,34 @@ fn check_selector(cx: &mut Ctx, path: &str, selector: &str) {
 }
 
 fn apply(cx: &mut Ctx, path: &str, spec: &ApplySpec) -> Option<Vec<ManifestSource>> {
-    if !exactly_one(cx, path, &[("file", spec.file.is_some()), ("dir", spec.dir.is_some()), ("inline", spec.inline.is_some())]) {
+    if !exactly_one(
+        cx,
+        path,
+        &[
+            ("file", spec.file.is_some()),
+            ("dir", spec.dir.is_some()),
+            ("inline", spec.inline.is_some()),
+        ],
+    ) {
         return None;
     }
     let mut sources = vec![];
     if let Some(inline) = &spec.inline {
-        sources.push(ManifestSource { origin: "inline".into(), text: inline.clone() });
+        sources.push(ManifestSource {
+            origin: "inline".into(),
+            text: inline.clone(),
+        });
     } else if let Some(file) = &spec.file {
         let full = cx.base.join(file);
         match read_text(&full, MAX_MANIFEST_BYTES) {
-            Ok(text) => sources.push(ManifestSource { origin: file.clone(), text }),
-            Err(e) => cx.error(&format!("{path}.file"), format!("manifest file `{}`: {}", full.display(), e.message)),
+            Ok(text) => sources.push(ManifestSource {
+                origin: file.clone(),
+                text,
+            }),
+            Err(e) => cx.error(
+                &format!("{path}.file"),
+                format!("manifest file `{}`: {}", full.display(), e.message),
+            ),
         }
     } else if let Some(dir) = &spec.dir {
         let full = cx.base.join(dir);
@@ -416,21 +623,35 @@ fn apply(cx: &mut Ctx, path: &str, spec: &ApplySpec) -> Option<Vec<ManifestSourc
             Ok(entries) => {
                 let mut files: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+                    .filter(|p| {
+                        matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                    })
                     .collect();
                 files.sort();
                 if files.is_empty() {
-                    cx.error(&format!("{path}.dir"), format!("directory `{}` has no .yaml or .yml files", full.display()));
+                    cx.error(
+                        &format!("{path}.dir"),
+                        format!("directory `{}` has no .yaml or .yml files", full.display()),
+                    );
                 }
                 for f in files {
-                    let origin = format!("{dir}/{}", f.file_name().and_then(|n| n.to_str()).unwrap_or("?"));
+                    let origin = format!(
+                        "{dir}/{}",
+                        f.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+                    );
                     match read_text(&f, MAX_MANIFEST_BYTES) {
                         Ok(text) => sources.push(ManifestSource { origin, text }),
-                        Err(e) => cx.error(&format!("{path}.dir"), format!("manifest file `{}`: {}", f.display(), e.message)),
+                        Err(e) => cx.error(
+                            &format!("{path}.dir"),
+                            format!("manifest file `{}`: {}", f.display(), e.message),
+                        ),
                     }
                 }
             }
-            Err(e) => cx.error(&format!("{path}.dir"), format!("cannot read directory `{}`: {e}", full.display())),
+            Err(e) => cx.error(
+                &format!("{path}.dir"),
+                format!("cannot read directory `{}`: {e}", full.display()),
+            ),
         }
     }
     for source in &sources {
@@ -451,7 +672,13 @@ fn check_manifests(cx: &mut Ctx, path: &str, source: &ManifestSource) {
         Err(unknown) => {
             for u in unknown {
                 let hint = cx.var_hint(&u.name);
-                cx.error(path, format!("{}:{}:{}: unknown variable `${{{}}}`{hint}", source.origin, u.line, u.column, u.name));
+                cx.error(
+                    path,
+                    format!(
+                        "{}:{}:{}: unknown variable `${{{}}}`{hint}",
+                        source.origin, u.line, u.column, u.name
+                    ),
+                );
             }
             return;
         }
@@ -464,27 +691,43 @@ fn check_manifests(cx: &mut Ctx, path: &str, source: &ManifestSource) {
         return;
     }
     for m in manifests {
-        cx.created.insert((m.kind().to_string(), m.name().to_string()));
+        cx.created
+            .insert((m.kind().to_string(), m.name().to_string()));
     }
 }
 
 fn target(cx: &mut Ctx, path: &str, t: &TargetSpec, needs_port: bool) {
-    if !exactly_one(cx, path, &[("pods", t.pods.is_some()), ("endpoints", !t.endpoints.is_empty())]) {
+    if !exactly_one(
+        cx,
+        path,
+        &[
+            ("pods", t.pods.is_some()),
+            ("endpoints", !t.endpoints.is_empty()),
+        ],
+    ) {
         return;
     }
     if let Some(sel) = &t.pods {
         check_selector(cx, &format!("{path}.pods"), sel);
         match t.port {
             None if needs_port => cx.error(path, "`pods` needs a `port`"),
-            Some(p) if !(1..=65535).contains(&p) => cx.error(&format!("{path}.port"), format!("{p} is not a port")),
+            Some(p) if !(1..=65535).contains(&p) => {
+                cx.error(&format!("{path}.port"), format!("{p} is not a port"))
+            }
             _ => {}
         }
     } else if t.port.is_some() {
-        cx.error(&format!("{path}.port"), "`port` goes with `pods`; endpoints carry their own port");
+        cx.error(
+            &format!("{path}.port"),
+            "`port` goes with `pods`; endpoints carry their own port",
+        );
     }
     for (i, e) in t.endpoints.iter().enumerate() {
         if crate::verify::Endpoint::parse(e).is_none() {
-            cx.error(&format!("{path}.endpoints[{i}]"), format!("`{e}` is not HOST:PORT"));
+            cx.error(
+                &format!("{path}.endpoints[{i}]"),
+                format!("`{e}` is not HOST:PORT"),
+            );
         }
     }
 }
@@ -496,9 +739,15 @@ fn verify(cx: &mut Ctx, path: &str, spec: &VerifySpec) {
     }
     if let Some(PasswordSource::Var(name)) = spec.credentials().and_then(|c| c.password.as_ref()) {
         if cx.values.get(name).is_none() {
-            cx.error(&format!("{path}.credentials.password.var"), format!("unknown variable `{name}`{}", cx.var_hint(name)));
+            cx.error(
+                &format!("{path}.credentials.password.var"),
+                format!("unknown variable `{name}`{}", cx.var_hint(name)),
+            );
         } else if !cx.values.is_secret(name) {
-            cx.error(&format!("{path}.credentials.password.var"), format!("variable `{name}` holds a password but is not marked `secret: true`"));
+            cx.error(
+                &format!("{path}.credentials.password.var"),
+                format!("variable `{name}` holds a password but is not marked `secret: true`"),
+            );
         }
     }
     match spec {
@@ -515,26 +764,45 @@ fn verify(cx: &mut Ctx, path: &str, spec: &VerifySpec) {
         }
         VerifySpec::EtcdKeys(s) => {
             if s.cluster.is_empty() || s.cluster.contains('/') {
-                cx.error(&format!("{path}.cluster"), "the Galera cluster name must be non-empty and contain no `/`");
+                cx.error(
+                    &format!("{path}.cluster"),
+                    "the Galera cluster name must be non-empty and contain no `/`",
+                );
             }
         }
         VerifySpec::MemcachePool(s) => {
             cx.count(&format!("{path}.keys"), s.keys, 1);
             if !(0.0..=1.0).contains(&s.min_share) {
-                cx.error(&format!("{path}.min_share"), format!("{} is not a fraction between 0 and 1", s.min_share));
+                cx.error(
+                    &format!("{path}.min_share"),
+                    format!("{} is not a fraction between 0 and 1", s.min_share),
+                );
             }
         }
         VerifySpec::MemcacheProxy(s) => {
             cx.count(&format!("{path}.keys_per_proxy"), s.keys_per_proxy, 1);
             let p = &s.proxies;
             let ppath = format!("{path}.proxies");
-            if exactly_one(cx, &ppath, &[("via_pods", p.via_pods.is_some()), ("endpoints", !p.endpoints.is_empty())]) {
+            if exactly_one(
+                cx,
+                &ppath,
+                &[
+                    ("via_pods", p.via_pods.is_some()),
+                    ("endpoints", !p.endpoints.is_empty()),
+                ],
+            ) {
                 if p.via_pods.is_some() && (p.host_env.is_none() || p.port.is_none()) {
-                    cx.error(&ppath, "`via_pods` needs `host_env` (e.g. NODE_NAME) and `port` (e.g. 5000)");
+                    cx.error(
+                        &ppath,
+                        "`via_pods` needs `host_env` (e.g. NODE_NAME) and `port` (e.g. 5000)",
+                    );
                 }
                 for (i, e) in p.endpoints.iter().enumerate() {
                     if crate::verify::Endpoint::parse(e).is_none() {
-                        cx.error(&format!("{ppath}.endpoints[{i}]"), format!("`{e}` is not HOST:PORT"));
+                        cx.error(
+                            &format!("{ppath}.endpoints[{i}]"),
+                            format!("`{e}` is not HOST:PORT"),
+                        );
                     }
                 }
             }
@@ -544,7 +812,10 @@ fn verify(cx: &mut Ctx, path: &str, spec: &VerifySpec) {
                 cx.error(&format!("{path}.path"), "an HTTP path starts with `/`");
             }
             if !(100..=599).contains(&s.status) {
-                cx.error(&format!("{path}.status"), format!("{} is not an HTTP status", s.status));
+                cx.error(
+                    &format!("{path}.status"),
+                    format!("{} is not an HTTP status", s.status),
+                );
             }
         }
         VerifySpec::CassandraRing(s) => {
@@ -560,12 +831,30 @@ fn verify(cx: &mut Ctx, path: &str, spec: &VerifySpec) {
             if let Some(script) = &s.script {
                 let full = cx.base.join(script);
                 if !full.is_file() {
-                    cx.error(&format!("{path}.script"), format!("CQL script `{}` does not exist", full.display()));
+                    cx.error(
+                        &format!("{path}.script"),
+                        format!("CQL script `{}` does not exist", full.display()),
+                    );
                 }
             }
-            const LEVELS: [&str; 7] = ["ONE", "TWO", "THREE", "QUORUM", "ALL", "LOCAL_QUORUM", "LOCAL_ONE"];
+            const LEVELS: [&str; 7] = [
+                "ONE",
+                "TWO",
+                "THREE",
+                "QUORUM",
+                "ALL",
+                "LOCAL_QUORUM",
+                "LOCAL_ONE",
+            ];
             if !LEVELS.contains(&s.consistency.as_str()) {
-                cx.error(&format!("{path}.consistency"), format!("`{}` is not a consistency level ({})", s.consistency, LEVELS.join(", ")));
+                cx.error(
+                    &format!("{path}.consistency"),
+                    format!(
+                        "`{}` is not a consistency level ({})",
+                        s.consistency,
+                        LEVELS.join(", ")
+                    ),
+                );
             }
         }
         VerifySpec::GaleraSync(_) | VerifySpec::CassandraSnapshot(_) => {}
@@ -590,7 +879,14 @@ mod tests {
             "name: Bad_Name\nsteps:\n  - id: a\n    sleep: 5 minuts\n  - id: a\n    scale: { kind: Pod, name: x, replicas: -1 }\n  - apply: { file: missing.yaml }\n",
         );
         let text = d.to_string();
-        for expected in ["`name`", "steps[0].sleep", "duplicate step id `a`", "steps[1].scale.kind", "steps[1].scale.replicas", "steps[2].apply.file"] {
+        for expected in [
+            "`name`",
+            "steps[0].sleep",
+            "duplicate step id `a`",
+            "steps[1].scale.kind",
+            "steps[1].scale.replicas",
+            "steps[2].apply.file",
+        ] {
             assert!(text.contains(expected), "missing {expected} in:\n{text}");
         }
         assert!(d.errors().all(|e| e.line.is_some()), "{text}");
@@ -598,31 +894,44 @@ mod tests {
 
     #[test]
     fn unknown_variables_in_manifests_name_the_manifest_line() {
-        let d = check("name: ok\nsteps:\n  - apply:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: { name: \"${nme}\" }\n");
+        let d = check(
+            "name: ok\nsteps:\n  - apply:\n      inline: |\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: { name: \"${nme}\" }\n",
+        );
         let e = d.errors().next().expect("an error");
-        assert!(e.message.contains("inline:3:") && e.message.contains("`${nme}`"), "{e}");
+        assert!(
+            e.message.contains("inline:3:") && e.message.contains("`${nme}`"),
+            "{e}"
+        );
         assert_eq!(e.path, "steps[0].apply");
         assert_eq!(e.line, Some(3));
     }
 
     #[test]
     fn warns_on_waits_for_objects_no_step_creates() {
-        let d = check("name: ok\nsteps:\n  - wait: { rollout: { kind: StatefulSet, name: ghost } }\n");
+        let d =
+            check("name: ok\nsteps:\n  - wait: { rollout: { kind: StatefulSet, name: ghost } }\n");
         assert!(!d.has_errors(), "{d}");
         assert!(d.warnings().next().unwrap().message.contains("ghost"));
     }
 
     #[test]
     fn zero_timeouts_and_steps_needing_a_cluster_in_static_scenarios_are_errors() {
-        let d = check("name: ok\ncluster: { required: false }\ntimeouts: { scenario: 0s }\nsteps:\n  - scale: { kind: StatefulSet, name: a, replicas: 1 }\n");
+        let d = check(
+            "name: ok\ncluster: { required: false }\ntimeouts: { scenario: 0s }\nsteps:\n  - scale: { kind: StatefulSet, name: a, replicas: 1 }\n",
+        );
         let text = d.to_string();
-        assert!(text.contains("timeouts.scenario") && text.contains("zero"), "{text}");
+        assert!(
+            text.contains("timeouts.scenario") && text.contains("zero"),
+            "{text}"
+        );
         assert!(text.contains("needs a Kubernetes cluster"), "{text}");
     }
 
     #[test]
     fn secret_password_variables_must_be_marked_secret() {
-        let d = check("name: ok\nvariables: { pw: plain }\ncluster: { required: false }\nsteps:\n  - verify:\n      galera.status:\n        target: { endpoints: ['db:3306'] }\n        credentials: { user: root, password: { var: pw } }\n");
+        let d = check(
+            "name: ok\nvariables: { pw: plain }\ncluster: { required: false }\nsteps:\n  - verify:\n      galera.status:\n        target: { endpoints: ['db:3306'] }\n        credentials: { user: root, password: { var: pw } }\n",
+        );
         assert!(d.to_string().contains("not marked `secret: true`"), "{d}");
     }
 }

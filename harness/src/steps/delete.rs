@@ -4,6 +4,15 @@ use super::{StepContext, StepResult};
 use crate::scenario::raw::DeleteSpec;
 
 pub async fn run(spec: &DeleteSpec, ctx: &StepContext<'_>) -> StepResult {
-    ctx.cluster.delete(ctx.namespace(), spec, ctx.timeout).await?;
-    Ok(format!("deleted {} {}", spec.kind, spec.name.clone().or(spec.selector.clone()).unwrap_or_default()))
+    ctx.cluster
+        .delete(ctx.namespace(), spec, ctx.timeout)
+        .await?;
+    Ok(format!(
+        "deleted {} {}",
+        spec.kind,
+        spec.name
+            .clone()
+            .or(spec.selector.clone())
+            .unwrap_or_default()
+    ))
 }

@@ -30,7 +30,10 @@ impl StepContext<'_> {
     }
     /// Registers things to remove at the end, last first.
     pub fn register(&self, items: impl IntoIterator<Item = CleanupItem>) {
-        self.cleanup.lock().unwrap_or_else(|e| e.into_inner()).extend(items);
+        self.cleanup
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(items);
     }
 }
 
@@ -42,20 +45,40 @@ pub struct StepFailure {
 
 impl StepFailure {
     pub fn failed(message: impl Into<String>, output: impl Into<String>) -> Self {
-        Self { outcome: Outcome::Failed { message: message.into() }, output: output.into() }
+        Self {
+            outcome: Outcome::Failed {
+                message: message.into(),
+            },
+            output: output.into(),
+        }
     }
     pub fn timed_out(message: impl Into<String>) -> Self {
-        Self { outcome: Outcome::TimedOut { message: message.into() }, output: String::new() }
+        Self {
+            outcome: Outcome::TimedOut {
+                message: message.into(),
+            },
+            output: String::new(),
+        }
     }
     pub fn cancelled() -> Self {
-        Self { outcome: Outcome::Cancelled { message: "cancelled by Ctrl-C / SIGTERM".into() }, output: String::new() }
+        Self {
+            outcome: Outcome::Cancelled {
+                message: "cancelled by Ctrl-C / SIGTERM".into(),
+            },
+            output: String::new(),
+        }
     }
 }
 
 impl From<ClusterError> for StepFailure {
     fn from(e: ClusterError) -> Self {
         match e {
-            ClusterError::Timeout { .. } => Self { outcome: Outcome::TimedOut { message: e.to_string() }, output: String::new() },
+            ClusterError::Timeout { .. } => Self {
+                outcome: Outcome::TimedOut {
+                    message: e.to_string(),
+                },
+                output: String::new(),
+            },
             other => Self::failed(other.to_string(), ""),
         }
     }

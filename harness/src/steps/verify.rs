@@ -10,7 +10,10 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
     for (key, target) in spec.targets() {
         let endpoints = ctx.cluster.endpoints(ns, target).await?;
         if endpoints.is_empty() {
-            return Err(StepFailure::failed(format!("{}: `{key}` resolved to no endpoint", spec.name()), ""));
+            return Err(StepFailure::failed(
+                format!("{}: `{key}` resolved to no endpoint", spec.name()),
+                "",
+            ));
         }
         targets.by_key.push((key, endpoints));
     }
@@ -22,15 +25,24 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
         targets.password = match &creds.password {
             None => None,
             Some(PasswordSource::Env(var)) => Some(std::env::var(var).map_err(|_| {
-                StepFailure::failed(format!("{}: the password variable `{var}` is not set", spec.name()), "")
+                StepFailure::failed(
+                    format!("{}: the password variable `{var}` is not set", spec.name()),
+                    "",
+                )
             })?),
             Some(PasswordSource::Var(name)) => ctx.plan.values.get(name).map(str::to_string),
-            Some(PasswordSource::Secret { name, key }) => Some(ctx.cluster.secret_value(ns, name, key).await?),
+            Some(PasswordSource::Secret { name, key }) => {
+                Some(ctx.cluster.secret_value(ns, name, key).await?)
+            }
         };
     }
     let verdict = verify::run(spec, &targets, ctx.timeout, &ctx.plan.file)
         .await
         .map_err(|e| StepFailure::failed(e.to_string(), ""))?;
     let output = format!("{}\n{}", verdict.summary, verdict.evidence.join("\n"));
-    if verdict.passed { Ok(output) } else { Err(StepFailure::failed(verdict.summary, output)) }
+    if verdict.passed {
+        Ok(output)
+    } else {
+        Err(StepFailure::failed(verdict.summary, output))
+    }
 }

@@ -30,11 +30,20 @@ impl Endpoint {
         if host.is_empty() || port == 0 || host.contains(char::is_whitespace) {
             return None;
         }
-        Some(Self { name: text.to_string(), host: host.to_string(), port, advertised: None })
+        Some(Self {
+            name: text.to_string(),
+            host: host.to_string(),
+            port,
+            advertised: None,
+        })
     }
 
     pub fn address(&self) -> String {
-        if self.host.contains(':') { format!("[{}]:{}", self.host, self.port) } else { format!("{}:{}", self.host, self.port) }
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
     }
 
     /// The address other members of the cluster know this server by.
@@ -60,10 +69,18 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn pass(summary: impl Into<String>, evidence: Vec<String>) -> Self {
-        Self { passed: true, summary: summary.into(), evidence }
+        Self {
+            passed: true,
+            summary: summary.into(),
+            evidence,
+        }
     }
     pub fn fail(summary: impl Into<String>, evidence: Vec<String>) -> Self {
-        Self { passed: false, summary: summary.into(), evidence }
+        Self {
+            passed: false,
+            summary: summary.into(),
+            evidence,
+        }
     }
 }
 
@@ -80,7 +97,11 @@ pub struct Targets {
 
 impl Targets {
     pub fn get(&self, key: &str) -> &[Endpoint] {
-        self.by_key.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_slice()).unwrap_or(&[])
+        self.by_key
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(&[])
     }
 }
 
@@ -94,7 +115,12 @@ pub enum VerifyError {
 
 /// Runs a verifier. Unimplemented verifiers fail loudly: they never pass silently.
 /// `timeout` bounds the whole check; `scenario_file` anchors relative paths (CQL scripts).
-pub async fn run(spec: &VerifySpec, targets: &Targets, timeout: Duration, scenario_file: &Path) -> Result<Verdict, VerifyError> {
+pub async fn run(
+    spec: &VerifySpec,
+    targets: &Targets,
+    timeout: Duration,
+    scenario_file: &Path,
+) -> Result<Verdict, VerifyError> {
     let _ = (targets, timeout, scenario_file);
     Err(VerifyError::Unavailable(spec.name()))
 }
@@ -108,7 +134,10 @@ mod tests {
     fn parses_endpoints() {
         let e = Endpoint::parse("10.0.0.1:3306").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("10.0.0.1", 3306));
-        assert_eq!(Endpoint::parse("[::1]:11211").unwrap().address(), "[::1]:11211");
+        assert_eq!(
+            Endpoint::parse("[::1]:11211").unwrap().address(),
+            "[::1]:11211"
+        );
         for bad in ["nohost", ":80", "h:0", "h:99999", "h:x"] {
             assert!(Endpoint::parse(bad).is_none(), "{bad}");
         }

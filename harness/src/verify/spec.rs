@@ -47,6 +47,7 @@ pub enum PasswordSource {
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub user: String,
+    #[serde(default, with = "serde_yaml::with::singleton_map")]
     pub password: Option<PasswordSource>,
 }
 
@@ -297,7 +298,9 @@ impl VerifySpec {
             VerifySpec::MemcachePool(s) => vec![("target", &s.target)],
             VerifySpec::MemcacheProxy(s) => vec![("servers", &s.servers)],
             VerifySpec::Http(s) => vec![("target", &s.target)],
-            VerifySpec::CassandraRing(_) | VerifySpec::CassandraIdentity(_) | VerifySpec::CassandraSnapshot(_) => {
+            VerifySpec::CassandraRing(_)
+            | VerifySpec::CassandraIdentity(_)
+            | VerifySpec::CassandraSnapshot(_) => {
                 vec![]
             }
         }
@@ -317,7 +320,9 @@ impl VerifySpec {
     pub fn needs_cluster(&self) -> bool {
         matches!(
             self,
-            VerifySpec::CassandraRing(_) | VerifySpec::CassandraIdentity(_) | VerifySpec::CassandraSnapshot(_)
+            VerifySpec::CassandraRing(_)
+                | VerifySpec::CassandraIdentity(_)
+                | VerifySpec::CassandraSnapshot(_)
         ) || self.targets().iter().any(|(_, t)| t.pods.is_some())
             || matches!(self, VerifySpec::MemcacheProxy(s) if s.proxies.via_pods.is_some())
     }
