@@ -536,6 +536,7 @@ pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
             writers_per_node: 1,
             delete_every: 5,
             settle: "60s".into(),
+            during: None,
         }),
         "etcd.keys" => VerifySpec::EtcdKeys(EtcdKeysSpec {
             target,

@@ -761,6 +761,9 @@ fn verify(cx: &mut Ctx, path: &str, spec: &VerifySpec) {
             cx.duration(&format!("{path}.settle"), &s.settle);
             cx.count(&format!("{path}.writers_per_node"), s.writers_per_node, 1);
             cx.count(&format!("{path}.delete_every"), s.delete_every, 0);
+            if let Some(d) = &s.during {
+                cx.duration(&format!("{path}.during.after"), &d.after);
+            }
         }
         VerifySpec::EtcdKeys(s) => {
             if s.cluster.is_empty() || s.cluster.contains('/') {

@@ -84,6 +84,21 @@ pub struct GaleraAckWritesSpec {
     /// How long to wait for nodes to converge before reading back, e.g. `60s`.
     #[serde(default = "default_settle")]
     pub settle: String,
+    /// A fault injected while the writers run (cluster scenarios only).
+    pub during: Option<DuringFault>,
+}
+
+/// Deletes a pod `after` the writers started (the node-loss scenario).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DuringFault {
+    pub delete_pod: String,
+    #[serde(default = "default_fault_after")]
+    pub after: String,
+}
+
+fn default_fault_after() -> String {
+    "3s".into()
 }
 
 fn default_write_duration() -> String {
@@ -325,5 +340,6 @@ impl VerifySpec {
                 | VerifySpec::CassandraSnapshot(_)
         ) || self.targets().iter().any(|(_, t)| t.pods.is_some())
             || matches!(self, VerifySpec::MemcacheProxy(s) if s.proxies.via_pods.is_some())
+            || matches!(self, VerifySpec::GaleraAckWrites(s) if s.during.is_some())
     }
 }
