@@ -559,7 +559,7 @@ pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
                     })
                     .collect(),
             },
-            api: EtcdApi::Both,
+            api: EtcdApi::Any,
         }),
         "memcache.pool" => VerifySpec::MemcachePool(MemcachePoolSpec {
             target,

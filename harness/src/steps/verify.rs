@@ -2,6 +2,7 @@
 //! endpoints) and its credentials, then runs the data-level check.
 
 use super::{StepContext, StepFailure, StepResult};
+use crate::scenario::raw::FaultSpec;
 use crate::verify::{self, PasswordSource, Targets, VerifySpec};
 
 pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
@@ -36,9 +37,34 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
             }
         };
     }
-    let verdict = verify::run(spec, &targets, ctx.timeout, &ctx.plan.file)
-        .await
-        .map_err(|e| StepFailure::failed(e.to_string(), ""))?;
+    let check = verify::run(spec, &targets, ctx.timeout, &ctx.plan.file);
+    let (verdict, fault_note) = match spec {
+        VerifySpec::GaleraAckWrites(s) if s.during.is_some() => {
+            let during = s.during.clone().expect("checked");
+            let after = humantime::parse_duration(&during.after).unwrap_or_default();
+            let fault = async {
+                tokio::time::sleep(after).await;
+                let f = FaultSpec::DeletePod {
+                    name: during.delete_pod.clone(),
+                    wait_for_replacement: false,
+                };
+                match ctx.cluster.fault(ns, &f, ctx.timeout).await {
+                    Ok(_) => format!(
+                        "fault: deleted pod {} {} after the writers started",
+                        during.delete_pod, during.after
+                    ),
+                    Err(e) => format!("fault: deleting pod {} failed: {e}", during.delete_pod),
+                }
+            };
+            let (verdict, note) = tokio::join!(check, fault);
+            (verdict, Some(note))
+        }
+        _ => (check.await, None),
+    };
+    let mut verdict = verdict.map_err(|e| StepFailure::failed(e.to_string(), ""))?;
+    if let Some(note) = fault_note {
+        verdict.evidence.insert(0, note);
+    }
     let output = format!("{}\n{}", verdict.summary, verdict.evidence.join("\n"));
     if verdict.passed {
         Ok(output)

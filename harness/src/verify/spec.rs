@@ -119,8 +119,9 @@ fn default_delete_every() -> i64 {
 pub enum EtcdApi {
     V2,
     V3,
+    /// Registrations found through v2, else v3 (etcd keeps the two key spaces apart).
     #[default]
-    Both,
+    Any,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

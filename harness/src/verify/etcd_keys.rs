@@ -1,0 +1,205 @@
+//! `etcd.keys`: every etcd member is healthy and they agree on the member list; and the Galera
+//! discovery layout `/galera/<cluster>/<ip>/...` holds exactly the Galera nodes' addresses,
+//! read through the v2 keys API (what the seed's discovery uses) and/or the v3 JSON gateway.
+//! etcd keeps v2 and v3 keys apart, so `api: any` accepts registrations found through either.
+
+use super::http_client::request;
+use super::{Endpoint, EtcdApi, EtcdKeysSpec, Verdict};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+pub async fn check(spec: &EtcdKeysSpec, members: &[Endpoint], galera: &[Endpoint]) -> Verdict {
+    let mut problems = vec![];
+    let mut evidence = vec![];
+    let mut member_lists = BTreeSet::new();
+    for m in members {
+        match health(m).await {
+            Ok(()) => evidence.push(format!("{m}: healthy")),
+            Err(e) => problems.push(e),
+        }
+        match member_names(m).await {
+            Ok(names) => {
+                evidence.push(format!("{m}: members {names:?}"));
+                member_lists.insert(names);
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    if member_lists.len() > 1 {
+        problems.push(format!(
+            "members disagree on the member list: {member_lists:?}"
+        ));
+    }
+    let expected: BTreeSet<String> = galera
+        .iter()
+        .map(|g| g.cluster_address().to_string())
+        .collect();
+    let mut found: Option<(String, BTreeSet<String>)> = None;
+    let mut lookup_errors = vec![];
+    let apis: &[&str] = match spec.api {
+        EtcdApi::V2 => &["v2"],
+        EtcdApi::V3 => &["v3"],
+        EtcdApi::Any => &["v2", "v3"],
+    };
+    'apis: for api in apis {
+        for m in members {
+            let r = if *api == "v2" {
+                registrations_v2(m, &spec.cluster).await
+            } else {
+                registrations_v3(m, &spec.cluster).await
+            };
+            match r {
+                Ok(ips) => {
+                    evidence.push(format!(
+                        "{m}: {api} /galera/{}/ lists {ips:?}",
+                        spec.cluster
+                    ));
+                    if !ips.is_empty() || spec.api != EtcdApi::Any || *api == "v3" {
+                        found = Some((api.to_string(), ips));
+                        break 'apis;
+                    }
+                    continue 'apis;
+                }
+                Err(e) => lookup_errors.push(e),
+            }
+        }
+    }
+    match found {
+        None => problems.push(format!(
+            "no member answered the registration lookup: {}",
+            lookup_errors.join("; ")
+        )),
+        Some((api, ips)) => {
+            let missing: Vec<&String> = expected.difference(&ips).collect();
+            let extra: Vec<&String> = ips.difference(&expected).collect();
+            if !missing.is_empty() {
+                problems.push(format!(
+                    "Galera node(s) not registered under /galera/{}/ ({api}): {missing:?}",
+                    spec.cluster
+                ));
+            }
+            if !extra.is_empty() {
+                problems.push(format!("registrations for addresses that are no Galera node (stale keys?) ({api}): {extra:?}"));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Verdict::pass(
+            format!(
+                "{} healthy member(s); {} Galera node(s) registered under /galera/{}/",
+                members.len(),
+                expected.len(),
+                spec.cluster
+            ),
+            evidence,
+        )
+    } else {
+        Verdict::fail(problems.join("; "), evidence)
+    }
+}
+
+async fn health(m: &Endpoint) -> Result<(), String> {
+    let r = request(m, "GET", "/health", None).await?;
+    let v: Value = serde_json::from_str(&r.body)
+        .map_err(|e| format!("{m}: /health is not JSON ({e}): {}", r.body))?;
+    if r.status == 200 && v["health"] == "true" {
+        Ok(())
+    } else {
+        Err(format!(
+            "{m}: unhealthy: HTTP {} {}",
+            r.status,
+            r.body.trim()
+        ))
+    }
+}
+
+async fn member_names(m: &Endpoint) -> Result<BTreeSet<String>, String> {
+    let r = request(
+        m,
+        "POST",
+        "/v3/cluster/member/list",
+        Some(("application/json", "{}".into())),
+    )
+    .await?;
+    let v: Value =
+        serde_json::from_str(&r.body).map_err(|e| format!("{m}: member list is not JSON ({e})"))?;
+    let members = v["members"]
+        .as_array()
+        .ok_or_else(|| format!("{m}: member list without members: {}", r.body))?;
+    Ok(members
+        .iter()
+        .map(|x| x["name"].as_str().unwrap_or("?").to_string())
+        .collect())
+}
+
+/// Addresses registered through the v2 keys API: the directories under `/galera/<cluster>`.
+pub async fn registrations_v2(m: &Endpoint, cluster: &str) -> Result<BTreeSet<String>, String> {
+    let r = request(
+        m,
+        "GET",
+        &format!("/v2/keys/galera/{cluster}?recursive=true"),
+        None,
+    )
+    .await?;
+    if r.status == 404 {
+        let v: Value = serde_json::from_str(&r.body).unwrap_or_default();
+        // errorCode 100: key not found (no registration); anything else is an error
+        if v["errorCode"] == 100 {
+            return Ok(BTreeSet::new());
+        }
+        return Err(format!(
+            "{m}: v2 keys API: HTTP 404 {} (is --enable-v2=true set?)",
+            r.body.trim()
+        ));
+    }
+    if r.status != 200 {
+        return Err(format!(
+            "{m}: v2 keys API: HTTP {} {}",
+            r.status,
+            r.body.trim()
+        ));
+    }
+    let v: Value =
+        serde_json::from_str(&r.body).map_err(|e| format!("{m}: v2 answer is not JSON ({e})"))?;
+    let prefix = format!("/galera/{cluster}/");
+    let dirs = v["node"]["nodes"].as_array().cloned().unwrap_or_default();
+    Ok(dirs
+        .iter()
+        .filter_map(|d| d["key"].as_str())
+        .filter_map(|k| k.strip_prefix(&prefix))
+        .map(|s| s.split('/').next().unwrap_or(s).to_string())
+        .collect())
+}
+
+/// Addresses registered through the v3 API (JSON gateway): key segments after the prefix.
+pub async fn registrations_v3(m: &Endpoint, cluster: &str) -> Result<BTreeSet<String>, String> {
+    let prefix = format!("/galera/{cluster}/");
+    let mut end = prefix.clone().into_bytes();
+    if let Some(last) = end.last_mut() {
+        *last += 1;
+    }
+    let body = json!({"key": B64.encode(prefix.as_bytes()), "range_end": B64.encode(&end), "keys_only": true}).to_string();
+    let r = request(m, "POST", "/v3/kv/range", Some(("application/json", body))).await?;
+    if r.status != 200 {
+        return Err(format!(
+            "{m}: v3 range: HTTP {} {}",
+            r.status,
+            r.body.trim()
+        ));
+    }
+    let v: Value =
+        serde_json::from_str(&r.body).map_err(|e| format!("{m}: v3 answer is not JSON ({e})"))?;
+    let kvs = v["kvs"].as_array().cloned().unwrap_or_default();
+    Ok(kvs
+        .iter()
+        .filter_map(|kv| kv["key"].as_str())
+        .filter_map(|k| B64.decode(k).ok())
+        .filter_map(|k| String::from_utf8(k).ok())
+        .filter_map(|k| {
+            k.strip_prefix(&prefix)
+                .map(|s| s.split('/').next().unwrap_or(s).to_string())
+        })
+        .collect())
+}

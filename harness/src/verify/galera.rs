@@ -1,0 +1,74 @@
+//! What the Galera verifiers share: connecting to a node with mysql_async (bounded by a
+//! timeout) and reading `wsrep_%` status variables.
+
+use super::Endpoint;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Clone)]
+pub struct Login {
+    pub user: String,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The password never reaches a log line.
+        f.debug_struct("Login")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+pub async fn connect(node: &Endpoint, login: &Login) -> Result<Conn, String> {
+    let opts = OptsBuilder::default()
+        .ip_or_hostname(node.host.clone())
+        .tcp_port(node.port)
+        .prefer_socket(false)
+        .user(Some(login.user.clone()))
+        .pass(login.password.clone());
+    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(format!("cannot connect: {e}")),
+        Err(_) => Err(format!(
+            "cannot connect: no answer within {}s",
+            CONNECT_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Runs a statement with a timeout; errors come back as text.
+pub async fn run(conn: &mut Conn, sql: &str) -> Result<(), String> {
+    match tokio::time::timeout(QUERY_TIMEOUT, conn.query_drop(sql)).await {
+        Ok(r) => r.map_err(|e| format!("`{sql}`: {e}")),
+        Err(_) => Err(format!(
+            "`{sql}`: no answer within {}s",
+            QUERY_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Rows of a query as tuples of text.
+pub async fn rows(conn: &mut Conn, sql: &str) -> Result<Vec<(String, String)>, String> {
+    match tokio::time::timeout(QUERY_TIMEOUT, conn.query::<(String, String), _>(sql)).await {
+        Ok(r) => r.map_err(|e| format!("`{sql}`: {e}")),
+        Err(_) => Err(format!(
+            "`{sql}`: no answer within {}s",
+            QUERY_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// `wsrep_%` status variables, keys lower-cased.
+pub async fn wsrep_status(conn: &mut Conn) -> Result<BTreeMap<String, String>, String> {
+    let rows = rows(conn, "SHOW GLOBAL STATUS LIKE 'wsrep_%'").await?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect())
+}

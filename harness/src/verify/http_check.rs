@@ -1,0 +1,75 @@
+//! `http`: a GET on every target returns the expected status and contains the expected text;
+//! with `metric_family`, the body is Prometheus text that has that family (`# TYPE name ...` or
+//! a sample line `name{...} value` / `name value`).
+
+use super::http_client::request;
+use super::{Endpoint, HttpSpec, Verdict};
+
+pub async fn check(spec: &HttpSpec, targets: &[Endpoint]) -> Verdict {
+    let mut problems = vec![];
+    let mut evidence = vec![];
+    for t in targets {
+        match request(t, "GET", &spec.path, None).await {
+            Err(e) => problems.push(e),
+            Ok(r) => {
+                evidence.push(format!(
+                    "{t}: GET {} -> HTTP {} ({} bytes)",
+                    spec.path,
+                    r.status,
+                    r.body.len()
+                ));
+                if i64::from(r.status) != spec.status {
+                    problems.push(format!("{t}: HTTP {} (expected {})", r.status, spec.status));
+                }
+                for needle in &spec.contains {
+                    if !r.body.contains(needle.as_str()) {
+                        problems.push(format!("{t}: body does not contain `{needle}`"));
+                    }
+                }
+                if let Some(family) = &spec.metric_family {
+                    if !has_metric_family(&r.body, family) {
+                        problems.push(format!("{t}: no metric family `{family}` in the response"));
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Verdict::pass(
+            format!("{} endpoint(s) answered as expected", targets.len()),
+            evidence,
+        )
+    } else {
+        Verdict::fail(problems.join("; "), evidence)
+    }
+}
+
+pub fn has_metric_family(body: &str, family: &str) -> bool {
+    body.lines().any(|line| {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            return rest.split_whitespace().next() == Some(family);
+        }
+        let name_end = line.find(['{', ' ']).unwrap_or(line.len());
+        let name = &line[..name_end];
+        !line.starts_with('#')
+            && (name == family
+                || name
+                    .strip_prefix(family)
+                    .is_some_and(|s| ["_total", "_count", "_sum", "_bucket"].contains(&s)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure).
+    #[test]
+    fn finds_metric_families_by_type_line_or_sample() {
+        let body = "# HELP jvm_memory_bytes_used Used bytes\n# TYPE jvm_memory_bytes_used gauge\njvm_memory_bytes_used{area=\"heap\"} 1.0\ncassandra_requests_total 4\n";
+        assert!(has_metric_family(body, "jvm_memory_bytes_used"));
+        assert!(has_metric_family(body, "cassandra_requests"));
+        assert!(!has_metric_family(body, "jvm_memory"));
+        assert!(!has_metric_family(body, "missing"));
+    }
+}

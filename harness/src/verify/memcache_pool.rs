@@ -1,0 +1,105 @@
+//! `memcache.pool`: set/get on every server; then K keys spread with client-side consistent
+//! hashing (rendezvous, as pymemcache's `HashClient`) are written to their owners, read back,
+//! and every server must hold at least `min_share` of its fair share (K / servers).
+
+use super::memcache::{Client, connect, owner};
+use super::{Endpoint, MemcachePoolSpec, Verdict, nonce};
+use std::collections::BTreeMap;
+use tokio::net::TcpStream;
+
+pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
+    let run = nonce();
+    let mut problems = vec![];
+    let mut evidence = vec![];
+    let mut clients: Vec<Client<TcpStream>> = vec![];
+    for server in servers {
+        match probe(server, &run).await {
+            Ok((client, version)) => {
+                evidence.push(format!("{server}: set/get ok (memcached {version})"));
+                clients.push(client);
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Verdict::fail(problems.join("; "), evidence);
+    }
+    let keys: Vec<String> = (0..spec.keys.max(1))
+        .map(|k| format!("harness:{run}:pool:{k}"))
+        .collect();
+    let mut by_server: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for key in &keys {
+        let o = owner(key, servers);
+        let index = servers.iter().position(|s| s == o).unwrap_or(0);
+        by_server.entry(index).or_default().push(key.clone());
+    }
+    let per_server =
+        futures::future::join_all(clients.iter_mut().enumerate().map(|(i, client)| {
+            let keys = by_server.get(&i).cloned().unwrap_or_default();
+            async move { write_and_read(client, &keys).await }
+        }))
+        .await;
+    let fair = keys.len() as f64 / servers.len() as f64;
+    let floor = (fair * spec.min_share).floor() as usize;
+    for (i, result) in per_server.into_iter().enumerate() {
+        let server = &servers[i];
+        match result {
+            Err(e) => problems.push(e),
+            Ok((stored, missing)) => {
+                evidence.push(format!(
+                    "{server}: {stored} keys (fair share {fair:.0}, at least {floor} required)"
+                ));
+                if !missing.is_empty() {
+                    problems.push(format!(
+                        "{server}: {} key(s) written but not read back, e.g. {}",
+                        missing.len(),
+                        missing[..missing.len().min(3)].join(", ")
+                    ));
+                }
+                if stored < floor {
+                    problems.push(format!("{server}: holds {stored} keys, below {floor} ({:.0}% of its fair share {fair:.0})", spec.min_share * 100.0));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Verdict::pass(
+            format!("{} keys spread over {} servers", keys.len(), servers.len()),
+            evidence,
+        )
+    } else {
+        Verdict::fail(problems.join("; "), evidence)
+    }
+}
+
+async fn probe(server: &Endpoint, run: &str) -> Result<(Client<TcpStream>, String), String> {
+    let mut client = connect(server).await?;
+    let key = format!("harness:{run}:probe");
+    client.set(&key, server.name.as_bytes()).await?;
+    match client.get(&key).await? {
+        Some(v) if v == server.name.as_bytes() => {}
+        other => return Err(format!("{server}: set then get returned {other:?}")),
+    }
+    let version = client.version().await?;
+    Ok((client, version))
+}
+
+/// Writes keys (pipelined), reads them back; returns (keys read back, keys missing).
+pub async fn write_and_read<S>(
+    client: &mut Client<S>,
+    keys: &[String],
+) -> Result<(usize, Vec<String>), String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    for key in keys {
+        client.set(key, key.as_bytes()).await?;
+    }
+    let got = client.get_many(keys).await?;
+    let missing: Vec<String> = keys
+        .iter()
+        .filter(|k| got.get(*k).map(Vec::as_slice) != Some(k.as_bytes()))
+        .cloned()
+        .collect();
+    Ok((keys.len() - missing.len(), missing))
+}
