@@ -151,7 +151,7 @@ fn render_err(file: &str, message: impl Into<String>) -> PlanError {
 }
 
 /// Substitutes variables in every string of a spec.
-fn render<T: Serialize + DeserializeOwned>(
+pub fn render<T: Serialize + DeserializeOwned>(
     spec: &T,
     lookup: &dyn Fn(&str) -> Option<String>,
     at: &str,

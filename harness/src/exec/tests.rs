@@ -418,19 +418,14 @@ async fn secrets_never_reach_the_sink() {
 #[tokio::test]
 async fn unavailable_verifiers_fail_loudly() {
     let cluster = Scripted::default();
-    let spec = crate::verify::VerifySpec::Http(crate::verify::HttpSpec {
-        target: TargetSpec {
-            endpoints: vec!["127.0.0.1:1".into()],
-            ..Default::default()
-        },
-        path: "/".into(),
-        status: 200,
-        contains: vec![],
-        metric_family: None,
-    });
-    let mut s = step("check", PlannedAction::Verify(Box::new(spec)));
+    let spec = crate::verify::VerifySpec::CassandraRing(crate::verify::CassandraRingSpec { pods: "app=cassandra".into(), container: None, nodes: 4, stable_for: None });
+    let mut s = step("ring", PlannedAction::Verify(Box::new(spec)));
     s.kind = "verify";
     let (result, events) = run(&cluster, &plan(vec![s], vec![]), CancellationToken::new()).await;
     assert!(!result.passed);
-    assert_eq!(outcomes(&events), vec![("check".into(), "FAIL")]);
+    let message = events.iter().find_map(|e| match e {
+        Event::StepFinished { outcome: Outcome::Failed { message }, .. } => Some(message.clone()),
+        _ => None,
+    });
+    assert_eq!(message.as_deref(), Some("verifier cassandra.ring is not available in this build"));
 }

@@ -92,22 +92,6 @@ impl Ctx<'_> {
         self.values.get(name).map(str::to_string)
     }
 
-    /// Substitutes variables in a step field, reporting unknown ones at `path`.
-    fn check_vars(&mut self, path: &str, text: &str) {
-        if let Err(unknown) = vars::substitute(text, &|n| self.lookup(n)) {
-            for u in unknown {
-                self.error(
-                    path,
-                    format!(
-                        "unknown variable `${{{}}}`{}",
-                        u.name,
-                        self.var_hint(&u.name)
-                    ),
-                );
-            }
-        }
-    }
-
     fn var_hint(&self, name: &str) -> String {
         let names: Vec<&str> = self
             .values
@@ -397,19 +381,57 @@ fn exactly_one(cx: &mut Ctx, path: &str, options: &[(&str, bool)]) -> bool {
     }
 }
 
-fn action(cx: &mut Ctx, step_path: &str, raw: &RawAction) -> Option<Action> {
-    let path = format!("{step_path}.{}", raw.kind());
+/// The spec with variables substituted (so checks see what will run); unknown variables are
+/// reported at the step (and the step is not checked further).
+fn rendered<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(cx: &mut Ctx, path: &str, spec: &T) -> Option<T> {
+    match crate::plan::render(spec, &|n| cx.lookup(n), path) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            let message = e.to_string();
+            let message = message.split_once(": ").map_or(message.as_str(), |(_, m)| m).to_string();
+            let hint = backticked_var(&message).map(|v| cx.var_hint(&v)).unwrap_or_default();
+            cx.error(path, format!("{message}{hint}"));
+            None
+        }
+    }
+}
+
+fn backticked_var(message: &str) -> Option<String> {
+    let start = message.find("`${")? + 3;
+    let end = message[start..].find('}')? + start;
+    Some(message[start..end].to_string())
+}
+
+/// Checks a step's action with its variables substituted; the model keeps the action as
+/// written, since the plan substitutes the real values (namespace, run id) later.
+fn action(cx: &mut Ctx, step_path: &str, original: &RawAction) -> Option<Action> {
+    let path = format!("{step_path}.{}", original.kind());
+    let checked = match original {
+        RawAction::Delete(s) => RawAction::Delete(rendered(cx, &path, s)?),
+        RawAction::Wait(s) => RawAction::Wait(rendered(cx, &path, s)?),
+        RawAction::Exec(s) => RawAction::Exec(rendered(cx, &path, s)?),
+        RawAction::Fault(s) => RawAction::Fault(rendered(cx, &path, s)?),
+        RawAction::Verify(s) => RawAction::Verify(rendered(cx, &path, s)?),
+        RawAction::Scale(s) => RawAction::Scale(rendered(cx, &path, s)?),
+        other => other.clone(),
+    };
+    let action = check_action(cx, &path, &checked)?;
+    Some(match (action, original) {
+        (Action::Delete(_), RawAction::Delete(s)) => Action::Delete(s.clone()),
+        (Action::Wait(_), RawAction::Wait(s)) => Action::Wait(s.clone()),
+        (Action::Exec(_), RawAction::Exec(s)) => Action::Exec(s.clone()),
+        (Action::Fault(_), RawAction::Fault(s)) => Action::Fault(s.clone()),
+        (Action::Verify(_), RawAction::Verify(s)) => Action::Verify(Box::new(s.clone())),
+        (Action::Scale(scale), RawAction::Scale(s)) => Action::Scale(Scale { name: s.name.clone(), ..scale }),
+        (other, _) => other,
+    })
+}
+
+fn check_action(cx: &mut Ctx, path: &str, raw: &RawAction) -> Option<Action> {
+    let path = path.to_string();
     match raw {
         RawAction::Apply(spec) => apply(cx, &path, spec).map(Action::Apply),
         RawAction::Delete(spec) => {
-            cx.check_vars(
-                &path,
-                &format!(
-                    "{} {}",
-                    spec.name.clone().unwrap_or_default(),
-                    spec.selector.clone().unwrap_or_default()
-                ),
-            );
             exactly_one(
                 cx,
                 &path,
@@ -450,9 +472,6 @@ fn action(cx: &mut Ctx, step_path: &str, raw: &RawAction) -> Option<Action> {
             }
             if spec.command.is_empty() {
                 cx.error(&format!("{path}.command"), "the command is empty");
-            }
-            for (i, arg) in spec.command.iter().enumerate() {
-                cx.check_vars(&format!("{path}.command[{i}]"), arg);
             }
             if !(0..=255).contains(&spec.expect.exit_code) {
                 cx.error(
@@ -937,4 +956,13 @@ mod tests {
         );
         assert!(d.to_string().contains("not marked `secret: true`"), "{d}");
     }
+
+    #[test]
+    fn step_fields_are_checked_after_substitution_and_unknown_variables_are_named() {
+        let d = check("name: ok\ncluster: { required: false }\nvariables: { host: \"db:3306\" }\nsteps:\n  - verify:\n      memcache.pool:\n        target: { endpoints: [\"${host}\"] }\n  - verify:\n      memcache.pool:\n        target: { endpoints: [\"${hots}\"] }\n");
+        let errors: Vec<String> = d.errors().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("steps[1].verify") && errors[0].contains("`${hots}`") && errors[0].contains("did you mean `host`"), "{errors:?}");
+    }
 }
+

@@ -203,3 +203,65 @@ pub async fn registrations_v3(m: &Endpoint, cluster: &str) -> Result<BTreeSet<St
         })
         .collect())
 }
+
+#[cfg(test)]
+mod rig {
+    use super::*;
+    use crate::verify::rig;
+
+    fn spec(api: EtcdApi) -> EtcdKeysSpec {
+        EtcdKeysSpec { target: Default::default(), cluster: "mariadb_galera_ss".into(), nodes: Default::default(), api }
+    }
+
+    fn galera(ips: &[&str]) -> Vec<Endpoint> {
+        ips.iter().map(|ip| Endpoint::parse(&format!("{ip}:3306")).unwrap()).collect()
+    }
+
+    async fn register_v2(m: &Endpoint, ip: &str) {
+        // As the seed's discovery does: PUT /v2/keys/galera/<cluster>/<ip>/ipaddress with a TTL.
+        let body = format!("value={ip}&ttl=300");
+        let r = request(m, "PUT", &format!("/v2/keys/galera/mariadb_galera_ss/{ip}/ipaddress"), Some(("application/x-www-form-urlencoded", body))).await.unwrap();
+        assert!(r.status == 200 || r.status == 201, "{r:?}");
+    }
+
+    async fn register_v3(m: &Endpoint, ip: &str) {
+        let key = format!("/galera/mariadb_galera_ss/{ip}/ipaddress");
+        let body = json!({"key": B64.encode(key), "value": B64.encode(ip)}).to_string();
+        let r = request(m, "POST", "/v3/kv/put", Some(("application/json", body))).await.unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+
+    // Layer 2 (real servers): a 3-member etcd 3.4 cluster with the v2 API enabled.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn registrations_through_v2_and_v3_match_the_galera_nodes_and_faults_are_named() {
+        let (nodes, members) = rig::etcd(3).await;
+        let expected = galera(&["10.244.1.5", "10.244.2.7", "10.244.3.9"]);
+        for ip in ["10.244.1.5", "10.244.2.7", "10.244.3.9"] {
+            register_v2(&members[0], ip).await;
+        }
+        let v = check(&spec(EtcdApi::V2), &members, &expected).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        // `any` finds the v2 registrations; v3 sees none of them (separate key spaces).
+        assert!(check(&spec(EtcdApi::Any), &members, &expected).await.passed);
+        let v = check(&spec(EtcdApi::V3), &members, &expected).await;
+        assert!(!v.passed && v.summary.contains("not registered"), "{}", v.summary);
+
+        // A stale registration (an address that is no Galera node) and a missing node.
+        register_v2(&members[1], "10.244.9.9").await;
+        let v = check(&spec(EtcdApi::V2), &members, &galera(&["10.244.1.5", "10.244.2.7", "10.244.3.9", "10.244.4.4"])).await;
+        assert!(!v.passed);
+        assert!(v.summary.contains("\"10.244.4.4\"") && v.summary.contains("not registered"), "{}", v.summary);
+        assert!(v.summary.contains("\"10.244.9.9\"") && v.summary.contains("stale"), "{}", v.summary);
+
+        for ip in ["10.244.1.5", "10.244.2.7"] {
+            register_v3(&members[2], ip).await;
+        }
+        let v = check(&spec(EtcdApi::V3), &members, &galera(&["10.244.1.5", "10.244.2.7"])).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+
+        nodes[1].stop().await;
+        let v = check(&spec(EtcdApi::V3), &members, &galera(&["10.244.1.5", "10.244.2.7"])).await;
+        assert!(!v.passed && v.summary.contains(&format!("{}: ", members[1].name)), "{}", v.summary);
+    }
+}

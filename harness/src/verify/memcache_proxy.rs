@@ -28,15 +28,27 @@ pub async fn check(
                 client.set(&key, value.as_bytes()).await?;
                 keys.push((key, value));
             }
-            // A round trip on the same connection: the noreply sets are applied before it answers.
-            let _ = client.get(&keys[0].0).await?;
-            Ok::<_, String>(keys)
+            // Read each key back on the same connection: the noreply sets before it are applied
+            // by then, and a key whose server is down shows here with the proxy's error.
+            let mut stored = vec![];
+            let mut failed = vec![];
+            for (key, value) in keys {
+                match client.get(&key).await {
+                    Ok(Some(v)) if v == value.as_bytes() => stored.push((key, value)),
+                    Ok(other) => failed.push(format!("{key}: read back {:?}", other.map(|v| String::from_utf8_lossy(&v).into_owned()))),
+                    Err(e) => failed.push(format!("{key}: {}", e.split(": ").skip(2).collect::<Vec<_>>().join(": "))),
+                }
+            }
+            Ok::<_, String>((stored, failed))
         }
         .await;
         match result {
-            Ok(keys) => {
-                evidence.push(format!("{proxy}: set {} keys", keys.len()));
-                written.extend(keys.into_iter().map(|(k, v)| (k, (p, v))));
+            Ok((stored, failed)) => {
+                evidence.push(format!("{proxy}: set {} keys, {} not stored", stored.len(), failed.len()));
+                if !failed.is_empty() {
+                    problems.push(format!("{proxy}: {} key(s) not stored through this proxy, e.g. {}", failed.len(), failed[..failed.len().min(3)].join("; ")));
+                }
+                written.extend(stored.into_iter().map(|(k, v)| (k, (p, v))));
             }
             Err(e) => problems.push(format!("writing through proxy {e}")),
         }
@@ -51,31 +63,21 @@ pub async fn check(
         if keys.is_empty() {
             continue;
         }
-        let got = async { connect(reader).await?.get_many(&keys).await }.await;
-        match got {
-            Err(e) => problems.push(format!(
-                "reading through proxy {e} ({} keys not read)",
-                keys.len()
-            )),
+        match read_all(reader, &keys).await {
+            Err(e) => problems.push(format!("reading through proxy {e} ({} keys not read)", keys.len())),
             Ok(values) => {
-                let wrong: Vec<&String> = keys
-                    .iter()
-                    .filter(|k| {
-                        values.get(*k).map(|v| v.as_slice()) != Some(written[*k].1.as_bytes())
-                    })
-                    .collect();
-                evidence.push(format!(
-                    "{reader}: read {} of {} keys written through other proxies",
-                    keys.len() - wrong.len(),
-                    keys.len()
-                ));
+                let mut wrong = vec![];
+                for k in &keys {
+                    match values.get(k) {
+                        Some(Ok(v)) if v.as_slice() == written[k].1.as_bytes() => {}
+                        Some(Ok(v)) => wrong.push(format!("{k}: wrong value {:?}", String::from_utf8_lossy(v))),
+                        Some(Err(e)) => wrong.push(format!("{k}: {e}")),
+                        None => wrong.push(format!("{k}: missing")),
+                    }
+                }
+                evidence.push(format!("{reader}: read {} of {} keys written through other proxies", keys.len() - wrong.len(), keys.len()));
                 if !wrong.is_empty() {
-                    let sample: Vec<&str> = wrong.iter().take(5).map(|s| s.as_str()).collect();
-                    problems.push(format!(
-                        "{reader}: {} key(s) missing or wrong through this proxy: {}",
-                        wrong.len(),
-                        sample.join(", ")
-                    ));
+                    problems.push(format!("{reader}: {} key(s) failed through this proxy, e.g. {}", wrong.len(), wrong[..wrong.len().min(3)].join("; ")));
                 }
             }
         }
@@ -148,5 +150,54 @@ pub async fn check(
         )
     } else {
         Verdict::fail(problems.join("; "), evidence)
+    }
+}
+
+/// Values through one proxy: a multi-get, and key by key when that fails (a proxy answers a
+/// multi-get with one error when any of its servers is down), so each key gets its own outcome.
+async fn read_all(proxy: &Endpoint, keys: &[String]) -> Result<BTreeMap<String, Result<Vec<u8>, String>>, String> {
+    let mut client = connect(proxy).await?;
+    if let Ok(values) = client.get_many(keys).await {
+        return Ok(values.into_iter().map(|(k, v)| (k, Ok(v))).collect());
+    }
+    let mut out = BTreeMap::new();
+    for key in keys {
+        let mut client = connect(proxy).await?;
+        match client.get(key).await {
+            Ok(Some(v)) => {
+                out.insert(key.clone(), Ok(v));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                out.insert(key.clone(), Err(e.split(": ").skip(2).collect::<Vec<_>>().join(": ")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod rig {
+    use super::*;
+    use crate::verify::rig;
+
+    // Layer 2 (real servers): three memcached servers and one twemproxy per "node", in the
+    // role mcrouter plays on a cluster.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn keys_set_through_each_proxy_are_read_through_the_others_and_a_dead_server_is_named() {
+        let (net, servers, server_endpoints) = rig::memcached(3).await;
+        let (_proxies, proxy_endpoints) = rig::twemproxy(&net, &servers, 3).await;
+        let spec = MemcacheProxySpec { proxies: Default::default(), servers: Default::default(), keys_per_proxy: 30 };
+        let v = check(&spec, &proxy_endpoints, &server_endpoints).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        assert!(v.evidence.iter().any(|e| e.contains("read 60 of 60 keys")), "{:?}", v.evidence);
+
+        servers[0].stop().await;
+        let v = check(&spec, &proxy_endpoints, &server_endpoints).await;
+        assert!(!v.passed);
+        assert!(v.summary.contains(&format!("memcached server {}: cannot connect", server_endpoints[0].name)), "{}", v.summary);
+        assert!(v.summary.contains("key(s) not stored through this proxy, e.g. harness:"), "the failing keys are named: {}", v.summary);
+        assert!(v.summary.contains("SERVER_ERROR"), "the proxy's error is shown: {}", v.summary);
     }
 }
