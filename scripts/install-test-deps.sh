@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian/Ubuntu machine, idempotently:
+#   - xmllint (JUnit schema checks) and python's junitparser (JUnit counts),
+#   - debootstrap and a running Docker engine (the real-server rig),
+#   - cargo-nextest,
+#   - the local rig image harness-rig:bookworm-1 (MariaDB+Galera, etcd, memcached, twemproxy),
+#     built from Debian packages without any container registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need_apt=()
+command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
+command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
+command -v docker >/dev/null || need_apt+=(docker.io)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing ${need_apt[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install -q junitparser >/dev/null
+
+if ! docker info >/dev/null 2>&1; then
+  echo "starting the Docker daemon" >&2
+  as_root service docker start >/dev/null 2>&1 || (as_root dockerd >/tmp/dockerd.log 2>&1 &)
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || { echo "the Docker daemon did not start (see /tmp/dockerd.log)" >&2; exit 1; }
+fi
+
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+PATH="$PATH:/usr/sbin" fixtures/images/build-rig-image.sh

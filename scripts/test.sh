@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, then runs every test that does not need a
+# Kubernetes cluster (pure, real-server rig, mocked API). Scenario tests (layer 4) stay out:
+# they run in the workflows under ci/ against kind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-test-deps.sh
+cargo build --workspace --all-targets
+cargo run -q -- validate scenarios/
+cargo nextest run --workspace --profile ci --run-ignored all -E 'not binary(scenarios)'
+mkdir -p reports
+cp target/nextest/ci/junit.xml reports/nextest-junit.xml
