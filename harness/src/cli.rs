@@ -102,6 +102,13 @@ pub struct RunArgs {
     /// Keep the cluster the harness created.
     #[arg(long)]
     pub keep_cluster: bool,
+    /// kind/minikube: use (or create) the cluster with this name; a cluster the harness did
+    /// not create is reused only when named here, and never deleted.
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    /// kind: the cluster config (default: generated for the scenarios' worker count).
+    #[arg(long)]
+    pub kind_config: Option<PathBuf>,
     /// Scenarios run at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallel: u16,
@@ -391,30 +398,130 @@ async fn run(args: RunArgs) -> u8 {
         );
         return EXIT_USAGE;
     }
-    if needs_cluster {
-        // The Kubernetes layer (kube-rs operations and the kind/minikube/existing/k3s providers)
-        // plugs in here.
-        eprintln!(
-            "error: the Kubernetes layer (provider {provider:?}) is not available in this build; \
-             only scenarios with `cluster: {{ required: false }}` can run (--provider none)"
-        );
-        return EXIT_USAGE;
-    }
-    let cluster = NoCluster;
     let run_dir = args.report_dir.join(&run_id);
     let junit = args
         .junit
         .clone()
         .unwrap_or_else(|| run_dir.join("junit.xml"));
-    execute(
-        &cluster,
-        &plans,
-        &run_id,
-        &junit,
-        &run_dir.join("summary.json"),
-        args.parallel,
-    )
-    .await
+    let summary = run_dir.join("summary.json");
+    if !needs_cluster {
+        return execute(&NoCluster, &plans, &run_id, &junit, &summary, args.parallel).await;
+    }
+    run_on_cluster(&args, provider, &plans, &run_id, &run_dir, &junit, &summary).await
+}
+
+/// Gets a cluster from the provider, runs the plans on it, exports logs on failure and gives
+/// the cluster back (unless --keep-cluster or the harness did not create it).
+async fn run_on_cluster(
+    args: &RunArgs,
+    provider: Provider,
+    plans: &[ScenarioPlan],
+    run_id: &str,
+    run_dir: &Path,
+    junit: &Path,
+    summary: &Path,
+) -> u8 {
+    use crate::k8s::provider::{self as prov, Prepared};
+    let workers = plans.iter().map(|p| p.cluster.workers).max().unwrap_or(0);
+    let default_name = format!("harness-{}", run_id.rsplit('-').next().unwrap_or("run"));
+    let name = args.cluster_name.clone().unwrap_or(default_name);
+    let prepared = match provider {
+        Provider::Kind => {
+            prov::kind_up(
+                &name,
+                args.cluster_name.is_some(),
+                workers,
+                args.kind_config.as_deref(),
+                run_dir,
+            )
+            .await
+        }
+        Provider::Minikube => prov::minikube_up(&name, workers + 1).await,
+        Provider::Existing => Ok(Prepared {
+            provider: "existing",
+            name: args.context.clone().unwrap_or_default(),
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            created: false,
+        }),
+        Provider::K3s => {
+            eprintln!(
+                "error: the k3s provider is not available in this build; use --provider kind, minikube, or --context"
+            );
+            return EXIT_USAGE;
+        }
+        Provider::None => unreachable!("checked by the caller"),
+    };
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if provider == Provider::Existing && prepared.context.is_none() {
+        eprintln!(
+            "error: an existing cluster is used only when you name its context: pass --context NAME (or set HARNESS_CONTEXT)"
+        );
+        return EXIT_USAGE;
+    }
+    let give_back = |code: u8| {
+        let prepared = prepared.clone();
+        async move {
+            if !args.keep_cluster
+                && let Err(e) = prov::teardown(&prepared).await
+            {
+                eprintln!(
+                    "warning: deleting the {} cluster {}: {e}",
+                    prepared.provider, prepared.name
+                );
+            }
+            code
+        }
+    };
+    let (client, version) =
+        match prov::client_for(prepared.kubeconfig.as_deref(), prepared.context.as_deref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return give_back(EXIT_USAGE).await;
+            }
+        };
+    if let Some(problem) = plans.iter().find_map(|p| version_mismatch(p, &version)) {
+        eprintln!("error: {problem}");
+        return give_back(EXIT_USAGE).await;
+    }
+    let cluster = crate::k8s::KubeCluster::new(
+        client,
+        prepared.provider,
+        &version,
+        run_id,
+        run_dir.join("evidence"),
+    );
+    let code = execute(&cluster, plans, run_id, junit, summary, args.parallel).await;
+    if code != EXIT_PASS
+        && prepared.provider == "kind"
+        && let Err(e) = prov::kind_export_logs(&prepared.name, &run_dir.join("kind-logs")).await
+    {
+        eprintln!("warning: kind export logs: {e}");
+    }
+    give_back(code).await
+}
+
+/// A scenario's Kubernetes version range against the server's `vMAJOR.MINOR.PATCH`.
+pub fn version_mismatch(plan: &ScenarioPlan, server: &str) -> Option<String> {
+    let mut parts = server.trim_start_matches('v').split(['.', '-', '+']);
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    let v = (major, minor);
+    let min = plan.cluster.kubernetes_min.filter(|m| v < *m);
+    let max = plan.cluster.kubernetes_max.filter(|m| v > *m);
+    min.or(max).map(|_| {
+        format!(
+            "scenario {} needs Kubernetes {:?}..{:?}, the server is {server}",
+            plan.name, plan.cluster.kubernetes_min, plan.cluster.kubernetes_max
+        )
+    })
 }
 
 /// Runs plans against a cluster with every reporter attached; returns the exit code.
@@ -672,11 +779,11 @@ async fn verify_cmd(args: VerifyArgs) -> u8 {
     for line in &verdict.evidence {
         println!("  {}", redactor.redact(line));
     }
-    if let Some(path) = &args.junit {
-        if let Err(e) = write_verify_junit(path, &spec, &verdict, started.elapsed(), &redactor) {
-            eprintln!("error: writing {}: {e}", path.display());
-            return EXIT_FAIL;
-        }
+    if let Some(path) = &args.junit
+        && let Err(e) = write_verify_junit(path, &spec, &verdict, started.elapsed(), &redactor)
+    {
+        eprintln!("error: writing {}: {e}", path.display());
+        return EXIT_FAIL;
     }
     if verdict.passed { EXIT_PASS } else { EXIT_FAIL }
 }

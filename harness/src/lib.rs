@@ -6,10 +6,12 @@
 //! - [`steps`]: one module per step kind.
 //! - [`verify`]: data-level verifiers (one module per verifier).
 //! - [`report`]: reporters consuming events (console, JUnit, JSON).
+//! - [`k8s`]: the `Cluster` on kube-rs, and the providers (kind, Minikube, existing).
 
 pub mod cli;
 pub mod diag;
 pub mod exec;
+pub mod k8s;
 pub mod manifest;
 pub mod plan;
 pub mod redact;

@@ -199,10 +199,10 @@ pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
             "sets metadata.namespace `{ns}`: objects go into the scenario's own namespace; remove it"
         ));
     }
-    if problems.is_empty() {
-        if let Err(e) = check_typed(api_version, kind, value) {
-            problems.push(e);
-        }
+    if problems.is_empty()
+        && let Err(e) = check_typed(api_version, kind, value)
+    {
+        problems.push(e);
     }
     if problems.is_empty() {
         Ok(())

@@ -352,15 +352,12 @@ impl ScenarioPlan {
                 if let Some(d) = &s.description {
                     let _ = writeln!(out, "        # {}", d.trim());
                 }
-                if manifests {
-                    if let PlannedAction::Apply(list) = &s.action {
-                        for m in list {
-                            let yaml =
-                                serde_yaml::to_string(&redact_manifest(m)).unwrap_or_default();
-                            let _ = writeln!(out, "        --- # {}", m.origin);
-                            for line in yaml.lines() {
-                                let _ = writeln!(out, "        {line}");
-                            }
+                if manifests && let PlannedAction::Apply(list) = &s.action {
+                    for m in list {
+                        let yaml = serde_yaml::to_string(&redact_manifest(m)).unwrap_or_default();
+                        let _ = writeln!(out, "        --- # {}", m.origin);
+                        for line in yaml.lines() {
+                            let _ = writeln!(out, "        {line}");
                         }
                     }
                 }

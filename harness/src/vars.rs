@@ -100,30 +100,30 @@ pub fn substitute(
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos + 1..];
-        if after.starts_with("${") {
+        if let Some(escaped) = after.strip_prefix("${") {
             out.push_str("${");
-            rest = &after[2..];
+            rest = escaped;
             consumed += pos + 3;
             continue;
         }
-        if let Some(body) = after.strip_prefix('{') {
-            if let Some(end) = body.find('}') {
-                let name = &body[..end];
-                match lookup(name) {
-                    Some(v) => out.push_str(&v),
-                    None => {
-                        let (line, column) = position(text, consumed + pos);
-                        unknown.push(Unknown {
-                            name: name.to_string(),
-                            line,
-                            column,
-                        });
-                    }
+        if let Some(body) = after.strip_prefix('{')
+            && let Some(end) = body.find('}')
+        {
+            let name = &body[..end];
+            match lookup(name) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    let (line, column) = position(text, consumed + pos);
+                    unknown.push(Unknown {
+                        name: name.to_string(),
+                        line,
+                        column,
+                    });
                 }
-                rest = &body[end + 1..];
-                consumed += pos + 2 + end + 1;
-                continue;
             }
+            rest = &body[end + 1..];
+            consumed += pos + 2 + end + 1;
+            continue;
         }
         out.push('$');
         rest = after;

@@ -25,10 +25,10 @@ fn images(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(map) => {
             for (k, v) in map {
-                if k == "image" {
-                    if let Some(s) = v.as_str() {
-                        out.push(s.to_string());
-                    }
+                if k == "image"
+                    && let Some(s) = v.as_str()
+                {
+                    out.push(s.to_string());
                 }
                 images(v, out);
             }
@@ -41,7 +41,14 @@ fn images(v: &Value, out: &mut Vec<String>) {
 /// Fixture text with every `${var}` replaced by a plausible value, as a plan would.
 fn rendered(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap();
-    harness::vars::substitute(&text, &|name| Some(if name == "mcrouter_image" { "registry.example/mcrouter:0.36.0".into() } else { format!("value-of-{name}") })).unwrap()
+    harness::vars::substitute(&text, &|name| {
+        Some(if name == "mcrouter_image" {
+            "registry.example/mcrouter:0.36.0".into()
+        } else {
+            format!("value-of-{name}")
+        })
+    })
+    .unwrap()
 }
 
 #[test]
@@ -50,10 +57,25 @@ fn every_seed_scenario_validates_without_errors_or_warnings() {
     assert_eq!(files.len(), 7, "{files:?}");
     for file in files {
         let (scenario, diags) = validate_file(&file, &|_| None);
-        assert!(scenario.is_some() && diags.0.is_empty(), "{}:\n{diags}", file.display());
+        assert!(
+            scenario.is_some() && diags.0.is_empty(),
+            "{}:\n{diags}",
+            file.display()
+        );
         let scenario = scenario.unwrap();
-        assert!(scenario.tags.iter().any(|t| ["smoke", "nightly", "release"].contains(&t.as_str())), "{}", file.display());
-        assert!(scenario.cluster.workers >= 1, "{} states no cluster needs", file.display());
+        assert!(
+            scenario
+                .tags
+                .iter()
+                .any(|t| ["smoke", "nightly", "release"].contains(&t.as_str())),
+            "{}",
+            file.display()
+        );
+        assert!(
+            scenario.cluster.workers >= 1,
+            "{} states no cluster needs",
+            file.display()
+        );
     }
 }
 
@@ -78,7 +100,11 @@ fn every_image_is_pinned_and_not_latest() {
                 seen += 1;
                 let last = image.rsplit('/').next().unwrap_or(&image);
                 let tag = last.split_once(':').map(|(_, t)| t);
-                assert!(image.contains('@') || tag.is_some_and(|t| !t.is_empty() && t != "latest"), "{}: image `{image}` is not pinned", path.display());
+                assert!(
+                    image.contains('@') || tag.is_some_and(|t| !t.is_empty() && t != "latest"),
+                    "{}: image `{image}` is not pinned",
+                    path.display()
+                );
             }
         }
     }

@@ -11,7 +11,18 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 async fn memcached(network: &str, name: &str) -> (ContainerAsync<GenericImage>, String) {
     let c = GenericImage::new("harness-rig", "bookworm-1")
         .with_wait_for(WaitFor::message_on_stderr("server listening"))
-        .with_cmd(["memcached", "-u", "nobody", "-p", "11211", "-l", "0.0.0.0", "-m", "32", "-vv"])
+        .with_cmd([
+            "memcached",
+            "-u",
+            "nobody",
+            "-p",
+            "11211",
+            "-l",
+            "0.0.0.0",
+            "-m",
+            "32",
+            "-vv",
+        ])
         .with_network(network)
         .with_container_name(name)
         .start()
@@ -22,12 +33,26 @@ async fn memcached(network: &str, name: &str) -> (ContainerAsync<GenericImage>, 
 }
 
 fn harness(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_harness")).args(args).output().expect("run harness");
-    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .output()
+        .expect("run harness");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn suffix() -> String {
-    format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos())
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    )
 }
 
 #[tokio::test]
@@ -38,14 +63,37 @@ async fn cli_verify_exit_codes_and_junit() {
     let (_b, b) = memcached(&net, &format!("{net}-b")).await;
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("verify.xml");
-    let (code, stdout, stderr) = harness(&["verify", "memcache.pool", "--endpoint", &a, "--endpoint", &b, "--keys", "500", "--junit", junit.to_str().unwrap()]);
+    let (code, stdout, stderr) = harness(&[
+        "verify",
+        "memcache.pool",
+        "--endpoint",
+        &a,
+        "--endpoint",
+        &b,
+        "--keys",
+        "500",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.starts_with("PASS memcache.pool"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains(r#"tests="1""#) && xml.contains(r#"failures="0""#), "{xml}");
+    assert!(
+        xml.contains(r#"tests="1""#) && xml.contains(r#"failures="0""#),
+        "{xml}"
+    );
 
     // A server that is not there: exit 1, and the failure names it.
-    let (code, stdout, _) = harness(&["verify", "memcache.pool", "--endpoint", &a, "--endpoint", "127.0.0.1:1", "--keys", "100"]);
+    let (code, stdout, _) = harness(&[
+        "verify",
+        "memcache.pool",
+        "--endpoint",
+        &a,
+        "--endpoint",
+        "127.0.0.1:1",
+        "--keys",
+        "100",
+    ]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stdout.contains("127.0.0.1:1: cannot connect"), "{stdout}");
 
@@ -53,7 +101,16 @@ async fn cli_verify_exit_codes_and_junit() {
     let (code, _, stderr) = harness(&["verify", "memcache.pol", "--endpoint", &a]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("did you mean `memcache.pool`"), "{stderr}");
-    let (code, _, stderr) = harness(&["verify", "galera.status", "--endpoint", &a, "--user", "u", "--password-env", "HARNESS_TEST_UNSET_VAR"]);
+    let (code, _, stderr) = harness(&[
+        "verify",
+        "galera.status",
+        "--endpoint",
+        &a,
+        "--user",
+        "u",
+        "--password-env",
+        "HARNESS_TEST_UNSET_VAR",
+    ]);
     assert_eq!(code, Some(2), "{stderr}");
 }
 
@@ -75,14 +132,33 @@ async fn scenario_without_a_cluster_runs_against_static_endpoints() {
     let junit = dir.path().join("junit.xml");
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
         .env("MC_A", &a)
-        .args(["run", scenario.to_str().unwrap(), "--provider", "none", "--junit", junit.to_str().unwrap(), "--report-dir"])
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--provider",
+            "none",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--report-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "one step fails on purpose: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("PASS") && stdout.contains("nightly-memcached / verify-1"), "{stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one step fails on purpose: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("PASS") && stdout.contains("nightly-memcached / verify-1"),
+        "{stdout}"
+    );
     assert!(stdout.contains("127.0.0.1:1: cannot connect"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains(r#"tests="2""#) && xml.contains(r#"failures="1""#), "{xml}");
+    assert!(
+        xml.contains(r#"tests="2""#) && xml.contains(r#"failures="1""#),
+        "{xml}"
+    );
 }

@@ -66,10 +66,10 @@ impl Cluster for Scripted {
         Ok(())
     }
     async fn wait(&self, _: &str, c: &WaitSpec, _: Duration) -> Result<String, ClusterError> {
-        if let WaitSpec::Rollout { name, .. } = c {
-            if name == "never" {
-                std::future::pending::<()>().await;
-            }
+        if let WaitSpec::Rollout { name, .. } = c
+            && name == "never"
+        {
+            std::future::pending::<()>().await;
         }
         Ok("ready".into())
     }
@@ -418,14 +418,25 @@ async fn secrets_never_reach_the_sink() {
 #[tokio::test]
 async fn unavailable_verifiers_fail_loudly() {
     let cluster = Scripted::default();
-    let spec = crate::verify::VerifySpec::CassandraRing(crate::verify::CassandraRingSpec { pods: "app=cassandra".into(), container: None, nodes: 4, stable_for: None });
+    let spec = crate::verify::VerifySpec::CassandraRing(crate::verify::CassandraRingSpec {
+        pods: "app=cassandra".into(),
+        container: None,
+        nodes: 4,
+        stable_for: None,
+    });
     let mut s = step("ring", PlannedAction::Verify(Box::new(spec)));
     s.kind = "verify";
     let (result, events) = run(&cluster, &plan(vec![s], vec![]), CancellationToken::new()).await;
     assert!(!result.passed);
     let message = events.iter().find_map(|e| match e {
-        Event::StepFinished { outcome: Outcome::Failed { message }, .. } => Some(message.clone()),
+        Event::StepFinished {
+            outcome: Outcome::Failed { message },
+            ..
+        } => Some(message.clone()),
         _ => None,
     });
-    assert_eq!(message.as_deref(), Some("verifier cassandra.ring is not available in this build"));
+    assert_eq!(
+        message.as_deref(),
+        Some("verifier cassandra.ring is not available in this build")
+    );
 }

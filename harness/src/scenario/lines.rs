@@ -43,10 +43,7 @@ impl Builder {
                 self.positions.entry(p.clone()).or_insert(position);
                 Some(p)
             }
-            Some(Frame::Map { path, key }) => match key.take() {
-                Some(k) => Some(join(path, &k)),
-                None => None, // this node is a key
-            },
+            Some(Frame::Map { path, key }) => key.take().map(|k| join(path, &k)),
         }
     }
 }

@@ -393,6 +393,7 @@ pub struct ExecSpec {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+#[derive(Default)]
 pub struct ExecExpect {
     #[serde(default)]
     pub exit_code: i64,
@@ -402,17 +403,6 @@ pub struct ExecExpect {
     pub not_contains: Vec<String>,
     #[serde(default)]
     pub regex: Vec<String>,
-}
-
-impl Default for ExecExpect {
-    fn default() -> Self {
-        Self {
-            exit_code: 0,
-            contains: vec![],
-            not_contains: vec![],
-            regex: vec![],
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

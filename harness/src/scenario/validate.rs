@@ -175,13 +175,18 @@ pub fn validate(
     // an operator or a controller).
     for (section, list) in [("steps", &raw.steps), ("finally", &raw.finally)] {
         for (i, step) in list.iter().enumerate() {
-            if let RawAction::Wait(w) = &step.action {
-                if let Some((kind, name)) = w.target() {
-                    let name = vars::substitute(name, &|n| cx.lookup(n))
-                        .unwrap_or_else(|_| name.to_string());
-                    if !cx.created.contains(&(kind.to_string(), name.clone())) {
-                        cx.warning(&format!("{section}[{i}].wait"), format!("waits on {kind} `{name}`, which no apply step of this scenario creates"));
-                    }
+            if let RawAction::Wait(w) = &step.action
+                && let Some((kind, name)) = w.target()
+            {
+                let name =
+                    vars::substitute(name, &|n| cx.lookup(n)).unwrap_or_else(|_| name.to_string());
+                if !cx.created.contains(&(kind.to_string(), name.clone())) {
+                    cx.warning(
+                        &format!("{section}[{i}].wait"),
+                        format!(
+                            "waits on {kind} `{name}`, which no apply step of this scenario creates"
+                        ),
+                    );
                 }
             }
         }
@@ -244,10 +249,10 @@ fn cluster_needs(cx: &mut Ctx, raw: &super::raw::ClusterNeeds) -> ClusterNeeds {
     let range = raw.kubernetes.clone().unwrap_or_default();
     let min = parse_version(cx, "cluster.kubernetes.min", &range.min);
     let max = parse_version(cx, "cluster.kubernetes.max", &range.max);
-    if let (Some(a), Some(b)) = (min, max) {
-        if a > b {
-            cx.error("cluster.kubernetes", "`min` is newer than `max`");
-        }
+    if let (Some(a), Some(b)) = (min, max)
+        && a > b
+    {
+        cx.error("cluster.kubernetes", "`min` is newer than `max`");
     }
     if !raw.required && (raw.workers.is_some() || raw.kubernetes.is_some()) {
         cx.error(
@@ -265,17 +270,17 @@ fn cluster_needs(cx: &mut Ctx, raw: &super::raw::ClusterNeeds) -> ClusterNeeds {
 
 fn timeouts(cx: &mut Ctx, raw: &super::raw::Timeouts) -> Timeouts {
     let mut t = Timeouts::default();
-    if let Some(s) = &raw.scenario {
-        if let Some(d) = cx.duration("timeouts.scenario", s) {
-            t.scenario = d;
-        }
+    if let Some(s) = &raw.scenario
+        && let Some(d) = cx.duration("timeouts.scenario", s)
+    {
+        t.scenario = d;
     }
-    if let Some(s) = &raw.step {
-        if let Some(d) = cx.duration("timeouts.step", s) {
-            for (kind, v) in t.per_kind.iter_mut() {
-                if *kind != "sleep" {
-                    *v = d;
-                }
+    if let Some(s) = &raw.step
+        && let Some(d) = cx.duration("timeouts.step", s)
+    {
+        for (kind, v) in t.per_kind.iter_mut() {
+            if *kind != "sleep" {
+                *v = d;
             }
         }
     }
@@ -289,10 +294,10 @@ fn timeouts(cx: &mut Ctx, raw: &super::raw::Timeouts) -> Timeouts {
         ("verify", &raw.verify),
     ];
     for (kind, value) in per_kind {
-        if let Some(s) = value {
-            if let Some(d) = cx.duration(&format!("timeouts.{kind}"), s) {
-                t.per_kind.insert(kind, d);
-            }
+        if let Some(s) = value
+            && let Some(d) = cx.duration(&format!("timeouts.{kind}"), s)
+        {
+            t.per_kind.insert(kind, d);
         }
     }
     t
@@ -383,13 +388,22 @@ fn exactly_one(cx: &mut Ctx, path: &str, options: &[(&str, bool)]) -> bool {
 
 /// The spec with variables substituted (so checks see what will run); unknown variables are
 /// reported at the step (and the step is not checked further).
-fn rendered<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(cx: &mut Ctx, path: &str, spec: &T) -> Option<T> {
+fn rendered<T: serde::Serialize + serde::de::DeserializeOwned + Clone>(
+    cx: &mut Ctx,
+    path: &str,
+    spec: &T,
+) -> Option<T> {
     match crate::plan::render(spec, &|n| cx.lookup(n), path) {
         Ok(r) => Some(r),
         Err(e) => {
             let message = e.to_string();
-            let message = message.split_once(": ").map_or(message.as_str(), |(_, m)| m).to_string();
-            let hint = backticked_var(&message).map(|v| cx.var_hint(&v)).unwrap_or_default();
+            let message = message
+                .split_once(": ")
+                .map_or(message.as_str(), |(_, m)| m)
+                .to_string();
+            let hint = backticked_var(&message)
+                .map(|v| cx.var_hint(&v))
+                .unwrap_or_default();
             cx.error(path, format!("{message}{hint}"));
             None
         }
@@ -422,7 +436,10 @@ fn action(cx: &mut Ctx, step_path: &str, original: &RawAction) -> Option<Action>
         (Action::Exec(_), RawAction::Exec(s)) => Action::Exec(s.clone()),
         (Action::Fault(_), RawAction::Fault(s)) => Action::Fault(s.clone()),
         (Action::Verify(_), RawAction::Verify(s)) => Action::Verify(Box::new(s.clone())),
-        (Action::Scale(scale), RawAction::Scale(s)) => Action::Scale(Scale { name: s.name.clone(), ..scale }),
+        (Action::Scale(scale), RawAction::Scale(s)) => Action::Scale(Scale {
+            name: s.name.clone(),
+            ..scale
+        }),
         (other, _) => other,
     })
 }
@@ -959,10 +976,16 @@ mod tests {
 
     #[test]
     fn step_fields_are_checked_after_substitution_and_unknown_variables_are_named() {
-        let d = check("name: ok\ncluster: { required: false }\nvariables: { host: \"db:3306\" }\nsteps:\n  - verify:\n      memcache.pool:\n        target: { endpoints: [\"${host}\"] }\n  - verify:\n      memcache.pool:\n        target: { endpoints: [\"${hots}\"] }\n");
+        let d = check(
+            "name: ok\ncluster: { required: false }\nvariables: { host: \"db:3306\" }\nsteps:\n  - verify:\n      memcache.pool:\n        target: { endpoints: [\"${host}\"] }\n  - verify:\n      memcache.pool:\n        target: { endpoints: [\"${hots}\"] }\n",
+        );
         let errors: Vec<String> = d.errors().map(|e| e.to_string()).collect();
         assert_eq!(errors.len(), 1, "{errors:?}");
-        assert!(errors[0].contains("steps[1].verify") && errors[0].contains("`${hots}`") && errors[0].contains("did you mean `host`"), "{errors:?}");
+        assert!(
+            errors[0].contains("steps[1].verify")
+                && errors[0].contains("`${hots}`")
+                && errors[0].contains("did you mean `host`"),
+            "{errors:?}"
+        );
     }
 }
-

@@ -210,24 +210,40 @@ mod rig {
     use crate::verify::rig;
 
     fn spec(api: EtcdApi) -> EtcdKeysSpec {
-        EtcdKeysSpec { target: Default::default(), cluster: "mariadb_galera_ss".into(), nodes: Default::default(), api }
+        EtcdKeysSpec {
+            target: Default::default(),
+            cluster: "mariadb_galera_ss".into(),
+            nodes: Default::default(),
+            api,
+        }
     }
 
     fn galera(ips: &[&str]) -> Vec<Endpoint> {
-        ips.iter().map(|ip| Endpoint::parse(&format!("{ip}:3306")).unwrap()).collect()
+        ips.iter()
+            .map(|ip| Endpoint::parse(&format!("{ip}:3306")).unwrap())
+            .collect()
     }
 
     async fn register_v2(m: &Endpoint, ip: &str) {
         // As the seed's discovery does: PUT /v2/keys/galera/<cluster>/<ip>/ipaddress with a TTL.
         let body = format!("value={ip}&ttl=300");
-        let r = request(m, "PUT", &format!("/v2/keys/galera/mariadb_galera_ss/{ip}/ipaddress"), Some(("application/x-www-form-urlencoded", body))).await.unwrap();
+        let r = request(
+            m,
+            "PUT",
+            &format!("/v2/keys/galera/mariadb_galera_ss/{ip}/ipaddress"),
+            Some(("application/x-www-form-urlencoded", body)),
+        )
+        .await
+        .unwrap();
         assert!(r.status == 200 || r.status == 201, "{r:?}");
     }
 
     async fn register_v3(m: &Endpoint, ip: &str) {
         let key = format!("/galera/mariadb_galera_ss/{ip}/ipaddress");
         let body = json!({"key": B64.encode(key), "value": B64.encode(ip)}).to_string();
-        let r = request(m, "POST", "/v3/kv/put", Some(("application/json", body))).await.unwrap();
+        let r = request(m, "POST", "/v3/kv/put", Some(("application/json", body)))
+            .await
+            .unwrap();
         assert_eq!(r.status, 200, "{r:?}");
     }
 
@@ -245,23 +261,54 @@ mod rig {
         // `any` finds the v2 registrations; v3 sees none of them (separate key spaces).
         assert!(check(&spec(EtcdApi::Any), &members, &expected).await.passed);
         let v = check(&spec(EtcdApi::V3), &members, &expected).await;
-        assert!(!v.passed && v.summary.contains("not registered"), "{}", v.summary);
+        assert!(
+            !v.passed && v.summary.contains("not registered"),
+            "{}",
+            v.summary
+        );
 
         // A stale registration (an address that is no Galera node) and a missing node.
         register_v2(&members[1], "10.244.9.9").await;
-        let v = check(&spec(EtcdApi::V2), &members, &galera(&["10.244.1.5", "10.244.2.7", "10.244.3.9", "10.244.4.4"])).await;
+        let v = check(
+            &spec(EtcdApi::V2),
+            &members,
+            &galera(&["10.244.1.5", "10.244.2.7", "10.244.3.9", "10.244.4.4"]),
+        )
+        .await;
         assert!(!v.passed);
-        assert!(v.summary.contains("\"10.244.4.4\"") && v.summary.contains("not registered"), "{}", v.summary);
-        assert!(v.summary.contains("\"10.244.9.9\"") && v.summary.contains("stale"), "{}", v.summary);
+        assert!(
+            v.summary.contains("\"10.244.4.4\"") && v.summary.contains("not registered"),
+            "{}",
+            v.summary
+        );
+        assert!(
+            v.summary.contains("\"10.244.9.9\"") && v.summary.contains("stale"),
+            "{}",
+            v.summary
+        );
 
         for ip in ["10.244.1.5", "10.244.2.7"] {
             register_v3(&members[2], ip).await;
         }
-        let v = check(&spec(EtcdApi::V3), &members, &galera(&["10.244.1.5", "10.244.2.7"])).await;
+        let v = check(
+            &spec(EtcdApi::V3),
+            &members,
+            &galera(&["10.244.1.5", "10.244.2.7"]),
+        )
+        .await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
 
         nodes[1].stop().await;
-        let v = check(&spec(EtcdApi::V3), &members, &galera(&["10.244.1.5", "10.244.2.7"])).await;
-        assert!(!v.passed && v.summary.contains(&format!("{}: ", members[1].name)), "{}", v.summary);
+        let v = check(
+            &spec(EtcdApi::V3),
+            &members,
+            &galera(&["10.244.1.5", "10.244.2.7"]),
+        )
+        .await;
+        assert!(
+            !v.passed && v.summary.contains(&format!("{}: ", members[1].name)),
+            "{}",
+            v.summary
+        );
     }
 }

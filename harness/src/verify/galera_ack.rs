@@ -120,8 +120,8 @@ pub async fn write_phase(
             .map(move |w| writer(node, n, w, login, table, end, delete_every, history.clone()))
     });
     futures::future::join_all(tasks).await;
-    let h = history.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    h
+
+    history.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -138,22 +138,39 @@ async fn writer(
     let mut conn: Option<Conn> = None;
     let mut seq: u64 = 0;
     while Instant::now() < end {
-        let Some(c) = conn.as_mut() else {
-            match tokio::time::timeout(OP_TIMEOUT, connect(node, login)).await {
-                Ok(Ok(c)) => conn = Some(c),
-                _ => tokio::time::sleep(RECONNECT_PAUSE).await,
-            }
-            continue;
-        };
         seq += 1;
         let id = format!("n{n}-w{w}-{seq}");
+        if conn.is_none() {
+            match tokio::time::timeout(OP_TIMEOUT, connect(node, login)).await {
+                Ok(Ok(c)) => conn = Some(c),
+                Ok(Err(e)) => {
+                    // The write was attempted and failed: it is not acknowledged.
+                    history
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .unacknowledged
+                        .push((id, format!("{node}: {e}")));
+                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    continue;
+                }
+                Err(_) => {
+                    history
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .unacknowledged
+                        .push((id, format!("{node}: cannot connect: no answer")));
+                    continue;
+                }
+            }
+        }
+        let Some(c) = conn.as_mut() else { continue };
         let insert = format!(
             "INSERT INTO {table} (id, node) VALUES ('{id}', '{}')",
             node.name.replace('\'', "")
         );
         match op(c, &insert).await {
             Ok(()) => {
-                let delete = delete_every > 0 && seq % delete_every == 0;
+                let delete = delete_every > 0 && seq.is_multiple_of(delete_every);
                 let deleted = if delete {
                     Some(op(c, &format!("DELETE FROM {table} WHERE id = '{id}'")).await)
                 } else {

@@ -26,10 +26,10 @@ pub async fn check(spec: &HttpSpec, targets: &[Endpoint]) -> Verdict {
                         problems.push(format!("{t}: body does not contain `{needle}`"));
                     }
                 }
-                if let Some(family) = &spec.metric_family {
-                    if !has_metric_family(&r.body, family) {
-                        problems.push(format!("{t}: no metric family `{family}` in the response"));
-                    }
+                if let Some(family) = &spec.metric_family
+                    && !has_metric_family(&r.body, family)
+                {
+                    problems.push(format!("{t}: no metric family `{family}` in the response"));
                 }
             }
         }

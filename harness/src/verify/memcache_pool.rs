@@ -114,19 +114,43 @@ mod rig {
     #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
     async fn keys_spread_over_every_server_and_a_stopped_server_is_named() {
         let (_net, nodes, servers) = rig::memcached(3).await;
-        let spec = MemcachePoolSpec { target: Default::default(), keys: 3000, min_share: 0.7 };
+        let spec = MemcachePoolSpec {
+            target: Default::default(),
+            keys: 3000,
+            min_share: 0.7,
+        };
         let v = check(&spec, &servers).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
-        assert!(v.evidence.iter().filter(|e| e.contains("keys (fair share 1000")).count() == 3, "{:?}", v.evidence);
+        assert!(
+            v.evidence
+                .iter()
+                .filter(|e| e.contains("keys (fair share 1000"))
+                .count()
+                == 3,
+            "{:?}",
+            v.evidence
+        );
 
         // An impossible bound fails and names a server.
-        let strict = MemcachePoolSpec { min_share: 1.0, ..spec.clone() };
+        let strict = MemcachePoolSpec {
+            min_share: 1.0,
+            ..spec.clone()
+        };
         let v = check(&strict, &servers).await;
-        assert!(!v.passed && v.summary.contains("below 1000"), "{}", v.summary);
+        assert!(
+            !v.passed && v.summary.contains("below 1000"),
+            "{}",
+            v.summary
+        );
 
         nodes[1].stop().await;
         let v = check(&spec, &servers).await;
         assert!(!v.passed);
-        assert!(v.summary.contains(&format!("{}: cannot connect", servers[1].name)), "{}", v.summary);
+        assert!(
+            v.summary
+                .contains(&format!("{}: cannot connect", servers[1].name)),
+            "{}",
+            v.summary
+        );
     }
 }

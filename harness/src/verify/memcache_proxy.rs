@@ -35,8 +35,14 @@ pub async fn check(
             for (key, value) in keys {
                 match client.get(&key).await {
                     Ok(Some(v)) if v == value.as_bytes() => stored.push((key, value)),
-                    Ok(other) => failed.push(format!("{key}: read back {:?}", other.map(|v| String::from_utf8_lossy(&v).into_owned()))),
-                    Err(e) => failed.push(format!("{key}: {}", e.split(": ").skip(2).collect::<Vec<_>>().join(": "))),
+                    Ok(other) => failed.push(format!(
+                        "{key}: read back {:?}",
+                        other.map(|v| String::from_utf8_lossy(&v).into_owned())
+                    )),
+                    Err(e) => failed.push(format!(
+                        "{key}: {}",
+                        e.split(": ").skip(2).collect::<Vec<_>>().join(": ")
+                    )),
                 }
             }
             Ok::<_, String>((stored, failed))
@@ -44,9 +50,17 @@ pub async fn check(
         .await;
         match result {
             Ok((stored, failed)) => {
-                evidence.push(format!("{proxy}: set {} keys, {} not stored", stored.len(), failed.len()));
+                evidence.push(format!(
+                    "{proxy}: set {} keys, {} not stored",
+                    stored.len(),
+                    failed.len()
+                ));
                 if !failed.is_empty() {
-                    problems.push(format!("{proxy}: {} key(s) not stored through this proxy, e.g. {}", failed.len(), failed[..failed.len().min(3)].join("; ")));
+                    problems.push(format!(
+                        "{proxy}: {} key(s) not stored through this proxy, e.g. {}",
+                        failed.len(),
+                        failed[..failed.len().min(3)].join("; ")
+                    ));
                 }
                 written.extend(stored.into_iter().map(|(k, v)| (k, (p, v))));
             }
@@ -64,20 +78,33 @@ pub async fn check(
             continue;
         }
         match read_all(reader, &keys).await {
-            Err(e) => problems.push(format!("reading through proxy {e} ({} keys not read)", keys.len())),
+            Err(e) => problems.push(format!(
+                "reading through proxy {e} ({} keys not read)",
+                keys.len()
+            )),
             Ok(values) => {
                 let mut wrong = vec![];
                 for k in &keys {
                     match values.get(k) {
                         Some(Ok(v)) if v.as_slice() == written[k].1.as_bytes() => {}
-                        Some(Ok(v)) => wrong.push(format!("{k}: wrong value {:?}", String::from_utf8_lossy(v))),
+                        Some(Ok(v)) => {
+                            wrong.push(format!("{k}: wrong value {:?}", String::from_utf8_lossy(v)))
+                        }
                         Some(Err(e)) => wrong.push(format!("{k}: {e}")),
                         None => wrong.push(format!("{k}: missing")),
                     }
                 }
-                evidence.push(format!("{reader}: read {} of {} keys written through other proxies", keys.len() - wrong.len(), keys.len()));
+                evidence.push(format!(
+                    "{reader}: read {} of {} keys written through other proxies",
+                    keys.len() - wrong.len(),
+                    keys.len()
+                ));
                 if !wrong.is_empty() {
-                    problems.push(format!("{reader}: {} key(s) failed through this proxy, e.g. {}", wrong.len(), wrong[..wrong.len().min(3)].join("; ")));
+                    problems.push(format!(
+                        "{reader}: {} key(s) failed through this proxy, e.g. {}",
+                        wrong.len(),
+                        wrong[..wrong.len().min(3)].join("; ")
+                    ));
                 }
             }
         }
@@ -155,7 +182,10 @@ pub async fn check(
 
 /// Values through one proxy: a multi-get, and key by key when that fails (a proxy answers a
 /// multi-get with one error when any of its servers is down), so each key gets its own outcome.
-async fn read_all(proxy: &Endpoint, keys: &[String]) -> Result<BTreeMap<String, Result<Vec<u8>, String>>, String> {
+async fn read_all(
+    proxy: &Endpoint,
+    keys: &[String],
+) -> Result<BTreeMap<String, Result<Vec<u8>, String>>, String> {
     let mut client = connect(proxy).await?;
     if let Ok(values) = client.get_many(keys).await {
         return Ok(values.into_iter().map(|(k, v)| (k, Ok(v))).collect());
@@ -169,7 +199,10 @@ async fn read_all(proxy: &Endpoint, keys: &[String]) -> Result<BTreeMap<String, 
             }
             Ok(None) => {}
             Err(e) => {
-                out.insert(key.clone(), Err(e.split(": ").skip(2).collect::<Vec<_>>().join(": ")));
+                out.insert(
+                    key.clone(),
+                    Err(e.split(": ").skip(2).collect::<Vec<_>>().join(": ")),
+                );
             }
         }
     }
@@ -188,16 +221,40 @@ mod rig {
     async fn keys_set_through_each_proxy_are_read_through_the_others_and_a_dead_server_is_named() {
         let (net, servers, server_endpoints) = rig::memcached(3).await;
         let (_proxies, proxy_endpoints) = rig::twemproxy(&net, &servers, 3).await;
-        let spec = MemcacheProxySpec { proxies: Default::default(), servers: Default::default(), keys_per_proxy: 30 };
+        let spec = MemcacheProxySpec {
+            proxies: Default::default(),
+            servers: Default::default(),
+            keys_per_proxy: 30,
+        };
         let v = check(&spec, &proxy_endpoints, &server_endpoints).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
-        assert!(v.evidence.iter().any(|e| e.contains("read 60 of 60 keys")), "{:?}", v.evidence);
+        assert!(
+            v.evidence.iter().any(|e| e.contains("read 60 of 60 keys")),
+            "{:?}",
+            v.evidence
+        );
 
         servers[0].stop().await;
         let v = check(&spec, &proxy_endpoints, &server_endpoints).await;
         assert!(!v.passed);
-        assert!(v.summary.contains(&format!("memcached server {}: cannot connect", server_endpoints[0].name)), "{}", v.summary);
-        assert!(v.summary.contains("key(s) not stored through this proxy, e.g. harness:"), "the failing keys are named: {}", v.summary);
-        assert!(v.summary.contains("SERVER_ERROR"), "the proxy's error is shown: {}", v.summary);
+        assert!(
+            v.summary.contains(&format!(
+                "memcached server {}: cannot connect",
+                server_endpoints[0].name
+            )),
+            "{}",
+            v.summary
+        );
+        assert!(
+            v.summary
+                .contains("key(s) not stored through this proxy, e.g. harness:"),
+            "the failing keys are named: {}",
+            v.summary
+        );
+        assert!(
+            v.summary.contains("SERVER_ERROR"),
+            "the proxy's error is shown: {}",
+            v.summary
+        );
     }
 }

@@ -1,0 +1,186 @@
+//! Exec and port-forward: a command in a pod with its output and exit status; a byte stream to
+//! a pod port (port-forward) or to `nc <host> <port>` run inside a pod (exec); and local TCP
+//! listeners that bridge to those streams, for protocol clients that need a socket address.
+//! Each accepted connection gets its own stream.
+
+use super::{api_error, exec_status};
+use crate::exec::{ClusterError, ExecOutput};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::AttachParams;
+use kube::{Api, Client};
+use std::net::SocketAddr;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Output kept per stream of an exec (the rest is dropped, with a note).
+pub const MAX_EXEC_OUTPUT: usize = 1024 * 1024;
+
+async fn read_bounded(mut r: impl AsyncRead + Unpin) -> String {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut dropped = 0usize;
+    while let Ok(n) = r.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        let room = MAX_EXEC_OUTPUT.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..n.min(room)]);
+        dropped += n.saturating_sub(room);
+    }
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    if dropped > 0 {
+        text.push_str(&format!("\n[... {dropped} more bytes dropped]"));
+    }
+    text
+}
+
+pub async fn exec(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    container: Option<&str>,
+    command: &[String],
+    stdin: Option<&str>,
+) -> Result<ExecOutput, ClusterError> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut params = AttachParams::default()
+        .stdout(true)
+        .stderr(true)
+        .stdin(stdin.is_some());
+    if let Some(c) = container {
+        params = params.container(c);
+    }
+    let mut process = api
+        .exec(pod, command.to_vec(), &params)
+        .await
+        .map_err(|e| api_error(&format!("exec in {pod}"), e))?;
+    if let (Some(input), Some(mut w)) = (stdin, process.stdin()) {
+        let _ = w.write_all(input.as_bytes()).await;
+        let _ = w.shutdown().await;
+    }
+    let stdout = process.stdout().map(read_bounded);
+    let stderr = process.stderr().map(read_bounded);
+    let status = process.take_status();
+    let (stdout, stderr) = tokio::join!(
+        async {
+            match stdout {
+                Some(f) => f.await,
+                None => String::new(),
+            }
+        },
+        async {
+            match stderr {
+                Some(f) => f.await,
+                None => String::new(),
+            }
+        }
+    );
+    let status = match status {
+        Some(s) => s.await,
+        None => None,
+    };
+    let exit_code = match status {
+        Some(s) => exec_status::exit_code(&s)
+            .map_err(|e| ClusterError::Api(format!("exec in {pod}: {e}")))?,
+        None => {
+            return Err(ClusterError::Api(format!(
+                "exec in {pod}: the API server sent no exit status"
+            )));
+        }
+    };
+    let _ = process.join().await;
+    Ok(ExecOutput {
+        stdout,
+        stderr,
+        exit_code,
+    })
+}
+
+/// Copies both ways between a local connection and a remote stream until either side closes.
+async fn splice(mut local: tokio::net::TcpStream, mut remote: impl AsyncRead + AsyncWrite + Unpin) {
+    let _ = tokio::io::copy_bidirectional(&mut local, &mut remote).await;
+}
+
+/// A local listener on 127.0.0.1 whose connections are port-forwarded to `pod:port`.
+pub async fn port_forward_listener(
+    client: Client,
+    ns: &str,
+    pod: &str,
+    port: u16,
+) -> Result<(SocketAddr, JoinHandle<()>), ClusterError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| ClusterError::Api(format!("binding a local port: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ClusterError::Api(e.to_string()))?;
+    let api: Api<Pod> = Api::namespaced(client, ns);
+    let pod = pod.to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let api = api.clone();
+            let pod = pod.clone();
+            tokio::spawn(async move {
+                match api.portforward(&pod, &[port]).await {
+                    Ok(mut pf) => {
+                        if let Some(stream) = pf.take_stream(port) {
+                            splice(conn, stream).await;
+                        }
+                        let _ = pf.join().await;
+                    }
+                    Err(e) => tracing::warn!("port-forward to {pod}:{port}: {e}"),
+                }
+            });
+        }
+    });
+    Ok((addr, task))
+}
+
+/// A local listener whose connections run `nc $<host_env> <port>` in `pod` and pipe through it:
+/// the way to reach a proxy on the pod's own node (`$NODE_NAME:5000`).
+pub async fn exec_nc_listener(
+    client: Client,
+    ns: &str,
+    pod: &str,
+    host_env: &str,
+    port: u16,
+) -> Result<(SocketAddr, JoinHandle<()>), ClusterError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| ClusterError::Api(format!("binding a local port: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ClusterError::Api(e.to_string()))?;
+    let api: Api<Pod> = Api::namespaced(client, ns);
+    let pod = pod.to_string();
+    let script = format!("exec nc \"${host_env}\" {port}");
+    let task = tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let (api, pod, script) = (api.clone(), pod.clone(), script.clone());
+            tokio::spawn(async move {
+                let params = AttachParams::default()
+                    .stdin(true)
+                    .stdout(true)
+                    .stderr(false);
+                match api
+                    .exec(
+                        &pod,
+                        vec!["/bin/sh".to_string(), "-c".to_string(), script],
+                        &params,
+                    )
+                    .await
+                {
+                    Ok(mut process) => {
+                        if let (Some(out), Some(inp)) = (process.stdout(), process.stdin()) {
+                            splice(conn, tokio::io::join(out, inp)).await;
+                        }
+                        let _ = process.join().await;
+                    }
+                    Err(e) => tracing::warn!("exec nc in {pod}: {e}"),
+                }
+            });
+        }
+    });
+    Ok((addr, task))
+}

@@ -1,0 +1,240 @@
+//! Wait conditions as small pure functions, in the style of kube-runtime's `wait::Condition`:
+//! each looks at the latest state and says either what it found (`Ok`) or why the wait must go
+//! on (`Err`), which is what a timeout reports as the last state seen.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde_json::Value;
+
+pub type Check = Result<String, String>;
+
+fn generation_seen(generation: Option<i64>, observed: Option<i64>) -> Result<(), String> {
+    match (generation, observed) {
+        (Some(g), Some(o)) if o >= g => Ok(()),
+        (None, _) => Ok(()),
+        (Some(g), o) => Err(format!(
+            "the controller has not observed generation {g} yet (observed {})",
+            o.map_or("none".into(), |o| o.to_string())
+        )),
+    }
+}
+
+/// StatefulSet rollout complete: generation observed, every replica ready and updated, and
+/// `currentRevision == updateRevision`.
+pub fn statefulset_rolled_out(s: &StatefulSet) -> Check {
+    let want = s.spec.as_ref().and_then(|x| x.replicas).unwrap_or(1);
+    let st = s.status.clone().unwrap_or_default();
+    generation_seen(s.metadata.generation, st.observed_generation)?;
+    let ready = st.ready_replicas.unwrap_or(0);
+    let updated = st.updated_replicas.unwrap_or(0);
+    if st.replicas != want || ready != want || updated != want {
+        return Err(format!(
+            "{ready}/{want} ready, {updated}/{want} updated, {} existing",
+            st.replicas
+        ));
+    }
+    if st.current_revision != st.update_revision {
+        return Err(format!(
+            "currentRevision {:?} differs from updateRevision {:?}",
+            st.current_revision, st.update_revision
+        ));
+    }
+    Ok(format!(
+        "{want}/{want} replicas ready at revision {}",
+        st.update_revision.unwrap_or_default()
+    ))
+}
+
+pub fn deployment_rolled_out(d: &Deployment) -> Check {
+    let want = d.spec.as_ref().and_then(|x| x.replicas).unwrap_or(1);
+    let st = d.status.clone().unwrap_or_default();
+    generation_seen(d.metadata.generation, st.observed_generation)?;
+    let (total, updated, available) = (
+        st.replicas.unwrap_or(0),
+        st.updated_replicas.unwrap_or(0),
+        st.available_replicas.unwrap_or(0),
+    );
+    if updated != want || available != want || total != want {
+        return Err(format!(
+            "{available}/{want} available, {updated}/{want} updated, {total} existing"
+        ));
+    }
+    Ok(format!("{want}/{want} replicas available"))
+}
+
+pub fn daemonset_rolled_out(d: &DaemonSet) -> Check {
+    let st = d.status.clone().unwrap_or_default();
+    generation_seen(d.metadata.generation, st.observed_generation)?;
+    let want = st.desired_number_scheduled;
+    let (updated, available, ready) = (
+        st.updated_number_scheduled.unwrap_or(0),
+        st.number_available.unwrap_or(0),
+        st.number_ready,
+    );
+    if want == 0 {
+        return Err("no node is scheduled to run it (desiredNumberScheduled is 0)".into());
+    }
+    if updated != want || available != want || ready != want {
+        return Err(format!(
+            "{ready}/{want} ready, {available}/{want} available, {updated}/{want} updated"
+        ));
+    }
+    Ok(format!("{want}/{want} nodes ready"))
+}
+
+pub fn replicaset_ready(r: &ReplicaSet) -> Check {
+    let want = r.spec.as_ref().and_then(|x| x.replicas).unwrap_or(1);
+    let st = r.status.clone().unwrap_or_default();
+    generation_seen(r.metadata.generation, st.observed_generation)?;
+    replicas_ready(want, st.replicas, st.ready_replicas.unwrap_or(0))
+}
+
+pub fn replication_controller_ready(r: &ReplicationController) -> Check {
+    let want = r.spec.as_ref().and_then(|x| x.replicas).unwrap_or(1);
+    let st = r.status.clone().unwrap_or_default();
+    generation_seen(r.metadata.generation, st.observed_generation)?;
+    replicas_ready(want, st.replicas, st.ready_replicas.unwrap_or(0))
+}
+
+fn replicas_ready(want: i32, existing: i32, ready: i32) -> Check {
+    if ready != want || existing != want {
+        return Err(format!("{ready}/{want} ready, {existing} existing"));
+    }
+    Ok(format!("{want}/{want} replicas ready"))
+}
+
+/// At least `count` ready replicas, read from `.status.readyReplicas` (any workload kind).
+pub fn at_least_ready(object: &Value, count: i64) -> Check {
+    let ready = object
+        .pointer("/status/readyReplicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if ready >= count {
+        Ok(format!("{ready} ready replicas (wanted {count})"))
+    } else {
+        Err(format!("{ready}/{count} ready replicas"))
+    }
+}
+
+pub fn pod_is_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+fn pod_state(p: &Pod) -> String {
+    let phase = p
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_else(|| "Unknown".into());
+    let waiting: Vec<String> = p
+        .status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| {
+                    c.state
+                        .as_ref()?
+                        .waiting
+                        .as_ref()?
+                        .reason
+                        .clone()
+                        .map(|r| format!("{}: {r}", c.name))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = p.metadata.name.clone().unwrap_or_default();
+    if waiting.is_empty() {
+        format!("{name} {phase}")
+    } else {
+        format!("{name} {phase} ({})", waiting.join(", "))
+    }
+}
+
+/// Ready pods among those seen: every one of them (no count) or at least `count`.
+pub fn pods_ready<'a>(pods: impl IntoIterator<Item = &'a Pod>, count: Option<i64>) -> Check {
+    let pods: Vec<&Pod> = pods.into_iter().collect();
+    let ready = pods.iter().filter(|p| pod_is_ready(p)).count() as i64;
+    let not_ready: Vec<String> = pods
+        .iter()
+        .filter(|p| !pod_is_ready(p))
+        .map(|p| pod_state(p))
+        .collect();
+    let ok = match count {
+        Some(c) => ready >= c,
+        None => !pods.is_empty() && not_ready.is_empty(),
+    };
+    if ok {
+        Ok(format!("{ready} pod(s) ready"))
+    } else if pods.is_empty() {
+        Err("no pod matches yet".into())
+    } else {
+        Err(format!(
+            "{ready}/{} pod(s) ready{}; not ready: {}",
+            count.unwrap_or(pods.len() as i64),
+            "",
+            not_ready.join(", ")
+        ))
+    }
+}
+
+/// At least `count` ready addresses over a Service's EndpointSlices (`ready: null` counts as
+/// ready, as the API documents).
+pub fn endpoints_ready<'a>(
+    slices: impl IntoIterator<Item = &'a EndpointSlice>,
+    count: i64,
+) -> Check {
+    let mut ready = 0i64;
+    let mut total = 0i64;
+    for s in slices {
+        for e in &s.endpoints {
+            let n = e.addresses.len() as i64;
+            total += n;
+            if e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true) {
+                ready += n;
+            }
+        }
+    }
+    if ready >= count {
+        Ok(format!("{ready} ready address(es)"))
+    } else {
+        Err(format!("{ready}/{count} ready addresses ({total} in all)"))
+    }
+}
+
+/// The value at a `.a.b[0].c` field path, as text (strings unquoted).
+pub fn field_value(object: &Value, path: &str) -> Option<String> {
+    let mut pointer = String::new();
+    for part in path.trim_start_matches('.').split('.') {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => (n, rest.strip_suffix(']')),
+            None => (part, None),
+        };
+        pointer.push('/');
+        pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
+        if let Some(i) = index {
+            pointer.push('/');
+            pointer.push_str(i);
+        }
+    }
+    object.pointer(&pointer).map(|v| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+pub fn field_equals(object: &Value, path: &str, want: &str) -> Check {
+    match field_value(object, path) {
+        Some(v) if v == want => Ok(format!("{path} is {v}")),
+        Some(v) => Err(format!("{path} is {v}, waiting for {want}")),
+        None => Err(format!("{path} is not set, waiting for {want}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,348 @@
+//! The Kubernetes layer: [`KubeCluster`] implements the executor's [`Cluster`] on kube-rs, one
+//! module per operation (apply, wait, exec, port-forward bridges, faults, evidence, namespaces);
+//! [`provider`] creates or reuses the cluster (kind, Minikube, or an existing context).
+
+pub mod apply;
+pub mod bridge;
+pub mod conditions;
+pub mod evidence;
+pub mod exec_status;
+pub mod faults;
+pub mod labels;
+pub mod namespace;
+pub mod provider;
+pub mod wait;
+pub mod watch;
+
+use crate::exec::{CleanupItem, Cluster, ClusterError, Evidence, ExecOutput, PodInfo};
+use crate::manifest::Manifest;
+use crate::scenario::model::ScalableKind;
+use crate::scenario::raw::{DeleteSpec, FaultSpec, WaitSpec};
+use crate::verify::{Endpoint, ProxyTargetSpec, TargetSpec};
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+pub struct KubeCluster {
+    pub client: Client,
+    pub provider: String,
+    pub version: String,
+    pub run_id: String,
+    /// Evidence files go to `<evidence_dir>/<namespace>/`.
+    pub evidence_dir: PathBuf,
+    /// Port-forward and exec bridges, closed when their namespace is cleaned up.
+    bridges: Mutex<Vec<(String, JoinHandle<()>)>>,
+}
+
+pub fn api_error(what: &str, e: kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => {
+            ClusterError::NotFound(format!("{what}: {}", s.message))
+        }
+        kube::Error::Api(s) => {
+            ClusterError::Api(format!("{what}: {} ({} {})", s.message, s.code, s.reason))
+        }
+        other => ClusterError::Api(format!("{what}: {other}")),
+    }
+}
+
+impl KubeCluster {
+    pub fn new(
+        client: Client,
+        provider: &str,
+        version: &str,
+        run_id: &str,
+        evidence_dir: PathBuf,
+    ) -> Self {
+        Self {
+            client,
+            provider: provider.to_string(),
+            version: version.to_string(),
+            run_id: run_id.to_string(),
+            evidence_dir,
+            bridges: Mutex::new(vec![]),
+        }
+    }
+
+    fn keep_bridge(&self, namespace: &str, task: JoinHandle<()>) {
+        self.bridges
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((namespace.to_string(), task));
+    }
+
+    fn close_bridges(&self, namespace: &str) {
+        let mut bridges = self.bridges.lock().unwrap_or_else(|e| e.into_inner());
+        bridges.retain(|(ns, task)| {
+            if ns == namespace {
+                task.abort();
+            }
+            ns != namespace
+        });
+    }
+
+    pub async fn pods(&self, namespace: &str, selector: &str) -> Result<Vec<Pod>, ClusterError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let mut pods = api
+            .list(&ListParams::default().labels(selector))
+            .await
+            .map_err(|e| api_error(&format!("listing pods {selector}"), e))?
+            .items;
+        pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        Ok(pods)
+    }
+}
+
+fn pod_info(p: &Pod) -> PodInfo {
+    PodInfo {
+        name: p.metadata.name.clone().unwrap_or_default(),
+        ip: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
+        node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
+        ready: conditions::pod_is_ready(p),
+    }
+}
+
+#[async_trait]
+impl Cluster for KubeCluster {
+    fn describe(&self) -> (String, String) {
+        (self.provider.clone(), self.version.clone())
+    }
+
+    async fn create_namespace(
+        &self,
+        namespace: &str,
+        scenario: &str,
+    ) -> Result<CleanupItem, ClusterError> {
+        namespace::create(&self.client, namespace, &self.run_id, scenario).await
+    }
+
+    async fn apply(
+        &self,
+        namespace: &str,
+        scenario: &str,
+        manifests: &[Manifest],
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
+        apply::apply_all(
+            &self.client,
+            namespace,
+            &labels::ours(&self.run_id, scenario),
+            manifests,
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        namespace: &str,
+        spec: &DeleteSpec,
+        timeout: Duration,
+    ) -> Result<(), ClusterError> {
+        apply::delete(&self.client, namespace, &self.run_id, spec, timeout).await
+    }
+
+    async fn scale(
+        &self,
+        namespace: &str,
+        kind: ScalableKind,
+        name: &str,
+        replicas: u32,
+    ) -> Result<(), ClusterError> {
+        faults::scale(&self.client, namespace, kind, name, replicas).await
+    }
+
+    async fn wait(
+        &self,
+        namespace: &str,
+        condition: &WaitSpec,
+        timeout: Duration,
+    ) -> Result<String, ClusterError> {
+        wait::wait(&self.client, namespace, condition, timeout).await
+    }
+
+    async fn list_pods(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<PodInfo>, ClusterError> {
+        Ok(self
+            .pods(namespace, selector)
+            .await?
+            .iter()
+            .map(pod_info)
+            .collect())
+    }
+
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+        stdin: Option<&str>,
+    ) -> Result<ExecOutput, ClusterError> {
+        bridge::exec(&self.client, namespace, pod, container, command, stdin).await
+    }
+
+    async fn fault(
+        &self,
+        namespace: &str,
+        fault: &FaultSpec,
+        timeout: Duration,
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
+        faults::fault(&self.client, namespace, fault, timeout).await
+    }
+
+    async fn endpoints(
+        &self,
+        namespace: &str,
+        target: &TargetSpec,
+    ) -> Result<Vec<Endpoint>, ClusterError> {
+        if let Some(list) = crate::exec::cluster::static_endpoints(&target.endpoints) {
+            return Ok(list);
+        }
+        let selector = target.pods.as_deref().unwrap_or_default();
+        let port = target.port.unwrap_or_default() as u16;
+        let pods = self.pods(namespace, selector).await?;
+        if pods.is_empty() {
+            return Err(ClusterError::NotFound(format!(
+                "no pod matches `{selector}`"
+            )));
+        }
+        let mut out = vec![];
+        for p in &pods {
+            let name = p.metadata.name.clone().unwrap_or_default();
+            let (addr, task) =
+                bridge::port_forward_listener(self.client.clone(), namespace, &name, port).await?;
+            self.keep_bridge(namespace, task);
+            out.push(Endpoint {
+                name: format!("{name}:{port}"),
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                advertised: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn proxy_endpoints(
+        &self,
+        namespace: &str,
+        target: &ProxyTargetSpec,
+    ) -> Result<Vec<Endpoint>, ClusterError> {
+        if let Some(list) = crate::exec::cluster::static_endpoints(&target.endpoints) {
+            return Ok(list);
+        }
+        let selector = target.via_pods.as_deref().unwrap_or_default();
+        let host_env = target
+            .host_env
+            .clone()
+            .unwrap_or_else(|| "NODE_NAME".into());
+        let port = target.port.unwrap_or(5000) as u16;
+        let pods = self.pods(namespace, selector).await?;
+        // One application pod per node: each reaches the proxy on its own node.
+        let mut seen_nodes = std::collections::BTreeSet::new();
+        let mut out = vec![];
+        for p in pods.iter().filter(|p| conditions::pod_is_ready(p)) {
+            let info = pod_info(p);
+            let node = info.node.clone().unwrap_or_default();
+            if !seen_nodes.insert(node.clone()) {
+                continue;
+            }
+            let (addr, task) = bridge::exec_nc_listener(
+                self.client.clone(),
+                namespace,
+                &info.name,
+                &host_env,
+                port,
+            )
+            .await?;
+            self.keep_bridge(namespace, task);
+            out.push(Endpoint {
+                name: format!("{}@{node}", info.name),
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                advertised: None,
+            });
+        }
+        if out.is_empty() {
+            return Err(ClusterError::NotFound(format!(
+                "no ready pod matches `{selector}`"
+            )));
+        }
+        Ok(out)
+    }
+
+    async fn secret_value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<String, ClusterError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api
+            .get(name)
+            .await
+            .map_err(|e| api_error(&format!("reading Secret {name}"), e))?;
+        let bytes = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| b.0.clone());
+        let bytes = bytes.or_else(|| {
+            secret
+                .string_data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map(|s| s.clone().into_bytes())
+        });
+        let bytes = bytes
+            .ok_or_else(|| ClusterError::NotFound(format!("Secret {name} has no key {key}")))?;
+        String::from_utf8(bytes)
+            .map_err(|_| ClusterError::Api(format!("Secret {name} key {key} is not UTF-8")))
+    }
+
+    async fn evidence(&self, namespace: &str) -> Vec<Evidence> {
+        evidence::collect(&self.client, namespace, &self.evidence_dir.join(namespace)).await
+    }
+
+    async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError> {
+        match item {
+            CleanupItem::Namespace(ns) => {
+                self.close_bridges(ns);
+                namespace::delete(&self.client, ns, &self.run_id).await
+            }
+            CleanupItem::Object {
+                api_version,
+                kind,
+                namespace,
+                name,
+            } => {
+                apply::delete_owned(
+                    &self.client,
+                    api_version,
+                    kind,
+                    namespace.as_deref(),
+                    name,
+                    &self.run_id,
+                )
+                .await
+            }
+            CleanupItem::Uncordon(node) => {
+                let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+                let patch = serde_json::json!({"spec": {"unschedulable": false}});
+                api.patch(node, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| api_error(&format!("uncordoning {node}"), e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,157 @@
+//! The `wait` step on the cluster: each condition watches exactly the objects it needs
+//! (by name with a field selector, or by label selector) and is evaluated on every change.
+
+use super::{conditions, watch};
+use crate::exec::ClusterError;
+use crate::scenario::raw::WaitSpec;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::watcher::Config;
+use kube::{Api, Client};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn by_name(name: &str) -> Config {
+    Config::default().fields(&format!("metadata.name={name}"))
+}
+
+fn one<K>(
+    seen: &BTreeMap<String, K>,
+    name: &str,
+    kind: &str,
+    check: impl Fn(&K) -> conditions::Check,
+) -> conditions::Check {
+    match seen.get(name) {
+        Some(o) => check(o),
+        None => Err(format!("{kind} {name} does not exist")),
+    }
+}
+
+pub async fn wait(
+    client: &Client,
+    ns: &str,
+    spec: &WaitSpec,
+    timeout: Duration,
+) -> Result<String, ClusterError> {
+    let c = client.clone();
+    match spec {
+        WaitSpec::Rollout { kind, name } => match kind.as_str() {
+            "StatefulSet" => {
+                watch::until(
+                    Api::<StatefulSet>::namespaced(c, ns),
+                    by_name(name),
+                    timeout,
+                    |s| one(s, name, kind, conditions::statefulset_rolled_out),
+                )
+                .await
+            }
+            "Deployment" => {
+                watch::until(
+                    Api::<Deployment>::namespaced(c, ns),
+                    by_name(name),
+                    timeout,
+                    |s| one(s, name, kind, conditions::deployment_rolled_out),
+                )
+                .await
+            }
+            "DaemonSet" => {
+                watch::until(
+                    Api::<DaemonSet>::namespaced(c, ns),
+                    by_name(name),
+                    timeout,
+                    |s| one(s, name, kind, conditions::daemonset_rolled_out),
+                )
+                .await
+            }
+            "ReplicaSet" => {
+                watch::until(
+                    Api::<ReplicaSet>::namespaced(c, ns),
+                    by_name(name),
+                    timeout,
+                    |s| one(s, name, kind, conditions::replicaset_ready),
+                )
+                .await
+            }
+            "ReplicationController" => {
+                watch::until(
+                    Api::<ReplicationController>::namespaced(c, ns),
+                    by_name(name),
+                    timeout,
+                    |s| one(s, name, kind, conditions::replication_controller_ready),
+                )
+                .await
+            }
+            other => Err(ClusterError::Api(format!("{other} has no rollout"))),
+        },
+        WaitSpec::ReadyReplicas { kind, name, count } => {
+            let (api, _, _) =
+                super::apply::dynamic_api(client, api_version(kind), kind, Some(ns)).await?;
+            watch::until(api, by_name(name), timeout, |s| {
+                one(s, name, kind, |o| {
+                    conditions::at_least_ready(&serde_json::to_value(o).unwrap_or_default(), *count)
+                })
+            })
+            .await
+        }
+        WaitSpec::PodReady {
+            name: Some(name), ..
+        } => {
+            watch::until(Api::<Pod>::namespaced(c, ns), by_name(name), timeout, |s| {
+                conditions::pods_ready(s.values(), None)
+            })
+            .await
+        }
+        WaitSpec::PodReady {
+            selector, count, ..
+        } => {
+            let sel = selector.clone().unwrap_or_default();
+            watch::until(
+                Api::<Pod>::namespaced(c, ns),
+                Config::default().labels(&sel),
+                timeout,
+                |s| conditions::pods_ready(s.values(), *count),
+            )
+            .await
+        }
+        WaitSpec::Endpoints { service, count } => {
+            let config = Config::default().labels(&format!("kubernetes.io/service-name={service}"));
+            watch::until(
+                Api::<EndpointSlice>::namespaced(c, ns),
+                config,
+                timeout,
+                |s| conditions::endpoints_ready(s.values(), *count),
+            )
+            .await
+        }
+        WaitSpec::Field {
+            kind,
+            name,
+            path,
+            equals,
+        } => {
+            let (api, _, _) =
+                super::apply::dynamic_api(client, api_version(kind), kind, Some(ns)).await?;
+            watch::until(api, by_name(name), timeout, |s| {
+                one(s, name, kind, |o| {
+                    conditions::field_equals(
+                        &serde_json::to_value(o).unwrap_or_default(),
+                        path,
+                        &equals.0,
+                    )
+                })
+            })
+            .await
+        }
+    }
+}
+
+fn api_version(kind: &str) -> &'static str {
+    match kind {
+        "StatefulSet" | "Deployment" | "DaemonSet" | "ReplicaSet" => "apps/v1",
+        "Job" => "batch/v1",
+        "EndpointSlice" => "discovery.k8s.io/v1",
+        "PodDisruptionBudget" => "policy/v1",
+        _ => "v1",
+    }
+}
