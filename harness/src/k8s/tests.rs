@@ -1,1 +1,536 @@
+//! Layer 3 (mocked API server, kube-rs style): a tower-test service stands in for the API
+//! server; a verifier task checks the method, path, query and body of every request and
+//! answers. Exec and port-forward (websocket upgrades) are not mocked here: their status
+//! parsing is tested in `exec_status`, and they run for real only on a cluster.
 
+use super::*;
+use crate::exec::ClusterError;
+use http::{Method, Request, Response, StatusCode};
+use kube::client::Body;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+type Reply = tower_test::mock::SendResponse<Response<Body>>;
+
+fn mock() -> (Client, Handle) {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    (Client::new(service, "default"), handle)
+}
+
+/// The next request, checked: method, path, and query fragments.
+async fn expect(handle: &mut Handle, method: Method, path: &str, query: &[&str]) -> (Value, Reply) {
+    let (request, reply) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
+        .await
+        .unwrap_or_else(|_| panic!("no request came for {method} {path}"))
+        .unwrap_or_else(|| panic!("the client went away before {method} {path}"));
+    assert_eq!(request.method(), method, "{}", request.uri());
+    assert_eq!(request.uri().path(), path, "{}", request.uri());
+    let q = request.uri().query().unwrap_or_default().to_string();
+    let decoded = q
+        .replace("%3D", "=")
+        .replace("%2C", ",")
+        .replace("%2F", "/");
+    for fragment in query {
+        assert!(
+            decoded.contains(fragment),
+            "query of {path} lacks {fragment}: {q}"
+        );
+    }
+    let body = request.into_body().collect_bytes().await.unwrap();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&body).into()))
+    };
+    (body, reply)
+}
+
+fn respond(reply: Reply, code: u16, body: &Value) {
+    reply.send_response(
+        Response::builder()
+            .status(code)
+            .body(Body::from(serde_json::to_vec(body).unwrap()))
+            .unwrap(),
+    );
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message, "metadata": {}})
+}
+
+fn apps_v1_resources() -> Value {
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "apps/v1", "resources": [
+        {"name": "statefulsets", "singularName": "statefulset", "namespaced": true, "kind": "StatefulSet", "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+        {"name": "statefulsets/scale", "singularName": "", "namespaced": true, "group": "autoscaling", "version": "v1", "kind": "Scale", "verbs": ["get", "patch", "update"]}
+    ]})
+}
+
+fn statefulset(rv: &str, ready: i32, updated: i32) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+        "metadata": {"name": "cassandra", "namespace": "ns", "resourceVersion": rv, "generation": 2},
+        "spec": {"replicas": 4, "serviceName": "cassandra", "selector": {"matchLabels": {"app": "cassandra"}}, "template": {}},
+        "status": {"observedGeneration": 2, "replicas": 4, "readyReplicas": ready, "updatedReplicas": updated, "currentRevision": "r2", "updateRevision": "r2"}})
+}
+
+fn manifest() -> crate::manifest::Manifest {
+    crate::manifest::Manifest {
+        origin: "statefulset.yaml#0".into(),
+        object: json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "cassandra"}, "spec": {"replicas": 1}}),
+    }
+}
+
+#[tokio::test]
+async fn apply_creates_with_labels_and_registers_for_cleanup() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let (_, r) = expect(&mut handle, Method::GET, "/apis/apps/v1", &[]).await;
+        respond(r, 200, &apps_v1_resources());
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            "/apis/apps/v1/namespaces/ns/statefulsets/cassandra",
+            &[],
+        )
+        .await;
+        respond(
+            r,
+            404,
+            &status(404, "NotFound", "statefulsets.apps \"cassandra\" not found"),
+        );
+        let (body, r) = expect(
+            &mut handle,
+            Method::PATCH,
+            "/apis/apps/v1/namespaces/ns/statefulsets/cassandra",
+            &["fieldManager=harness"],
+        )
+        .await;
+        assert_eq!(
+            body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "harness"
+        );
+        assert_eq!(body["metadata"]["labels"]["harness.run-id"], "run-1");
+        assert_eq!(
+            body["metadata"]["labels"]["harness.scenario"],
+            "cassandra-ring-join"
+        );
+        assert_eq!(body["metadata"]["namespace"], "ns");
+        respond(r, 200, &statefulset("1", 0, 0));
+    });
+    let created = apply::apply_all(
+        &client,
+        "ns",
+        &labels::ours("run-1", "cassandra-ring-join"),
+        &[manifest()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created,
+        vec![CleanupItem::Object {
+            api_version: "apps/v1".into(),
+            kind: "StatefulSet".into(),
+            namespace: Some("ns".into()),
+            name: "cassandra".into()
+        }]
+    );
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn apply_of_an_existing_object_is_not_registered_and_a_conflict_is_reported() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        for round in 0..2 {
+            let (_, r) = expect(&mut handle, Method::GET, "/apis/apps/v1", &[]).await;
+            respond(r, 200, &apps_v1_resources());
+            let (_, r) = expect(
+                &mut handle,
+                Method::GET,
+                "/apis/apps/v1/namespaces/ns/statefulsets/cassandra",
+                &[],
+            )
+            .await;
+            respond(r, 200, &statefulset("5", 1, 1));
+            let (_, r) = expect(
+                &mut handle,
+                Method::PATCH,
+                "/apis/apps/v1/namespaces/ns/statefulsets/cassandra",
+                &["fieldManager=harness"],
+            )
+            .await;
+            if round == 0 {
+                respond(r, 200, &statefulset("6", 1, 1));
+            } else {
+                respond(
+                    r,
+                    409,
+                    &status(
+                        409,
+                        "Conflict",
+                        "Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas",
+                    ),
+                );
+            }
+        }
+    });
+    let labels = labels::ours("run-1", "s");
+    assert!(
+        apply::apply_all(&client, "ns", &labels, &[manifest()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let err = apply::apply_all(&client, "ns", &labels, &[manifest()])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("conflict with \"kubectl\"") && err.to_string().contains("409"),
+        "{err}"
+    );
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn scale_patches_the_scale_subresource() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let (body, r) = expect(
+            &mut handle,
+            Method::PATCH,
+            "/apis/apps/v1/namespaces/ns/statefulsets/cassandra/scale",
+            &[],
+        )
+        .await;
+        assert_eq!(body, json!({"spec": {"replicas": 4}}));
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "cassandra"}, "spec": {"replicas": 4}}),
+        );
+        let (_, r) = expect(
+            &mut handle,
+            Method::PATCH,
+            "/api/v1/namespaces/ns/replicationcontrollers/cassandra/scale",
+            &[],
+        )
+        .await;
+        respond(
+            r,
+            404,
+            &status(
+                404,
+                "NotFound",
+                "replicationcontrollers \"cassandra\" not found",
+            ),
+        );
+    });
+    faults::scale(&client, "ns", ScalableKind::StatefulSet, "cassandra", 4)
+        .await
+        .unwrap();
+    let err = faults::scale(
+        &client,
+        "ns",
+        ScalableKind::ReplicationController,
+        "cassandra",
+        4,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, ClusterError::NotFound(_)), "{err}");
+    server.await.unwrap();
+}
+
+fn list(items: Vec<Value>, rv: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "StatefulSetList", "metadata": {"resourceVersion": rv}, "items": items})
+}
+
+fn watch_body(events: &[(&str, Value)]) -> Vec<u8> {
+    events
+        .iter()
+        .map(|(t, o)| format!("{}\n", json!({"type": t, "object": o})))
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn rollout_wait_relists_after_410_gone_ignores_stale_events_and_returns_on_the_satisfying_one()
+ {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let path = "/apis/apps/v1/namespaces/ns/statefulsets";
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            path,
+            &["fieldSelector=metadata.name=cassandra"],
+        )
+        .await;
+        respond(r, 200, &list(vec![statefulset("10", 1, 4)], "10"));
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            path,
+            &["watch=true", "resourceVersion=10"],
+        )
+        .await;
+        let gone = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410, "reason": "Expired", "message": "too old resource version: 10 (40)"});
+        r.send_response(
+            Response::builder()
+                .body(Body::from(watch_body(&[("ERROR", gone)])))
+                .unwrap(),
+        );
+        // 410 Gone: the watcher lists again.
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            path,
+            &["fieldSelector=metadata.name=cassandra"],
+        )
+        .await;
+        respond(r, 200, &list(vec![statefulset("40", 2, 4)], "40"));
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            path,
+            &["watch=true", "resourceVersion=40"],
+        )
+        .await;
+        // Out of order: rv 50 (3 ready) then a stale rv 45 claiming all 4 ready, then rv 51.
+        let body = watch_body(&[
+            ("MODIFIED", statefulset("50", 3, 4)),
+            ("MODIFIED", statefulset("45", 4, 4)),
+            ("MODIFIED", statefulset("51", 4, 4)),
+        ]);
+        r.send_response(Response::builder().body(Body::from(body)).unwrap());
+    });
+    let spec = crate::scenario::raw::WaitSpec::Rollout {
+        kind: "StatefulSet".into(),
+        name: "cassandra".into(),
+    };
+    let found = wait::wait(&client, "ns", &spec, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(found, "4/4 replicas ready at revision r2");
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stale_event_alone_does_not_satisfy_the_wait_and_the_deadline_reports_the_last_state() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let path = "/apis/apps/v1/namespaces/ns/statefulsets";
+        let (_, r) = expect(&mut handle, Method::GET, path, &[]).await;
+        respond(r, 200, &list(vec![statefulset("60", 3, 4)], "60"));
+        let (_, r) = expect(&mut handle, Method::GET, path, &["watch=true"]).await;
+        // The watch stays open and nothing more arrives.
+        let _keep_open = r;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    });
+    let spec = crate::scenario::raw::WaitSpec::Rollout {
+        kind: "StatefulSet".into(),
+        name: "cassandra".into(),
+    };
+    let err = wait::wait(&client, "ns", &spec, Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    match err {
+        ClusterError::Timeout { after, last_state } => {
+            assert_eq!(after, Duration::from_millis(500));
+            assert_eq!(last_state, "3/4 ready, 4/4 updated, 4 existing");
+        }
+        other => panic!("{other}"),
+    }
+    server.abort();
+}
+
+#[tokio::test]
+async fn endpoint_wait_counts_ready_addresses_of_the_services_slices() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let path = "/apis/discovery.k8s.io/v1/namespaces/ns/endpointslices";
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            path,
+            &["labelSelector=kubernetes.io/service-name=mycache-memcached"],
+        )
+        .await;
+        let slice = |rv: &str, ready: [bool; 3]| {
+            json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                "metadata": {"name": "mycache-memcached-abc", "namespace": "ns", "resourceVersion": rv},
+                "endpoints": ready.iter().enumerate().map(|(i, r)| json!({"addresses": [format!("10.0.0.{i}")], "conditions": {"ready": r}})).collect::<Vec<_>>()})
+        };
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "metadata": {"resourceVersion": "7"}, "items": [slice("7", [true, false, false])]}),
+        );
+        let (_, r) = expect(&mut handle, Method::GET, path, &["watch=true"]).await;
+        r.send_response(
+            Response::builder()
+                .body(Body::from(watch_body(&[(
+                    "MODIFIED",
+                    slice("8", [true, true, true]),
+                )])))
+                .unwrap(),
+        );
+    });
+    let spec = crate::scenario::raw::WaitSpec::Endpoints {
+        service: "mycache-memcached".into(),
+        count: 3,
+    };
+    assert_eq!(
+        wait::wait(&client, "ns", &spec, Duration::from_secs(10))
+            .await
+            .unwrap(),
+        "3 ready address(es)"
+    );
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn namespace_cleanup_refuses_an_unlabelled_namespace_and_deletes_its_own() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let (_, r) = expect(&mut handle, Method::GET, "/api/v1/namespaces/default", &[]).await;
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "default"}}),
+        );
+        // No DELETE may follow for `default`.
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            "/api/v1/namespaces/h-demo-abc",
+            &[],
+        )
+        .await;
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "h-demo-abc", "labels": labels::ours("run-1", "demo")}}),
+        );
+        let (_, r) = expect(
+            &mut handle,
+            Method::DELETE,
+            "/api/v1/namespaces/h-demo-abc",
+            &[],
+        )
+        .await;
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "h-demo-abc"}, "status": {"phase": "Terminating"}}),
+        );
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            "/api/v1/namespaces",
+            &["fieldSelector=metadata.name=h-demo-abc"],
+        )
+        .await;
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {"resourceVersion": "99"}, "items": []}),
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), handle.next_request())
+                .await
+                .map_or(true, |r| r.is_none()
+                    || r.is_some_and(|(req, _)| req.method() != Method::DELETE))
+        );
+    });
+    let err = namespace::delete(&client, "default", "run-1")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClusterError::NotOurs(ref what) if what == "namespace default"),
+        "{err}"
+    );
+    namespace::delete(&client, "h-demo-abc", "run-1")
+        .await
+        .unwrap();
+    drop(client);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn evidence_has_current_and_previous_logs_and_time_sorted_events() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        while let Some((request, reply)) = handle.next_request().await {
+            let path = request.uri().path().to_string();
+            let query = request.uri().query().unwrap_or_default().to_string();
+            let (code, body): (u16, Value) = match path.as_str() {
+                "/api/v1/namespaces/ns/pods" => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [
+                    {"metadata": {"name": "cassandra-0"}, "spec": {"containers": [{"name": "cassandra", "image": "cassandra:4.1.11"}]}}]}),
+                ),
+                "/api/v1/namespaces/ns/pods/cassandra-0/log" if query.contains("previous=true") => {
+                    reply.send_response(
+                        Response::builder()
+                            .status(StatusCode::OK)
+                            .body(Body::from(b"OutOfMemoryError before restart\n".to_vec()))
+                            .unwrap(),
+                    );
+                    continue;
+                }
+                "/api/v1/namespaces/ns/pods/cassandra-0/log" => {
+                    reply.send_response(
+                        Response::builder()
+                            .body(Body::from(b"Starting Cassandra\n".to_vec()))
+                            .unwrap(),
+                    );
+                    continue;
+                }
+                "/api/v1/namespaces/ns/events" => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": [
+                    {"metadata": {"name": "e2"}, "involvedObject": {"kind": "Pod", "name": "cassandra-0"}, "reason": "BackOff", "message": "Back-off restarting", "type": "Warning", "lastTimestamp": "2026-11-22T03:00:10Z"},
+                    {"metadata": {"name": "e1"}, "involvedObject": {"kind": "Pod", "name": "cassandra-0"}, "reason": "Pulled", "message": "image pulled", "type": "Normal", "lastTimestamp": "2026-11-22T03:00:01Z"}]}),
+                ),
+                p if p.starts_with("/api/v1/nodes") => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": [
+                    {"metadata": {"name": "kind-worker"}, "spec": {"unschedulable": true}, "status": {"conditions": [{"type": "Ready", "status": "True"}]}}]}),
+                ),
+                _ => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": []}),
+                ),
+            };
+            respond(reply, code, &body);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let evidence = evidence::collect(&client, "ns", dir.path()).await;
+    let find = |title: &str| {
+        evidence
+            .iter()
+            .find(|e| e.title == title)
+            .map(|e| e.body.clone())
+            .unwrap_or_else(|| panic!("no {title} in {evidence:?}"))
+    };
+    assert_eq!(find("logs cassandra-0/cassandra"), "Starting Cassandra\n");
+    assert_eq!(
+        find("logs cassandra-0/cassandra (previous container)"),
+        "OutOfMemoryError before restart\n"
+    );
+    let events = find("events");
+    assert!(
+        events.find("Pulled").unwrap() < events.find("BackOff").unwrap(),
+        "{events}"
+    );
+    assert_eq!(
+        find("node conditions"),
+        "kind-worker: Ready=True (cordoned)"
+    );
+    assert!(dir.path().join("events.txt").is_file());
+    drop(client);
+    server.await.unwrap();
+}

@@ -37,6 +37,7 @@ where
     let mut view: BTreeMap<String, K> = BTreeMap::new();
     let mut relist: Option<BTreeMap<String, K>> = None;
     let mut last = "nothing seen yet".to_string();
+    let mut watch_error: Option<String> = None;
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let next = tokio::time::timeout_at(deadline, stream.try_next()).await;
@@ -55,7 +56,7 @@ where
             }
             Ok(Err(e)) => {
                 // The backoff retries; remember why for the timeout message.
-                last = format!("{last} (watch error: {e})");
+                watch_error = Some(e.to_string());
                 continue;
             }
         };
@@ -87,6 +88,7 @@ where
                 view.remove(&o.name_any());
             }
         }
+        watch_error = None;
         match condition(&view) {
             Ok(found) => return Ok(found),
             Err(why) => last = why,
