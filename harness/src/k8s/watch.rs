@@ -43,9 +43,13 @@ where
         let next = tokio::time::timeout_at(deadline, stream.try_next()).await;
         let event = match next {
             Err(_) => {
+                let last_state = match watch_error {
+                    Some(e) => format!("{last} (last watch error: {e})"),
+                    None => last,
+                };
                 return Err(ClusterError::Timeout {
                     after: timeout,
-                    last_state: last,
+                    last_state,
                 });
             }
             Ok(Ok(Some(e))) => e,
