@@ -11,8 +11,8 @@ pub use events::{Event, EventSink, Outcome, Phase, StepInfo};
 
 use crate::plan::{PlannedStep, ScenarioPlan};
 use crate::redact::Redactor;
-use crate::steps::{self, StepContext, StepFailure};
-use std::sync::{Arc, Mutex};
+use crate::steps::{self, ScenarioState, StepContext, StepFailure};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -105,7 +105,7 @@ impl Executor<'_> {
             file: plan.file.display().to_string(),
             namespace: plan.namespace.clone(),
         });
-        let cleanup: Arc<Mutex<Vec<CleanupItem>>> = Arc::default();
+        let state: Arc<ScenarioState> = Arc::default();
         let mut failed = false;
 
         if plan.cluster.required {
@@ -114,7 +114,11 @@ impl Executor<'_> {
                 .create_namespace(&plan.namespace, &plan.name)
                 .await
             {
-                Ok(item) => cleanup.lock().unwrap_or_else(|e| e.into_inner()).push(item),
+                Ok(item) => state
+                    .cleanup
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(item),
                 Err(e) => {
                     failed = true;
                     let info = StepInfo {
@@ -170,7 +174,7 @@ impl Executor<'_> {
                 continue;
             }
             let outcome = self
-                .run_step(plan, step, info, remaining, &cleanup, &sink, true)
+                .run_step(plan, step, info, remaining, &state, &sink, true)
                 .await;
             if outcome.is_failure() {
                 failed = true;
@@ -187,14 +191,14 @@ impl Executor<'_> {
         for (index, step) in plan.finally.iter().enumerate() {
             let info = info(step, index, Phase::Finally);
             let outcome = self
-                .run_step(plan, step, info, step.timeout, &cleanup, &sink, false)
+                .run_step(plan, step, info, step.timeout, &state, &sink, false)
                 .await;
             failed |= outcome.is_failure();
         }
 
         let keep = plan.cleanup.keep || (failed && plan.cleanup.keep_on_failure);
         let items: Vec<CleanupItem> =
-            std::mem::take(&mut *cleanup.lock().unwrap_or_else(|e| e.into_inner()));
+            std::mem::take(&mut *state.cleanup.lock().unwrap_or_else(|e| e.into_inner()));
         for item in items.into_iter().rev() {
             let error = if keep {
                 Some("kept (--keep or --keep-on-failure)".to_string())
@@ -233,7 +237,7 @@ impl Executor<'_> {
         step: &PlannedStep,
         info: StepInfo,
         remaining: Duration,
-        cleanup: &Arc<Mutex<Vec<CleanupItem>>>,
+        state: &Arc<ScenarioState>,
         sink: &RedactingSink<'_>,
         cancellable: bool,
     ) -> Outcome {
@@ -247,7 +251,7 @@ impl Executor<'_> {
             cluster: self.cluster,
             plan,
             timeout: limit,
-            cleanup: cleanup.clone(),
+            state: state.clone(),
         };
         let never = CancellationToken::new();
         let cancel = if cancellable {

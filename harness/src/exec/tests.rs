@@ -418,11 +418,16 @@ async fn secrets_never_reach_the_sink() {
 #[tokio::test]
 async fn unavailable_verifiers_fail_loudly() {
     let cluster = Scripted::default();
-    let spec = crate::verify::VerifySpec::CassandraRing(crate::verify::CassandraRingSpec {
-        pods: "app=cassandra".into(),
-        container: None,
-        nodes: 4,
-        stable_for: None,
+    let spec = crate::verify::VerifySpec::Cql(crate::verify::CqlSpec {
+        target: TargetSpec {
+            endpoints: vec!["127.0.0.1:9042".into()],
+            ..Default::default()
+        },
+        credentials: None,
+        script: None,
+        query: "SELECT emp_id FROM my_cassandra_keyspace.employee".into(),
+        expect_rows: 3,
+        consistency: "QUORUM".into(),
     });
     let mut s = step("ring", PlannedAction::Verify(Box::new(spec)));
     s.kind = "verify";
@@ -437,6 +442,6 @@ async fn unavailable_verifiers_fail_loudly() {
     });
     assert_eq!(
         message.as_deref(),
-        Some("verifier cassandra.ring is not available in this build")
+        Some("verifier cql is not available in this build")
     );
 }

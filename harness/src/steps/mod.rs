@@ -21,7 +21,16 @@ pub struct StepContext<'a> {
     pub plan: &'a ScenarioPlan,
     /// What this step may take (its timeout, or what is left of the scenario's).
     pub timeout: Duration,
-    pub cleanup: Arc<Mutex<Vec<CleanupItem>>>,
+    pub state: Arc<ScenarioState>,
+}
+
+/// What the steps of one scenario share.
+#[derive(Debug, Default)]
+pub struct ScenarioState {
+    /// What to remove at the end, last first.
+    pub cleanup: Mutex<Vec<CleanupItem>>,
+    /// What earlier steps recorded for later ones (e.g. a pod's host ID before its replacement).
+    pub facts: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl StepContext<'_> {
@@ -30,7 +39,8 @@ impl StepContext<'_> {
     }
     /// Registers things to remove at the end, last first.
     pub fn register(&self, items: impl IntoIterator<Item = CleanupItem>) {
-        self.cleanup
+        self.state
+            .cleanup
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .extend(items);

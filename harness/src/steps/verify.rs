@@ -3,9 +3,74 @@
 
 use super::{StepContext, StepFailure, StepResult};
 use crate::scenario::raw::FaultSpec;
+use crate::verify::cassandra::{self, PodRef, PodShell};
 use crate::verify::{self, PasswordSource, Targets, VerifySpec};
 
+/// The cluster as the Cassandra checks see it: pods of a selector, and commands run in them.
+struct ClusterShell<'a> {
+    ctx: &'a StepContext<'a>,
+}
+
+#[async_trait::async_trait]
+impl PodShell for ClusterShell<'_> {
+    async fn pods(&self, selector: &str) -> Result<Vec<PodRef>, String> {
+        let pods = self
+            .ctx
+            .cluster
+            .list_pods(self.ctx.namespace(), selector)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(pods
+            .into_iter()
+            .map(|p| PodRef {
+                name: p.name,
+                ip: p.ip,
+            })
+            .collect())
+    }
+    async fn run(
+        &self,
+        pod: &str,
+        container: Option<&str>,
+        command: &[&str],
+    ) -> Result<(i32, String), String> {
+        let command: Vec<String> = command.iter().map(|s| s.to_string()).collect();
+        let call = self
+            .ctx
+            .cluster
+            .exec(self.ctx.namespace(), pod, container, &command, None);
+        let out = tokio::time::timeout(cassandra::NODETOOL_TIMEOUT, call)
+            .await
+            .map_err(|_| {
+                format!(
+                    "{pod}: `{}` took longer than {:?}",
+                    command.join(" "),
+                    cassandra::NODETOOL_TIMEOUT
+                )
+            })?
+            .map_err(|e| e.to_string())?;
+        Ok((out.exit_code, format!("{}{}", out.stdout, out.stderr)))
+    }
+}
+
 pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
+    let shell = ClusterShell { ctx };
+    let cassandra = match spec {
+        VerifySpec::CassandraRing(s) => Some(cassandra::ring(s, &shell).await),
+        VerifySpec::CassandraIdentity(s) => {
+            Some(cassandra::identity(s, &shell, &ctx.state.facts).await)
+        }
+        VerifySpec::CassandraSnapshot(s) => Some(cassandra::snapshot(s, &shell).await),
+        _ => None,
+    };
+    if let Some(verdict) = cassandra {
+        let output = format!("{}\n{}", verdict.summary, verdict.evidence.join("\n"));
+        return if verdict.passed {
+            Ok(output)
+        } else {
+            Err(StepFailure::failed(verdict.summary, output))
+        };
+    }
     let ns = ctx.namespace();
     let mut targets = Targets::default();
     for (key, target) in spec.targets() {

@@ -7,6 +7,7 @@
 mod spec;
 pub use spec::*;
 
+pub mod cassandra;
 pub mod etcd_keys;
 pub mod galera;
 pub mod galera_ack;
@@ -17,6 +18,7 @@ pub mod http_client;
 pub mod memcache;
 pub mod memcache_pool;
 pub mod memcache_proxy;
+pub mod nodetool;
 #[cfg(test)]
 pub mod rig;
 
@@ -179,8 +181,11 @@ pub async fn run(
             VerifySpec::Http(s) => Ok(http_check::check(s, targets.get("target")).await),
             VerifySpec::CassandraRing(_)
             | VerifySpec::CassandraIdentity(_)
-            | VerifySpec::CassandraSnapshot(_)
-            | VerifySpec::Cql(_) => Err(VerifyError::Unavailable(spec.name())),
+            | VerifySpec::CassandraSnapshot(_) => Err(VerifyError::Usage(format!(
+                "{} runs nodetool in pods: it needs a cluster",
+                spec.name()
+            ))),
+            VerifySpec::Cql(_) => Err(VerifyError::Unavailable(spec.name())),
         }
     };
     match tokio::time::timeout(timeout, work).await {
