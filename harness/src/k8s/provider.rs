@@ -174,6 +174,8 @@ pub async fn kind_up(
     config: Option<&Path>,
     dir: &Path,
 ) -> Result<Prepared, ProviderError> {
+    // The binary first (so a missing kind is named as such), then the Docker daemon it needs.
+    run_tool("kind", &["version".into()], Duration::from_secs(30)).await?;
     docker_running().await?;
     let kubeconfig = dir.join(format!("kubeconfig-{name}"));
     std::fs::create_dir_all(dir)
@@ -251,6 +253,7 @@ pub async fn kind_export_logs(name: &str, dir: &Path) -> Result<(), ProviderErro
 }
 
 pub async fn minikube_up(profile: &str, nodes: u32) -> Result<Prepared, ProviderError> {
+    run_tool("minikube", &["version".into()], Duration::from_secs(30)).await?;
     run_tool(
         "minikube",
         &minikube_start_args(profile, nodes),

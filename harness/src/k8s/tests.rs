@@ -534,3 +534,94 @@ async fn evidence_has_current_and_previous_logs_and_time_sorted_events() {
     drop(client);
     server.await.unwrap();
 }
+
+fn pod(uid: &str, rv: &str, ready: bool) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "cassandra-1", "namespace": "ns", "uid": uid, "resourceVersion": rv},
+        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}]}})
+}
+
+#[tokio::test]
+async fn delete_pod_fault_waits_for_a_ready_replacement_with_a_new_uid() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            "/api/v1/namespaces/ns/pods/cassandra-1",
+            &[],
+        )
+        .await;
+        respond(r, 200, &pod("old-uid", "10", true));
+        let (_, r) = expect(
+            &mut handle,
+            Method::DELETE,
+            "/api/v1/namespaces/ns/pods/cassandra-1",
+            &[],
+        )
+        .await;
+        respond(r, 200, &pod("old-uid", "11", true));
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            "/api/v1/namespaces/ns/pods",
+            &["fieldSelector=metadata.name=cassandra-1"],
+        )
+        .await;
+        // Still the old pod, terminating (and still Ready): that must not count.
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "11"}, "items": [pod("old-uid", "11", true)]}),
+        );
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            "/api/v1/namespaces/ns/pods",
+            &["watch=true"],
+        )
+        .await;
+        let body = watch_body(&[
+            ("DELETED", pod("old-uid", "12", false)),
+            ("ADDED", pod("new-uid", "13", false)),
+            ("MODIFIED", pod("new-uid", "14", true)),
+        ]);
+        r.send_response(Response::builder().body(Body::from(body)).unwrap());
+    });
+    let fault = crate::scenario::raw::FaultSpec::DeletePod {
+        name: "cassandra-1".into(),
+        wait_for_replacement: true,
+    };
+    let undo = faults::fault(&client, "ns", &fault, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert!(undo.is_empty());
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn cordon_patches_the_node_and_registers_an_uncordon() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let (body, r) = expect(
+            &mut handle,
+            Method::PATCH,
+            "/api/v1/nodes/kind-worker2",
+            &[],
+        )
+        .await;
+        assert_eq!(body, json!({"spec": {"unschedulable": true}}));
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-worker2"}, "spec": {"unschedulable": true}}),
+        );
+    });
+    let fault = crate::scenario::raw::FaultSpec::Cordon {
+        node: "kind-worker2".into(),
+    };
+    let undo = faults::fault(&client, "ns", &fault, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(undo, vec![CleanupItem::Uncordon("kind-worker2".into())]);
+    server.await.unwrap();
+}

@@ -1,15 +1,24 @@
-//! Console reporter: a line per step as it finishes (with a "running" line on a terminal), then
-//! a summary table. Colours only on a terminal and never with `NO_COLOR`; plain lines in CI.
-//! Results go to stdout; logs go to stderr through `tracing`.
+//! Console reporter: a line per step as it finishes, then a summary table. On a terminal (and
+//! never with `NO_COLOR` or `CI`), colours and a spinner per running step (indicatif); plain
+//! lines otherwise. Results go to stdout; logs go to stderr through `tracing`.
 
 use super::Reporter;
 use crate::exec::{Event, Outcome, Phase};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
+
+/// Spinners for the running steps, drawn on stdout above the finished lines.
+struct Spinners {
+    progress: MultiProgress,
+    running: HashMap<(String, String), ProgressBar>,
+}
 
 pub struct ConsoleReporter<W: Write + Send> {
     out: W,
     colour: bool,
-    live: bool,
+    live: Option<Spinners>,
     rows: Vec<(String, bool, f64, usize, usize)>,
     failures: Vec<String>,
 }
@@ -19,10 +28,14 @@ impl<W: Write + Send> ConsoleReporter<W> {
     pub fn new(out: W, terminal: bool) -> Self {
         let colour =
             terminal && std::env::var_os("NO_COLOR").is_none() && std::env::var_os("CI").is_none();
+        let live = colour.then(|| Spinners {
+            progress: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+            running: HashMap::new(),
+        });
         Self {
             out,
             colour,
-            live: colour,
+            live,
             rows: vec![],
             failures: vec![],
         }
@@ -64,13 +77,18 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                 };
                 Some(format!("{} {scenario}{ns}", self.paint("1", "==>")))
             }
-            Event::StepStarted { scenario, step } if self.live => {
-                let _ = write!(
-                    self.out,
-                    "   ... {scenario} / {} ({}) running\r",
-                    step.id, step.kind
-                );
-                let _ = self.out.flush();
+            Event::StepStarted { scenario, step } => {
+                if let Some(live) = self.live.as_mut() {
+                    let bar = live.progress.add(ProgressBar::new_spinner());
+                    if let Ok(style) = ProgressStyle::with_template("   {spinner} {msg} {elapsed}")
+                    {
+                        bar.set_style(style);
+                    }
+                    bar.set_message(format!("{scenario} / {} ({})", step.id, step.kind));
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    live.running
+                        .insert((scenario.clone(), step.id.clone()), bar);
+                }
                 None
             }
             Event::StepFinished {
@@ -122,11 +140,15 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                         1,
                     ));
                 }
-                Some(if self.live {
-                    format!("\u{1b}[2K{line}")
-                } else {
-                    line
-                })
+                if let Some(live) = self.live.as_mut() {
+                    if let Some(bar) = live.running.remove(&(scenario.clone(), step.id.clone())) {
+                        bar.finish_and_clear();
+                    }
+                    // Printed above the spinners that are still running.
+                    let _ = live.progress.println(&line);
+                    return;
+                }
+                Some(line)
             }
             Event::CleanupFinished {
                 scenario,
@@ -180,5 +202,87 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
 
     fn finish(&mut self) -> std::io::Result<()> {
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::StepInfo;
+
+    // Layer 1 (pure): what CI logs show (not a terminal: no colours, no spinners).
+    #[test]
+    fn plain_lines_per_step_then_a_summary_table() {
+        let mut r = ConsoleReporter::new(Vec::new(), false);
+        let step = |id: &str| StepInfo {
+            index: 0,
+            id: id.into(),
+            kind: "verify",
+            description: None,
+            phase: Phase::Main,
+        };
+        let events = [
+            Event::ScenarioStarted {
+                scenario: "galera-etcd-sync".into(),
+                file: "f".into(),
+                namespace: "h-g-1".into(),
+            },
+            Event::StepStarted {
+                scenario: "galera-etcd-sync".into(),
+                step: step("status"),
+            },
+            Event::StepFinished {
+                scenario: "galera-etcd-sync".into(),
+                step: step("status"),
+                outcome: Outcome::Passed,
+                duration: Duration::from_millis(1500),
+                output: String::new(),
+                evidence: vec![],
+            },
+            Event::StepFinished {
+                scenario: "galera-etcd-sync".into(),
+                step: step("sync"),
+                outcome: Outcome::Failed {
+                    message: "galera-ss-2:3306: cannot connect\nmore".into(),
+                },
+                duration: Duration::from_secs(2),
+                output: String::new(),
+                evidence: vec![],
+            },
+            Event::ScenarioFinished {
+                scenario: "galera-etcd-sync".into(),
+                passed: false,
+                duration: Duration::from_secs(4),
+            },
+            Event::RunFinished {
+                duration: Duration::from_secs(4),
+                passed: 0,
+                failed: 1,
+            },
+        ];
+        for e in &events {
+            r.event(e);
+        }
+        let text = String::from_utf8(r.into_inner()).unwrap();
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(
+            text.contains("==> galera-etcd-sync in namespace h-g-1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("PASS    galera-etcd-sync / status (verify) 1.5s"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "FAIL    galera-etcd-sync / sync (verify) 2.0s: galera-ss-2:3306: cannot connect\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("galera-etcd-sync                         FAIL      1/2"),
+            "{text}"
+        );
+        assert!(text.ends_with("0 passed, 1 failed in 4.0s\n"), "{text}");
     }
 }

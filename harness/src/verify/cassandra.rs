@@ -127,12 +127,13 @@ pub fn judge_ring(views: &Views, nodes: usize) -> Verdict {
         .collect();
     for (pod, _) in views {
         if let Some(ip) = &pod.ip
-            && !addresses.contains(ip) {
-                problems.push(format!(
-                    "{} ({ip}) is in no pod's view of the ring",
-                    pod.name
-                ));
-            }
+            && !addresses.contains(ip)
+        {
+            problems.push(format!(
+                "{} ({ip}) is in no pod's view of the ring",
+                pod.name
+            ));
+        }
     }
     if distinct.len() > 1 {
         problems.push(format!(

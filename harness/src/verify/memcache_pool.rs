@@ -5,13 +5,14 @@
 use super::memcache::{Client, connect, owner};
 use super::{Endpoint, MemcachePoolSpec, Verdict, nonce};
 use std::collections::BTreeMap;
+use tokio::io::BufWriter;
 use tokio::net::TcpStream;
 
 pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
     let run = nonce();
     let mut problems = vec![];
     let mut evidence = vec![];
-    let mut clients: Vec<Client<TcpStream>> = vec![];
+    let mut clients: Vec<Client<BufWriter<TcpStream>>> = vec![];
     for server in servers {
         match probe(server, &run).await {
             Ok((client, version)) => {
@@ -72,7 +73,10 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
     }
 }
 
-async fn probe(server: &Endpoint, run: &str) -> Result<(Client<TcpStream>, String), String> {
+async fn probe(
+    server: &Endpoint,
+    run: &str,
+) -> Result<(Client<BufWriter<TcpStream>>, String), String> {
     let mut client = connect(server).await?;
     let key = format!("harness:{run}:probe");
     client.set(&key, server.name.as_bytes()).await?;

@@ -19,7 +19,7 @@ pub mod memcache;
 pub mod memcache_pool;
 pub mod memcache_proxy;
 pub mod nodetool;
-#[cfg(test)]
+#[cfg(any(test, feature = "rig"))]
 pub mod rig;
 
 use std::fmt;

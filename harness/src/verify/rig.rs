@@ -159,13 +159,17 @@ pub async fn memcached(n: usize) -> (String, Vec<Node>, Vec<Endpoint>) {
     let net = unique("rig-mc");
     let starts = (0..n).map(|i| {
         let name = format!("{net}-m{i}");
-        let script = "exec memcached -u nobody -p 11211 -l 0.0.0.0 -m 64 -vv".to_string();
+        // Not -vv: logging every command would make the server, not the client, the bottleneck.
+        let script = "memcached -u nobody -p 11211 -l 0.0.0.0 -m 64 &\n\
+                      until bash -c '</dev/tcp/127.0.0.1/11211' 2>/dev/null; do sleep 0.1; done\n\
+                      echo memcached-ready >&2\nwait"
+            .to_string();
         let net = net.clone();
         async move {
             start(
                 &net,
                 &name,
-                WaitFor::message_on_stderr("server listening"),
+                WaitFor::message_on_stderr("memcached-ready"),
                 script,
             )
             .await

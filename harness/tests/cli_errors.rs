@@ -1,0 +1,142 @@
+//! The command line's promises on bad usage and missing tools (layer 1: runs the real binary,
+//! no cluster). Exit 2 with one clear message; nothing touched.
+
+use std::process::Command;
+
+fn harness(args: &[&str], path: &str) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("PATH", path)
+        .env_remove("HARNESS_CONTEXT")
+        .env_remove("HARNESS_PROVIDER")
+        .args(args)
+        .output()
+        .expect("run harness");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_missing_kind_binary_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = harness(
+        &[
+            "run",
+            "scenarios/memcached/pool.yaml",
+            "--provider",
+            "kind",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "/nonexistent",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`kind` is not installed") && stderr.contains("kind.sigs.k8s.io"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_missing_minikube_binary_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = harness(
+        &[
+            "run",
+            "scenarios/memcached/pool.yaml",
+            "--provider",
+            "minikube",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "/nonexistent",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`minikube` is not installed"), "{stderr}");
+}
+
+#[test]
+fn an_unknown_context_exits_2_and_an_existing_cluster_needs_a_named_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = harness(
+        &[
+            "run",
+            "scenarios/memcached/pool.yaml",
+            "--context",
+            "nope",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("context nope"), "{stderr}");
+    let (code, _, stderr) = harness(
+        &[
+            "run",
+            "scenarios/memcached/pool.yaml",
+            "--provider",
+            "existing",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("pass --context"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_exits_0() {
+    let (code, _, _) = harness(&["frobnicate"], "/usr/bin:/bin");
+    assert_eq!(code, Some(2));
+    let (code, stdout, _) = harness(&["--help"], "/usr/bin:/bin");
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("validate") && stdout.contains("verify"));
+    let (code, _, stderr) = harness(&["run", "--parallel", "0"], "/usr/bin:/bin");
+    assert_eq!(code, Some(2), "{stderr}");
+    let (code, _, stderr) = harness(&["validate", "no/such/dir"], "/usr/bin:/bin");
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+#[test]
+fn list_and_plan_work_on_the_seed_scenarios() {
+    let (code, stdout, stderr) = harness(&["list", "--tags", "smoke"], "/usr/bin:/bin");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("memcached-pool")
+            && stdout.contains("galera-etcd-sync")
+            && !stdout.contains("cassandra-ring-join"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = harness(
+        &[
+            "plan",
+            "scenarios/cassandra/ring-join.yaml",
+            "--run-id",
+            "20261122-000000-beef",
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("namespace: h-cassandra-ring-join-00beef"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("scale StatefulSet/cassandra to 4"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[timeout 25m]"), "{stdout}");
+}
