@@ -3,6 +3,7 @@
 //!   `use_pooling=True`) doing the same sets and gets one by one;
 //! - `galera.sync` vs the seed's `89-galera-sync-test.sh` way: one `mariadb` CLI call per
 //!   statement, each through `docker exec` as the seed went through `kubectl exec`.
+//!
 //! Target: at least 10x faster than each. Needs Docker, the rig image and `pip install pymemcache`.
 //! Run: `cargo bench --features rig --bench verifiers`.
 

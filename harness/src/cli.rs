@@ -425,6 +425,8 @@ async fn run_on_cluster(
     let workers = plans.iter().map(|p| p.cluster.workers).max().unwrap_or(0);
     let default_name = format!("harness-{}", run_id.rsplit('-').next().unwrap_or("run"));
     let name = args.cluster_name.clone().unwrap_or(default_name);
+    // k3s lives as long as this handle (testcontainers removes it on drop).
+    let mut k3s = None;
     let prepared = match provider {
         Provider::Kind => {
             prov::kind_up(
@@ -444,12 +446,13 @@ async fn run_on_cluster(
             context: args.context.clone(),
             created: false,
         }),
-        Provider::K3s => {
-            eprintln!(
-                "error: the k3s provider is not available in this build; use --provider kind, minikube, or --context"
-            );
-            return EXIT_USAGE;
-        }
+        Provider::K3s => match prov::k3s_up(run_dir).await {
+            Ok((prepared, container)) => {
+                k3s = Some(container);
+                Ok(prepared)
+            }
+            Err(e) => Err(e),
+        },
         Provider::None => unreachable!("checked by the caller"),
     };
     let prepared = match prepared {
@@ -505,7 +508,9 @@ async fn run_on_cluster(
     {
         eprintln!("warning: kind export logs: {e}");
     }
-    give_back(code).await
+    let code = give_back(code).await;
+    drop(k3s);
+    code
 }
 
 /// A scenario's Kubernetes version range against the server's `vMAJOR.MINOR.PATCH`.
