@@ -698,6 +698,11 @@ pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
             contains: vec![],
             metric_family: args.metric_family.clone(),
         }),
+        other if VerifySpec::NAMES.contains(&other) => {
+            return Err(format!(
+                "{other} runs from a scenario step (it execs in pods or needs a CQL script), not from `harness verify`"
+            ));
+        }
         other => {
             let hint = crate::diag::did_you_mean(other, VerifySpec::NAMES)
                 .map(|s| format!(" (did you mean `{s}`?)"))
