@@ -112,10 +112,12 @@ pub async fn delete_owned(
         .map_err(|e| api_error(&format!("deleting {kind} {name}"), e))
 }
 
-fn api_version_of(kind: &str) -> &'static str {
+/// The apiVersion of the built-in kinds a step can name by kind alone.
+pub fn api_version_of(kind: &str) -> &'static str {
     match kind {
         "StatefulSet" | "Deployment" | "DaemonSet" | "ReplicaSet" => "apps/v1",
         "Job" => "batch/v1",
+        "EndpointSlice" => "discovery.k8s.io/v1",
         "PodDisruptionBudget" => "policy/v1",
         _ => "v1",
     }

@@ -10,7 +10,7 @@ use kube::api::AttachParams;
 use kube::{Api, Client};
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 /// Output kept per stream of an exec (the rest is dropped, with a note).
@@ -98,43 +98,55 @@ pub async fn exec(
 }
 
 /// Copies both ways between a local connection and a remote stream until either side closes.
-async fn splice(mut local: tokio::net::TcpStream, mut remote: impl AsyncRead + AsyncWrite + Unpin) {
+async fn splice(mut local: TcpStream, mut remote: impl AsyncRead + AsyncWrite + Unpin) {
     let _ = tokio::io::copy_bidirectional(&mut local, &mut remote).await;
 }
 
-/// A local listener on 127.0.0.1 whose connections are port-forwarded to `pod:port`.
-pub async fn port_forward_listener(
-    client: Client,
-    ns: &str,
-    pod: &str,
-    port: u16,
-) -> Result<(SocketAddr, JoinHandle<()>), ClusterError> {
+/// A listener on 127.0.0.1 (any free port) that hands every accepted connection to `serve`,
+/// each on its own task, until the returned task is aborted.
+async fn local_listener<F, Fut>(serve: F) -> Result<(SocketAddr, JoinHandle<()>), ClusterError>
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| ClusterError::Api(format!("binding a local port: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| ClusterError::Api(e.to_string()))?;
-    let api: Api<Pod> = Api::namespaced(client, ns);
-    let pod = pod.to_string();
     let task = tokio::spawn(async move {
         while let Ok((conn, _)) = listener.accept().await {
-            let api = api.clone();
-            let pod = pod.clone();
-            tokio::spawn(async move {
-                match api.portforward(&pod, &[port]).await {
-                    Ok(mut pf) => {
-                        if let Some(stream) = pf.take_stream(port) {
-                            splice(conn, stream).await;
-                        }
-                        let _ = pf.join().await;
-                    }
-                    Err(e) => tracing::warn!("port-forward to {pod}:{port}: {e}"),
-                }
-            });
+            tokio::spawn(serve(conn));
         }
     });
     Ok((addr, task))
+}
+
+/// A local listener whose connections are port-forwarded to `pod:port`.
+pub async fn port_forward_listener(
+    client: Client,
+    ns: &str,
+    pod: &str,
+    port: u16,
+) -> Result<(SocketAddr, JoinHandle<()>), ClusterError> {
+    let api: Api<Pod> = Api::namespaced(client, ns);
+    let pod = pod.to_string();
+    local_listener(move |conn| {
+        let (api, pod) = (api.clone(), pod.clone());
+        async move {
+            match api.portforward(&pod, &[port]).await {
+                Ok(mut pf) => {
+                    if let Some(stream) = pf.take_stream(port) {
+                        splice(conn, stream).await;
+                    }
+                    let _ = pf.join().await;
+                }
+                Err(e) => tracing::warn!("port-forward to {pod}:{port}: {e}"),
+            }
+        }
+    })
+    .await
 }
 
 /// A local listener whose connections run `nc $<host_env> <port>` in `pod` and pipe through it:
@@ -146,41 +158,33 @@ pub async fn exec_nc_listener(
     host_env: &str,
     port: u16,
 ) -> Result<(SocketAddr, JoinHandle<()>), ClusterError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| ClusterError::Api(format!("binding a local port: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ClusterError::Api(e.to_string()))?;
     let api: Api<Pod> = Api::namespaced(client, ns);
     let pod = pod.to_string();
     let script = format!("exec nc \"${host_env}\" {port}");
-    let task = tokio::spawn(async move {
-        while let Ok((conn, _)) = listener.accept().await {
-            let (api, pod, script) = (api.clone(), pod.clone(), script.clone());
-            tokio::spawn(async move {
-                let params = AttachParams::default()
-                    .stdin(true)
-                    .stdout(true)
-                    .stderr(false);
-                match api
-                    .exec(
-                        &pod,
-                        vec!["/bin/sh".to_string(), "-c".to_string(), script],
-                        &params,
-                    )
-                    .await
-                {
-                    Ok(mut process) => {
-                        if let (Some(out), Some(inp)) = (process.stdout(), process.stdin()) {
-                            splice(conn, tokio::io::join(out, inp)).await;
-                        }
-                        let _ = process.join().await;
+    local_listener(move |conn| {
+        let (api, pod, script) = (api.clone(), pod.clone(), script.clone());
+        async move {
+            let params = AttachParams::default()
+                .stdin(true)
+                .stdout(true)
+                .stderr(false);
+            match api
+                .exec(
+                    &pod,
+                    vec!["/bin/sh".to_string(), "-c".to_string(), script],
+                    &params,
+                )
+                .await
+            {
+                Ok(mut process) => {
+                    if let (Some(out), Some(inp)) = (process.stdout(), process.stdin()) {
+                        splice(conn, tokio::io::join(out, inp)).await;
                     }
-                    Err(e) => tracing::warn!("exec nc in {pod}: {e}"),
+                    let _ = process.join().await;
                 }
-            });
+                Err(e) => tracing::warn!("exec nc in {pod}: {e}"),
+            }
         }
-    });
-    Ok((addr, task))
+    })
+    .await
 }

@@ -85,8 +85,13 @@ pub async fn wait(
             other => Err(ClusterError::Api(format!("{other} has no rollout"))),
         },
         WaitSpec::ReadyReplicas { kind, name, count } => {
-            let (api, _, _) =
-                super::apply::dynamic_api(client, api_version(kind), kind, Some(ns)).await?;
+            let (api, _, _) = super::apply::dynamic_api(
+                client,
+                super::apply::api_version_of(kind),
+                kind,
+                Some(ns),
+            )
+            .await?;
             watch::until(api, by_name(name), timeout, |s| {
                 one(s, name, kind, |o| {
                     conditions::at_least_ready(&serde_json::to_value(o).unwrap_or_default(), *count)
@@ -130,8 +135,13 @@ pub async fn wait(
             path,
             equals,
         } => {
-            let (api, _, _) =
-                super::apply::dynamic_api(client, api_version(kind), kind, Some(ns)).await?;
+            let (api, _, _) = super::apply::dynamic_api(
+                client,
+                super::apply::api_version_of(kind),
+                kind,
+                Some(ns),
+            )
+            .await?;
             watch::until(api, by_name(name), timeout, |s| {
                 one(s, name, kind, |o| {
                     conditions::field_equals(
@@ -143,15 +153,5 @@ pub async fn wait(
             })
             .await
         }
-    }
-}
-
-fn api_version(kind: &str) -> &'static str {
-    match kind {
-        "StatefulSet" | "Deployment" | "DaemonSet" | "ReplicaSet" => "apps/v1",
-        "Job" => "batch/v1",
-        "EndpointSlice" => "discovery.k8s.io/v1",
-        "PodDisruptionBudget" => "policy/v1",
-        _ => "v1",
     }
 }
