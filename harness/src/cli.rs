@@ -549,7 +549,7 @@ pub async fn execute(
     ];
     let sink = Fanout::new(reporters);
     let cancel = CancellationToken::new();
-    let signals = tokio::spawn(cancel_on_signal(cancel.clone()));
+    let signals = cancel_on_signal(cancel.clone());
     let (provider, version) = cluster.describe();
     sink.emit(Event::RunStarted {
         run_id: run_id.to_string(),
@@ -587,24 +587,39 @@ pub async fn execute(
     }
 }
 
-async fn cancel_on_signal(cancel: CancellationToken) {
+/// Cancels the run on Ctrl-C or SIGTERM. The handlers are registered before this returns (not
+/// when the task first runs), so a signal that comes right after start is not lost.
+fn cancel_on_signal(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (interrupt, terminate) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
+        tokio::spawn(async move {
+            match (interrupt, terminate) {
+                (Ok(mut i), Ok(mut t)) => {
+                    tokio::select! {
+                        _ = i.recv() => {}
+                        _ = t.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+            tracing::warn!(
+                "interrupted: stopping the running steps, collecting evidence and cleaning up"
+            );
+            cancel.cancel();
+        })
     }
-    tracing::warn!("interrupted: stopping the running steps, collecting evidence and cleaning up");
-    cancel.cancel();
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        cancel.cancel();
+    })
 }
 
 /// Builds a verifier spec from CLI flags; `Err` is a usage message.

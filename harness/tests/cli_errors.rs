@@ -140,3 +140,65 @@ fn list_and_plan_work_on_the_seed_scenarios() {
     );
     assert!(stdout.contains("[timeout 25m]"), "{stdout}");
 }
+
+/// Ctrl-C / SIGTERM end to end (layer 1, no cluster): the running step is cancelled, `finally`
+/// still runs, the reports are written, and the exit code is 1.
+#[test]
+fn sigterm_cancels_the_run_runs_finally_and_writes_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("long.yaml");
+    std::fs::write(
+        &scenario,
+        "name: long\ncluster: { required: false }\nsteps:\n  - id: long-sleep\n    sleep: 60s\n  - id: never\n    sleep: 1s\nfinally:\n  - id: teardown\n    sleep: 10ms\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("junit.xml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--provider",
+            "none",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--report-dir",
+        ])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Plain output announces each step as it starts; send SIGTERM once the long one runs.
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    while !stdout.contains("START   long / long-sleep") {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the harness ended early: {stdout}"
+        );
+        stdout.push_str(&line);
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    reader.read_to_string(&mut stdout).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("CANCEL  long / long-sleep"), "{stdout}");
+    assert!(stdout.contains("SKIP    long / never"), "{stdout}");
+    assert!(
+        stdout.contains("PASS    long / finally teardown"),
+        "{stdout}"
+    );
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written after the signal");
+    assert!(xml.contains(r#"type="cancelled""#), "{xml}");
+}

@@ -88,8 +88,13 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                     bar.enable_steady_tick(Duration::from_millis(120));
                     live.running
                         .insert((scenario.clone(), step.id.clone()), bar);
+                    return;
                 }
-                None
+                // Plain output (CI): a line when a step starts, so a log shows what was running.
+                Some(format!(
+                    "   START   {scenario} / {} ({})",
+                    step.id, step.kind
+                ))
             }
             Event::StepFinished {
                 scenario,
