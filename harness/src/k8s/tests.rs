@@ -625,3 +625,164 @@ async fn cordon_patches_the_node_and_registers_an_uncordon() {
     assert_eq!(undo, vec![CleanupItem::Uncordon("kind-worker2".into())]);
     server.await.unwrap();
 }
+
+/// The backbone's executor through `KubeCluster` on a mocked API server: namespace, apply,
+/// a field wait, then clean-up last-in first-out (the ConfigMap before the namespace).
+#[tokio::test]
+async fn the_executor_runs_a_plan_through_kube_cluster() {
+    use crate::exec::{Event, Executor, events::Collect};
+    use crate::plan::{CleanupPolicy, PlannedAction, PlannedStep, ScenarioPlan};
+    use crate::scenario::model::ClusterNeeds;
+    use crate::scenario::raw::{ScalarString, WaitSpec};
+    use std::sync::{Arc, Mutex};
+
+    let (client, mut handle) = mock();
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = log.clone();
+    let ns = "h-demo-run1";
+    let labels = labels::ours("run-1", "demo");
+    let server = tokio::spawn(async move {
+        let configmap = |labels: &std::collections::BTreeMap<String, String>| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": ns, "resourceVersion": "5", "labels": labels}, "data": {"k": "v"}});
+        let mut open_watches = vec![];
+        while let Some((request, reply)) = handle.next_request().await {
+            let (method, path) = (request.method().clone(), request.uri().path().to_string());
+            let query = request.uri().query().unwrap_or_default().to_string();
+            seen.lock().unwrap().push(format!("{method} {path}"));
+            let cm_path = format!("/api/v1/namespaces/{ns}/configmaps/cm");
+            let (code, body) = match (method.as_str(), path.as_str()) {
+                ("POST", "/api/v1/namespaces") => (
+                    201,
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                ),
+                ("GET", "/api/v1") => (
+                    200,
+                    json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                    {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap", "verbs": ["create", "delete", "get", "list", "patch", "watch"]}]}),
+                ),
+                ("GET", p)
+                    if p == cm_path
+                        && seen
+                            .lock()
+                            .unwrap()
+                            .iter()
+                            .filter(|l| l.starts_with("PATCH"))
+                            .count()
+                            == 0 =>
+                {
+                    (404, status(404, "NotFound", "configmaps \"cm\" not found"))
+                }
+                ("GET", p) if p == cm_path => (200, configmap(&labels)),
+                ("PATCH", p) if p == cm_path => (200, configmap(&labels)),
+                ("GET", p)
+                    if p == format!("/api/v1/namespaces/{ns}/configmaps")
+                        && !query.contains("watch=true") =>
+                {
+                    (
+                        200,
+                        json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "5"}, "items": [configmap(&labels)]}),
+                    )
+                }
+                ("GET", p) if p == format!("/api/v1/namespaces/{ns}/configmaps") => {
+                    // The watch stays open: the wait is satisfied by the list.
+                    open_watches.push(reply);
+                    continue;
+                }
+                ("DELETE", p) if p == cm_path => (200, configmap(&labels)),
+                ("GET", p) if p == format!("/api/v1/namespaces/{ns}") => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}),
+                ),
+                ("DELETE", p) if p == format!("/api/v1/namespaces/{ns}") => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+                ),
+                ("GET", "/api/v1/namespaces") => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {"resourceVersion": "9"}, "items": []}),
+                ),
+                other => panic!("unexpected request {other:?} {query}"),
+            };
+            respond(reply, code, &body);
+        }
+    });
+    let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1", std::env::temp_dir());
+    let step = |id: &str, action| PlannedStep {
+        id: id.into(),
+        kind: "x",
+        description: None,
+        timeout: Duration::from_secs(10),
+        continue_on_error: false,
+        action,
+    };
+    let manifest = crate::manifest::Manifest {
+        origin: "inline#0".into(),
+        object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"k": "v"}}),
+    };
+    let plan = ScenarioPlan {
+        name: "demo".into(),
+        file: "demo.yaml".into(),
+        description: String::new(),
+        tags: vec![],
+        run_id: "run-1".into(),
+        namespace: ns.into(),
+        cluster: ClusterNeeds {
+            required: true,
+            workers: 0,
+            kubernetes_min: None,
+            kubernetes_max: None,
+        },
+        deadline: Duration::from_secs(60),
+        cleanup: CleanupPolicy::default(),
+        steps: vec![
+            step("apply", PlannedAction::Apply(vec![manifest])),
+            step(
+                "wait",
+                PlannedAction::Wait(WaitSpec::Field {
+                    kind: "ConfigMap".into(),
+                    name: "cm".into(),
+                    path: ".data.k".into(),
+                    equals: ScalarString("v".into()),
+                }),
+            ),
+        ],
+        finally: vec![],
+        secrets: vec![],
+        values: Default::default(),
+    };
+    let sink = Collect::default();
+    let result = Executor {
+        cluster: &cluster,
+        sink: &sink,
+        cancel: Default::default(),
+    }
+    .run_scenario(&plan)
+    .await;
+    let events = sink.events();
+    assert!(result.passed, "{events:#?}");
+    let cleanups: Vec<(String, Option<String>)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CleanupFinished { item, error, .. } => Some((item.clone(), error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        cleanups,
+        vec![
+            (format!("ConfigMap {ns}/cm"), None),
+            (format!("namespace {ns}"), None)
+        ]
+    );
+    let log = log.lock().unwrap().clone();
+    let delete_cm = log
+        .iter()
+        .position(|l| l == &format!("DELETE /api/v1/namespaces/{ns}/configmaps/cm"))
+        .unwrap();
+    let delete_ns = log
+        .iter()
+        .position(|l| l == &format!("DELETE /api/v1/namespaces/{ns}"))
+        .unwrap();
+    assert!(delete_cm < delete_ns, "{log:#?}");
+    drop(cluster);
+    server.abort();
+}
