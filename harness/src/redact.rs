@@ -16,12 +16,6 @@ impl Redactor {
         Self { secrets }
     }
 
-    pub fn add(&mut self, secret: String) {
-        let mut all = std::mem::take(&mut self.secrets);
-        all.push(secret);
-        *self = Self::new(all);
-    }
-
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {

@@ -23,12 +23,12 @@ pub fn gvk(api_version: &str, kind: &str) -> GroupVersionKind {
 }
 
 /// The dynamic API for a kind in a namespace (or cluster-wide for cluster-scoped kinds).
-pub async fn dynamic_api(
+/// The API resource of a kind and whether it is namespaced (one discovery request).
+async fn discover(
     client: &Client,
     api_version: &str,
     kind: &str,
-    namespace: Option<&str>,
-) -> Result<(Api<DynamicObject>, ApiResource, bool), ClusterError> {
+) -> Result<(ApiResource, bool), ClusterError> {
     let (resource, caps) = discovery::pinned_kind(client, &gvk(api_version, kind))
         .await
         .map_err(|e| {
@@ -37,12 +37,34 @@ pub async fn dynamic_api(
                 e,
             )
         })?;
-    let namespaced = caps.scope == Scope::Namespaced;
-    let api = match (namespaced, namespace) {
-        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
-        _ => Api::all_with(client.clone(), &resource),
-    };
-    Ok((api, resource, namespaced))
+    Ok((resource, caps.scope == Scope::Namespaced))
+}
+
+fn api_for(
+    client: &Client,
+    resource: &ApiResource,
+    namespaced: bool,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    match (namespaced, namespace) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, resource),
+        _ => Api::all_with(client.clone(), resource),
+    }
+}
+
+/// The dynamic API for a kind in a namespace (or cluster-wide for cluster-scoped kinds), and
+/// whether the kind is namespaced.
+pub async fn dynamic_api(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Result<(Api<DynamicObject>, bool), ClusterError> {
+    let (resource, namespaced) = discover(client, api_version, kind).await?;
+    Ok((
+        api_for(client, &resource, namespaced, namespace),
+        namespaced,
+    ))
 }
 
 pub async fn apply_all(
@@ -52,9 +74,18 @@ pub async fn apply_all(
     manifests: &[Manifest],
 ) -> Result<Vec<CleanupItem>, ClusterError> {
     let mut created = vec![];
+    // One discovery request per kind, not per object.
+    let mut kinds: std::collections::HashMap<(String, String), (ApiResource, bool)> =
+        Default::default();
     for m in manifests {
-        let (api, _, namespaced) =
-            dynamic_api(client, m.api_version(), m.kind(), Some(namespace)).await?;
+        let key = (m.api_version().to_string(), m.kind().to_string());
+        if !kinds.contains_key(&key) {
+            let found = discover(client, m.api_version(), m.kind()).await?;
+            kinds.insert(key.clone(), found);
+        }
+        let (resource, namespaced) = &kinds[&key];
+        let namespaced = *namespaced;
+        let api = api_for(client, resource, namespaced, Some(namespace));
         let mut object: DynamicObject = serde_json::from_value(m.object.clone())
             .map_err(|e| ClusterError::Api(format!("{}: {e}", m.origin)))?;
         object.labels_mut().extend(labels.clone());
@@ -95,7 +126,7 @@ pub async fn delete_owned(
     name: &str,
     run_id: &str,
 ) -> Result<(), ClusterError> {
-    let (api, _, _) = dynamic_api(client, api_version, kind, namespace).await?;
+    let (api, _) = dynamic_api(client, api_version, kind, namespace).await?;
     let Some(object) = api
         .get_opt(name)
         .await
@@ -131,7 +162,7 @@ pub async fn delete(
     spec: &DeleteSpec,
     timeout: Duration,
 ) -> Result<(), ClusterError> {
-    let (api, _, namespaced) = dynamic_api(
+    let (api, namespaced) = dynamic_api(
         client,
         api_version_of(&spec.kind),
         &spec.kind,

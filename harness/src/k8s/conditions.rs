@@ -175,9 +175,8 @@ pub fn pods_ready<'a>(pods: impl IntoIterator<Item = &'a Pod>, count: Option<i64
         Err("no pod matches yet".into())
     } else {
         Err(format!(
-            "{ready}/{} pod(s) ready{}; not ready: {}",
+            "{ready}/{} pod(s) ready; not ready: {}",
             count.unwrap_or(pods.len() as i64),
-            "",
             not_ready.join(", ")
         ))
     }

@@ -786,3 +786,42 @@ async fn the_executor_runs_a_plan_through_kube_cluster() {
     drop(cluster);
     server.abort();
 }
+
+#[tokio::test]
+async fn apply_discovers_each_kind_once() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let (_, r) = expect(&mut handle, Method::GET, "/api/v1", &[]).await;
+        respond(
+            r,
+            200,
+            &json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+            {"name": "configmaps", "singularName": "configmap", "namespaced": true, "kind": "ConfigMap", "verbs": ["get", "patch"]}]}),
+        );
+        for name in ["a", "b"] {
+            let path = format!("/api/v1/namespaces/ns/configmaps/{name}");
+            let (_, r) = expect(&mut handle, Method::GET, &path, &[]).await;
+            respond(r, 404, &status(404, "NotFound", "not found"));
+            let (_, r) = expect(&mut handle, Method::PATCH, &path, &["fieldManager=harness"]).await;
+            respond(
+                r,
+                200,
+                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+            );
+        }
+    });
+    let cm = |name: &str| crate::manifest::Manifest {
+        origin: format!("{name}#0"),
+        object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+    };
+    let created = apply::apply_all(
+        &client,
+        "ns",
+        &labels::ours("run-1", "s"),
+        &[cm("a"), cm("b")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.len(), 2);
+    server.await.unwrap();
+}

@@ -28,6 +28,33 @@ fn one<K>(
     }
 }
 
+/// Watches one named workload of kind `K` until `check` holds.
+async fn rollout<K>(
+    client: Client,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    timeout: Duration,
+    check: fn(&K) -> conditions::Check,
+) -> Result<String, ClusterError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
+    watch::until(
+        Api::<K>::namespaced(client, ns),
+        by_name(name),
+        timeout,
+        |s| one(s, name, kind, check),
+    )
+    .await
+}
+
 pub async fn wait(
     client: &Client,
     ns: &str,
@@ -38,54 +65,50 @@ pub async fn wait(
     match spec {
         WaitSpec::Rollout { kind, name } => match kind.as_str() {
             "StatefulSet" => {
-                watch::until(
-                    Api::<StatefulSet>::namespaced(c, ns),
-                    by_name(name),
+                rollout::<StatefulSet>(
+                    c,
+                    ns,
+                    kind,
+                    name,
                     timeout,
-                    |s| one(s, name, kind, conditions::statefulset_rolled_out),
+                    conditions::statefulset_rolled_out,
                 )
                 .await
             }
             "Deployment" => {
-                watch::until(
-                    Api::<Deployment>::namespaced(c, ns),
-                    by_name(name),
+                rollout::<Deployment>(
+                    c,
+                    ns,
+                    kind,
+                    name,
                     timeout,
-                    |s| one(s, name, kind, conditions::deployment_rolled_out),
+                    conditions::deployment_rolled_out,
                 )
                 .await
             }
             "DaemonSet" => {
-                watch::until(
-                    Api::<DaemonSet>::namespaced(c, ns),
-                    by_name(name),
-                    timeout,
-                    |s| one(s, name, kind, conditions::daemonset_rolled_out),
-                )
-                .await
+                rollout::<DaemonSet>(c, ns, kind, name, timeout, conditions::daemonset_rolled_out)
+                    .await
             }
             "ReplicaSet" => {
-                watch::until(
-                    Api::<ReplicaSet>::namespaced(c, ns),
-                    by_name(name),
-                    timeout,
-                    |s| one(s, name, kind, conditions::replicaset_ready),
-                )
-                .await
+                rollout::<ReplicaSet>(c, ns, kind, name, timeout, conditions::replicaset_ready)
+                    .await
             }
             "ReplicationController" => {
-                watch::until(
-                    Api::<ReplicationController>::namespaced(c, ns),
-                    by_name(name),
+                rollout::<ReplicationController>(
+                    c,
+                    ns,
+                    kind,
+                    name,
                     timeout,
-                    |s| one(s, name, kind, conditions::replication_controller_ready),
+                    conditions::replication_controller_ready,
                 )
                 .await
             }
             other => Err(ClusterError::Api(format!("{other} has no rollout"))),
         },
         WaitSpec::ReadyReplicas { kind, name, count } => {
-            let (api, _, _) = super::apply::dynamic_api(
+            let (api, _) = super::apply::dynamic_api(
                 client,
                 super::apply::api_version_of(kind),
                 kind,
@@ -135,7 +158,7 @@ pub async fn wait(
             path,
             equals,
         } => {
-            let (api, _, _) = super::apply::dynamic_api(
+            let (api, _) = super::apply::dynamic_api(
                 client,
                 super::apply::api_version_of(kind),
                 kind,

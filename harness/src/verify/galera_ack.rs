@@ -141,9 +141,17 @@ async fn writer(
         seq += 1;
         let id = format!("n{n}-w{w}-{seq}");
         if conn.is_none() {
-            match tokio::time::timeout(OP_TIMEOUT, connect(node, login)).await {
-                Ok(Ok(c)) => conn = Some(c),
-                Ok(Err(e)) => {
+            let attempt = tokio::time::timeout(OP_TIMEOUT, connect(node, login))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "cannot connect: no answer within {}s",
+                        OP_TIMEOUT.as_secs()
+                    ))
+                });
+            match attempt {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
                     // The write was attempted and failed: it is not acknowledged.
                     history
                         .lock()
@@ -151,14 +159,6 @@ async fn writer(
                         .unacknowledged
                         .push((id, format!("{node}: {e}")));
                     tokio::time::sleep(RECONNECT_PAUSE).await;
-                    continue;
-                }
-                Err(_) => {
-                    history
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .unacknowledged
-                        .push((id, format!("{node}: cannot connect: no answer")));
                     continue;
                 }
             }

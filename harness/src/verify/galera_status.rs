@@ -173,7 +173,7 @@ mod tests {
 mod rig {
     use super::*;
     use crate::verify::galera_sync;
-    use crate::verify::rig::{self, REASON};
+    use crate::verify::rig;
     use std::time::Duration;
 
     fn spec(size: i64) -> GaleraStatusSpec {
@@ -203,7 +203,6 @@ mod rig {
     #[tokio::test]
     #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
     async fn status_and_sync_pass_then_name_a_stopped_node_which_rejoins() {
-        let _ = REASON;
         let (nodes, endpoints) = rig::galera(3).await;
         let login = rig::galera_login();
         let v = until_passes(&endpoints, Duration::from_secs(60)).await;

@@ -18,16 +18,51 @@ pub struct Client<S> {
     proto: Protocol<S>,
 }
 
-pub async fn connect(endpoint: &Endpoint) -> Result<Client<BufWriter<TcpStream>>, String> {
-    let stream = tokio::time::timeout(OP_TIMEOUT, TcpStream::connect(endpoint.address()))
-        .await
-        .map_err(|_| {
-            format!(
-                "{endpoint}: cannot connect: no answer within {}s",
-                OP_TIMEOUT.as_secs()
-            )
-        })?
-        .map_err(|e| format!("{endpoint}: cannot connect: {e}"))?;
+/// A failed operation: where, what, and the cause as the server or the OS said it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    pub endpoint: String,
+    pub op: String,
+    pub cause: String,
+}
+
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}", self.endpoint, self.op, self.cause)
+    }
+}
+
+impl From<OpError> for String {
+    fn from(e: OpError) -> String {
+        e.to_string()
+    }
+}
+
+/// Runs one operation under [`OP_TIMEOUT`], naming the endpoint and the operation on failure.
+async fn bounded<T>(
+    endpoint: &Endpoint,
+    op: impl FnOnce() -> String,
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, OpError> {
+    let cause = match tokio::time::timeout(OP_TIMEOUT, f).await {
+        Ok(Ok(v)) => return Ok(v),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+    };
+    Err(OpError {
+        endpoint: endpoint.to_string(),
+        op: op(),
+        cause,
+    })
+}
+
+pub async fn connect(endpoint: &Endpoint) -> Result<Client<BufWriter<TcpStream>>, OpError> {
+    let stream = bounded(
+        endpoint,
+        || "cannot connect".into(),
+        TcpStream::connect(endpoint.address()),
+    )
+    .await?;
     let _ = stream.set_nodelay(true);
     // memcache-async writes a command in several pieces and flushes each; a write buffer makes
     // that one syscall per command instead of three.
@@ -43,58 +78,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     }
 
     /// `set` with `noreply` (pipelined); follow with a round trip before reading elsewhere.
-    pub async fn set(&mut self, key: &str, value: &[u8]) -> Result<(), String> {
-        let endpoint = self.endpoint.clone();
-        match tokio::time::timeout(OP_TIMEOUT, self.proto.set(key, value, 0)).await {
-            Ok(r) => r.map_err(|e| format!("{endpoint}: set {key}: {e}")),
-            Err(_) => Err(format!(
-                "{endpoint}: set {key}: no answer within {}s",
-                OP_TIMEOUT.as_secs()
-            )),
-        }
+    pub async fn set(&mut self, key: &str, value: &[u8]) -> Result<(), OpError> {
+        bounded(
+            &self.endpoint,
+            || format!("set {key}"),
+            self.proto.set(key, value, 0),
+        )
+        .await
     }
 
     /// A value, or `None` when the key is absent.
-    pub async fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        let endpoint = self.endpoint.clone();
-        match tokio::time::timeout(OP_TIMEOUT, self.proto.get(key)).await {
-            Ok(Ok(v)) => Ok(Some(v)),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Ok(Err(e)) => Err(format!("{endpoint}: get {key}: {e}")),
-            Err(_) => Err(format!(
-                "{endpoint}: get {key}: no answer within {}s",
-                OP_TIMEOUT.as_secs()
-            )),
-        }
+    pub async fn get(&mut self, key: &str) -> Result<Option<Vec<u8>>, OpError> {
+        let found = async {
+            match self.proto.get(key).await {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        bounded(&self.endpoint.clone(), || format!("get {key}"), found).await
     }
 
     /// Values of many keys, in chunks.
-    pub async fn get_many(&mut self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, String> {
+    pub async fn get_many(&mut self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>, OpError> {
         let mut out = HashMap::new();
         for chunk in keys.chunks(MULTIGET_CHUNK) {
             let endpoint = self.endpoint.clone();
-            let got = match tokio::time::timeout(OP_TIMEOUT, self.proto.get_multi(chunk)).await {
-                Ok(r) => r.map_err(|e| format!("{endpoint}: get of {} keys: {e}", chunk.len()))?,
-                Err(_) => {
-                    return Err(format!(
-                        "{endpoint}: get of {} keys: no answer within {}s",
-                        chunk.len(),
-                        OP_TIMEOUT.as_secs()
-                    ));
-                }
-            };
-            out.extend(got);
+            out.extend(
+                bounded(
+                    &endpoint,
+                    || format!("get of {} keys", chunk.len()),
+                    self.proto.get_multi(chunk),
+                )
+                .await?,
+            );
         }
         Ok(out)
     }
 
-    pub async fn version(&mut self) -> Result<String, String> {
-        let f = self.proto.version();
+    pub async fn version(&mut self) -> Result<String, OpError> {
         let endpoint = self.endpoint.clone();
-        match tokio::time::timeout(OP_TIMEOUT, f).await {
-            Ok(r) => r.map_err(|e| format!("{endpoint}: version: {e}")),
-            Err(_) => Err(format!("{endpoint}: version: no answer")),
-        }
+        bounded(&endpoint, || "version".into(), self.proto.version()).await
     }
 }
 

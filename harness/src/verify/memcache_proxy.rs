@@ -39,10 +39,7 @@ pub async fn check(
                         "{key}: read back {:?}",
                         other.map(|v| String::from_utf8_lossy(&v).into_owned())
                     )),
-                    Err(e) => failed.push(format!(
-                        "{key}: {}",
-                        e.split(": ").skip(2).collect::<Vec<_>>().join(": ")
-                    )),
+                    Err(e) => failed.push(format!("{key}: {}", e.cause)),
                 }
             }
             Ok::<_, String>((stored, failed))
@@ -190,19 +187,18 @@ async fn read_all(
     if let Ok(values) = client.get_many(keys).await {
         return Ok(values.into_iter().map(|(k, v)| (k, Ok(v))).collect());
     }
+    // A timed-out or broken connection is out of step: only then open a new one.
     let mut out = BTreeMap::new();
+    let mut client = connect(proxy).await?;
     for key in keys {
-        let mut client = connect(proxy).await?;
         match client.get(key).await {
             Ok(Some(v)) => {
                 out.insert(key.clone(), Ok(v));
             }
             Ok(None) => {}
             Err(e) => {
-                out.insert(
-                    key.clone(),
-                    Err(e.split(": ").skip(2).collect::<Vec<_>>().join(": ")),
-                );
+                out.insert(key.clone(), Err(e.cause));
+                client = connect(proxy).await?;
             }
         }
     }

@@ -14,8 +14,6 @@ use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 pub const IMAGE: &str = "harness-rig";
 pub const TAG: &str = "bookworm-1";
-pub const REASON: &str =
-    "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)";
 
 pub struct Node {
     pub name: String,
