@@ -83,6 +83,20 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
         }
         targets.by_key.push((key, endpoints));
     }
+    if let VerifySpec::Cql(c) = spec
+        && c.nodetool
+        && let Some(selector) = &c.target.pods
+    {
+        let view = cassandra::first_pod_view(&shell, selector, c.container.as_deref())
+            .await
+            .map_err(|e| {
+                StepFailure::failed(
+                    format!("cql: comparing with nodetool: {e} (`nodetool: false` skips it)"),
+                    "",
+                )
+            })?;
+        targets.nodetool = Some(view);
+    }
     if let VerifySpec::MemcacheProxy(p) = spec {
         targets.proxies = ctx.cluster.proxy_endpoints(ns, &p.proxies).await?;
     }

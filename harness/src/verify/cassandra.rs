@@ -4,6 +4,7 @@
 //! `cassandra.snapshot` (take, list, clear). They reach the pods through [`PodShell`], which the
 //! cluster layer implements with exec, so the judgements are tested on recorded outputs.
 
+use super::cql::NodetoolView;
 use super::nodetool::{Ring, parse_status};
 use super::{CassandraIdentitySpec, CassandraRingSpec, CassandraSnapshotSpec, Verdict, nonce};
 use async_trait::async_trait;
@@ -56,6 +57,37 @@ async fn views(
         out.push((pod, view));
     }
     Ok(out)
+}
+
+/// `nodetool status` in the first pod of `selector`, for `cql` to compare with
+/// `system.local` / `system.peers`.
+pub async fn first_pod_view(
+    shell: &dyn PodShell,
+    selector: &str,
+    container: Option<&str>,
+) -> Result<NodetoolView, String> {
+    let pods = shell.pods(selector).await?;
+    let pod = pods
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("no pod matches `{selector}`"))?;
+    let ring = match shell
+        .run(&pod.name, container, &["nodetool", "status"])
+        .await?
+    {
+        (0, text) => parse_status(&text).map_err(|e| format!("{}: {e}", pod.name))?,
+        (code, text) => {
+            return Err(format!(
+                "{}: nodetool status exited {code}: {}",
+                pod.name,
+                text.trim()
+            ));
+        }
+    };
+    Ok(NodetoolView {
+        pod: pod.name,
+        ring,
+    })
 }
 
 fn render(views: &Views) -> Vec<String> {

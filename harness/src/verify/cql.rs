@@ -1,18 +1,22 @@
 //! `cql`: the scylla driver connects from outside the cluster through the port-forward bridges,
-//! with an address translator that maps each node's own address (pod IP:9042, what
-//! `system.peers` advertises) to its local bridge, so node discovery works. It runs a CQL script
-//! once (the seed's `initial-seed.cql`), then reads the query back with every node as the
-//! coordinator at the chosen consistency, and checks that the driver's view of the ring
-//! (`system.local` + `system.peers`) has as many nodes as there are targets.
+//! with an address translator that maps each node's own address (the pod IP that
+//! `system.local` / `system.peers` advertise) to its local bridge, so node discovery works. It
+//! runs a CQL script once (the seed's `initial-seed.cql`), then reads the query back with every
+//! node as the coordinator at the chosen consistency, and checks that the nodes the driver read
+//! from `system.local` + `system.peers` are the targets and agree, by IP and host ID, with
+//! `nodetool status` from a target pod.
 
+use super::nodetool::Ring;
 use super::{CqlSpec, Endpoint, Verdict};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
+use scylla::errors::TranslationError;
+use scylla::policies::address_translator::{AddressTranslator, UntranslatedPeer};
 use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::statement::{Consistency, Statement};
-use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,21 +64,95 @@ pub fn use_keyspace(statement: &str) -> Option<&str> {
     words.next().map(|k| k.trim_matches('"'))
 }
 
-/// Maps each node's advertised address to where this process reaches it. Static endpoints
-/// (no advertised address) map to themselves.
-pub fn translation(nodes: &[Endpoint]) -> Result<HashMap<SocketAddr, SocketAddr>, String> {
-    let mut map = HashMap::new();
-    for n in nodes {
-        let local: SocketAddr = n.address().parse().map_err(|e| format!("{n}: {e}"))?;
-        let advertised = match &n.advertised {
-            Some(ip) => format!("{ip}:9042")
-                .parse()
-                .map_err(|e| format!("{n}: advertised address {ip}: {e}"))?,
-            None => local,
-        };
-        map.insert(advertised, local);
+/// Where the driver reaches each node. The driver pairs the IP a node advertises in
+/// `system.local` / `system.peers` with the port of the connection it discovered it through
+/// (a bridge's random local port), so the rule is keyed by IP alone: a pod IP maps to that
+/// pod's bridge. Static endpoints (no advertised address) keep their own address, and nodes
+/// outside the target list pass through unchanged; behind bridges such a node cannot be
+/// reached, and the translation error names it.
+#[derive(Debug)]
+pub struct BridgeTranslator {
+    by_ip: HashMap<IpAddr, SocketAddr>,
+    bridged: bool,
+}
+
+impl BridgeTranslator {
+    pub fn new(nodes: &[Endpoint]) -> Result<Self, String> {
+        let mut by_ip = HashMap::new();
+        let mut bridged = false;
+        for n in nodes {
+            let local: SocketAddr = n.address().parse().map_err(|e| format!("{n}: {e}"))?;
+            let advertised: IpAddr = match &n.advertised {
+                Some(ip) => {
+                    bridged = true;
+                    ip.parse()
+                        .map_err(|e| format!("{n}: advertised address {ip}: {e}"))?
+                }
+                None => local.ip(),
+            };
+            by_ip.insert(advertised, local);
+        }
+        Ok(BridgeTranslator { by_ip, bridged })
     }
-    Ok(map)
+
+    /// Where `untranslated` (advertised IP + the driver's port) is reached from here.
+    pub fn translate(&self, untranslated: SocketAddr) -> Option<SocketAddr> {
+        match self.by_ip.get(&untranslated.ip()) {
+            Some(local) => Some(*local),
+            None if !self.bridged => Some(untranslated),
+            None => None,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AddressTranslator for BridgeTranslator {
+    async fn translate_address(
+        &self,
+        peer: &UntranslatedPeer,
+    ) -> Result<SocketAddr, TranslationError> {
+        self.translate(peer.untranslated_address())
+            .ok_or(TranslationError::NoRuleForAddress(
+                peer.untranslated_address(),
+            ))
+    }
+}
+
+/// `nodetool status` as one pod of the target saw it.
+#[derive(Debug, Clone)]
+pub struct NodetoolView {
+    pub pod: String,
+    pub ring: Ring,
+}
+
+/// Differences between nodetool's ring and the nodes `system.local` + `system.peers` list,
+/// both as (IP, host ID).
+pub fn disagreements(nodetool: &Ring, driver: &[(IpAddr, String)]) -> Vec<String> {
+    let normal = |ip: &str| {
+        ip.parse::<IpAddr>()
+            .map_or(ip.to_string(), |ip| ip.to_string())
+    };
+    let from_nodetool: BTreeSet<(String, String)> = nodetool
+        .nodes
+        .iter()
+        .map(|n| (normal(&n.address), n.host_id.to_ascii_lowercase()))
+        .collect();
+    let from_driver: BTreeSet<(String, String)> = driver
+        .iter()
+        .map(|(ip, id)| (ip.to_string(), id.to_ascii_lowercase()))
+        .collect();
+    let mut out = vec![];
+    for (ip, id) in from_nodetool.difference(&from_driver) {
+        out.push(format!(
+            "nodetool lists {ip} (host ID {id}), system.local/system.peers do not"
+        ));
+    }
+    for (ip, id) in from_driver.difference(&from_nodetool) {
+        out.push(format!(
+            "system.local/system.peers list {ip} (host ID {id}), nodetool does not"
+        ));
+    }
+    out
 }
 
 async fn bounded<T, E: std::fmt::Display>(
@@ -93,9 +171,10 @@ pub async fn check(
     nodes: &[Endpoint],
     login: Option<(String, String)>,
     script: Option<&str>,
+    nodetool: Option<&NodetoolView>,
 ) -> Verdict {
     let mut log = vec![];
-    match run(spec, nodes, login, script, &mut log).await {
+    match run(spec, nodes, login, script, nodetool, &mut log).await {
         Ok(summary) => Verdict::pass(summary, log),
         Err(problem) => Verdict::fail(problem, log),
     }
@@ -106,12 +185,13 @@ async fn run(
     nodes: &[Endpoint],
     login: Option<(String, String)>,
     script: Option<&str>,
+    nodetool: Option<&NodetoolView>,
     log: &mut Vec<String>,
 ) -> Result<String, String> {
     let level = consistency(&spec.consistency)
         .ok_or_else(|| format!("`{}` is not a consistency level", spec.consistency))?;
     let first = nodes.first().ok_or("no CQL endpoint")?;
-    let map = translation(nodes)?;
+    let translator = BridgeTranslator::new(nodes)?;
     let mut builder = SessionBuilder::new()
         .known_node_addr(
             first
@@ -119,7 +199,9 @@ async fn run(
                 .parse()
                 .map_err(|e| format!("{first}: {e}"))?,
         )
-        .address_translator(Arc::new(map));
+        .address_translator(Arc::new(translator))
+        // The check reads no schema metadata; skipping it keeps connecting cheap on big schemas.
+        .fetch_schema_metadata(false);
     if let Some((user, password)) = login {
         builder = builder.user(user, password);
     }
@@ -170,6 +252,29 @@ async fn run(
             .join(", ")
     ));
     let mut problems = vec![];
+    match nodetool {
+        Some(view) => {
+            let driver: Vec<(IpAddr, String)> = known
+                .iter()
+                .map(|n| (n.address.ip(), n.host_id.to_string()))
+                .collect();
+            let found = disagreements(&view.ring, &driver);
+            if found.is_empty() {
+                log.push(format!(
+                    "system.local + system.peers agree with `nodetool status` in {}",
+                    view.pod
+                ));
+            }
+            problems.extend(
+                found
+                    .into_iter()
+                    .map(|d| format!("{d} (nodetool ran in {})", view.pod)),
+            );
+        }
+        None => log.push(
+            "system.local + system.peers not compared with nodetool: no pod to run it in".into(),
+        ),
+    }
     if known.len() != nodes.len() {
         problems.push(format!(
             "system.local + system.peers list {} node(s), but there are {} targets",
@@ -244,20 +349,56 @@ mod tests {
     }
 
     #[test]
-    fn pod_addresses_translate_to_their_local_bridges() {
+    fn pod_ips_translate_to_their_bridges_whatever_port_the_driver_pairs_them_with() {
         let mut a = Endpoint::parse("127.0.0.1:40001").unwrap();
         a.advertised = Some("10.244.1.5".into());
-        let b = Endpoint::parse("192.0.2.7:9042").unwrap();
-        let map = translation(&[a, b]).unwrap();
-        assert_eq!(
-            map[&"10.244.1.5:9042".parse().unwrap()],
-            "127.0.0.1:40001".parse().unwrap()
-        );
-        assert_eq!(
-            map[&"192.0.2.7:9042".parse().unwrap()],
-            "192.0.2.7:9042".parse().unwrap()
-        );
+        let mut b = Endpoint::parse("127.0.0.1:40002").unwrap();
+        b.advertised = Some("10.244.1.6".into());
+        let t = BridgeTranslator::new(&[a, b]).unwrap();
+        // The driver reuses the port it connected on (the first bridge's) for every peer.
+        for port in [40001, 9042] {
+            assert_eq!(
+                t.translate(SocketAddr::from(([10, 244, 1, 6], port))),
+                Some("127.0.0.1:40002".parse().unwrap())
+            );
+        }
+        // Behind bridges, a node outside the targets cannot be reached.
+        assert_eq!(t.translate("10.244.9.9:40001".parse().unwrap()), None);
+        // Static endpoints: known ones keep their address, other peers pass through.
+        let s = BridgeTranslator::new(&[Endpoint::parse("192.0.2.7:9042").unwrap()]).unwrap();
+        for addr in ["192.0.2.7:9042", "192.0.2.8:9042"] {
+            assert_eq!(s.translate(addr.parse().unwrap()), addr.parse().ok());
+        }
         assert!(consistency("QUORUM").is_some() && consistency("quorum").is_none());
+    }
+
+    #[test]
+    fn nodetool_and_the_driver_are_compared_by_ip_and_host_id() {
+        let ring = crate::verify::nodetool::parse_status(
+            "Datacenter: DC1\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n\
+             --  Address     Load       Tokens  Owns (effective)  Host ID                               Rack\n\
+             UN  10.244.0.10 104.6 KiB  256     100.0%            11111111-1111-4111-1111-111111111100  Rack1\n\
+             UN  10.244.0.11 99.2 KiB   256     100.0%            11111111-1111-4111-1111-111111111101  Rack1\n",
+        )
+        .unwrap();
+        let same = vec![
+            (
+                "10.244.0.11".parse().unwrap(),
+                "11111111-1111-4111-1111-111111111101".to_string(),
+            ),
+            (
+                "10.244.0.10".parse().unwrap(),
+                "11111111-1111-4111-1111-111111111100".to_string(),
+            ),
+        ];
+        assert!(disagreements(&ring, &same).is_empty());
+        let mut other = same.clone();
+        other[0].1 = "22222222-1111-4111-1111-111111111101".into();
+        let d = disagreements(&ring, &other);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with("nodetool lists 10.244.0.11 (host ID 11111111-"));
+        assert!(d[1].starts_with("system.local/system.peers list 10.244.0.11 (host ID 22222222-"));
+        assert_eq!(disagreements(&ring, &same[..1]).len(), 1);
     }
 
     // Layer 1 (no server): a closed port fails within the bound, naming the endpoint. No
@@ -271,6 +412,8 @@ mod tests {
             query: "SELECT emp_id FROM my_cassandra_keyspace.employee".into(),
             expect_rows: 3,
             consistency: "QUORUM".into(),
+            nodetool: true,
+            container: None,
         };
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -281,6 +424,7 @@ mod tests {
             &[Endpoint::parse(&closed.to_string()).unwrap()],
             None,
             None,
+            None,
         )
         .await;
         assert!(!v.passed);
@@ -289,5 +433,221 @@ mod tests {
             "{}",
             v.summary
         );
+    }
+
+    // Layer 2b: the CQL protocol STAND-IN (`cql_standin`), not Cassandra. The scylla driver
+    // really connects, discovers the nodes through system.local/system.peers, translates their
+    // unroutable "pod IPs" to the local listeners, waits for schema agreement, runs the seed
+    // script and reads with each node as coordinator. Replication, consistency semantics and
+    // Cassandra's own behaviour are not exercised: those run only on a cluster.
+    mod stand_in {
+        use super::*;
+        use crate::verify::cql_standin::{Faults, StandIn, host_id};
+        use crate::verify::nodetool::parse_status;
+
+        const READ: &str = "SELECT emp_id FROM my_cassandra_keyspace.employee";
+        const QUORUM: u16 = 0x0004;
+
+        fn spec(script: bool) -> CqlSpec {
+            CqlSpec {
+                target: Default::default(),
+                credentials: None,
+                script: script.then(|| "initial-seed.cql".into()),
+                query: READ.into(),
+                expect_rows: 3,
+                consistency: "QUORUM".into(),
+                nodetool: true,
+                container: None,
+            }
+        }
+
+        fn seed_script() -> String {
+            std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../fixtures/cassandra/initial-seed.cql"
+            ))
+            .unwrap()
+        }
+
+        fn nodetool_of(standin: &StandIn) -> NodetoolView {
+            NodetoolView {
+                pod: "cassandra-0".into(),
+                ring: parse_status(&standin.nodetool_status()).unwrap(),
+            }
+        }
+
+        async fn seed_and_read(standin: &StandIn, login: Option<(&str, &str)>) -> Verdict {
+            let view = nodetool_of(standin);
+            check(
+                &spec(true),
+                &standin.endpoints(),
+                login.map(|(u, p)| (u.to_string(), p.to_string())),
+                Some(&seed_script()),
+                Some(&view),
+            )
+            .await
+        }
+
+        #[tokio::test]
+        async fn seeds_then_reads_with_every_node_as_coordinator_through_the_bridges() {
+            let standin = StandIn::start(3, None, Faults::default()).await;
+            let v = seed_and_read(&standin, None).await;
+            assert!(v.passed, "{}\n{}", v.summary, v.evidence.join("\n"));
+            assert_eq!(
+                v.summary,
+                "3 row(s) read with each of 3 node(s) as coordinator at QUORUM"
+            );
+            assert_eq!(standin.rows("my_cassandra_keyspace.employee"), 3);
+            let done = standin.coordinated();
+            // The script ran once, in order (the driver sends USE to every connection).
+            let script: Vec<&str> = done
+                .iter()
+                .map(|c| c.statement.as_str())
+                .filter(|s| !s.starts_with("USE ") && *s != READ)
+                .collect();
+            assert_eq!(script.len(), 6, "{script:?}");
+            assert!(script[0].starts_with("DROP KEYSPACE IF EXISTS"));
+            assert!(script[5].contains("'Bob'"));
+            // Every node, reached only through the translated "pod IP", coordinated one read
+            // at the asked consistency.
+            let mut readers: Vec<usize> = done
+                .iter()
+                .filter(|c| c.statement == READ)
+                .map(|c| {
+                    assert_eq!(c.consistency, QUORUM);
+                    c.node
+                })
+                .collect();
+            readers.sort();
+            assert_eq!(readers, vec![0, 1, 2]);
+            assert!(
+                v.evidence
+                    .iter()
+                    .any(|l| l.contains("agree with `nodetool status` in cassandra-0")),
+                "{:?}",
+                v.evidence
+            );
+            assert!(
+                v.evidence.iter().any(|l| l.contains(&host_id(2))),
+                "{:?}",
+                v.evidence
+            );
+        }
+
+        #[tokio::test]
+        async fn logs_in_and_never_reports_the_password() {
+            let standin =
+                StandIn::start(2, Some(("cassandra", "s3cret-pw")), Faults::default()).await;
+            let ok = seed_and_read(&standin, Some(("cassandra", "s3cret-pw"))).await;
+            assert!(ok.passed, "{}\n{}", ok.summary, ok.evidence.join("\n"));
+            let bad = seed_and_read(&standin, Some(("cassandra", "wrong-pw"))).await;
+            assert!(!bad.passed);
+            assert!(bad.summary.starts_with("connecting to "), "{}", bad.summary);
+            assert!(
+                bad.summary
+                    .contains("username and/or password are incorrect"),
+                "{}",
+                bad.summary
+            );
+            for v in [&ok, &bad] {
+                let all = format!("{}{}", v.summary, v.evidence.join(""));
+                assert!(!all.contains("s3cret-pw") && !all.contains("wrong-pw"));
+            }
+        }
+
+        #[tokio::test]
+        async fn a_coordinator_that_returns_fewer_rows_is_named() {
+            let faults = Faults {
+                short_reads_on: Some(1),
+                ..Faults::default()
+            };
+            let standin = StandIn::start(3, None, faults).await;
+            let v = seed_and_read(&standin, None).await;
+            assert!(!v.passed);
+            assert!(
+                v.summary.starts_with("10.244.0.11:")
+                    && v.summary.ends_with("as coordinator: 2 row(s), expected 3"),
+                "{}",
+                v.summary
+            );
+        }
+
+        #[tokio::test]
+        async fn a_node_missing_from_system_peers_is_named() {
+            let faults = Faults {
+                unlisted: Some(2),
+                ..Faults::default()
+            };
+            let standin = StandIn::start(3, None, faults).await;
+            let v = seed_and_read(&standin, None).await;
+            assert!(!v.passed);
+            assert!(
+                v.summary.contains(&format!(
+                    "nodetool lists 10.244.0.12 (host ID {}), system.local/system.peers do not (nodetool ran in cassandra-0)",
+                    host_id(2)
+                )),
+                "{}",
+                v.summary
+            );
+            assert!(
+                v.summary.contains(
+                    "system.local + system.peers list 2 node(s), but there are 3 targets"
+                ),
+                "{}",
+                v.summary
+            );
+        }
+
+        #[tokio::test]
+        async fn a_host_id_that_differs_from_nodetool_is_named() {
+            let faults = Faults {
+                wrong_local_host_id_on: Some(0),
+                ..Faults::default()
+            };
+            let standin = StandIn::start(3, None, faults).await;
+            let v = seed_and_read(&standin, None).await;
+            assert!(!v.passed);
+            assert!(
+                v.summary.contains(&format!(
+                    "nodetool lists 10.244.0.10 (host ID {}), system.local/system.peers do not",
+                    host_id(0)
+                )),
+                "{}",
+                v.summary
+            );
+            assert!(
+                v.summary
+                    .contains("system.local/system.peers list 10.244.0.10 (host ID ee"),
+                "{}",
+                v.summary
+            );
+        }
+
+        #[tokio::test]
+        async fn a_failing_statement_stops_the_script_and_is_named() {
+            let standin = StandIn::start(1, None, Faults::default()).await;
+            let v = check(
+                &spec(true),
+                &standin.endpoints(),
+                None,
+                Some("USE missing_keyspace;\nSELECT 1;"),
+                None,
+            )
+            .await;
+            assert!(!v.passed);
+            assert!(
+                v.summary.starts_with("USE missing_keyspace: ")
+                    && v.summary
+                        .contains("Keyspace 'missing_keyspace' does not exist"),
+                "{}",
+                v.summary
+            );
+            assert!(
+                !standin
+                    .coordinated()
+                    .iter()
+                    .any(|c| c.statement == "SELECT 1")
+            );
+        }
     }
 }

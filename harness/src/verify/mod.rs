@@ -9,6 +9,8 @@ pub use spec::*;
 
 pub mod cassandra;
 pub mod cql;
+#[cfg(test)]
+pub(crate) mod cql_standin;
 pub mod etcd_keys;
 pub mod galera;
 pub mod galera_ack;
@@ -109,6 +111,8 @@ pub struct Targets {
     pub proxies: Vec<Endpoint>,
     pub user: Option<String>,
     pub password: Option<String>,
+    /// `nodetool status` from a target pod, for `cql` to compare with what the driver reads.
+    pub nodetool: Option<cql::NodetoolView>,
 }
 
 impl Targets {
@@ -196,7 +200,14 @@ pub async fn run(
                     .user
                     .clone()
                     .map(|u| (u, targets.password.clone().unwrap_or_default()));
-                Ok(cql::check(s, targets.get("target"), login, script.as_deref()).await)
+                Ok(cql::check(
+                    s,
+                    targets.get("target"),
+                    login,
+                    script.as_deref(),
+                    targets.nodetool.as_ref(),
+                )
+                .await)
             }
         }
     };

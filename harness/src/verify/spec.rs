@@ -232,6 +232,16 @@ pub struct CqlSpec {
     pub expect_rows: i64,
     #[serde(default = "default_consistency")]
     pub consistency: String,
+    /// Compare `system.local` + `system.peers` with `nodetool status` run in the first target
+    /// pod (pod targets only).
+    #[serde(default = "yes")]
+    pub nodetool: bool,
+    /// The container that has `nodetool`, when the pod has several.
+    pub container: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_consistency() -> String {
