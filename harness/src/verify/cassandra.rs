@@ -203,13 +203,23 @@ pub async fn ring(spec: &CassandraRingSpec, shell: &dyn PodShell) -> Verdict {
     if !verdict.passed {
         return verdict;
     }
-    // Stability is "the same ring after the window": wait it out, look again, compare.
-    tokio::time::sleep(window).await;
-    let second = match views(shell, &spec.pods, spec.container.as_deref()).await {
-        Ok(v) => v,
-        Err(e) => return Verdict::fail(e, vec![]),
-    };
-    let mut after = judge_ring(&second, nodes);
+    stay_stable(spec, shell, nodes, first, window).await
+}
+
+/// How often the ring is looked at during a stability window: gossip has no event stream to
+/// watch, so the window is sampled, often enough to catch a node that flaps down and back.
+pub fn stability_sample(window: Duration) -> Duration {
+    (window / 6).clamp(Duration::from_secs(1), Duration::from_secs(10))
+}
+
+/// The ring must look the same (and pass) at every sample until the window has passed.
+async fn stay_stable(
+    spec: &CassandraRingSpec,
+    shell: &dyn PodShell,
+    nodes: usize,
+    first: Views,
+    window: Duration,
+) -> Verdict {
     let snapshot = |v: &Views| {
         v.iter()
             .filter_map(|(_, r)| r.as_ref().ok())
@@ -221,16 +231,44 @@ pub async fn ring(spec: &CassandraRingSpec, shell: &dyn PodShell) -> Verdict {
             })
             .collect::<BTreeSet<_>>()
     };
-    if after.passed && snapshot(&first) != snapshot(&second) {
-        after = Verdict::fail(
-            format!(
-                "the ring changed within {}",
-                humantime::format_duration(window)
-            ),
-            [render(&first), render(&second)].concat(),
-        );
+    let start = tokio::time::Instant::now();
+    let every = stability_sample(window);
+    let mut ticks = tokio::time::interval_at(start + every, every);
+    let mut samples = 0;
+    loop {
+        let at = ticks.tick().await.min(start + window);
+        let elapsed = humantime::format_duration(at - start);
+        let now = match views(shell, &spec.pods, spec.container.as_deref()).await {
+            Ok(v) => v,
+            Err(e) => return Verdict::fail(format!("{e} ({elapsed} into the window)"), vec![]),
+        };
+        samples += 1;
+        let judged = judge_ring(&now, nodes);
+        if !judged.passed || snapshot(&first) != snapshot(&now) {
+            let why = if judged.passed {
+                "the ring changed".to_string()
+            } else {
+                judged.summary
+            };
+            return Verdict::fail(
+                format!(
+                    "{why}, {elapsed} into the {} stability window",
+                    humantime::format_duration(window)
+                ),
+                [render(&first), render(&now)].concat(),
+            );
+        }
+        if at >= start + window {
+            return Verdict::pass(
+                format!(
+                    "{} pod(s) agree: {nodes} nodes UN with unique host IDs, unchanged over {} ({samples} looks)",
+                    now.len(),
+                    humantime::format_duration(window)
+                ),
+                render(&now),
+            );
+        }
     }
-    after
 }
 
 /// Identity across a pod replacement (pure part): `before` is the host ID recorded for the pod

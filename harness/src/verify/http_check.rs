@@ -73,3 +73,54 @@ mod tests {
         assert!(!has_metric_family(body, "missing"));
     }
 }
+
+#[cfg(test)]
+mod rig {
+    use super::*;
+    use crate::verify::rig;
+
+    // Layer 2 (real servers): etcd serves real Prometheus text on /metrics, the way a Cassandra
+    // pod with a Prometheus exporter does on a cluster (that one runs only there).
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn a_metric_family_is_found_in_real_prometheus_text_and_problems_are_named() {
+        let (nodes, endpoints) = rig::etcd(1).await;
+        let spec = |path: &str, family: &str| HttpSpec {
+            target: Default::default(),
+            path: path.into(),
+            status: 200,
+            contains: vec![],
+            metric_family: Some(family.into()),
+        };
+        let v = check(&spec("/metrics", "etcd_server_has_leader"), &endpoints).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        assert!(
+            v.evidence[0].contains("GET /metrics -> HTTP 200"),
+            "{:?}",
+            v.evidence
+        );
+
+        let e = &endpoints[0];
+        let v = check(
+            &spec("/metrics", "cassandra_clientrequest_latency"),
+            &endpoints,
+        )
+        .await;
+        assert_eq!(
+            v.summary,
+            format!("{e}: no metric family `cassandra_clientrequest_latency` in the response")
+        );
+        let v = check(&spec("/no-such-path", "etcd_server_has_leader"), &endpoints).await;
+        assert!(
+            v.summary
+                .starts_with(&format!("{e}: HTTP 404 (expected 200)")),
+            "{}",
+            v.summary
+        );
+
+        nodes[0].stop().await;
+        let v = check(&spec("/metrics", "etcd_server_has_leader"), &endpoints).await;
+        assert!(!v.passed);
+        assert!(v.summary.contains(&e.to_string()), "{}", v.summary);
+    }
+}

@@ -33,8 +33,14 @@ impl Node {
         e.name = format!("{}:{port}", self.name);
         e
     }
+    /// Stops the container and makes sure it is down before the test goes on.
     pub async fn stop(&self) {
         self.container.stop().await.expect("stop container");
+        assert!(
+            !self.container.is_running().await.expect("container state"),
+            "{} still runs after stop",
+            self.name
+        );
     }
     pub async fn start(&self) {
         self.container.start().await.expect("start container");

@@ -170,28 +170,75 @@ async fn nodetool_errors_and_unparseable_output_fail_naming_the_pod() {
     );
 }
 
+/// The same output for both pods, `looks` times.
+fn looks(outputs: &[(String, usize)]) -> Vec<(&'static str, (i32, String))> {
+    outputs
+        .iter()
+        .flat_map(|(text, n)| std::iter::repeat_n(text, *n))
+        .flat_map(|t| {
+            [
+                ("cassandra-0", (0, t.clone())),
+                ("cassandra-1", (0, t.clone())),
+            ]
+        })
+        .collect()
+}
+
 #[tokio::test(start_paused = true)]
 async fn ring_must_stay_stable_for_the_window() {
     let a = status(&[("UN", "10.0.0.1", "1"), ("UN", "10.0.0.2", "2")]);
     let b = status(&[("UN", "10.0.0.1", "1"), ("UN", "10.0.0.2", "3")]);
-    let shell = Scripted::new(
-        &PODS,
-        vec![
-            ("cassandra-0", (0, a.clone())),
-            ("cassandra-1", (0, a.clone())),
-            ("cassandra-0", (0, b.clone())),
-            ("cassandra-1", (0, b)),
-        ],
+    let spec = CassandraRingSpec {
+        stable_for: Some("30s".into()),
+        ..ring_spec(2)
+    };
+    // 30s window: a look every 5s, the last at 30s.
+    assert_eq!(
+        stability_sample(Duration::from_secs(30)),
+        Duration::from_secs(5)
     );
+    let steady = Scripted::new(&PODS, looks(&[(a.clone(), 7)]));
+    let started = tokio::time::Instant::now();
+    let v = ring(&spec, &steady).await;
+    assert!(v.passed, "{}", v.summary);
+    assert!(
+        v.summary.ends_with("unchanged over 30s (6 looks)"),
+        "{}",
+        v.summary
+    );
+    assert_eq!(started.elapsed(), Duration::from_secs(30));
+
+    let changed = Scripted::new(&PODS, looks(&[(a.clone(), 3), (b, 1)]));
+    let v = ring(&spec, &changed).await;
+    assert_eq!(
+        v.summary, "the ring changed, 15s into the 30s stability window",
+        "{v:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_that_flaps_down_and_back_inside_the_window_fails() {
+    let up = status(&[("UN", "10.0.0.1", "1"), ("UN", "10.0.0.2", "2")]);
+    let flap = status(&[("UN", "10.0.0.1", "1"), ("DN", "10.0.0.2", "2")]);
+    // Up at the start and at the end: one look after the window alone would pass.
+    let shell = Scripted::new(&PODS, looks(&[(up.clone(), 2), (flap, 1), (up, 10)]));
     let spec = CassandraRingSpec {
         stable_for: Some("30s".into()),
         ..ring_spec(2)
     };
     let v = ring(&spec, &shell).await;
+    assert!(!v.passed);
     assert!(
-        !v.passed && v.summary.contains("the ring changed within 30s"),
+        v.summary
+            .contains("cassandra-0 sees 1 UN node(s), expected 2")
+            && v.summary.ends_with(", 10s into the 30s stability window"),
         "{}",
         v.summary
+    );
+    assert!(
+        v.evidence.iter().any(|l| l.contains("DN 10.0.0.2")),
+        "{:?}",
+        v.evidence
     );
 }
 
