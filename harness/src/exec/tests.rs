@@ -15,8 +15,6 @@ use std::sync::Mutex as StdMutex;
 #[derive(Default)]
 struct Scripted {
     calls: StdMutex<Vec<String>>,
-    /// Pods behind a CQL stand-in: their bridged endpoints and what nodetool prints in them.
-    cassandra: Option<(Vec<Endpoint>, String)>,
 }
 
 impl Scripted {
@@ -76,35 +74,17 @@ impl Cluster for Scripted {
         Ok("ready".into())
     }
     async fn list_pods(&self, _: &str, _: &str) -> Result<Vec<PodInfo>, ClusterError> {
-        let Some((nodes, _)) = &self.cassandra else {
-            return Ok(vec![]);
-        };
-        Ok(nodes
-            .iter()
-            .map(|e| PodInfo {
-                name: e.name.clone(),
-                ip: e.advertised.clone(),
-                node: None,
-                ready: true,
-            })
-            .collect())
+        Ok(vec![])
     }
     async fn exec(
         &self,
         _: &str,
         pod: &str,
         _: Option<&str>,
-        command: &[String],
+        _: &[String],
         _: Option<&str>,
     ) -> Result<ExecOutput, ClusterError> {
-        self.log(format!("exec {pod} {}", command.join(" ")));
-        if let (Some((_, nodetool)), true) = (&self.cassandra, command == ["nodetool", "status"]) {
-            return Ok(ExecOutput {
-                stdout: nodetool.clone(),
-                stderr: String::new(),
-                exit_code: 0,
-            });
-        }
+        self.log(format!("exec {pod}"));
         Ok(ExecOutput {
             stdout: format!("hello from {pod} password=hunter2-secret\n"),
             stderr: String::new(),
@@ -123,10 +103,7 @@ impl Cluster for Scripted {
         }
     }
     async fn endpoints(&self, _: &str, t: &TargetSpec) -> Result<Vec<Endpoint>, ClusterError> {
-        match (&self.cassandra, &t.pods) {
-            (Some((nodes, _)), Some(_)) => Ok(nodes.clone()),
-            _ => Ok(static_endpoints(&t.endpoints).unwrap_or_default()),
-        }
+        Ok(static_endpoints(&t.endpoints).unwrap_or_default())
     }
     async fn proxy_endpoints(
         &self,
@@ -470,74 +447,4 @@ async fn a_verifier_whose_servers_are_unreachable_fails_the_step_naming_them() {
         message.starts_with("connecting to 127.0.0.1:9042"),
         "{message}"
     );
-}
-
-// Layer 2b: the CQL protocol STAND-IN, not Cassandra (see `verify::cql_standin`). A `cql` step
-// on pod targets, end to end through the executor: nodetool runs in the first pod, the driver
-// reaches the pods through their bridges, and a node whose host ID disagrees fails the step.
-#[tokio::test]
-async fn a_cql_step_on_pods_compares_with_nodetool_and_reads_through_every_node() {
-    use crate::verify::cql_standin::{Faults, StandIn, host_id};
-    for faults in [
-        Faults::default(),
-        Faults {
-            wrong_local_host_id_on: Some(0),
-            ..Faults::default()
-        },
-    ] {
-        let broken = faults.wrong_local_host_id_on.is_some();
-        let standin = StandIn::start(3, None, faults).await;
-        let cluster = Scripted {
-            cassandra: Some((standin.endpoints(), standin.nodetool_status())),
-            ..Default::default()
-        };
-        let spec = crate::verify::VerifySpec::Cql(crate::verify::CqlSpec {
-            target: TargetSpec {
-                pods: Some("app=cassandra".into()),
-                port: Some(9042),
-                ..Default::default()
-            },
-            credentials: None,
-            script: Some("../../fixtures/cassandra/initial-seed.cql".into()),
-            query: "SELECT emp_id FROM my_cassandra_keyspace.employee".into(),
-            expect_rows: 3,
-            consistency: "QUORUM".into(),
-            nodetool: true,
-            container: None,
-        });
-        let mut s = step("seed-and-read", PlannedAction::Verify(Box::new(spec)));
-        s.kind = "verify";
-        s.timeout = Duration::from_secs(30);
-        let mut p = plan(vec![s], vec![]);
-        p.file = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scenarios/cassandra/ring-join.yaml"
-        )
-        .into();
-        let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
-        assert!(
-            cluster
-                .calls()
-                .contains(&"exec cassandra-0 nodetool status".to_string()),
-            "{:?}",
-            cluster.calls()
-        );
-        let text = serde_json::to_string(&events).unwrap();
-        assert_eq!(result.passed, !broken, "{text}");
-        if broken {
-            assert!(
-                text.contains(&format!(
-                    "nodetool lists 10.244.0.10 (host ID {}), system.local/system.peers do not (nodetool ran in cassandra-0)",
-                    host_id(0)
-                )),
-                "{text}"
-            );
-        } else {
-            assert!(
-                text.contains("3 row(s) read with each of 3 node(s) as coordinator at QUORUM"),
-                "{text}"
-            );
-            assert_eq!(standin.rows("my_cassandra_keyspace.employee"), 3);
-        }
-    }
 }

@@ -345,4 +345,8 @@ impl Cluster for KubeCluster {
 }
 
 #[cfg(test)]
+mod fake_api;
+#[cfg(test)]
+mod stream_tests;
+#[cfg(test)]
 mod tests;

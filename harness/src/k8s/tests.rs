@@ -1,7 +1,7 @@
 //! Layer 3 (mocked API server, kube-rs style): a tower-test service stands in for the API
 //! server; a verifier task checks the method, path, query and body of every request and
-//! answers. Exec and port-forward (websocket upgrades) are not mocked here: their status
-//! parsing is tested in `exec_status`, and they run for real only on a cluster.
+//! answers. Exec and port-forward (WebSocket upgrades) need a real connection: they are tested
+//! against the fake API server in `stream_tests`.
 
 use super::*;
 use crate::exec::ClusterError;

@@ -118,6 +118,22 @@ impl AddressTranslator for BridgeTranslator {
     }
 }
 
+/// A node as the user knows it: the target's name (the pod) and the IP it advertises.
+fn label(targets: &[Endpoint], ip: IpAddr) -> String {
+    let advertised = |e: &Endpoint| {
+        e.advertised
+            .as_deref()
+            .unwrap_or(e.host.as_str())
+            .parse::<IpAddr>()
+            .ok()
+    };
+    match targets.iter().find(|e| advertised(e) == Some(ip)) {
+        Some(e) if e.advertised.is_some() => format!("{} ({ip})", e.name),
+        Some(e) => e.name.clone(),
+        None => ip.to_string(),
+    }
+}
+
 /// `nodetool status` as one pod of the target saw it.
 #[derive(Debug, Clone)]
 pub struct NodetoolView {
@@ -292,7 +308,7 @@ async fn run(
         let mut statement = Statement::new(spec.query.clone());
         statement.set_consistency(level);
         statement.set_execution_profile_handle(Some(profile.into_handle()));
-        let what = format!("{} as coordinator", node.address);
+        let what = format!("{} as coordinator", label(nodes, node.address.ip()));
         match bounded(
             &what,
             STATEMENT_TIMEOUT,
@@ -555,21 +571,30 @@ mod tests {
             }
         }
 
+        /// Seeds and reads from three stand-in nodes with `faults`; the check must fail and
+        /// its summary say each of `says`.
+        async fn fails_saying(faults: Faults, says: &[String]) {
+            let standin = StandIn::start(3, None, faults).await;
+            let v = seed_and_read(&standin, None).await;
+            assert!(!v.passed, "{}", v.summary);
+            for s in says {
+                assert!(
+                    v.summary.contains(s.as_str()),
+                    "`{s}` not in: {}",
+                    v.summary
+                );
+            }
+        }
+
         #[tokio::test]
         async fn a_coordinator_that_returns_fewer_rows_is_named() {
             let faults = Faults {
                 short_reads_on: Some(1),
                 ..Faults::default()
             };
-            let standin = StandIn::start(3, None, faults).await;
-            let v = seed_and_read(&standin, None).await;
-            assert!(!v.passed);
-            assert!(
-                v.summary.starts_with("10.244.0.11:")
-                    && v.summary.ends_with("as coordinator: 2 row(s), expected 3"),
-                "{}",
-                v.summary
-            );
+            // Node 1 is reached at its bridge; the summary names its pod and pod IP.
+            let says = ["cassandra-1 (10.244.0.11) as coordinator: 2 row(s), expected 3".into()];
+            fails_saying(faults, &says).await;
         }
 
         #[tokio::test]
@@ -578,24 +603,14 @@ mod tests {
                 unlisted: Some(2),
                 ..Faults::default()
             };
-            let standin = StandIn::start(3, None, faults).await;
-            let v = seed_and_read(&standin, None).await;
-            assert!(!v.passed);
-            assert!(
-                v.summary.contains(&format!(
+            let says = [
+                format!(
                     "nodetool lists 10.244.0.12 (host ID {}), system.local/system.peers do not (nodetool ran in cassandra-0)",
                     host_id(2)
-                )),
-                "{}",
-                v.summary
-            );
-            assert!(
-                v.summary.contains(
-                    "system.local + system.peers list 2 node(s), but there are 3 targets"
                 ),
-                "{}",
-                v.summary
-            );
+                "system.local + system.peers list 2 node(s), but there are 3 targets".into(),
+            ];
+            fails_saying(faults, &says).await;
         }
 
         #[tokio::test]
@@ -604,23 +619,14 @@ mod tests {
                 wrong_local_host_id_on: Some(0),
                 ..Faults::default()
             };
-            let standin = StandIn::start(3, None, faults).await;
-            let v = seed_and_read(&standin, None).await;
-            assert!(!v.passed);
-            assert!(
-                v.summary.contains(&format!(
+            let says = [
+                format!(
                     "nodetool lists 10.244.0.10 (host ID {}), system.local/system.peers do not",
                     host_id(0)
-                )),
-                "{}",
-                v.summary
-            );
-            assert!(
-                v.summary
-                    .contains("system.local/system.peers list 10.244.0.10 (host ID ee"),
-                "{}",
-                v.summary
-            );
+                ),
+                "system.local/system.peers list 10.244.0.10 (host ID ee".into(),
+            ];
+            fails_saying(faults, &says).await;
         }
 
         #[tokio::test]

@@ -244,8 +244,9 @@ mod rig {
         assert!(
             v.summary
                 .contains("key(s) not stored through this proxy, e.g. harness:"),
-            "the failing keys are named: {}",
-            v.summary
+            "the failing keys are named: {} {:?}",
+            v.summary,
+            v.evidence
         );
         assert!(
             v.summary.contains("SERVER_ERROR"),

@@ -1,0 +1,399 @@
+//! A fake Kubernetes API server on a loopback port, for the streams the tower-test mock cannot
+//! carry (layer 3): it lists pods, and it upgrades `exec` and `portforward` requests to
+//! WebSockets speaking the `v4.channel.k8s.io` channel protocol, as the kubelet's stream server
+//! does behind a real API server. kube-rs connects to it with a plain `Client`, so the exec
+//! status channel, the port-forward port frames and the local bridges run through kube's real
+//! WebSocket code. It is not a cluster: no scheduling, no containers, no authentication.
+//!
+//! Each fake pod says how its commands answer ([`Command`]) and where its ports really are (a
+//! local TCP address that the port-forward pipes to).
+
+use futures::{SinkExt, StreamExt};
+use http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_PROTOCOL, UPGRADE,
+};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+/// How a fake pod answers an exec.
+#[derive(Clone)]
+pub enum Command {
+    /// Prints `stdout` and `stderr`, then exits with `exit`.
+    Output {
+        stdout: String,
+        stderr: String,
+        exit: i32,
+    },
+    /// Pipes stdin and stdout to a TCP connection to this address (what `nc host port` does).
+    Pipe(SocketAddr),
+}
+
+/// Answers an exec's command line.
+pub type Commands = Arc<dyn Fn(&[String]) -> Command + Send + Sync>;
+
+#[derive(Clone)]
+pub struct FakePod {
+    pub name: String,
+    pub ip: String,
+    pub node: String,
+    pub labels: BTreeMap<String, String>,
+    pub commands: Commands,
+    /// Pod port -> where that port is served on this machine.
+    pub ports: BTreeMap<u16, SocketAddr>,
+}
+
+struct State {
+    pods: Vec<FakePod>,
+    /// Namespaces created through the API, by name.
+    namespaces: Mutex<BTreeMap<String, serde_json::Value>>,
+    /// `METHOD path?query` of every request, in order.
+    requests: Mutex<Vec<String>>,
+}
+
+pub struct FakeApi {
+    pub client: kube::Client,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeApi {
+    pub async fn start(pods: Vec<FakePod>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(State {
+            pods,
+            namespaces: Mutex::default(),
+            requests: Mutex::default(),
+        });
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| answer(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        let config = kube::Config::new(format!("http://{addr}").parse().unwrap());
+        let client = kube::Client::try_from(config).expect("a client for the fake API");
+        FakeApi {
+            client,
+            state,
+            task,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.state.requests.lock().unwrap().clone()
+    }
+}
+
+fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+fn not_found(what: &str) -> Response<Full<Bytes>> {
+    reply(
+        StatusCode::NOT_FOUND,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+               "message": format!("{what} not found"), "reason": "NotFound", "code": 404}),
+    )
+}
+
+fn pod_json(ns: &str, p: &FakePod) -> serde_json::Value {
+    json!({
+        "metadata": {"name": p.name, "namespace": ns, "labels": p.labels, "uid": format!("uid-{}", p.name)},
+        "spec": {"nodeName": p.node, "containers": [{"name": "main", "image": "fake"}]},
+        "status": {"phase": "Running", "podIP": p.ip,
+                   "conditions": [{"type": "Ready", "status": "True"}]}
+    })
+}
+
+/// `key=value` pairs of a query string, decoded.
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn selected(p: &FakePod, selector: &str) -> bool {
+    selector
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .all(|term| match term.split_once('=') {
+            Some((k, v)) => p.labels.get(k).map(String::as_str) == Some(v),
+            None => p.labels.contains_key(term),
+        })
+}
+
+async fn answer(
+    state: Arc<State>,
+    mut req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    state
+        .requests
+        .lock()
+        .unwrap()
+        .push(format!("{} {path}?{query}", req.method()));
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let pairs = query_pairs(&query);
+    let method = req.method().clone();
+    let response = match parts.as_slice() {
+        ["api", "v1", "namespaces"] if method == http::Method::POST => {
+            let body = req.into_body().collect().await.map(|b| b.to_bytes());
+            let mut ns: serde_json::Value = body
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let name = ns["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            ns["metadata"]["uid"] = json!(format!("uid-{name}"));
+            state.namespaces.lock().unwrap().insert(name, ns.clone());
+            reply(StatusCode::CREATED, ns)
+        }
+        ["api", "v1", "namespaces"] => {
+            let items: Vec<_> = state.namespaces.lock().unwrap().values().cloned().collect();
+            reply(
+                StatusCode::OK,
+                json!({"apiVersion": "v1", "kind": "NamespaceList",
+                       "metadata": {"resourceVersion": "2"}, "items": items}),
+            )
+        }
+        ["api", "v1", "namespaces", ns] => {
+            let mut namespaces = state.namespaces.lock().unwrap();
+            let found = if method == http::Method::DELETE {
+                namespaces.remove(*ns)
+            } else {
+                namespaces.get(*ns).cloned()
+            };
+            match found {
+                Some(body) => reply(StatusCode::OK, body),
+                None => not_found(&format!("namespaces \"{ns}\"")),
+            }
+        }
+        ["api", "v1", "namespaces", ns, "pods"] => {
+            let selector = pairs
+                .iter()
+                .find(|(k, _)| k == "labelSelector")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            let items: Vec<_> = state
+                .pods
+                .iter()
+                .filter(|p| selected(p, selector))
+                .map(|p| pod_json(ns, p))
+                .collect();
+            reply(
+                StatusCode::OK,
+                json!({"apiVersion": "v1", "kind": "PodList",
+                       "metadata": {"resourceVersion": "1"}, "items": items}),
+            )
+        }
+        [
+            "api",
+            "v1",
+            "namespaces",
+            _,
+            "pods",
+            name,
+            verb @ ("exec" | "portforward"),
+        ] => {
+            let Some(pod) = state.pods.iter().find(|p| p.name == *name).cloned() else {
+                return Ok(not_found(&format!("pods \"{name}\"")));
+            };
+            let Some(key) = req.headers().get(SEC_WEBSOCKET_KEY).cloned() else {
+                return Ok(reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"message": "not an upgrade"}),
+                ));
+            };
+            let offered = req
+                .headers()
+                .get(SEC_WEBSOCKET_PROTOCOL)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            if !offered.split(',').any(|p| p.trim() == "v4.channel.k8s.io") {
+                return Ok(reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"message": "no v4 protocol"}),
+                ));
+            }
+            let upgrade = hyper::upgrade::on(&mut req);
+            let verb = verb.to_string();
+            tokio::spawn(async move {
+                let Ok(upgraded) = upgrade.await else { return };
+                let ws =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                if verb == "exec" {
+                    let command: Vec<String> = pairs
+                        .iter()
+                        .filter(|(k, _)| k == "command")
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    serve_exec(ws, (pod.commands)(&command)).await;
+                } else {
+                    let port: Option<u16> = pairs
+                        .iter()
+                        .find(|(k, _)| k == "ports")
+                        .and_then(|(_, v)| v.parse().ok());
+                    serve_portforward(ws, port, &pod).await;
+                }
+            });
+            Response::builder()
+                .status(StatusCode::SWITCHING_PROTOCOLS)
+                .header(UPGRADE, "websocket")
+                .header(CONNECTION, "Upgrade")
+                .header(SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes()))
+                .header(SEC_WEBSOCKET_PROTOCOL, "v4.channel.k8s.io")
+                .body(Full::new(Bytes::new()))
+                .unwrap()
+        }
+        _ => not_found(&path),
+    };
+    Ok(response)
+}
+
+type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+fn frame(channel: u8, data: &[u8]) -> Message {
+    let mut b = Vec::with_capacity(data.len() + 1);
+    b.push(channel);
+    b.extend_from_slice(data);
+    Message::Binary(b.into())
+}
+
+/// The `Status` the API server sends on channel 3 when the command ends.
+fn exit_status(code: i32) -> serde_json::Value {
+    if code == 0 {
+        json!({"metadata": {}, "status": "Success"})
+    } else {
+        json!({"metadata": {}, "status": "Failure",
+               "message": format!("command terminated with non-zero exit code: exit status {code}"),
+               "reason": "NonZeroExitCode",
+               "details": {"causes": [{"reason": "ExitCode", "message": code.to_string()}]}})
+    }
+}
+
+async fn serve_exec(mut ws: Ws, command: Command) {
+    match command {
+        Command::Output {
+            stdout,
+            stderr,
+            exit,
+        } => {
+            for (channel, text) in [(1, stdout), (2, stderr)] {
+                // Several frames per stream, as a kubelet sends them.
+                for chunk in text.as_bytes().chunks(64) {
+                    let _ = ws.send(frame(channel, chunk)).await;
+                }
+            }
+            let _ = ws
+                .send(frame(3, exit_status(exit).to_string().as_bytes()))
+                .await;
+        }
+        Command::Pipe(to) => {
+            let Ok(tcp) = TcpStream::connect(to).await else {
+                let _ = ws.send(frame(2, b"nc: connection refused\n")).await;
+                let _ = ws
+                    .send(frame(3, exit_status(1).to_string().as_bytes()))
+                    .await;
+                let _ = ws.close(None).await;
+                return;
+            };
+            pipe(&mut ws, tcp, 0, 1).await;
+            let _ = ws
+                .send(frame(3, exit_status(0).to_string().as_bytes()))
+                .await;
+        }
+    }
+    let _ = ws.close(None).await;
+}
+
+/// Copies frames on channel `from_client` to the TCP connection, and what it sends back to
+/// channel `to_client`, until either side closes.
+async fn pipe(ws: &mut Ws, tcp: TcpStream, from_client: u8, to_client: u8) {
+    let (mut read, mut write) = tcp.into_split();
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            message = ws.next() => match message {
+                Some(Ok(Message::Binary(data))) if data.first() == Some(&from_client) => {
+                    if write.write_all(&data[1..]).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_))) => {}
+                _ => return,
+            },
+            n = read.read(&mut buf) => match n {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if ws.send(frame(to_client, &buf[..n])).await.is_err() {
+                        return;
+                    }
+                }
+            },
+        }
+    }
+}
+
+async fn serve_portforward(mut ws: Ws, port: Option<u16>, pod: &FakePod) {
+    let Some(port) = port else {
+        let _ = ws.close(None).await;
+        return;
+    };
+    // The first frame of each channel names its port (little-endian), data then error.
+    let le = port.to_le_bytes();
+    let _ = ws.send(frame(0, &le)).await;
+    let _ = ws.send(frame(1, &le)).await;
+    let target = pod.ports.get(&port).copied();
+    match target {
+        Some(to) => match TcpStream::connect(to).await {
+            Ok(tcp) => pipe(&mut ws, tcp, 0, 0).await,
+            Err(e) => {
+                let _ = ws.send(frame(1, format!("connect: {e}").as_bytes())).await;
+            }
+        },
+        None => {
+            let message = format!(
+                "error forwarding port {port} to pod {}: connection refused",
+                pod.name
+            );
+            let _ = ws.send(frame(1, message.as_bytes())).await;
+        }
+    }
+    let _ = ws.close(None).await;
+}

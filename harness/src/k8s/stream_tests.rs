@@ -1,0 +1,404 @@
+//! Layer 3 (fake API server with real WebSocket streams, [`super::fake_api`]): exec with its
+//! status channel, port-forward bridges and exec-`nc` bridges, through kube's own stream code;
+//! then a Cassandra scenario end to end: loaded from YAML, planned, and run by the executor on
+//! `KubeCluster`, with nodetool answered by the fake pods and CQL served by the CQL protocol
+//! stand-in (not Cassandra) behind the port-forwards.
+
+use super::fake_api::{Command, Commands, FakeApi, FakePod};
+use super::*;
+use crate::exec::Cluster;
+use crate::verify::cql_standin::{Faults, StandIn, host_id};
+use crate::verify::{ProxyTargetSpec, TargetSpec};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const NS: &str = "h-streams-run1";
+
+fn fake_pod(name: &str, ip: &str, app: &str, commands: Commands) -> FakePod {
+    FakePod {
+        name: name.into(),
+        ip: ip.into(),
+        node: format!("node-{name}"),
+        labels: BTreeMap::from([("app".to_string(), app.to_string())]),
+        commands,
+        ports: BTreeMap::new(),
+    }
+}
+
+fn cluster(api: &FakeApi) -> KubeCluster {
+    KubeCluster::new(
+        api.client.clone(),
+        "fake",
+        "v1.33.0",
+        "run1",
+        std::env::temp_dir(),
+    )
+}
+
+/// A TCP server that answers each read with `<tag>:<what it read>`.
+async fn tagged_echo(tag: &str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tag = tag.to_string();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tag = tag.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = conn.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let reply = format!("{tag}:{}", String::from_utf8_lossy(&buf[..n]));
+                    if conn.write_all(reply.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+async fn round_trip(to: &str, message: &str) -> String {
+    let mut conn = TcpStream::connect(to).await.unwrap();
+    conn.write_all(message.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf))
+        .await
+        .expect("an answer through the bridge")
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn exec_returns_both_streams_and_the_exit_code_from_the_status_channel() {
+    let long = "UN  10.244.0.10  104.6 KiB  16  100.0%  host-id  Rack1\n".repeat(40);
+    let stdout = long.clone();
+    let commands: Commands =
+        Arc::new(
+            move |cmd: &[String]| match cmd.first().map(String::as_str) {
+                Some("nodetool") => Command::Output {
+                    stdout: stdout.clone(),
+                    stderr: String::new(),
+                    exit: 0,
+                },
+                _ => Command::Output {
+                    stdout: "partial\n".into(),
+                    stderr: format!("{}: failed\n", cmd.join(" ")),
+                    exit: 3,
+                },
+            },
+        );
+    let api = FakeApi::start(vec![fake_pod(
+        "cassandra-0",
+        "10.244.0.10",
+        "cassandra",
+        commands,
+    )])
+    .await;
+    let cluster = cluster(&api);
+    let out = cluster
+        .exec(
+            NS,
+            "cassandra-0",
+            None,
+            &["nodetool".into(), "status".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.exit_code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, long.as_str(), "")
+    );
+
+    let out = cluster
+        .exec(
+            NS,
+            "cassandra-0",
+            Some("main"),
+            &["sh".into(), "-c".into(), "exit 3".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.exit_code, 3, "{out:?}");
+    assert_eq!(out.stdout, "partial\n");
+    assert_eq!(out.stderr, "sh -c exit 3: failed\n");
+
+    let err = cluster
+        .exec(NS, "cassandra-9", None, &["true".into()], None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("exec in cassandra-9"), "{err}");
+
+    let requests = api.requests();
+    assert!(
+        requests.iter().any(|r| r.starts_with(&format!(
+            "GET /api/v1/namespaces/{NS}/pods/cassandra-0/exec?"
+        )) && r.contains("command=nodetool&command=status")
+            && r.contains("stdout=true")),
+        "{requests:?}"
+    );
+    assert!(
+        requests.iter().any(|r| r.contains("container=main")),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn port_forward_bridges_reach_each_pods_own_port_one_stream_per_connection() {
+    let mut pods = vec![];
+    for i in 0..3 {
+        let mut p = fake_pod(
+            &format!("cassandra-{i}"),
+            &format!("10.244.0.{}", 10 + i),
+            "cassandra",
+            Arc::new(|_: &[String]| Command::Output {
+                stdout: String::new(),
+                stderr: String::new(),
+                exit: 0,
+            }),
+        );
+        p.ports.insert(9042, tagged_echo(&format!("pod{i}")).await);
+        pods.push(p);
+    }
+    pods.push(fake_pod(
+        "other",
+        "10.244.0.99",
+        "other",
+        Arc::new(|_: &[String]| Command::Output {
+            stdout: String::new(),
+            stderr: String::new(),
+            exit: 0,
+        }),
+    ));
+    let api = FakeApi::start(pods).await;
+    let cluster = cluster(&api);
+    let target = TargetSpec {
+        pods: Some("app=cassandra".into()),
+        port: Some(9042),
+        endpoints: vec![],
+    };
+    let endpoints = cluster.endpoints(NS, &target).await.unwrap();
+    let seen: Vec<(String, Option<String>)> = endpoints
+        .iter()
+        .map(|e| (e.name.clone(), e.advertised.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        (0..3)
+            .map(|i| (
+                format!("cassandra-{i}:9042"),
+                Some(format!("10.244.0.{}", 10 + i))
+            ))
+            .collect::<Vec<_>>()
+    );
+    for (i, e) in endpoints.iter().enumerate() {
+        assert_eq!(e.host, "127.0.0.1");
+        // Two connections to one bridge: each is its own port-forward stream.
+        let to = e.address();
+        let (a, b) = tokio::join!(round_trip(&to, "ping"), round_trip(&to, "pong"));
+        assert_eq!((a, b), (format!("pod{i}:ping"), format!("pod{i}:pong")));
+    }
+    let forwards = api
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/portforward?") && r.ends_with("ports=9042"))
+        .count();
+    assert_eq!(forwards, 6, "{:?}", api.requests());
+}
+
+#[tokio::test]
+async fn exec_nc_bridges_reach_the_proxy_on_each_pods_own_node() {
+    let proxy_a = tagged_echo("proxy-on-node-a").await;
+    let proxy_b = tagged_echo("proxy-on-node-b").await;
+    let commands = |proxy: SocketAddr| -> Commands {
+        Arc::new(move |cmd: &[String]| {
+            // The bridge runs nc through a shell so that $NODE_NAME expands in the pod.
+            assert_eq!(cmd, ["/bin/sh", "-c", "exec nc \"$NODE_NAME\" 5000"]);
+            Command::Pipe(proxy)
+        })
+    };
+    let mut a = fake_pod("app-a", "10.244.1.5", "app", commands(proxy_a));
+    a.node = "node-a".into();
+    let mut a2 = fake_pod("app-a2", "10.244.1.6", "app", commands(proxy_a));
+    a2.node = "node-a".into();
+    let mut b = fake_pod("app-b", "10.244.2.5", "app", commands(proxy_b));
+    b.node = "node-b".into();
+    let api = FakeApi::start(vec![a, a2, b]).await;
+    let cluster = cluster(&api);
+    let proxies = cluster
+        .proxy_endpoints(
+            NS,
+            &ProxyTargetSpec {
+                via_pods: Some("app=app".into()),
+                host_env: Some("NODE_NAME".into()),
+                port: Some(5000),
+                endpoints: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    // One application pod per node.
+    assert_eq!(proxies.len(), 2, "{proxies:?}");
+    assert_eq!(
+        round_trip(&proxies[0].address(), "get k").await,
+        "proxy-on-node-a:get k"
+    );
+    assert_eq!(
+        round_trip(&proxies[1].address(), "get k").await,
+        "proxy-on-node-b:get k"
+    );
+}
+
+/// Three fake Cassandra pods whose nodetool prints the stand-in's ring and whose port 9042 is
+/// the stand-in node with the same IP.
+async fn cassandra_pods(standin: &StandIn, nodetool: String) -> Vec<FakePod> {
+    let commands: Commands = Arc::new(move |cmd: &[String]| match cmd {
+        [tool, verb] if tool == "nodetool" && verb == "status" => Command::Output {
+            stdout: nodetool.clone(),
+            stderr: String::new(),
+            exit: 0,
+        },
+        _ => Command::Output {
+            stdout: String::new(),
+            stderr: "unexpected command\n".into(),
+            exit: 127,
+        },
+    });
+    standin
+        .endpoints()
+        .iter()
+        .map(|e| {
+            let ip = e.advertised.clone().unwrap();
+            let mut p = fake_pod(&e.name, &ip, "cassandra", commands.clone());
+            p.ports.insert(9042, e.address().parse().unwrap());
+            p
+        })
+        .collect()
+}
+
+const SCENARIO: &str = r#"
+name: cassandra-streams
+description: ring and CQL through the fake API's streams
+timeouts: { scenario: 2m, step: 1m }
+steps:
+  - id: ring
+    continue_on_error: true
+    verify:
+      cassandra.ring: { pods: app=cassandra, nodes: 3 }
+  - id: seed-and-read
+    verify:
+      cql:
+        target: { pods: app=cassandra, port: 9042 }
+        script: initial-seed.cql
+        query: SELECT emp_id FROM my_cassandra_keyspace.employee
+        expect_rows: 3
+        consistency: QUORUM
+"#;
+
+/// Loads, validates and plans `SCENARIO` from a directory holding it and the seed script, then
+/// runs it with the executor on `KubeCluster` over the fake API.
+async fn run_scenario(api: &FakeApi) -> (crate::exec::ScenarioResult, Vec<crate::exec::Event>) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cassandra-streams.yaml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/cassandra/initial-seed.cql"
+        ),
+        dir.path().join("initial-seed.cql"),
+    )
+    .unwrap();
+    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None);
+    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
+    let plan = crate::plan::plan(
+        &scenario,
+        &Default::default(),
+        "run1",
+        crate::plan::CleanupPolicy::default(),
+    )
+    .unwrap();
+    let cluster = cluster(api);
+    let sink = crate::exec::events::Collect::default();
+    let result = crate::exec::Executor {
+        cluster: &cluster,
+        sink: &sink,
+        cancel: Default::default(),
+    }
+    .run_scenario(&plan)
+    .await;
+    (result, sink.events())
+}
+
+#[tokio::test]
+async fn a_cassandra_scenario_runs_end_to_end_through_exec_and_port_forward() {
+    let standin = StandIn::start(3, None, Faults::default()).await;
+    let pods = cassandra_pods(&standin, standin.nodetool_status()).await;
+    let api = FakeApi::start(pods).await;
+    let (result, events) = run_scenario(&api).await;
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(result.passed, "{text}");
+    assert!(
+        text.contains("3 pod(s) agree: 3 nodes UN with unique host IDs"),
+        "{text}"
+    );
+    assert!(
+        text.contains("3 row(s) read with each of 3 node(s) as coordinator at QUORUM"),
+        "{text}"
+    );
+    assert_eq!(standin.rows("my_cassandra_keyspace.employee"), 3);
+    let requests = api.requests();
+    // nodetool ran in every pod for the ring, and once more for the CQL comparison.
+    let nodetool = requests
+        .iter()
+        .filter(|r| r.contains("/exec?") && r.contains("command=nodetool"))
+        .count();
+    assert_eq!(nodetool, 4, "{requests:?}");
+    // The namespace was created, then deleted at clean-up.
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("POST /api/v1/namespaces?")),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("DELETE /api/v1/namespaces/h-cassandra-streams-run1")),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_ghost_node_in_nodetool_fails_the_ring_and_the_cql_comparison() {
+    let standin = StandIn::start(3, None, Faults::default()).await;
+    // Every pod's nodetool also lists a fourth, down node that system.peers does not know.
+    let ghost = format!(
+        "{}DN  10.244.0.77  99 KiB     1       0.0%              {}  Rack1\n",
+        standin.nodetool_status(),
+        host_id(7)
+    );
+    let pods = cassandra_pods(&standin, ghost).await;
+    let api = FakeApi::start(pods).await;
+    let (result, events) = run_scenario(&api).await;
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!result.passed);
+    assert!(
+        text.contains("sees nodes that are not UN: DN 10.244.0.77"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "nodetool lists 10.244.0.77 (host ID {}), system.local/system.peers do not",
+            host_id(7)
+        )),
+        "{text}"
+    );
+}
