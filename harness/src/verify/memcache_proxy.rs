@@ -222,7 +222,8 @@ mod rig {
             servers: Default::default(),
             keys_per_proxy: 30,
         };
-        let v = check(&spec, &proxy_endpoints, &server_endpoints).await;
+        let before = check(&spec, &proxy_endpoints, &server_endpoints).await;
+        let v = before.clone();
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
         assert!(
             v.evidence.iter().any(|e| e.contains("read 60 of 60 keys")),
@@ -244,9 +245,10 @@ mod rig {
         assert!(
             v.summary
                 .contains("key(s) not stored through this proxy, e.g. harness:"),
-            "the failing keys are named: {} {:?}",
+            "the failing keys are named: {} {:?} (before the stop: {:?})",
             v.summary,
-            v.evidence
+            v.evidence,
+            before.evidence
         );
         assert!(
             v.summary.contains("SERVER_ERROR"),
