@@ -1,7 +1,7 @@
 //! A fake Kubernetes API server on a loopback port, for the streams the tower-test mock cannot
 //! carry (layer 3): it lists pods, and it upgrades `exec` and `portforward` requests to
-//! WebSockets speaking the `v4.channel.k8s.io` channel protocol, as the kubelet's stream server
-//! does behind a real API server. kube-rs connects to it with a plain `Client`, so the exec
+//! WebSockets speaking the channel protocol (`v5.channel.k8s.io` for exec, with its stdin
+//! close signal, and `v4.channel.k8s.io` for port-forward), as API servers since 1.30 do. kube-rs connects to it with a plain `Client`, so the exec
 //! status channel, the port-forward port frames and the local bridges run through kube's real
 //! WebSocket code. It is not a cluster: no scheduling, no containers, no authentication.
 //!
@@ -244,12 +244,18 @@ async fn answer(
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .to_string();
-            if !offered.split(',').any(|p| p.trim() == "v4.channel.k8s.io") {
-                return Ok(reply(
-                    StatusCode::BAD_REQUEST,
-                    json!({"message": "no v4 protocol"}),
-                ));
-            }
+            let offers = |p: &str| offered.split(',').any(|o| o.trim() == p);
+            // Like API servers since 1.30: v5 (stream close) for exec, v4 for port-forward.
+            let protocol = match *verb {
+                "exec" if offers("v5.channel.k8s.io") => "v5.channel.k8s.io",
+                _ if offers("v4.channel.k8s.io") => "v4.channel.k8s.io",
+                _ => {
+                    return Ok(reply(
+                        StatusCode::BAD_REQUEST,
+                        json!({"message": "no supported channel protocol"}),
+                    ));
+                }
+            };
             let upgrade = hyper::upgrade::on(&mut req);
             let verb = verb.to_string();
             tokio::spawn(async move {
@@ -277,7 +283,7 @@ async fn answer(
                 .header(UPGRADE, "websocket")
                 .header(CONNECTION, "Upgrade")
                 .header(SEC_WEBSOCKET_ACCEPT, derive_accept_key(key.as_bytes()))
-                .header(SEC_WEBSOCKET_PROTOCOL, "v4.channel.k8s.io")
+                .header(SEC_WEBSOCKET_PROTOCOL, protocol)
                 .body(Full::new(Bytes::new()))
                 .unwrap()
         }
@@ -285,6 +291,9 @@ async fn answer(
     };
     Ok(response)
 }
+
+/// The v5 signal that a channel reached EOF: `[255, channel]`.
+const CLOSE: u8 = 255;
 
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
@@ -354,6 +363,10 @@ async fn pipe(ws: &mut Ws, tcp: TcpStream, from_client: u8, to_client: u8) {
                     if write.write_all(&data[1..]).await.is_err() {
                         return;
                     }
+                }
+                // v5: the client closed its stdin; the command sees EOF and finishes its output.
+                Some(Ok(Message::Binary(data))) if data[..] == [CLOSE, from_client] => {
+                    let _ = write.shutdown().await;
                 }
                 Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_))) => {}
                 _ => return,

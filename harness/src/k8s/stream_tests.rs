@@ -151,6 +151,29 @@ async fn exec_returns_both_streams_and_the_exit_code_from_the_status_channel() {
 }
 
 #[tokio::test]
+async fn exec_with_stdin_closes_it_and_gets_the_whole_output_and_status() {
+    let cat = tagged_echo("cat").await;
+    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(cat));
+    let api = FakeApi::start(vec![fake_pod("tool", "10.244.0.5", "tool", commands)]).await;
+    let cluster = cluster(&api);
+    let command = ["cat".to_string()];
+    let exec = cluster.exec(NS, "tool", None, &command, Some("seed rows"));
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), exec)
+        .await
+        .expect("the command saw EOF on stdin and ended")
+        .unwrap();
+    // The command only finishes once it sees EOF on stdin (v5's close signal).
+    assert_eq!((out.exit_code, out.stdout.as_str()), (0, "cat:seed rows"));
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.contains("/exec?") && r.contains("stdin=true")),
+        "{:?}",
+        api.requests()
+    );
+}
+
+#[tokio::test]
 async fn port_forward_bridges_reach_each_pods_own_port_one_stream_per_connection() {
     let mut pods = vec![];
     for i in 0..3 {

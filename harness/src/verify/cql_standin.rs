@@ -523,7 +523,9 @@ fn query(
         }
         Some("DROP") if up.get(1).map(String::as_str) == Some("KEYSPACE") => {
             let if_exists = up.get(2).map(String::as_str) == Some("IF");
-            let ks = w[if if_exists { 4 } else { 2 }].clone();
+            let Some(ks) = w.get(if if_exists { 4 } else { 2 }).cloned() else {
+                return error(SYNTAX_ERROR, "DROP KEYSPACE without a name");
+            };
             if !store.keyspaces.remove(&ks) {
                 return if if_exists {
                     void()
@@ -538,7 +540,9 @@ fn query(
         }
         Some("CREATE") if up.get(1).map(String::as_str) == Some("KEYSPACE") => {
             let if_not = up.get(2).map(String::as_str) == Some("IF");
-            let ks = w[if if_not { 5 } else { 2 }].clone();
+            let Some(ks) = w.get(if if_not { 5 } else { 2 }).cloned() else {
+                return error(SYNTAX_ERROR, "CREATE KEYSPACE without a name");
+            };
             if !upper.contains("REPLICATION") {
                 return error(SYNTAX_ERROR, "a keyspace needs a replication map");
             }
@@ -553,7 +557,9 @@ fn query(
         }
         Some("CREATE") if up.get(1).map(String::as_str) == Some("TABLE") => {
             let if_not = up.get(2).map(String::as_str) == Some("IF");
-            let name = &w[if if_not { 5 } else { 2 }];
+            let Some(name) = w.get(if if_not { 5 } else { 2 }) else {
+                return error(SYNTAX_ERROR, "CREATE TABLE without a name");
+            };
             let (ks, table) = match qualified(name, keyspace) {
                 Ok(q) => q,
                 Err(e) => return error(INVALID, &e),
@@ -590,7 +596,10 @@ fn query(
             schema_change("CREATED", "TABLE", &ks, Some(&table))
         }
         Some("INSERT") if up.get(1).map(String::as_str) == Some("INTO") => {
-            let (ks, table) = match qualified(&w[2], keyspace) {
+            let Some(name) = w.get(2) else {
+                return error(SYNTAX_ERROR, "INSERT INTO without a table");
+            };
+            let (ks, table) = match qualified(name, keyspace) {
                 Ok(q) => q,
                 Err(e) => return error(INVALID, &e),
             };
@@ -622,7 +631,10 @@ fn query(
                 return error(SYNTAX_ERROR, "SELECT without FROM");
             };
             let names: Vec<String> = w[1..from].to_vec();
-            let (ks, table) = match qualified(&w[from + 1], keyspace) {
+            let Some(name) = w.get(from + 1) else {
+                return error(SYNTAX_ERROR, "SELECT without a table");
+            };
+            let (ks, table) = match qualified(name, keyspace) {
                 Ok(q) => q,
                 Err(e) => return error(INVALID, &e),
             };
