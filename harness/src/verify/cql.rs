@@ -551,6 +551,35 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn static_servers_are_discovered_where_they_advertise_themselves() {
+            let standin = StandIn::start_static(3).await;
+            let all = standin.endpoints();
+            let v = check(&spec(true), &all, None, Some(&seed_script()), None).await;
+            assert!(v.passed, "{}\n{}", v.summary, v.evidence.join("\n"));
+            assert!(
+                v.evidence
+                    .iter()
+                    .any(|l| l.contains("not compared with nodetool: no pod to run it in")),
+                "{:?}",
+                v.evidence
+            );
+            // Given one contact point, the driver still finds all three (passed through
+            // untranslated), and the check says the targets are not the whole ring.
+            let v = check(&spec(false), &all[..1], None, None, None).await;
+            assert_eq!(
+                v.summary,
+                "system.local + system.peers list 3 node(s), but there are 1 targets"
+            );
+            let readers: BTreeSet<usize> = standin
+                .coordinated()
+                .iter()
+                .filter(|c| c.statement == READ)
+                .map(|c| c.node)
+                .collect();
+            assert_eq!(readers, BTreeSet::from([0, 1, 2]));
+        }
+
+        #[tokio::test]
         async fn logs_in_and_never_reports_the_password() {
             let standin =
                 StandIn::start(2, Some(("cassandra", "s3cret-pw")), Faults::default()).await;

@@ -105,13 +105,52 @@ fn uuid_text(b: &[u8; 16]) -> String {
 }
 
 impl StandIn {
-    /// Starts `nodes` stand-in nodes advertising 10.244.0.10, .11, ...
+    /// Starts `nodes` stand-in nodes behind "bridges": each listens on its own 127.0.0.1 port
+    /// and advertises an unroutable pod IP, 10.244.0.10, .11, ...
     pub async fn start(nodes: usize, login: Option<(&str, &str)>, faults: Faults) -> Self {
-        let advertised = (0..nodes)
+        let advertised: Vec<Ipv4Addr> = (0..nodes)
             .map(|i| Ipv4Addr::new(10, 244, 0, 10 + i as u8))
-            .collect::<Vec<_>>();
+            .collect();
+        let mut listeners = vec![];
+        for _ in 0..nodes {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.expect("bind"));
+        }
+        Self::serve_on(listeners, advertised, true, login, faults)
+    }
+
+    /// Starts `nodes` stand-in nodes reachable where they say they are, like servers outside
+    /// Kubernetes: 127.0.0.10, .11, ... all on one port (the driver pairs every advertised IP
+    /// with the port it connected on).
+    pub async fn start_static(nodes: usize) -> Self {
+        let ips: Vec<Ipv4Addr> = (0..nodes)
+            .map(|i| Ipv4Addr::new(127, 0, 0, 10 + i as u8))
+            .collect();
+        for _ in 0..20 {
+            let first = TcpListener::bind((ips[0], 0)).await.expect("bind");
+            let port = first.local_addr().unwrap().port();
+            let mut listeners = vec![first];
+            for ip in &ips[1..] {
+                match TcpListener::bind((*ip, port)).await {
+                    Ok(l) => listeners.push(l),
+                    Err(_) => break,
+                }
+            }
+            if listeners.len() == nodes {
+                return Self::serve_on(listeners, ips, false, None, Faults::default());
+            }
+        }
+        panic!("no port free on all of {ips:?}");
+    }
+
+    fn serve_on(
+        listeners: Vec<TcpListener>,
+        advertised: Vec<Ipv4Addr>,
+        bridged: bool,
+        login: Option<(&str, &str)>,
+        faults: Faults,
+    ) -> Self {
         let shared = Arc::new(Shared {
-            advertised: advertised.clone(),
+            advertised,
             login: login.map(|(u, p)| (u.to_string(), p.to_string())),
             faults,
             store: Mutex::default(),
@@ -119,11 +158,12 @@ impl StandIn {
         });
         let mut endpoints = vec![];
         let mut tasks = vec![];
-        for (i, ip) in advertised.iter().enumerate() {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        for (i, listener) in listeners.into_iter().enumerate() {
             let mut e = Endpoint::parse(&listener.local_addr().unwrap().to_string()).unwrap();
-            e.name = format!("cassandra-{i}");
-            e.advertised = Some(ip.to_string());
+            if bridged {
+                e.name = format!("cassandra-{i}");
+                e.advertised = Some(shared.advertised[i].to_string());
+            }
             endpoints.push(e);
             let shared = shared.clone();
             tasks.push(tokio::spawn(async move {
@@ -139,7 +179,8 @@ impl StandIn {
         }
     }
 
-    /// The nodes as the verifier gets them from the bridges: local address + pod IP.
+    /// The nodes as the verifier gets them: behind bridges, local address + pod IP; static,
+    /// their own address.
     pub fn endpoints(&self) -> Vec<Endpoint> {
         self.endpoints.clone()
     }
