@@ -54,7 +54,7 @@ fn rendered(path: &Path) -> String {
 #[test]
 fn every_seed_scenario_validates_without_errors_or_warnings() {
     let files = discover(&root().join("scenarios")).unwrap();
-    assert_eq!(files.len(), 7, "{files:?}");
+    assert_eq!(files.len(), 8, "{files:?}");
     for file in files {
         let (scenario, diags) = validate_file(&file, &|_| None);
         assert!(
@@ -109,4 +109,58 @@ fn every_image_is_pinned_and_not_latest() {
         }
     }
     assert!(seen >= 6, "only {seen} images found");
+}
+
+/// What jmx_exporter names an MBean attribute: the first rule whose pattern matches the
+/// `domain<key=value, ...><>attribute: value` line, with `$n` filled from the captures and the
+/// name lowercased (`lowercaseOutputName`).
+fn exporter_name(rules: &[serde_yaml::Value], line: &str) -> Option<String> {
+    rules.iter().find_map(|rule| {
+        let pattern = regex::Regex::new(rule["pattern"].as_str()?).expect("rule pattern");
+        let captures = pattern.captures(line)?;
+        let mut name = rule["name"].as_str()?.to_string();
+        for i in (1..captures.len()).rev() {
+            name = name.replace(&format!("${i}"), captures.get(i).map_or("", |m| m.as_str()));
+        }
+        Some(name.to_lowercase())
+    })
+}
+
+// Layer 1: ties the metrics scenario to its exporter rules (jmx_exporter itself runs only on a
+// cluster): the family the scenario asks for is one the rules produce from Cassandra's
+// client-request read latency MBean.
+#[test]
+fn the_metrics_scenario_asks_for_a_family_the_exporter_rules_produce() {
+    let configmap: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("fixtures/cassandra/jmx-exporter.yaml")).unwrap(),
+    )
+    .unwrap();
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(configmap["data"]["config.yaml"].as_str().unwrap()).unwrap();
+    assert_eq!(config["lowercaseOutputName"].as_bool(), Some(true));
+    let rules = config["rules"].as_sequence().unwrap();
+    let read_latency =
+        "org.apache.cassandra.metrics<type=ClientRequest, scope=Read, name=Latency><>Count: 7";
+    let produced = exporter_name(rules, read_latency).expect("a rule for client request latency");
+
+    let scenario: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root().join("scenarios/cassandra/metrics.yaml")).unwrap(),
+    )
+    .unwrap();
+    let http = scenario["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find_map(|s| s["verify"].get("http"))
+        .expect("an http step");
+    assert_eq!(http["metric_family"].as_str(), Some(produced.as_str()));
+    assert_eq!(http["target"]["port"].as_i64(), Some(7070));
+    let agent = std::fs::read_to_string(root().join("fixtures/cassandra/statefulset-metrics.yaml"))
+        .unwrap();
+    assert!(agent.contains("jmx_prometheus_javaagent.jar=7070:/etc/jmx-exporter/config.yaml"));
+    // A bean no rule names is dropped, as jmx_exporter drops it when rules are given.
+    assert_eq!(
+        exporter_name(rules, "java.lang<type=Memory><HeapMemoryUsage>used: 1"),
+        None
+    );
 }

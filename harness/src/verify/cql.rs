@@ -2,8 +2,8 @@
 //! with an address translator that maps each node's own address (the pod IP that
 //! `system.local` / `system.peers` advertise) to its local bridge, so node discovery works. It
 //! runs a CQL script once (the seed's `initial-seed.cql`), then reads the query back with every
-//! node as the coordinator at the chosen consistency, and checks that the nodes the driver read
-//! from `system.local` + `system.peers` are the targets and agree, by IP and host ID, with
+//! node as the coordinator, both at the chosen consistency, and checks that the nodes the driver
+//! read from `system.local` + `system.peers` are the targets and agree, by IP and host ID, with
 //! `nodetool status` from a target pod.
 
 use super::nodetool::Ring;
@@ -239,10 +239,14 @@ async fn run(
                 )
                 .await?;
             } else {
+                // The script writes at the check's consistency too (the driver's default,
+                // LOCAL_QUORUM, cannot be met by a single node with replication factor 2).
+                let mut at_level = Statement::new(statement.clone());
+                at_level.set_consistency(level);
                 bounded(
                     &statement,
                     STATEMENT_TIMEOUT,
-                    session.query_unpaged(statement.as_str(), &[]),
+                    session.query_unpaged(at_level, &[]),
                 )
                 .await?;
             }
@@ -522,6 +526,12 @@ mod tests {
                 .filter(|s| !s.starts_with("USE ") && *s != READ)
                 .collect();
             assert_eq!(script.len(), 6, "{script:?}");
+            assert!(
+                done.iter()
+                    .filter(|c| c.statement.starts_with("INSERT"))
+                    .all(|c| c.consistency == QUORUM),
+                "the script writes at the check's consistency: {done:?}"
+            );
             assert!(script[0].starts_with("DROP KEYSPACE IF EXISTS"));
             assert!(script[5].contains("'Bob'"));
             // Every node, reached only through the translated "pod IP", coordinated one read
