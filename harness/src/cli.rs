@@ -117,7 +117,7 @@ pub struct RunArgs {
 #[derive(Args, Debug, Clone)]
 pub struct VerifyArgs {
     /// The verifier: galera.status, galera.sync, galera.acknowledged_writes, etcd.keys,
-    /// memcache.pool, memcache.proxy, http.
+    /// memcache.pool, memcache.proxy, http, cql.
     pub verifier: String,
     /// A server HOST:PORT (repeatable).
     #[arg(long = "endpoint", required = true)]
@@ -151,6 +151,18 @@ pub struct VerifyArgs {
     /// Metric family the http verifier must find.
     #[arg(long)]
     pub metric_family: Option<String>,
+    /// For cql: the query read back with every node as coordinator.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// For cql: how many rows the query must return.
+    #[arg(long)]
+    pub expect_rows: Option<i64>,
+    /// For cql: the consistency level of the script and the reads.
+    #[arg(long, default_value = "QUORUM")]
+    pub consistency: String,
+    /// For cql: a CQL script run once before the reads.
+    #[arg(long)]
+    pub script: Option<String>,
     /// Bound on the whole check.
     #[arg(long, default_value = "5m")]
     pub timeout: String,
@@ -713,9 +725,30 @@ pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
             contains: vec![],
             metric_family: args.metric_family.clone(),
         }),
+        "cql" => {
+            if crate::verify::cql::consistency(&args.consistency).is_none() {
+                return Err(format!(
+                    "--consistency `{}` is not one of ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, LOCAL_ONE",
+                    args.consistency
+                ));
+            }
+            VerifySpec::Cql(CqlSpec {
+                target,
+                credentials: match &args.user {
+                    Some(_) => Some(creds()?),
+                    None => None,
+                },
+                script: args.script.clone(),
+                query: args.query.clone().ok_or("cql needs --query")?,
+                expect_rows: args.expect_rows.ok_or("cql needs --expect-rows")?,
+                consistency: args.consistency.clone(),
+                nodetool: false,
+                container: None,
+            })
+        }
         other if VerifySpec::NAMES.contains(&other) => {
             return Err(format!(
-                "{other} runs from a scenario step (it execs in pods or needs a CQL script), not from `harness verify`"
+                "{other} runs nodetool in pods: run it from a scenario step, not from `harness verify`"
             ));
         }
         other => {
@@ -789,7 +822,10 @@ async fn verify_cmd(args: VerifyArgs) -> u8 {
     .await;
     let verdict = match result {
         Ok(Ok(v)) => v,
-        Ok(Err(e)) => verify::Verdict::fail(e.to_string(), vec![]),
+        Ok(Err(verify::VerifyError::Usage(e))) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
         Err(_) => verify::Verdict::fail(
             format!("{} did not finish within {}", spec.name(), args.timeout),
             vec![],
@@ -870,4 +906,66 @@ fn write_verify_junit(
         junit.event(e);
     }
     junit.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::cql_standin::StandIn;
+
+    fn verify_args(argv: &[&str]) -> VerifyArgs {
+        let argv = [&["harness", "verify"], argv].concat();
+        match Cli::try_parse_from(argv).expect("valid arguments").command {
+            Command::Verify(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    // Layer 2b: `harness verify cql` on servers outside Kubernetes, against the CQL protocol
+    // stand-in (not Cassandra): exit 0 with JUnit, 1 when the rows differ, 2 on bad usage.
+    #[tokio::test]
+    async fn verify_cql_on_static_servers_exits_0_1_or_2() {
+        let standin = StandIn::start_static(3).await;
+        let dir = tempfile::tempdir().unwrap();
+        let junit = dir.path().join("cql.xml");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/cassandra/initial-seed.cql"
+        );
+        let endpoints: Vec<String> = standin.endpoints().iter().map(|e| e.address()).collect();
+        let mut common = vec![];
+        for e in &endpoints {
+            common.extend(["--endpoint", e.as_str()]);
+        }
+        common.extend([
+            "--query",
+            "SELECT emp_id FROM my_cassandra_keyspace.employee",
+        ]);
+        let run = |extra: &[&str]| verify_args(&[&["cql"], common.as_slice(), extra].concat());
+
+        let seeded = run(&[
+            "--consistency",
+            "ONE",
+            "--script",
+            script,
+            "--expect-rows",
+            "3",
+            "--junit",
+            junit.to_str().unwrap(),
+        ]);
+        assert_eq!(verify_cmd(seeded).await, EXIT_PASS);
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(xml.contains("cql") && !xml.contains("<failure"), "{xml}");
+
+        assert_eq!(verify_cmd(run(&["--expect-rows", "4"])).await, EXIT_FAIL);
+        assert_eq!(
+            verify_cmd(run(&["--expect-rows", "3", "--script", "/no/such.cql"])).await,
+            EXIT_USAGE
+        );
+        assert!(verify_spec(&run(&["--expect-rows", "3", "--consistency", "MOST"])).is_err());
+        assert_eq!(
+            verify_spec(&run(&[])).unwrap_err(),
+            "cql needs --expect-rows"
+        );
+    }
 }
