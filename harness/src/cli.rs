@@ -54,7 +54,7 @@ pub enum Command {
     /// Run scenarios.
     Run(RunArgs),
     /// Run one verifier against static endpoints (no cluster needed).
-    Verify(VerifyArgs),
+    Verify(Box<VerifyArgs>),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -217,7 +217,7 @@ async fn dispatch(cli: Cli) -> u8 {
             run_id,
         } => plan_cmd(&file, manifests, json, run_id),
         Command::Run(args) => run(args).await,
-        Command::Verify(args) => verify_cmd(args).await,
+        Command::Verify(args) => verify_cmd(*args).await,
     }
 }
 
@@ -916,7 +916,7 @@ mod tests {
     fn verify_args(argv: &[&str]) -> VerifyArgs {
         let argv = [&["harness", "verify"], argv].concat();
         match Cli::try_parse_from(argv).expect("valid arguments").command {
-            Command::Verify(args) => args,
+            Command::Verify(args) => *args,
             other => panic!("{other:?}"),
         }
     }
