@@ -1,7 +1,7 @@
 //! JUnit XML through quick-junit: one `testsuite` per scenario, one `testcase` per step
 //! (`classname` = scenario name), failures with message, type and the step's output and evidence
 //! in `system-out` (sanitized and bounded, see [`super::sanitize`]). Reports validate against the
-//! Jenkins xUnit JUnit schema (`shared/junit/jenkins-xunit-junit-10.xsd`).
+//! Jenkins xUnit JUnit schema (`fixtures/junit/jenkins-xunit-junit-10.xsd`).
 
 use super::Reporter;
 use super::sanitize::{MAX_OUTPUT_CHARS, for_xml};

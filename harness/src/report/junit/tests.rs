@@ -141,7 +141,7 @@ fn render(events: &[Event]) -> String {
 }
 
 fn schema() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/junit/jenkins-xunit-junit-10.xsd")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/junit/jenkins-xunit-junit-10.xsd")
 }
 
 fn tool(cmd: &mut Command, what: &str) -> std::process::Output {
