@@ -77,20 +77,31 @@ pub struct BridgeTranslator {
 }
 
 impl BridgeTranslator {
-    pub fn new(nodes: &[Endpoint]) -> Result<Self, String> {
+    /// Static endpoints given by host name are resolved here (all their addresses).
+    pub async fn new(nodes: &[Endpoint]) -> Result<Self, String> {
         let mut by_ip = HashMap::new();
         let mut bridged = false;
         for n in nodes {
-            let local: SocketAddr = n.address().parse().map_err(|e| format!("{n}: {e}"))?;
-            let advertised: IpAddr = match &n.advertised {
+            let locals: Vec<SocketAddr> = match n.address().parse() {
+                Ok(addr) => vec![addr],
+                Err(_) => tokio::net::lookup_host(n.address())
+                    .await
+                    .map_err(|e| format!("{n}: {e}"))?
+                    .collect(),
+            };
+            let Some(&first) = locals.first() else {
+                return Err(format!("{n}: the name resolves to no address"));
+            };
+            match &n.advertised {
                 Some(ip) => {
                     bridged = true;
-                    ip.parse()
-                        .map_err(|e| format!("{n}: advertised address {ip}: {e}"))?
+                    let ip: IpAddr = ip
+                        .parse()
+                        .map_err(|e| format!("{n}: advertised address {ip}: {e}"))?;
+                    by_ip.insert(ip, first);
                 }
-                None => local.ip(),
-            };
-            by_ip.insert(advertised, local);
+                None => by_ip.extend(locals.iter().map(|a| (a.ip(), *a))),
+            }
         }
         Ok(BridgeTranslator { by_ip, bridged })
     }
@@ -207,14 +218,10 @@ async fn run(
     let level = consistency(&spec.consistency)
         .ok_or_else(|| format!("`{}` is not a consistency level", spec.consistency))?;
     let first = nodes.first().ok_or("no CQL endpoint")?;
-    let translator = BridgeTranslator::new(nodes)?;
+    let translator = BridgeTranslator::new(nodes).await?;
     let mut builder = SessionBuilder::new()
-        .known_node_addr(
-            first
-                .address()
-                .parse()
-                .map_err(|e| format!("{first}: {e}"))?,
-        )
+        // A host name is resolved by the driver.
+        .known_node(first.address())
         .address_translator(Arc::new(translator))
         // The check reads no schema metadata; skipping it keeps connecting cheap on big schemas.
         .fetch_schema_metadata(false);
@@ -368,13 +375,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn pod_ips_translate_to_their_bridges_whatever_port_the_driver_pairs_them_with() {
+    #[tokio::test]
+    async fn pod_ips_translate_to_their_bridges_whatever_port_the_driver_pairs_them_with() {
         let mut a = Endpoint::parse("127.0.0.1:40001").unwrap();
         a.advertised = Some("10.244.1.5".into());
         let mut b = Endpoint::parse("127.0.0.1:40002").unwrap();
         b.advertised = Some("10.244.1.6".into());
-        let t = BridgeTranslator::new(&[a, b]).unwrap();
+        let t = BridgeTranslator::new(&[a, b]).await.unwrap();
         // The driver reuses the port it connected on (the first bridge's) for every peer.
         for port in [40001, 9042] {
             assert_eq!(
@@ -385,7 +392,9 @@ mod tests {
         // Behind bridges, a node outside the targets cannot be reached.
         assert_eq!(t.translate("10.244.9.9:40001".parse().unwrap()), None);
         // Static endpoints: known ones keep their address, other peers pass through.
-        let s = BridgeTranslator::new(&[Endpoint::parse("192.0.2.7:9042").unwrap()]).unwrap();
+        let s = BridgeTranslator::new(&[Endpoint::parse("192.0.2.7:9042").unwrap()])
+            .await
+            .unwrap();
         for addr in ["192.0.2.7:9042", "192.0.2.8:9042"] {
             assert_eq!(s.translate(addr.parse().unwrap()), addr.parse().ok());
         }
@@ -580,6 +589,12 @@ mod tests {
                 v.summary,
                 "system.local + system.peers list 3 node(s), but there are 1 targets"
             );
+            // A server named by host name: the driver and the translator resolve it.
+            let local = StandIn::start_static_on(&[std::net::Ipv4Addr::LOCALHOST]).await;
+            let port = local.endpoints()[0].port;
+            let by_name = Endpoint::parse(&format!("localhost:{port}")).unwrap();
+            let v = check(&spec(true), &[by_name], None, Some(&seed_script()), None).await;
+            assert!(v.passed, "{}\n{}", v.summary, v.evidence.join("\n"));
             let readers: BTreeSet<usize> = standin
                 .coordinated()
                 .iter()

@@ -125,6 +125,12 @@ impl StandIn {
         let ips: Vec<Ipv4Addr> = (0..nodes)
             .map(|i| Ipv4Addr::new(127, 0, 0, 10 + i as u8))
             .collect();
+        Self::start_static_on(&ips).await
+    }
+
+    /// Static nodes on these loopback addresses, one port for all.
+    pub async fn start_static_on(ips: &[Ipv4Addr]) -> Self {
+        let (ips, nodes) = (ips.to_vec(), ips.len());
         for _ in 0..20 {
             let first = TcpListener::bind((ips[0], 0)).await.expect("bind");
             let port = first.local_addr().unwrap().port();
