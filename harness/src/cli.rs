@@ -728,8 +728,9 @@ pub fn verify_spec(args: &VerifyArgs) -> Result<VerifySpec, String> {
         "cql" => {
             if crate::verify::cql::consistency(&args.consistency).is_none() {
                 return Err(format!(
-                    "--consistency `{}` is not one of ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM, LOCAL_ONE",
-                    args.consistency
+                    "--consistency `{}` is not one of {}",
+                    args.consistency,
+                    crate::verify::cql::LEVELS.join(", ")
                 ));
             }
             VerifySpec::Cql(CqlSpec {

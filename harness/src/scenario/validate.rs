@@ -876,22 +876,13 @@ fn verify(cx: &mut Ctx, path: &str, spec: &VerifySpec) {
                     );
                 }
             }
-            const LEVELS: [&str; 7] = [
-                "ONE",
-                "TWO",
-                "THREE",
-                "QUORUM",
-                "ALL",
-                "LOCAL_QUORUM",
-                "LOCAL_ONE",
-            ];
-            if !LEVELS.contains(&s.consistency.as_str()) {
+            if crate::verify::cql::consistency(&s.consistency).is_none() {
                 cx.error(
                     &format!("{path}.consistency"),
                     format!(
                         "`{}` is not a consistency level ({})",
                         s.consistency,
-                        LEVELS.join(", ")
+                        crate::verify::cql::LEVELS.join(", ")
                     ),
                 );
             }

@@ -23,6 +23,18 @@ use std::time::Duration;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The consistency levels a check may ask for, by their CQL names.
+pub const LEVELS: [&str; 7] = [
+    "ONE",
+    "TWO",
+    "THREE",
+    "QUORUM",
+    "ALL",
+    "LOCAL_QUORUM",
+    "LOCAL_ONE",
+];
+
+/// The level named `name` (one of [`LEVELS`]).
 pub fn consistency(name: &str) -> Option<Consistency> {
     Some(match name {
         "ONE" => Consistency::One,
@@ -399,6 +411,7 @@ mod tests {
             assert_eq!(s.translate(addr.parse().unwrap()), addr.parse().ok());
         }
         assert!(consistency("QUORUM").is_some() && consistency("quorum").is_none());
+        assert!(LEVELS.iter().all(|l| consistency(l).is_some()));
     }
 
     #[test]
