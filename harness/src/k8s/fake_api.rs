@@ -53,10 +53,17 @@ pub struct FakePod {
     pub commands: Commands,
     /// Pod port -> where that port is served on this machine.
     pub ports: BTreeMap<u16, SocketAddr>,
+    /// Bumped each time the pod is replaced: the UID changes with it.
+    pub generation: u32,
 }
 
+/// What happens to a deleted pod: its controller recreates it at once, and this hook says how
+/// the replacement differs (a new IP, say). It runs after the generation was bumped.
+pub type OnDelete = Arc<dyn Fn(&mut FakePod) + Send + Sync>;
+
 struct State {
-    pods: Vec<FakePod>,
+    pods: Mutex<Vec<FakePod>>,
+    on_delete: Option<OnDelete>,
     /// Namespaces created through the API, by name.
     namespaces: Mutex<BTreeMap<String, serde_json::Value>>,
     /// `METHOD path?query` of every request, in order.
@@ -77,10 +84,15 @@ impl Drop for FakeApi {
 
 impl FakeApi {
     pub async fn start(pods: Vec<FakePod>) -> Self {
+        Self::start_with(pods, None).await
+    }
+
+    pub async fn start_with(pods: Vec<FakePod>, on_delete: Option<OnDelete>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State {
-            pods,
+            pods: Mutex::new(pods),
+            on_delete,
             namespaces: Mutex::default(),
             requests: Mutex::default(),
         });
@@ -129,7 +141,7 @@ fn not_found(what: &str) -> Response<Full<Bytes>> {
 
 fn pod_json(ns: &str, p: &FakePod) -> serde_json::Value {
     json!({
-        "metadata": {"name": p.name, "namespace": ns, "labels": p.labels, "uid": format!("uid-{}", p.name)},
+        "metadata": {"name": p.name, "namespace": ns, "labels": p.labels, "uid": format!("uid-{}-{}", p.name, p.generation)},
         "spec": {"nodeName": p.node, "containers": [{"name": "main", "image": "fake"}]},
         "status": {"phase": "Running", "podIP": p.ip,
                    "conditions": [{"type": "Ready", "status": "True"}]}
@@ -202,16 +214,28 @@ async fn answer(
                 None => not_found(&format!("namespaces \"{ns}\"")),
             }
         }
+        ["api", "v1", "namespaces", _, "pods"] if pairs.iter().any(|(k, _)| k == "watch") => {
+            // Every wait here is met by the initial list; the watch that follows stays open,
+            // quiet, like a real one with nothing to report.
+            futures::future::pending::<()>().await;
+            unreachable!()
+        }
         ["api", "v1", "namespaces", ns, "pods"] => {
-            let selector = pairs
-                .iter()
-                .find(|(k, _)| k == "labelSelector")
-                .map(|(_, v)| v.as_str())
-                .unwrap_or_default();
+            let param = |key: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let (selector, field) = (param("labelSelector"), param("fieldSelector"));
+            let by_name = field.strip_prefix("metadata.name=");
             let items: Vec<_> = state
                 .pods
+                .lock()
+                .unwrap()
                 .iter()
-                .filter(|p| selected(p, selector))
+                .filter(|p| selected(p, &selector) && by_name.is_none_or(|n| n == p.name))
                 .map(|p| pod_json(ns, p))
                 .collect();
             reply(
@@ -219,6 +243,20 @@ async fn answer(
                 json!({"apiVersion": "v1", "kind": "PodList",
                        "metadata": {"resourceVersion": "1"}, "items": items}),
             )
+        }
+        ["api", "v1", "namespaces", ns, "pods", name] => {
+            let mut pods = state.pods.lock().unwrap();
+            let Some(pod) = pods.iter_mut().find(|p| p.name == *name) else {
+                return Ok(not_found(&format!("pods \"{name}\"")));
+            };
+            let before = pod_json(ns, pod);
+            if method == http::Method::DELETE {
+                pod.generation += 1;
+                if let Some(hook) = &state.on_delete {
+                    hook(pod);
+                }
+            }
+            reply(StatusCode::OK, before)
         }
         [
             "api",
@@ -229,7 +267,14 @@ async fn answer(
             name,
             verb @ ("exec" | "portforward"),
         ] => {
-            let Some(pod) = state.pods.iter().find(|p| p.name == *name).cloned() else {
+            let found = state
+                .pods
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|p| p.name == *name)
+                .cloned();
+            let Some(pod) = found else {
                 return Ok(not_found(&format!("pods \"{name}\"")));
             };
             let Some(key) = req.headers().get(SEC_WEBSOCKET_KEY).cloned() else {

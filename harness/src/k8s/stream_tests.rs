@@ -1,8 +1,9 @@
 //! Layer 3 (fake API server with real WebSocket streams, [`super::fake_api`]): exec with its
-//! status channel, port-forward bridges and exec-`nc` bridges, through kube's own stream code;
-//! then a Cassandra scenario end to end: loaded from YAML, planned, and run by the executor on
-//! `KubeCluster`, with nodetool answered by the fake pods and CQL served by the CQL protocol
-//! stand-in (not Cassandra) behind the port-forwards.
+//! status channel and stdin, port-forward bridges and exec-`nc` bridges, through kube's own
+//! stream code; then Cassandra scenarios end to end: loaded from YAML, planned, and run by the
+//! executor on `KubeCluster`, with nodetool answered by the fake pods and CQL served by the CQL
+//! protocol stand-in (not Cassandra) behind the port-forwards: the ring, and the restart-identity
+//! flow (a pod deleted and replaced at a new IP, with or without its data).
 
 use super::fake_api::{Command, Commands, FakeApi, FakePod};
 use super::*;
@@ -25,6 +26,7 @@ fn fake_pod(name: &str, ip: &str, app: &str, commands: Commands) -> FakePod {
         labels: BTreeMap::from([("app".to_string(), app.to_string())]),
         commands,
         ports: BTreeMap::new(),
+        generation: 0,
     }
 }
 
@@ -279,12 +281,15 @@ async fn exec_nc_bridges_reach_the_proxy_on_each_pods_own_node() {
     );
 }
 
-/// Three fake Cassandra pods whose nodetool prints the stand-in's ring and whose port 9042 is
-/// the stand-in node with the same IP.
-async fn cassandra_pods(standin: &StandIn, nodetool: String) -> Vec<FakePod> {
+/// Fake Cassandra pods, one per stand-in node: nodetool prints what `nodetool` returns at the
+/// time it runs, and port 9042 is the stand-in node with the pod's IP.
+fn cassandra_pods(
+    standin: &StandIn,
+    nodetool: impl Fn() -> String + Send + Sync + 'static,
+) -> Vec<FakePod> {
     let commands: Commands = Arc::new(move |cmd: &[String]| match cmd {
         [tool, verb] if tool == "nodetool" && verb == "status" => Command::Output {
-            stdout: nodetool.clone(),
+            stdout: nodetool(),
             stderr: String::new(),
             exit: 0,
         },
@@ -325,12 +330,15 @@ steps:
         consistency: QUORUM
 "#;
 
-/// Loads, validates and plans `SCENARIO` from a directory holding it and the seed script, then
+/// Loads, validates and plans `yaml` from a directory holding it and the seed script, then
 /// runs it with the executor on `KubeCluster` over the fake API.
-async fn run_scenario(api: &FakeApi) -> (crate::exec::ScenarioResult, Vec<crate::exec::Event>) {
+async fn run_scenario(
+    api: &FakeApi,
+    yaml: &str,
+) -> (crate::exec::ScenarioResult, Vec<crate::exec::Event>) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cassandra-streams.yaml");
-    std::fs::write(&file, SCENARIO).unwrap();
+    std::fs::write(&file, yaml).unwrap();
     std::fs::copy(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -363,9 +371,10 @@ async fn run_scenario(api: &FakeApi) -> (crate::exec::ScenarioResult, Vec<crate:
 #[tokio::test]
 async fn a_cassandra_scenario_runs_end_to_end_through_exec_and_port_forward() {
     let standin = StandIn::start(3, None, Faults::default()).await;
-    let pods = cassandra_pods(&standin, standin.nodetool_status()).await;
+    let handle = standin.handle();
+    let pods = cassandra_pods(&standin, move || handle.nodetool_status());
     let api = FakeApi::start(pods).await;
-    let (result, events) = run_scenario(&api).await;
+    let (result, events) = run_scenario(&api, SCENARIO).await;
     let text = serde_json::to_string(&events).unwrap();
     assert!(result.passed, "{text}");
     assert!(
@@ -403,14 +412,16 @@ async fn a_cassandra_scenario_runs_end_to_end_through_exec_and_port_forward() {
 async fn a_ghost_node_in_nodetool_fails_the_ring_and_the_cql_comparison() {
     let standin = StandIn::start(3, None, Faults::default()).await;
     // Every pod's nodetool also lists a fourth, down node that system.peers does not know.
-    let ghost = format!(
-        "{}DN  10.244.0.77  99 KiB     1       0.0%              {}  Rack1\n",
-        standin.nodetool_status(),
-        host_id(7)
-    );
-    let pods = cassandra_pods(&standin, ghost).await;
+    let handle = standin.handle();
+    let pods = cassandra_pods(&standin, move || {
+        format!(
+            "{}DN  10.244.0.77  99 KiB     1       0.0%              {}  Rack1\n",
+            handle.nodetool_status(),
+            host_id(7)
+        )
+    });
     let api = FakeApi::start(pods).await;
-    let (result, events) = run_scenario(&api).await;
+    let (result, events) = run_scenario(&api, SCENARIO).await;
     let text = serde_json::to_string(&events).unwrap();
     assert!(!result.passed);
     assert!(
@@ -421,6 +432,97 @@ async fn a_ghost_node_in_nodetool_fails_the_ring_and_the_cql_comparison() {
         text.contains(&format!(
             "nodetool lists 10.244.0.77 (host ID {}), system.local/system.peers do not",
             host_id(7)
+        )),
+        "{text}"
+    );
+}
+
+const IDENTITY: &str = r#"
+name: cassandra-identity
+description: a pod deleted and replaced keeps its host ID at its new IP
+timeouts: { scenario: 2m, step: 1m }
+steps:
+  - id: identity-before
+    verify:
+      cassandra.identity: { pods: app=cassandra, pod: cassandra-1 }
+  - id: delete-pod
+    fault:
+      delete_pod: { name: cassandra-1 }
+  - id: identity-after
+    verify:
+      cassandra.identity: { pods: app=cassandra, pod: cassandra-1 }
+  - id: no-ghost-nodes
+    verify:
+      cassandra.ring: { pods: app=cassandra, nodes: 3 }
+  - id: rows-from-every-coordinator
+    verify:
+      cql:
+        target: { pods: app=cassandra, port: 9042 }
+        script: initial-seed.cql
+        query: SELECT emp_id FROM my_cassandra_keyspace.employee
+        expect_rows: 3
+        consistency: QUORUM
+"#;
+
+/// The restart-identity flow: cassandra-1 is deleted; its replacement comes back at
+/// 10.244.0.21, with its data (same host ID) or without (a new host ID, the old one a ghost).
+async fn replace_cassandra_1(kept_its_data: bool) -> (bool, String) {
+    let standin = StandIn::start(3, None, Faults::default()).await;
+    let handle = standin.handle();
+    let nodetool = handle.clone();
+    let pods = cassandra_pods(&standin, move || nodetool.nodetool_status());
+    let on_delete: super::fake_api::OnDelete = Arc::new(move |pod: &mut FakePod| {
+        pod.ip = "10.244.0.21".into();
+        handle.restart(1, std::net::Ipv4Addr::new(10, 244, 0, 21), kept_its_data);
+    });
+    let api = FakeApi::start_with(pods, Some(on_delete)).await;
+    let (result, events) = run_scenario(&api, IDENTITY).await;
+    let requests = api.requests();
+    assert!(
+        requests.iter().any(|r| r
+            .starts_with("DELETE /api/v1/namespaces/h-cassandra-identity-run1/pods/cassandra-1")),
+        "{requests:?}"
+    );
+    (result.passed, serde_json::to_string(&events).unwrap())
+}
+
+#[tokio::test]
+async fn a_replaced_pod_keeps_its_host_id_at_its_new_ip_and_serves_reads() {
+    let (passed, text) = replace_cassandra_1(true).await;
+    assert!(passed, "{text}");
+    assert!(
+        text.contains(&format!(
+            "cassandra-1 kept host ID {} (now at 10.244.0.21)",
+            host_id(1)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("deleted pod cassandra-1; its replacement is Ready"),
+        "{text}"
+    );
+    // The replacement coordinates a read at its new IP, and system.peers agree with nodetool.
+    assert!(
+        text.contains("3 row(s) read with each of 3 node(s) as coordinator at QUORUM"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_replaced_pod_that_lost_its_data_fails_naming_the_new_host_id_and_the_ghost() {
+    let (passed, text) = replace_cassandra_1(false).await;
+    assert!(!passed);
+    assert!(
+        text.contains(&format!(
+            "cassandra-1 changed host ID from {} to",
+            host_id(1)
+        )) && text.contains("it lost its data and joined as a new node"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "ghost node(s) still in the ring: DN 10.244.0.11 {}",
+            host_id(1)
         )),
         "{text}"
     );

@@ -60,7 +60,12 @@ struct Store {
 }
 
 struct Shared {
-    advertised: Vec<Ipv4Addr>,
+    /// Where each node says it is; a restarted pod comes back at another IP.
+    advertised: Mutex<Vec<Ipv4Addr>>,
+    /// Each node's host ID; a node that lost its data rejoins with a new one.
+    host_ids: Mutex<Vec<[u8; 16]>>,
+    /// (IP, host ID) of nodes that left without being removed: nodetool still lists them `DN`.
+    ghosts: Mutex<Vec<(Ipv4Addr, [u8; 16])>>,
     login: Option<(String, String)>,
     faults: Faults,
     store: Mutex<Store>,
@@ -156,7 +161,9 @@ impl StandIn {
         faults: Faults,
     ) -> Self {
         let shared = Arc::new(Shared {
-            advertised,
+            host_ids: Mutex::new((0..advertised.len()).map(host_id_bytes).collect()),
+            advertised: Mutex::new(advertised),
+            ghosts: Mutex::default(),
             login: login.map(|(u, p)| (u.to_string(), p.to_string())),
             faults,
             store: Mutex::default(),
@@ -168,7 +175,7 @@ impl StandIn {
             let mut e = Endpoint::parse(&listener.local_addr().unwrap().to_string()).unwrap();
             if bridged {
                 e.name = format!("cassandra-{i}");
-                e.advertised = Some(shared.advertised[i].to_string());
+                e.advertised = Some(shared.ip(i).to_string());
             }
             endpoints.push(e);
             let shared = shared.clone();
@@ -198,23 +205,64 @@ impl StandIn {
 
     /// What `nodetool status` (Cassandra 3.x layout) would print for these nodes.
     pub fn nodetool_status(&self) -> String {
-        let mut out = String::from(
-            "Datacenter: DC1\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n\
-             --  Address      Load       Tokens  Owns (effective)  Host ID                               Rack\n",
-        );
-        for (i, ip) in self.shared.advertised.iter().enumerate() {
-            out.push_str(&format!(
-                "UN  {ip:<12} 104.6 KiB  1       66.7%             {}  Rack1\n",
-                host_id(i)
-            ));
-        }
-        out
+        self.handle().nodetool_status()
+    }
+
+    /// A handle that follows the nodes' state, for fake pods to print their nodetool from.
+    pub fn handle(&self) -> Handle {
+        Handle(self.shared.clone())
     }
 
     /// Rows stored in `keyspace.table`.
     pub fn rows(&self, table: &str) -> usize {
         let store = self.shared.store.lock().unwrap();
         store.tables.get(table).map_or(0, |(_, rows)| rows.len())
+    }
+}
+
+/// The stand-in's nodes as pods see them: what nodetool prints, and pod restarts.
+#[derive(Clone)]
+pub struct Handle(Arc<Shared>);
+
+impl Handle {
+    /// What `nodetool status` (Cassandra 3.x layout) would print: every node `UN`, and nodes
+    /// that left without being removed `DN`.
+    pub fn nodetool_status(&self) -> String {
+        let mut out = String::from(
+            "Datacenter: DC1\n===============\nStatus=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n\
+             --  Address      Load       Tokens  Owns (effective)  Host ID                               Rack\n",
+        );
+        let ips = self.0.advertised.lock().unwrap().clone();
+        let ids = self.0.host_ids.lock().unwrap().clone();
+        let ghosts = self.0.ghosts.lock().unwrap().clone();
+        let up = ips.iter().zip(&ids).map(|(ip, id)| ("UN", ip, id));
+        for (code, ip, id) in up.chain(ghosts.iter().map(|(ip, id)| ("DN", ip, id))) {
+            out.push_str(&format!(
+                "{code}  {ip:<12} 104.6 KiB  1       66.7%             {}  Rack1\n",
+                uuid_text(id)
+            ));
+        }
+        out
+    }
+
+    /// Node `i`'s pod was replaced and came back at `ip`. With its volume it keeps its host
+    /// ID; without, it joins as a new node and the old one stays in the ring as a ghost.
+    pub fn restart(&self, i: usize, ip: Ipv4Addr, kept_its_data: bool) {
+        let old_ip = std::mem::replace(&mut self.0.advertised.lock().unwrap()[i], ip);
+        if !kept_its_data {
+            let mut ids = self.0.host_ids.lock().unwrap();
+            let old_id = std::mem::replace(&mut ids[i], host_id_bytes(0x80 + i));
+            self.0.ghosts.lock().unwrap().push((old_ip, old_id));
+        }
+    }
+}
+
+impl Shared {
+    fn ip(&self, i: usize) -> Ipv4Addr {
+        self.advertised.lock().unwrap()[i]
+    }
+    fn nodes(&self) -> usize {
+        self.advertised.lock().unwrap().len()
     }
 }
 
@@ -500,20 +548,18 @@ fn void() -> (u8, Vec<u8>) {
 
 /// What node `i` says about itself (`local`) or what its peers say about it.
 fn node_cell(shared: &Shared, i: usize, column: &str, local: bool) -> Option<Cell> {
-    let mut host = host_id_bytes(i);
+    let mut host = shared.host_ids.lock().unwrap()[i];
     if local && shared.faults.wrong_local_host_id_on == Some(i) {
         host[0] = 0xee;
     }
     Some(match column {
         "host_id" => Cell::Uuid(host),
-        "rpc_address" | "peer" | "broadcast_address" | "listen_address" => {
-            Cell::Inet(shared.advertised[i])
-        }
+        "rpc_address" | "peer" | "broadcast_address" | "listen_address" => Cell::Inet(shared.ip(i)),
         "data_center" => Cell::Text("DC1".into()),
         "rack" => Cell::Text("Rack1".into()),
         // Evenly spread Murmur3 tokens, one per node.
         "tokens" => Cell::TextSet(vec![
-            (i64::MIN / 2 + (i as i64) * (i64::MAX / shared.advertised.len() as i64)).to_string(),
+            (i64::MIN / 2 + (i as i64) * (i64::MAX / shared.nodes() as i64)).to_string(),
         ]),
         "cluster_name" => Cell::Text("stand-in".into()),
         "schema_version" => Cell::Uuid(SCHEMA_VERSION),
@@ -743,7 +789,7 @@ fn system_rows(shared: &Shared, node: usize, table: &str, names: &[String]) -> (
     let members: Vec<usize> = if local {
         vec![node]
     } else {
-        (0..shared.advertised.len())
+        (0..shared.nodes())
             .filter(|&i| i != node && shared.faults.unlisted != Some(i))
             .collect()
     };
