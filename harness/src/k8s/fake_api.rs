@@ -55,6 +55,10 @@ pub struct FakePod {
     pub ports: BTreeMap<u16, SocketAddr>,
     /// Bumped each time the pod is replaced: the UID changes with it.
     pub generation: u32,
+    /// What the container printed, and what its previous instance printed before it crashed
+    /// (`None`: there was none, and the API answers 400 as a real one does).
+    pub log: String,
+    pub previous_log: Option<String>,
 }
 
 /// What happens to a deleted pod: its controller recreates it at once, and this hook says how
@@ -128,6 +132,13 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
         .status(status)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body.to_string())))
+        .unwrap()
+}
+
+fn text_reply(text: String) -> Response<Full<Bytes>> {
+    Response::builder()
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from(text)))
         .unwrap()
 }
 
@@ -243,6 +254,29 @@ async fn answer(
                 json!({"apiVersion": "v1", "kind": "PodList",
                        "metadata": {"resourceVersion": "1"}, "items": items}),
             )
+        }
+        ["api", "v1", "namespaces", _, "pods", name, "log"] => {
+            let found = state
+                .pods
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|p| p.name == *name)
+                .cloned();
+            let previous = pairs.iter().any(|(k, v)| k == "previous" && v == "true");
+            match found {
+                None => not_found(&format!("pods \"{name}\"")),
+                Some(p) if previous => match p.previous_log {
+                    Some(text) => text_reply(text),
+                    None => reply(
+                        StatusCode::BAD_REQUEST,
+                        json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                               "status": "Failure", "reason": "BadRequest", "code": 400,
+                               "message": format!("previous terminated container \"main\" in pod \"{name}\" not found")}),
+                    ),
+                },
+                Some(p) => text_reply(p.log),
+            }
         }
         ["api", "v1", "namespaces", ns, "pods", name] => {
             let mut pods = state.pods.lock().unwrap();

@@ -27,6 +27,8 @@ fn fake_pod(name: &str, ip: &str, app: &str, commands: Commands) -> FakePod {
         commands,
         ports: BTreeMap::new(),
         generation: 0,
+        log: format!("{name}: started\n"),
+        previous_log: None,
     }
 }
 
@@ -473,6 +475,12 @@ async fn replace_cassandra_1(kept_its_data: bool) -> (bool, String) {
     let pods = cassandra_pods(&standin, move || nodetool.nodetool_status());
     let on_delete: super::fake_api::OnDelete = Arc::new(move |pod: &mut FakePod| {
         pod.ip = "10.244.0.21".into();
+        if !kept_its_data {
+            // Its first container crashed: the ring still had its old host ID at another IP.
+            pod.previous_log = Some(
+                "Exception (java.lang.RuntimeException) encountered during startup: A node with address /10.244.0.11:7000 already exists, cancelling join\n".into(),
+            );
+        }
         handle.restart(1, std::net::Ipv4Addr::new(10, 244, 0, 21), kept_its_data);
     });
     let api = FakeApi::start_with(pods, Some(on_delete)).await;
@@ -524,6 +532,17 @@ async fn a_replaced_pod_that_lost_its_data_fails_naming_the_new_host_id_and_the_
             "ghost node(s) still in the ring: DN 10.244.0.11 {}",
             host_id(1)
         )),
+        "{text}"
+    );
+    // Evidence gathered before clean-up: each pod's log, and the crashed container's too.
+    assert!(text.contains("logs cassandra-0/main"), "{text}");
+    assert!(
+        text.contains("logs cassandra-1/main (previous container)")
+            && text.contains("A node with address /10.244.0.11:7000 already exists"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("logs cassandra-0/main (previous container)"),
         "{text}"
     );
 }
