@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::AttachParams;
 use kube::{Api, Client};
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -16,24 +17,40 @@ use tokio::task::JoinHandle;
 /// Output kept per stream of an exec (the rest is dropped, with a note).
 pub const MAX_EXEC_OUTPUT: usize = 1024 * 1024;
 
-async fn read_bounded(mut r: impl AsyncRead + Unpin) -> String {
-    let mut buf = Vec::new();
+/// Output of one stream, bounded: what was read so far survives if reading is cut short.
+#[derive(Default)]
+struct Captured {
+    bytes: Vec<u8>,
+    dropped: usize,
+}
+
+impl Captured {
+    fn text(self) -> String {
+        let mut text = String::from_utf8_lossy(&self.bytes).into_owned();
+        if self.dropped > 0 {
+            text.push_str(&format!("\n[... {} more bytes dropped]", self.dropped));
+        }
+        text
+    }
+}
+
+async fn read_bounded(r: Option<impl AsyncRead + Unpin>, into: &mut Captured) {
+    let Some(mut r) = r else { return };
     let mut chunk = [0u8; 8192];
-    let mut dropped = 0usize;
     while let Ok(n) = r.read(&mut chunk).await {
         if n == 0 {
             break;
         }
-        let room = MAX_EXEC_OUTPUT.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..n.min(room)]);
-        dropped += n.saturating_sub(room);
+        let room = MAX_EXEC_OUTPUT.saturating_sub(into.bytes.len());
+        into.bytes.extend_from_slice(&chunk[..n.min(room)]);
+        into.dropped += n.saturating_sub(room);
     }
-    let mut text = String::from_utf8_lossy(&buf).into_owned();
-    if dropped > 0 {
-        text.push_str(&format!("\n[... {dropped} more bytes dropped]"));
-    }
-    text
 }
+
+/// After the exec's stream has ended, how long buffered output may take to be read. kube
+/// closes the output streams only when the stream ends normally; after an abrupt end they never
+/// reach EOF, and waiting for it would hang the step.
+const DRAIN_AFTER_END: Duration = Duration::from_millis(500);
 
 pub async fn exec(
     client: &Client,
@@ -59,40 +76,54 @@ pub async fn exec(
         let _ = w.write_all(input.as_bytes()).await;
         let _ = w.shutdown().await;
     }
-    let stdout = process.stdout().map(read_bounded);
-    let stderr = process.stderr().map(read_bounded);
+    let (stdout, stderr) = (process.stdout(), process.stderr());
     let status = process.take_status();
-    let (stdout, stderr) = tokio::join!(
-        async {
-            match stdout {
-                Some(f) => f.await,
-                None => String::new(),
-            }
-        },
-        async {
-            match stderr {
-                Some(f) => f.await,
-                None => String::new(),
+    let (mut out, mut err) = (Captured::default(), Captured::default());
+    {
+        // Keep reading while the stream runs (a full buffer would stall it), and stop shortly
+        // after it ends.
+        let reading = async {
+            tokio::join!(
+                read_bounded(stdout, &mut out),
+                read_bounded(stderr, &mut err)
+            )
+        };
+        tokio::pin!(reading);
+        let ended = process.join();
+        tokio::select! {
+            _ = &mut reading => {}
+            _ = ended => {
+                let _ = tokio::time::timeout(DRAIN_AFTER_END, &mut reading).await;
             }
         }
-    );
+    }
     let status = match status {
-        Some(s) => s.await,
+        Some(s) => tokio::time::timeout(DRAIN_AFTER_END, s)
+            .await
+            .ok()
+            .flatten(),
         None => None,
     };
     let exit_code = match status {
         Some(s) => exec_status::exit_code(&s)
             .map_err(|e| ClusterError::Api(format!("exec in {pod}: {e}")))?,
+        None if stdin.is_some() => {
+            return Err(ClusterError::Api(format!(
+                "exec in {pod}: the stream ended without an exit status; API servers before \
+                 1.30 cannot pass on the end of stdin, so a command that reads it to the end \
+                 does not finish there (output so far: {})",
+                out.text().trim()
+            )));
+        }
         None => {
             return Err(ClusterError::Api(format!(
                 "exec in {pod}: the API server sent no exit status"
             )));
         }
     };
-    let _ = process.join().await;
     Ok(ExecOutput {
-        stdout,
-        stderr,
+        stdout: out.text(),
+        stderr: err.text(),
         exit_code,
     })
 }

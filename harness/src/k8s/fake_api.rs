@@ -68,6 +68,8 @@ pub type OnDelete = Arc<dyn Fn(&mut FakePod) + Send + Sync>;
 struct State {
     pods: Mutex<Vec<FakePod>>,
     on_delete: Option<OnDelete>,
+    /// Answer exec with v4 only, as API servers before 1.30 do.
+    v4_only: std::sync::atomic::AtomicBool,
     /// Namespaces created through the API, by name.
     namespaces: Mutex<BTreeMap<String, serde_json::Value>>,
     /// `METHOD path?query` of every request, in order.
@@ -97,6 +99,7 @@ impl FakeApi {
         let state = Arc::new(State {
             pods: Mutex::new(pods),
             on_delete,
+            v4_only: Default::default(),
             namespaces: Mutex::default(),
             requests: Mutex::default(),
         });
@@ -120,6 +123,13 @@ impl FakeApi {
             state,
             task,
         }
+    }
+
+    /// From now on, speak only v4 for exec, like an API server older than 1.30.
+    pub fn speak_v4_only(&self) {
+        self.state
+            .v4_only
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -326,7 +336,12 @@ async fn answer(
             let offers = |p: &str| offered.split(',').any(|o| o.trim() == p);
             // Like API servers since 1.30: v5 (stream close) for exec, v4 for port-forward.
             let protocol = match *verb {
-                "exec" if offers("v5.channel.k8s.io") => "v5.channel.k8s.io",
+                "exec"
+                    if offers("v5.channel.k8s.io")
+                        && !state.v4_only.load(std::sync::atomic::Ordering::Relaxed) =>
+                {
+                    "v5.channel.k8s.io"
+                }
                 _ if offers("v4.channel.k8s.io") => "v4.channel.k8s.io",
                 _ => {
                     return Ok(reply(

@@ -178,6 +178,29 @@ async fn exec_with_stdin_closes_it_and_gets_the_whole_output_and_status() {
 }
 
 #[tokio::test]
+async fn exec_with_stdin_on_an_api_server_before_1_30_fails_saying_why() {
+    let cat = tagged_echo("cat").await;
+    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(cat));
+    let api = FakeApi::start(vec![fake_pod("tool", "10.244.0.5", "tool", commands)]).await;
+    api.speak_v4_only();
+    let cluster = cluster(&api);
+    let command = ["cat".to_string()];
+    let exec = cluster.exec(NS, "tool", None, &command, Some("seed rows"));
+    // kube can only close the whole v4 stream at the end of stdin; its output streams then
+    // never reach EOF, and the exec must not wait for them.
+    let err = tokio::time::timeout(std::time::Duration::from_secs(10), exec)
+        .await
+        .expect("the exec ends with the stream")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("the stream ended without an exit status; API servers before 1.30")
+            && err.contains("(output so far: cat:seed rows)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn port_forward_bridges_reach_each_pods_own_port_one_stream_per_connection() {
     let mut pods = vec![];
     for i in 0..3 {
