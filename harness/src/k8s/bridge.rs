@@ -208,10 +208,25 @@ pub async fn exec_nc_listener(
                 .await
             {
                 Ok(mut process) => {
-                    if let (Some(out), Some(inp)) = (process.stdout(), process.stdin()) {
-                        splice(conn, tokio::io::join(out, inp)).await;
+                    let (out, inp) = (process.stdout(), process.stdin());
+                    let ended = process.join();
+                    tokio::pin!(ended);
+                    if let (Some(out), Some(inp)) = (out, inp) {
+                        // As in `exec`: after an abrupt end kube never closes stdout, so the
+                        // copy stops shortly after the stream ends instead of waiting forever.
+                        let copying = splice(conn, tokio::io::join(out, inp));
+                        tokio::pin!(copying);
+                        tokio::select! {
+                            _ = &mut copying => {
+                                let _ = tokio::time::timeout(DRAIN_AFTER_END, &mut ended).await;
+                            }
+                            _ = &mut ended => {
+                                let _ = tokio::time::timeout(DRAIN_AFTER_END, &mut copying).await;
+                            }
+                        }
+                    } else {
+                        let _ = ended.await;
                     }
-                    let _ = process.join().await;
                 }
                 Err(e) => tracing::warn!("exec nc in {pod}: {e}"),
             }

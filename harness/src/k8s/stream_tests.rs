@@ -306,6 +306,36 @@ async fn exec_nc_bridges_reach_the_proxy_on_each_pods_own_node() {
     );
 }
 
+#[tokio::test]
+async fn an_exec_nc_connection_ends_with_its_stream_on_an_api_server_before_1_30() {
+    let proxy = tagged_echo("proxy").await;
+    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(proxy));
+    let api = FakeApi::start(vec![fake_pod("app-a", "10.244.1.5", "app", commands)]).await;
+    api.speak_v4_only();
+    let cluster = cluster(&api);
+    let target = ProxyTargetSpec {
+        via_pods: Some("app=app".into()),
+        host_env: Some("NODE_NAME".into()),
+        port: Some(5000),
+        endpoints: vec![],
+    };
+    let proxies = cluster.proxy_endpoints(NS, &target).await.unwrap();
+    let mut conn = TcpStream::connect(proxies[0].address()).await.unwrap();
+    conn.write_all(b"get k").await.unwrap();
+    // The client is done sending: on v4 kube closes the whole stream and never ends stdout.
+    // The bridge must still end the connection, not hold it (and its task) open forever.
+    conn.shutdown().await.unwrap();
+    let mut got = vec![];
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        conn.read_to_end(&mut got),
+    )
+    .await
+    .expect("the bridge ended the connection after its stream ended")
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), "proxy:get k");
+}
+
 /// Fake Cassandra pods, one per stand-in node: nodetool prints what `nodetool` returns at the
 /// time it runs, and port 9042 is the stand-in node with the pod's IP.
 fn cassandra_pods(
