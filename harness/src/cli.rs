@@ -816,11 +816,7 @@ async fn verify_cmd(args: VerifyArgs) -> u8 {
     }
     let redactor = crate::redact::Redactor::new(secrets);
     let started = Instant::now();
-    let result = tokio::time::timeout(
-        timeout,
-        verify::run(&spec, &targets, timeout, Path::new(".")),
-    )
-    .await;
+    let result = tokio::time::timeout(timeout, verify::run(&spec, &targets, Path::new("."))).await;
     let verdict = match result {
         Ok(Ok(v)) => v,
         Ok(Err(verify::VerifyError::Usage(e))) => {

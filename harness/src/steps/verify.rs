@@ -116,7 +116,7 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
             }
         };
     }
-    let check = verify::run(spec, &targets, ctx.timeout, &ctx.plan.file);
+    let check = verify::run(spec, &targets, &ctx.plan.file);
     let (verdict, fault_note) = match spec {
         VerifySpec::GaleraAckWrites(s) if s.during.is_some() => {
             let during = s.during.clone().expect("checked");

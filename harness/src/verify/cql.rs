@@ -7,7 +7,7 @@
 //! `nodetool status` from a target pod.
 
 use super::nodetool::Ring;
-use super::{CqlSpec, Endpoint, Verdict};
+use super::{CqlSpec, Endpoint, Verdict, bounded};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -192,17 +192,6 @@ pub fn disagreements(nodetool: &Ring, driver: &[(IpAddr, String)]) -> Vec<String
         ));
     }
     out
-}
-
-async fn bounded<T, E: std::fmt::Display>(
-    what: &str,
-    limit: Duration,
-    f: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(limit, f).await {
-        Ok(r) => r.map_err(|e| format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: no answer within {}s", limit.as_secs())),
-    }
 }
 
 pub async fn check(

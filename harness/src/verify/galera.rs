@@ -1,7 +1,7 @@
 //! What the Galera verifiers share: connecting to a node with mysql_async (bounded by a
 //! timeout) and reading `wsrep_%` status variables.
 
-use super::Endpoint;
+use super::{Endpoint, bounded};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 use std::collections::BTreeMap;
@@ -26,42 +26,42 @@ impl std::fmt::Debug for Login {
 }
 
 pub async fn connect(node: &Endpoint, login: &Login) -> Result<Conn, String> {
+    connect_within(node, login, CONNECT_TIMEOUT).await
+}
+
+/// [`connect`] with its own bound (writers under load use a shorter one).
+pub async fn connect_within(
+    node: &Endpoint,
+    login: &Login,
+    limit: Duration,
+) -> Result<Conn, String> {
     let opts = OptsBuilder::default()
         .ip_or_hostname(node.host.clone())
         .tcp_port(node.port)
         .prefer_socket(false)
         .user(Some(login.user.clone()))
         .pass(login.password.clone());
-    match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(opts)).await {
-        Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(format!("cannot connect: {e}")),
-        Err(_) => Err(format!(
-            "cannot connect: no answer within {}s",
-            CONNECT_TIMEOUT.as_secs()
-        )),
-    }
+    bounded("cannot connect", limit, Conn::new(opts)).await
 }
 
 /// Runs a statement with a timeout; errors come back as text.
 pub async fn run(conn: &mut Conn, sql: &str) -> Result<(), String> {
-    match tokio::time::timeout(QUERY_TIMEOUT, conn.query_drop(sql)).await {
-        Ok(r) => r.map_err(|e| format!("`{sql}`: {e}")),
-        Err(_) => Err(format!(
-            "`{sql}`: no answer within {}s",
-            QUERY_TIMEOUT.as_secs()
-        )),
-    }
+    run_within(conn, sql, QUERY_TIMEOUT).await
+}
+
+/// [`run`] with its own bound.
+pub async fn run_within(conn: &mut Conn, sql: &str, limit: Duration) -> Result<(), String> {
+    bounded(&format!("`{sql}`"), limit, conn.query_drop(sql)).await
 }
 
 /// Rows of a query as tuples of text.
 pub async fn rows(conn: &mut Conn, sql: &str) -> Result<Vec<(String, String)>, String> {
-    match tokio::time::timeout(QUERY_TIMEOUT, conn.query::<(String, String), _>(sql)).await {
-        Ok(r) => r.map_err(|e| format!("`{sql}`: {e}")),
-        Err(_) => Err(format!(
-            "`{sql}`: no answer within {}s",
-            QUERY_TIMEOUT.as_secs()
-        )),
-    }
+    bounded(
+        &format!("`{sql}`"),
+        QUERY_TIMEOUT,
+        conn.query::<(String, String), _>(sql),
+    )
+    .await
 }
 
 /// `wsrep_%` status variables, keys lower-cased.

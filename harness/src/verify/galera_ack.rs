@@ -6,7 +6,7 @@
 //! The check runs in phases ([`prepare`], [`write_phase`], [`read_back`], [`drop_table`]) so that
 //! tests can inject faults between them.
 
-use super::galera::{Login, connect, rows, run};
+use super::galera::{Login, connect, connect_within, rows, run, run_within};
 use super::{Endpoint, GaleraAckWritesSpec, Verdict, nonce};
 use mysql_async::Conn;
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,13 +96,6 @@ pub async fn drop_table(nodes: &[Endpoint], login: &Login, table: &str) {
     }
 }
 
-async fn op(conn: &mut Conn, sql: &str) -> Result<(), String> {
-    match tokio::time::timeout(OP_TIMEOUT, run(conn, sql)).await {
-        Ok(r) => r,
-        Err(_) => Err(format!("no answer within {}s", OP_TIMEOUT.as_secs())),
-    }
-}
-
 /// Runs `writers` writers per node until `duration` has passed.
 pub async fn write_phase(
     nodes: &[Endpoint],
@@ -141,15 +134,7 @@ async fn writer(
         seq += 1;
         let id = format!("n{n}-w{w}-{seq}");
         if conn.is_none() {
-            let attempt = tokio::time::timeout(OP_TIMEOUT, connect(node, login))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(format!(
-                        "cannot connect: no answer within {}s",
-                        OP_TIMEOUT.as_secs()
-                    ))
-                });
-            match attempt {
+            match connect_within(node, login, OP_TIMEOUT).await {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     // The write was attempted and failed: it is not acknowledged.
@@ -168,11 +153,18 @@ async fn writer(
             "INSERT INTO {table} (id, node) VALUES ('{id}', '{}')",
             node.name.replace('\'', "")
         );
-        match op(c, &insert).await {
+        match run_within(c, &insert, OP_TIMEOUT).await {
             Ok(()) => {
                 let delete = delete_every > 0 && seq.is_multiple_of(delete_every);
                 let deleted = if delete {
-                    Some(op(c, &format!("DELETE FROM {table} WHERE id = '{id}'")).await)
+                    Some(
+                        run_within(
+                            c,
+                            &format!("DELETE FROM {table} WHERE id = '{id}'"),
+                            OP_TIMEOUT,
+                        )
+                        .await,
+                    )
                 } else {
                     None
                 };

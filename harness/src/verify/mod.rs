@@ -150,77 +150,75 @@ pub fn nonce() -> String {
     )
 }
 
-/// Runs a verifier within `timeout`. `scenario_file` anchors relative paths (CQL scripts).
+/// Runs one operation of a check under `limit`; an error or a timeout comes back as
+/// `"{what}: {cause}"`, so every verifier reports a server that does not answer the same way.
+pub async fn bounded<T, E: fmt::Display>(
+    what: &str,
+    limit: Duration,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(r) => r.map_err(|e| format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: no answer within {}s", limit.as_secs())),
+    }
+}
+
+/// Runs a verifier. `scenario_file` anchors relative paths (CQL scripts). The caller bounds the
+/// whole check (the step's deadline, or `--timeout` of `harness verify`).
 pub async fn run(
     spec: &VerifySpec,
     targets: &Targets,
-    timeout: Duration,
     scenario_file: &Path,
 ) -> Result<Verdict, VerifyError> {
     let login = || galera::Login {
         user: targets.user.clone().unwrap_or_else(|| "root".into()),
         password: targets.password.clone(),
     };
-    let work = async {
-        match spec {
-            VerifySpec::GaleraStatus(s) => {
-                Ok(galera_status::check(s, targets.get("target"), &login()).await)
-            }
-            VerifySpec::GaleraSync(_) => {
-                Ok(galera_sync::check(targets.get("target"), &login()).await)
-            }
-            VerifySpec::GaleraAckWrites(s) => {
-                Ok(galera_ack::check(s, targets.get("target"), &login()).await)
-            }
-            VerifySpec::EtcdKeys(s) => {
-                Ok(etcd_keys::check(s, targets.get("target"), targets.get("nodes")).await)
-            }
-            VerifySpec::MemcachePool(s) => Ok(memcache_pool::check(s, targets.get("target")).await),
-            VerifySpec::MemcacheProxy(s) => {
-                Ok(memcache_proxy::check(s, &targets.proxies, targets.get("servers")).await)
-            }
-            VerifySpec::Http(s) => Ok(http_check::check(s, targets.get("target")).await),
-            VerifySpec::CassandraRing(_)
-            | VerifySpec::CassandraIdentity(_)
-            | VerifySpec::CassandraSnapshot(_) => Err(VerifyError::Usage(format!(
-                "{} runs nodetool in pods: it needs a cluster",
-                spec.name()
-            ))),
-            VerifySpec::Cql(s) => {
-                let script = match &s.script {
-                    Some(path) => {
-                        let full = scenario_file.parent().unwrap_or(Path::new(".")).join(path);
-                        Some(std::fs::read_to_string(&full).map_err(|e| {
-                            VerifyError::Usage(format!("CQL script {}: {e}", full.display()))
-                        })?)
-                    }
-                    None => None,
-                };
-                let login = targets
-                    .user
-                    .clone()
-                    .map(|u| (u, targets.password.clone().unwrap_or_default()));
-                Ok(cql::check(
-                    s,
-                    targets.get("target"),
-                    login,
-                    script.as_deref(),
-                    targets.nodetool.as_ref(),
-                )
-                .await)
-            }
+    match spec {
+        VerifySpec::GaleraStatus(s) => {
+            Ok(galera_status::check(s, targets.get("target"), &login()).await)
         }
-    };
-    match tokio::time::timeout(timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Ok(Verdict::fail(
-            format!(
-                "{} did not finish within {}",
-                spec.name(),
-                humantime::format_duration(timeout)
-            ),
-            vec![],
-        )),
+        VerifySpec::GaleraSync(_) => Ok(galera_sync::check(targets.get("target"), &login()).await),
+        VerifySpec::GaleraAckWrites(s) => {
+            Ok(galera_ack::check(s, targets.get("target"), &login()).await)
+        }
+        VerifySpec::EtcdKeys(s) => {
+            Ok(etcd_keys::check(s, targets.get("target"), targets.get("nodes")).await)
+        }
+        VerifySpec::MemcachePool(s) => Ok(memcache_pool::check(s, targets.get("target")).await),
+        VerifySpec::MemcacheProxy(s) => {
+            Ok(memcache_proxy::check(s, &targets.proxies, targets.get("servers")).await)
+        }
+        VerifySpec::Http(s) => Ok(http_check::check(s, targets.get("target")).await),
+        VerifySpec::CassandraRing(_)
+        | VerifySpec::CassandraIdentity(_)
+        | VerifySpec::CassandraSnapshot(_) => Err(VerifyError::Usage(format!(
+            "{} runs nodetool in pods: it needs a cluster",
+            spec.name()
+        ))),
+        VerifySpec::Cql(s) => {
+            let script = match &s.script {
+                Some(path) => {
+                    let full = scenario_file.parent().unwrap_or(Path::new(".")).join(path);
+                    Some(std::fs::read_to_string(&full).map_err(|e| {
+                        VerifyError::Usage(format!("CQL script {}: {e}", full.display()))
+                    })?)
+                }
+                None => None,
+            };
+            let login = targets
+                .user
+                .clone()
+                .map(|u| (u, targets.password.clone().unwrap_or_default()));
+            Ok(cql::check(
+                s,
+                targets.get("target"),
+                login,
+                script.as_deref(),
+                targets.nodetool.as_ref(),
+            )
+            .await)
+        }
     }
 }
 
