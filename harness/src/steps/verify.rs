@@ -64,12 +64,7 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
         _ => None,
     };
     if let Some(verdict) = cassandra {
-        let output = format!("{}\n{}", verdict.summary, verdict.evidence.join("\n"));
-        return if verdict.passed {
-            Ok(output)
-        } else {
-            Err(StepFailure::failed(verdict.summary, output))
-        };
+        return step_result(verdict);
     }
     let ns = ctx.namespace();
     let mut targets = Targets::default();
@@ -144,6 +139,11 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
     if let Some(note) = fault_note {
         verdict.evidence.insert(0, note);
     }
+    step_result(verdict)
+}
+
+/// A verdict as a step's result: the summary, then the evidence lines.
+fn step_result(verdict: verify::Verdict) -> StepResult {
     let output = format!("{}\n{}", verdict.summary, verdict.evidence.join("\n"));
     if verdict.passed {
         Ok(output)

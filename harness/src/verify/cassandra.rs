@@ -35,6 +35,18 @@ pub trait PodShell: Send + Sync {
 /// Each pod's parsed view of the ring.
 pub type Views = Vec<(PodRef, Result<Ring, String>)>;
 
+/// One pod's `nodetool status`, parsed.
+async fn status_of(
+    shell: &dyn PodShell,
+    pod: &str,
+    container: Option<&str>,
+) -> Result<Ring, String> {
+    match shell.run(pod, container, &["nodetool", "status"]).await? {
+        (0, text) => parse_status(&text).map_err(|e| e.to_string()),
+        (code, text) => Err(format!("nodetool status exited {code}: {}", text.trim())),
+    }
+}
+
 async fn views(
     shell: &dyn PodShell,
     selector: &str,
@@ -46,14 +58,7 @@ async fn views(
     }
     let mut out = vec![];
     for pod in pods {
-        let view = match shell
-            .run(&pod.name, container, &["nodetool", "status"])
-            .await
-        {
-            Ok((0, text)) => parse_status(&text).map_err(|e| e.to_string()),
-            Ok((code, text)) => Err(format!("nodetool status exited {code}: {}", text.trim())),
-            Err(e) => Err(e),
-        };
+        let view = status_of(shell, &pod.name, container).await;
         out.push((pod, view));
     }
     Ok(out)
@@ -66,24 +71,15 @@ pub async fn first_pod_view(
     selector: &str,
     container: Option<&str>,
 ) -> Result<NodetoolView, String> {
-    let pods = shell.pods(selector).await?;
-    let pod = pods
+    let pod = shell
+        .pods(selector)
+        .await?
         .into_iter()
         .next()
         .ok_or_else(|| format!("no pod matches `{selector}`"))?;
-    let ring = match shell
-        .run(&pod.name, container, &["nodetool", "status"])
-        .await?
-    {
-        (0, text) => parse_status(&text).map_err(|e| format!("{}: {e}", pod.name))?,
-        (code, text) => {
-            return Err(format!(
-                "{}: nodetool status exited {code}: {}",
-                pod.name,
-                text.trim()
-            ));
-        }
-    };
+    let ring = status_of(shell, &pod.name, container)
+        .await
+        .map_err(|e| format!("{}: {e}", pod.name))?;
     Ok(NodetoolView {
         pod: pod.name,
         ring,

@@ -143,14 +143,8 @@ impl AddressTranslator for BridgeTranslator {
 
 /// A node as the user knows it: the target's name (the pod) and the IP it advertises.
 fn label(targets: &[Endpoint], ip: IpAddr) -> String {
-    let advertised = |e: &Endpoint| {
-        e.advertised
-            .as_deref()
-            .unwrap_or(e.host.as_str())
-            .parse::<IpAddr>()
-            .ok()
-    };
-    match targets.iter().find(|e| advertised(e) == Some(ip)) {
+    let known_as = |e: &Endpoint| e.cluster_address().parse::<IpAddr>().ok();
+    match targets.iter().find(|e| known_as(e) == Some(ip)) {
         Some(e) if e.advertised.is_some() => format!("{} ({ip})", e.name),
         Some(e) => e.name.clone(),
         None => ip.to_string(),
