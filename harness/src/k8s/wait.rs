@@ -55,6 +55,26 @@ where
     .await
 }
 
+/// Watches one named object of any kind (through discovery) until `check` holds on its JSON.
+async fn watch_object(
+    client: &Client,
+    ns: &str,
+    kind: &str,
+    name: &str,
+    timeout: Duration,
+    check: impl Fn(&serde_json::Value) -> conditions::Check,
+) -> Result<String, ClusterError> {
+    let (api, _) =
+        super::apply::dynamic_api(client, super::apply::api_version_of(kind), kind, Some(ns))
+            .await?;
+    watch::until(api, by_name(name), timeout, |s| {
+        one(s, name, kind, |o| {
+            check(&serde_json::to_value(o).unwrap_or_default())
+        })
+    })
+    .await
+}
+
 pub async fn wait(
     client: &Client,
     ns: &str,
@@ -108,17 +128,8 @@ pub async fn wait(
             other => Err(ClusterError::Api(format!("{other} has no rollout"))),
         },
         WaitSpec::ReadyReplicas { kind, name, count } => {
-            let (api, _) = super::apply::dynamic_api(
-                client,
-                super::apply::api_version_of(kind),
-                kind,
-                Some(ns),
-            )
-            .await?;
-            watch::until(api, by_name(name), timeout, |s| {
-                one(s, name, kind, |o| {
-                    conditions::at_least_ready(&serde_json::to_value(o).unwrap_or_default(), *count)
-                })
+            watch_object(client, ns, kind, name, timeout, |o| {
+                conditions::at_least_ready(o, *count)
             })
             .await
         }
@@ -158,21 +169,8 @@ pub async fn wait(
             path,
             equals,
         } => {
-            let (api, _) = super::apply::dynamic_api(
-                client,
-                super::apply::api_version_of(kind),
-                kind,
-                Some(ns),
-            )
-            .await?;
-            watch::until(api, by_name(name), timeout, |s| {
-                one(s, name, kind, |o| {
-                    conditions::field_equals(
-                        &serde_json::to_value(o).unwrap_or_default(),
-                        path,
-                        &equals.0,
-                    )
-                })
+            watch_object(client, ns, kind, name, timeout, |o| {
+                conditions::field_equals(o, path, &equals.0)
             })
             .await
         }
