@@ -65,6 +65,17 @@ pub struct FakePod {
 /// the replacement differs (a new IP, say). It runs after the generation was bumped.
 pub type OnDelete = Arc<dyn Fn(&mut FakePod) + Send + Sync>;
 
+impl State {
+    fn pod(&self, name: &str) -> Option<FakePod> {
+        self.pods
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|p| p.name == name)
+            .cloned()
+    }
+}
+
 struct State {
     pods: Mutex<Vec<FakePod>>,
     on_delete: Option<OnDelete>,
@@ -266,13 +277,7 @@ async fn answer(
             )
         }
         ["api", "v1", "namespaces", _, "pods", name, "log"] => {
-            let found = state
-                .pods
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|p| p.name == *name)
-                .cloned();
+            let found = state.pod(name);
             let previous = pairs.iter().any(|(k, v)| k == "previous" && v == "true");
             match found {
                 None => not_found(&format!("pods \"{name}\"")),
@@ -311,13 +316,7 @@ async fn answer(
             name,
             verb @ ("exec" | "portforward"),
         ] => {
-            let found = state
-                .pods
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|p| p.name == *name)
-                .cloned();
+            let found = state.pod(name);
             let Some(pod) = found else {
                 return Ok(not_found(&format!("pods \"{name}\"")));
             };

@@ -67,6 +67,20 @@ async fn tagged_echo(tag: &str) -> SocketAddr {
     addr
 }
 
+/// A fake API with one pod, labelled `app=<app>`, in which every command pipes its stdin and
+/// stdout to a `tag` echo server (what `cat` or `nc` would do).
+async fn api_with_piping_pod(app: &str, tag: &str) -> FakeApi {
+    let to = tagged_echo(tag).await;
+    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(to));
+    FakeApi::start(vec![fake_pod(
+        &format!("{app}-0"),
+        "10.244.0.5",
+        app,
+        commands,
+    )])
+    .await
+}
+
 async fn round_trip(to: &str, message: &str) -> String {
     let mut conn = TcpStream::connect(to).await.unwrap();
     conn.write_all(message.as_bytes()).await.unwrap();
@@ -154,18 +168,20 @@ async fn exec_returns_both_streams_and_the_exit_code_from_the_status_channel() {
     );
 }
 
+/// `cat` in the piping pod with "seed rows" on stdin; it must end within 10 s either way.
+async fn cat_seed_rows(api: &FakeApi) -> Result<crate::exec::ExecOutput, ClusterError> {
+    let cluster = cluster(api);
+    let command = ["cat".to_string()];
+    let exec = cluster.exec(NS, "tool-0", None, &command, Some("seed rows"));
+    tokio::time::timeout(std::time::Duration::from_secs(10), exec)
+        .await
+        .expect("the exec ended (with the command, or with the stream)")
+}
+
 #[tokio::test]
 async fn exec_with_stdin_closes_it_and_gets_the_whole_output_and_status() {
-    let cat = tagged_echo("cat").await;
-    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(cat));
-    let api = FakeApi::start(vec![fake_pod("tool", "10.244.0.5", "tool", commands)]).await;
-    let cluster = cluster(&api);
-    let command = ["cat".to_string()];
-    let exec = cluster.exec(NS, "tool", None, &command, Some("seed rows"));
-    let out = tokio::time::timeout(std::time::Duration::from_secs(10), exec)
-        .await
-        .expect("the command saw EOF on stdin and ended")
-        .unwrap();
+    let api = api_with_piping_pod("tool", "cat").await;
+    let out = cat_seed_rows(&api).await.unwrap();
     // The command only finishes once it sees EOF on stdin (v5's close signal).
     assert_eq!((out.exit_code, out.stdout.as_str()), (0, "cat:seed rows"));
     assert!(
@@ -179,20 +195,11 @@ async fn exec_with_stdin_closes_it_and_gets_the_whole_output_and_status() {
 
 #[tokio::test]
 async fn exec_with_stdin_on_an_api_server_before_1_30_fails_saying_why() {
-    let cat = tagged_echo("cat").await;
-    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(cat));
-    let api = FakeApi::start(vec![fake_pod("tool", "10.244.0.5", "tool", commands)]).await;
+    let api = api_with_piping_pod("tool", "cat").await;
     api.speak_v4_only();
-    let cluster = cluster(&api);
-    let command = ["cat".to_string()];
-    let exec = cluster.exec(NS, "tool", None, &command, Some("seed rows"));
     // kube can only close the whole v4 stream at the end of stdin; its output streams then
     // never reach EOF, and the exec must not wait for them.
-    let err = tokio::time::timeout(std::time::Duration::from_secs(10), exec)
-        .await
-        .expect("the exec ends with the stream")
-        .unwrap_err()
-        .to_string();
+    let err = cat_seed_rows(&api).await.unwrap_err().to_string();
     assert!(
         err.contains("the stream ended without an exit status; API servers before 1.30")
             && err.contains("(output so far: cat:seed rows)"),
@@ -308,9 +315,7 @@ async fn exec_nc_bridges_reach_the_proxy_on_each_pods_own_node() {
 
 #[tokio::test]
 async fn an_exec_nc_connection_ends_with_its_stream_on_an_api_server_before_1_30() {
-    let proxy = tagged_echo("proxy").await;
-    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(proxy));
-    let api = FakeApi::start(vec![fake_pod("app-a", "10.244.1.5", "app", commands)]).await;
+    let api = api_with_piping_pod("app", "proxy").await;
     api.speak_v4_only();
     let cluster = cluster(&api);
     let target = ProxyTargetSpec {
