@@ -132,13 +132,15 @@ pub trait Cluster: Send + Sync {
         fault: &FaultSpec,
         timeout: Duration,
     ) -> Result<Vec<CleanupItem>, ClusterError>;
-    /// Local endpoints for a verifier's targets (port-forward bridges for pods).
+    /// Local endpoints for a verifier's pod target (port-forward bridges). Static endpoints
+    /// never reach the cluster: the verify step resolves them itself.
     async fn endpoints(
         &self,
         namespace: &str,
         target: &TargetSpec,
     ) -> Result<Vec<Endpoint>, ClusterError>;
-    /// Local endpoints bridged to `nc $host_env port` in one app pod per node.
+    /// Local endpoints bridged to `nc $host_env port` in one app pod per node (pod proxy
+    /// targets only, as above).
     async fn proxy_endpoints(
         &self,
         namespace: &str,
@@ -206,15 +208,15 @@ impl Cluster for NoCluster {
     ) -> Result<Vec<CleanupItem>, ClusterError> {
         Err(ClusterError::NoCluster("fault"))
     }
-    async fn endpoints(&self, _: &str, target: &TargetSpec) -> Result<Vec<Endpoint>, ClusterError> {
-        static_endpoints(&target.endpoints).ok_or(ClusterError::NoCluster("a pod target"))
+    async fn endpoints(&self, _: &str, _: &TargetSpec) -> Result<Vec<Endpoint>, ClusterError> {
+        Err(ClusterError::NoCluster("a pod target"))
     }
     async fn proxy_endpoints(
         &self,
         _: &str,
-        target: &ProxyTargetSpec,
+        _: &ProxyTargetSpec,
     ) -> Result<Vec<Endpoint>, ClusterError> {
-        static_endpoints(&target.endpoints).ok_or(ClusterError::NoCluster("a pod proxy target"))
+        Err(ClusterError::NoCluster("a pod proxy target"))
     }
     async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {
         Err(ClusterError::NoCluster("a Secret password"))

@@ -1,7 +1,6 @@
 //! Executor tests against a scripted `Cluster` double (layer 1: no cluster, no network).
 
 use super::*;
-use crate::exec::cluster::static_endpoints;
 use crate::manifest::Manifest;
 use crate::plan::{CleanupPolicy, PlannedAction, PlannedStep, ScenarioPlan};
 use crate::scenario::model::{ClusterNeeds, ScalableKind};
@@ -103,7 +102,7 @@ impl Cluster for Scripted {
         }
     }
     async fn endpoints(&self, _: &str, t: &TargetSpec) -> Result<Vec<Endpoint>, ClusterError> {
-        Ok(static_endpoints(&t.endpoints).unwrap_or_default())
+        panic!("static endpoints never reach the cluster: {t:?}")
     }
     async fn proxy_endpoints(
         &self,

@@ -202,9 +202,6 @@ impl Cluster for KubeCluster {
         namespace: &str,
         target: &TargetSpec,
     ) -> Result<Vec<Endpoint>, ClusterError> {
-        if let Some(list) = crate::exec::cluster::static_endpoints(&target.endpoints) {
-            return Ok(list);
-        }
         let selector = target.pods.as_deref().unwrap_or_default();
         let port = target.port.unwrap_or_default() as u16;
         let pods = self.pods(namespace, selector).await?;
@@ -234,9 +231,6 @@ impl Cluster for KubeCluster {
         namespace: &str,
         target: &ProxyTargetSpec,
     ) -> Result<Vec<Endpoint>, ClusterError> {
-        if let Some(list) = crate::exec::cluster::static_endpoints(&target.endpoints) {
-            return Ok(list);
-        }
         let selector = target.via_pods.as_deref().unwrap_or_default();
         let host_env = target
             .host_env

@@ -2,6 +2,7 @@
 //! endpoints) and its credentials, then runs the data-level check.
 
 use super::{StepContext, StepFailure, StepResult};
+use crate::exec::cluster::static_endpoints;
 use crate::scenario::raw::FaultSpec;
 use crate::verify::cassandra::{self, PodRef, PodShell};
 use crate::verify::{self, PasswordSource, Targets, VerifySpec};
@@ -69,7 +70,10 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
     let ns = ctx.namespace();
     let mut targets = Targets::default();
     for (key, target) in spec.targets() {
-        let endpoints = ctx.cluster.endpoints(ns, target).await?;
+        let endpoints = match static_endpoints(&target.endpoints) {
+            Some(list) => list,
+            None => ctx.cluster.endpoints(ns, target).await?,
+        };
         if endpoints.is_empty() {
             return Err(StepFailure::failed(
                 format!("{}: `{key}` resolved to no endpoint", spec.name()),
@@ -93,7 +97,10 @@ pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
         targets.nodetool = Some(view);
     }
     if let VerifySpec::MemcacheProxy(p) = spec {
-        targets.proxies = ctx.cluster.proxy_endpoints(ns, &p.proxies).await?;
+        targets.proxies = match static_endpoints(&p.proxies.endpoints) {
+            Some(list) => list,
+            None => ctx.cluster.proxy_endpoints(ns, &p.proxies).await?,
+        };
     }
     if let Some(creds) = spec.credentials() {
         targets.user = Some(creds.user.clone());
