@@ -323,4 +323,4 @@ fn skipped(plan: &ScenarioPlan, step: StepInfo, reason: &str) -> Event {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -127,7 +127,8 @@ impl Cluster for Scripted {
     }
 }
 
-fn step(id: &str, action: PlannedAction) -> PlannedStep {
+/// A step with a 5 s timeout (shared with the Kubernetes layer's end-to-end test).
+pub(crate) fn step(id: &str, action: PlannedAction) -> PlannedStep {
     PlannedStep {
         id: id.into(),
         kind: "x",
@@ -136,6 +137,14 @@ fn step(id: &str, action: PlannedAction) -> PlannedStep {
         continue_on_error: false,
         action,
     }
+}
+
+/// A wait the scripted cluster never satisfies.
+fn hang() -> PlannedAction {
+    PlannedAction::Wait(WaitSpec::Rollout {
+        kind: "StatefulSet".into(),
+        name: "never".into(),
+    })
 }
 
 fn exec_in(pod: &str) -> PlannedAction {
@@ -156,7 +165,8 @@ fn configmap(name: &str) -> Manifest {
     }
 }
 
-fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> ScenarioPlan {
+/// A plan of scenario `demo` in namespace `h-demo-r` that needs a cluster.
+pub(crate) fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> ScenarioPlan {
     ScenarioPlan {
         name: "demo".into(),
         file: "demo.yaml".into(),
@@ -268,16 +278,7 @@ async fn continue_on_error_keeps_going_but_fails_the_scenario() {
 async fn step_deadline_times_out_and_cleanup_still_runs() {
     let cluster = Scripted::default();
     let p = plan(
-        vec![
-            step(
-                "hang",
-                PlannedAction::Wait(WaitSpec::Rollout {
-                    kind: "StatefulSet".into(),
-                    name: "never".into(),
-                }),
-            ),
-            step("after", exec_in("good")),
-        ],
+        vec![step("hang", hang()), step("after", exec_in("good"))],
         vec![],
     );
     let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
@@ -331,13 +332,7 @@ async fn ctrl_c_cancels_the_running_step_then_finally_and_cleanup_run() {
     let p = plan(
         vec![
             step("cm", PlannedAction::Apply(vec![configmap("a")])),
-            step(
-                "hang",
-                PlannedAction::Wait(WaitSpec::Rollout {
-                    kind: "StatefulSet".into(),
-                    name: "never".into(),
-                }),
-            ),
+            step("hang", hang()),
             step("after", exec_in("good")),
         ],
         vec![step("teardown", exec_in("good"))],

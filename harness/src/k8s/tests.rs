@@ -630,9 +630,9 @@ async fn cordon_patches_the_node_and_registers_an_uncordon() {
 /// a field wait, then clean-up last-in first-out (the ConfigMap before the namespace).
 #[tokio::test]
 async fn the_executor_runs_a_plan_through_kube_cluster() {
+    use crate::exec::tests::step;
     use crate::exec::{Event, Executor, events::Collect};
-    use crate::plan::{CleanupPolicy, PlannedAction, PlannedStep, ScenarioPlan};
-    use crate::scenario::model::ClusterNeeds;
+    use crate::plan::PlannedAction;
     use crate::scenario::raw::{ScalarString, WaitSpec};
     use std::sync::{Arc, Mutex};
 
@@ -706,34 +706,12 @@ async fn the_executor_runs_a_plan_through_kube_cluster() {
         }
     });
     let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1", std::env::temp_dir());
-    let step = |id: &str, action| PlannedStep {
-        id: id.into(),
-        kind: "x",
-        description: None,
-        timeout: Duration::from_secs(10),
-        continue_on_error: false,
-        action,
-    };
     let manifest = crate::manifest::Manifest {
         origin: "inline#0".into(),
         object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"k": "v"}}),
     };
-    let plan = ScenarioPlan {
-        name: "demo".into(),
-        file: "demo.yaml".into(),
-        description: String::new(),
-        tags: vec![],
-        run_id: "run-1".into(),
-        namespace: ns.into(),
-        cluster: ClusterNeeds {
-            required: true,
-            workers: 0,
-            kubernetes_min: None,
-            kubernetes_max: None,
-        },
-        deadline: Duration::from_secs(60),
-        cleanup: CleanupPolicy::default(),
-        steps: vec![
+    let mut plan = crate::exec::tests::plan(
+        vec![
             step("apply", PlannedAction::Apply(vec![manifest])),
             step(
                 "wait",
@@ -745,10 +723,10 @@ async fn the_executor_runs_a_plan_through_kube_cluster() {
                 }),
             ),
         ],
-        finally: vec![],
-        secrets: vec![],
-        values: Default::default(),
-    };
+        vec![],
+    );
+    plan.run_id = "run-1".into();
+    plan.namespace = ns.into();
     let sink = Collect::default();
     let result = Executor {
         cluster: &cluster,
