@@ -5,14 +5,18 @@
 //!   statement, each through `docker exec` as the seed went through `kubectl exec`.
 //!
 //! Target: at least 10x faster than each. Needs Docker, the rig image and `pip install pymemcache`.
-//! Run: `cargo bench --features rig --bench verifiers`.
+//! Run: `cargo bench --bench verifiers`.
 
-use harness::verify::{MemcachePoolSpec, galera_sync, memcache_pool, rig};
+use harness::cluster::Endpoint;
+use harness::verify::Target;
+use harness::verify::galera::{Login, sync as galera_sync};
+use harness::verify::memcache::pool::{self as memcache_pool, MemcachePoolSpec};
+use harness_testkit::{Server, rig};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 5;
-const KEYS: i64 = 10_000;
+const KEYS: u32 = 10_000;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -95,12 +99,26 @@ fn cli_sync(containers: &[String], hosts: &[String]) -> Duration {
     start.elapsed()
 }
 
+/// A rig server as the verifiers address it.
+fn endpoints(servers: Vec<Server>) -> Vec<Endpoint> {
+    servers
+        .into_iter()
+        .map(|s| Endpoint {
+            name: s.name,
+            host: s.host,
+            port: s.port,
+            advertised: s.advertised,
+        })
+        .collect()
+}
+
 #[tokio::main]
 async fn main() {
     // memcached: 3 servers.
     let (_net, _mc, servers) = rig::memcached(3).await;
+    let servers = endpoints(servers);
     let spec = MemcachePoolSpec {
-        target: Default::default(),
+        target: Target::Endpoints(servers.clone()),
         keys: KEYS,
         min_share: 0.5,
     };
@@ -120,8 +138,12 @@ async fn main() {
     );
 
     // Galera: 3 nodes.
-    let (nodes, endpoints) = rig::galera(3).await;
-    let login = rig::galera_login();
+    let (nodes, servers) = rig::galera(3).await;
+    let endpoints = endpoints(servers);
+    let login = Login {
+        user: rig::GALERA_USER.into(),
+        password: Some(rig::GALERA_PASSWORD.into()),
+    };
     let mut ours = vec![];
     for _ in 0..RUNS {
         let t = Instant::now();

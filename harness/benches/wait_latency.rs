@@ -2,8 +2,8 @@
 //! against a mocked API server (tower-test). Target: under 50 ms (KUTTL re-checks every 1 s,
 //! e2e-framework every 5 s). Run: `cargo bench --bench wait_latency`.
 
+use harness::cluster::{RolloutKind, WaitCondition};
 use harness::k8s::wait;
-use harness::scenario::raw::WaitSpec;
 use http::{Request, Response};
 use kube::Client;
 use kube::client::Body;
@@ -45,8 +45,8 @@ async fn once() -> Duration {
             drop(reply);
         }
     });
-    let spec = WaitSpec::Rollout {
-        kind: "StatefulSet".into(),
+    let spec = WaitCondition::Rollout {
+        kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
     };
     wait::wait(&client, "ns", &spec, Duration::from_secs(10))

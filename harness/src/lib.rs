@@ -1,22 +1,31 @@
-//! The conformance harness: scenario files -> validated model -> plan -> executor -> reports.
+//! The conformance harness: scenario file -> raw serde types -> validated, typed model -> plan
+//! -> runner (emits events) -> reporters. `ARCHITECTURE.md` at the repository root draws it.
 //!
-//! - [`scenario`]: loading and validating scenario files.
-//! - [`plan`]: the resolved, IO-free plan of a run.
-//! - [`exec`]: the executor, the [`exec::Cluster`] trait it runs against, and its events.
-//! - [`steps`]: one module per step kind.
-//! - [`verify`]: data-level verifiers (one module per verifier).
-//! - [`report`]: reporters consuming events (console, JUnit, JSON).
-//! - [`k8s`]: the `Cluster` on kube-rs, and the providers (kind, Minikube, existing).
+//! - [`scenario`]: loading and validating scenario files (the only module that knows their shape).
+//! - [`check`]: the validation context step kinds and verifiers use on their raw specs.
+//! - [`steps`]: one module per step kind, registered in one list.
+//! - [`verify`]: data-level verifiers grouped by system, registered in one list.
+//! - [`plan`]: the IO-free plan of a run.
+//! - [`runner`]: executes plans against the cluster port and emits events.
+//! - [`cluster`]: the cluster port and its typed vocabulary; [`k8s`] implements it on kube-rs.
+//! - [`provider`]: getting a cluster (kind, Minikube, k3s, an existing context).
+//! - [`report`]: the events and the reporters that consume them (console, JUnit, JSON).
+//! - [`cli`]: the command line, thin: select, then run through the same pipeline.
 
+pub mod check;
 pub mod cli;
+pub mod cluster;
 pub mod diag;
-pub mod exec;
 pub mod k8s;
 pub mod manifest;
 pub mod plan;
+pub mod provider;
 pub mod redact;
 pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod steps;
+#[cfg(test)]
+mod testing;
 pub mod vars;
 pub mod verify;

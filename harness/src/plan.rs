@@ -1,15 +1,13 @@
-//! The plan: a validated scenario with everything resolved (concrete timeouts, the namespace
-//! name, rendered manifests, variables substituted in every step, the clean-up policy). Building
-//! it does no IO; printing it never shows a secret.
+//! The plan: a validated scenario with what a run decides (concrete timeouts per step, the
+//! clean-up policy). Building it does no IO and parses nothing (validation already substituted
+//! the variables and typed every value); printing it never shows a secret.
 
-use crate::manifest::{self, Manifest};
-use crate::scenario::model::{ClusterNeeds, Scale};
-use crate::scenario::raw::{DeleteSpec, ExecSpec, FaultSpec, WaitSpec};
-use crate::scenario::{Action, Scenario, Step};
-use crate::vars::{self, Values};
-use crate::verify::VerifySpec;
+use crate::manifest::Manifest;
+use crate::scenario::model::ClusterNeeds;
+use crate::scenario::{Scenario, Step};
+use crate::steps::{Action, Apply};
+use crate::vars::Values;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,7 +30,7 @@ pub struct ScenarioPlan {
     /// Empty for scenarios that need no cluster.
     pub namespace: String,
     pub cluster: ClusterNeeds,
-    #[serde(with = "humantime_serde_secs")]
+    #[serde(serialize_with = "crate::steps::duration_text")]
     pub deadline: Duration,
     pub cleanup: CleanupPolicy,
     pub steps: Vec<PlannedStep>,
@@ -40,7 +38,7 @@ pub struct ScenarioPlan {
     /// Values to mask in every output; never serialized.
     #[serde(skip)]
     pub secrets: Vec<String>,
-    /// Resolved variables (secret ones excluded), for verifiers that read them by name.
+    /// Resolved variables, for verifiers that read a password by name; never serialized.
     #[serde(skip)]
     pub values: Values,
 }
@@ -50,226 +48,50 @@ pub struct PlannedStep {
     pub id: String,
     pub kind: &'static str,
     pub description: Option<String>,
-    #[serde(with = "humantime_serde_secs")]
+    #[serde(serialize_with = "crate::steps::duration_text")]
     pub timeout: Duration,
     pub continue_on_error: bool,
-    pub action: PlannedAction,
+    pub action: Action,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PlannedAction {
-    Apply(Vec<Manifest>),
-    Delete(DeleteSpec),
-    Scale(Scale),
-    Wait(WaitSpec),
-    Exec(ExecSpec),
-    Fault(FaultSpec),
-    Verify(Box<VerifySpec>),
-    Sleep(#[serde(with = "humantime_serde_secs")] Duration),
-}
-
-mod humantime_serde_secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum PlanError {
-    #[error("{file}: {message}")]
-    Render { file: String, message: String },
-}
-
-/// Namespace names are DNS labels: at most 63 characters.
-pub fn namespace_name(scenario: &str, run_id: &str) -> String {
-    let suffix: String = run_id
-        .chars()
-        .rev()
-        .filter(char::is_ascii_alphanumeric)
-        .take(6)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    let head: String = scenario.chars().take(63 - 3 - suffix.len()).collect();
-    format!(
-        "h-{}-{}",
-        head.trim_end_matches('-'),
-        suffix.to_ascii_lowercase()
-    )
-}
-
-/// Builds the plan of one validated scenario. `values` are its resolved variables.
-pub fn plan(
-    scenario: &Scenario,
-    values: &Values,
-    run_id: &str,
-    cleanup: CleanupPolicy,
-) -> Result<ScenarioPlan, PlanError> {
-    let namespace = if scenario.cluster.required {
-        namespace_name(&scenario.name, run_id)
-    } else {
-        String::new()
-    };
-    let mut all = values.clone();
-    all.values.insert("namespace".into(), namespace.clone());
-    all.values.insert("run_id".into(), run_id.to_string());
-    all.values.insert("scenario".into(), scenario.name.clone());
-    let lookup = |n: &str| all.get(n).map(str::to_string);
-    let plan_steps = |steps: &[Step]| -> Result<Vec<PlannedStep>, PlanError> {
+/// Builds the plan of one validated scenario: concrete timeouts and the clean-up policy.
+pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
+    let plan_steps = |steps: &[Step]| -> Vec<PlannedStep> {
         steps
             .iter()
-            .map(|s| plan_step(scenario, s, &lookup))
+            .map(|s| PlannedStep {
+                id: s.id.clone(),
+                kind: s.action.kind(),
+                description: s.description.clone(),
+                timeout: s
+                    .timeout
+                    .unwrap_or_else(|| scenario.timeouts.for_kind(s.action.kind())),
+                continue_on_error: s.continue_on_error,
+                action: s.action.clone(),
+            })
             .collect()
     };
-    Ok(ScenarioPlan {
+    ScenarioPlan {
         name: scenario.name.clone(),
         file: scenario.file.clone(),
         description: scenario.description.clone(),
         tags: scenario.tags.clone(),
-        run_id: run_id.to_string(),
-        namespace,
+        run_id: scenario.run_id.clone(),
+        namespace: scenario.namespace.clone(),
         cluster: scenario.cluster.clone(),
         deadline: scenario.timeouts.scenario,
         cleanup,
-        steps: plan_steps(&scenario.steps)?,
-        finally: plan_steps(&scenario.finally)?,
-        secrets: values.secret_values(),
-        values: all,
-    })
-}
-
-fn render_err(file: &str, message: impl Into<String>) -> PlanError {
-    PlanError::Render {
-        file: file.to_string(),
-        message: message.into(),
+        steps: plan_steps(&scenario.steps),
+        finally: plan_steps(&scenario.finally),
+        secrets: scenario.values.secret_values(),
+        values: scenario.values.clone(),
     }
-}
-
-/// Substitutes variables in every string of a spec.
-pub fn render<T: Serialize + DeserializeOwned>(
-    spec: &T,
-    lookup: &dyn Fn(&str) -> Option<String>,
-    at: &str,
-) -> Result<T, PlanError> {
-    fn walk(
-        v: &mut serde_json::Value,
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<(), String> {
-        match v {
-            serde_json::Value::String(s) => {
-                *s = vars::substitute(s, lookup)
-                    .map_err(|u| format!("unknown variable `${{{}}}`", u[0].name))?;
-            }
-            serde_json::Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, lookup))?,
-            serde_json::Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, lookup))?,
-            _ => {}
-        }
-        Ok(())
-    }
-    let mut value = serde_json::to_value(spec).map_err(|e| render_err(at, e.to_string()))?;
-    walk(&mut value, lookup).map_err(|e| render_err(at, e))?;
-    serde_json::from_value(value).map_err(|e| render_err(at, e.to_string()))
-}
-
-fn plan_step(
-    scenario: &Scenario,
-    step: &Step,
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<PlannedStep, PlanError> {
-    let kind = step.action.kind();
-    let timeout = step.timeout.unwrap_or_else(|| {
-        scenario
-            .timeouts
-            .per_kind
-            .get(kind)
-            .copied()
-            .unwrap_or(Duration::from_secs(300))
-    });
-    let at = format!("{}: {}", scenario.file.display(), step.path);
-    let action = match &step.action {
-        Action::Apply(sources) => {
-            let mut manifests = vec![];
-            for source in sources {
-                let text = vars::substitute(&source.text, lookup).map_err(|u| {
-                    render_err(
-                        &source.origin,
-                        format!("unknown variable `${{{}}}`", u[0].name),
-                    )
-                })?;
-                let (objects, problems) = manifest::parse_documents(&source.origin, &text);
-                if let Some(p) = problems.first() {
-                    return Err(render_err(&source.origin, p.message.clone()));
-                }
-                manifests.extend(objects);
-            }
-            PlannedAction::Apply(manifests)
-        }
-        Action::Delete(s) => PlannedAction::Delete(render(s, lookup, &at)?),
-        Action::Scale(s) => {
-            let name = vars::substitute(&s.name, lookup)
-                .map_err(|u| render_err(&at, format!("unknown variable `${{{}}}`", u[0].name)))?;
-            PlannedAction::Scale(Scale { name, ..s.clone() })
-        }
-        Action::Wait(s) => PlannedAction::Wait(render(s, lookup, &at)?),
-        Action::Exec(s) => PlannedAction::Exec(render(s, lookup, &at)?),
-        Action::Fault(s) => PlannedAction::Fault(render(s, lookup, &at)?),
-        Action::Verify(s) => PlannedAction::Verify(Box::new(render(s.as_ref(), lookup, &at)?)),
-        Action::Sleep(d) => PlannedAction::Sleep(*d),
-    };
-    Ok(PlannedStep {
-        id: step.id.clone(),
-        kind,
-        description: step.description.clone(),
-        timeout,
-        continue_on_error: step.continue_on_error,
-        action,
-    })
 }
 
 impl PlannedStep {
     /// One line saying what the step does.
     pub fn summary(&self) -> String {
-        match &self.action {
-            PlannedAction::Apply(m) => {
-                let objects: Vec<String> = m
-                    .iter()
-                    .map(|m| format!("{}/{}", m.kind(), m.name()))
-                    .collect();
-                format!("apply {} object(s): {}", m.len(), objects.join(", "))
-            }
-            PlannedAction::Delete(d) => format!(
-                "delete {} {}",
-                d.kind,
-                d.name
-                    .clone()
-                    .or(d.selector.as_ref().map(|s| format!("-l {s}")))
-                    .unwrap_or_default()
-            ),
-            PlannedAction::Scale(s) => {
-                format!("scale {}/{} to {}", s.kind.as_str(), s.name, s.replicas)
-            }
-            PlannedAction::Wait(w) => {
-                format!("wait {}", serde_json::to_string(w).unwrap_or_default())
-            }
-            PlannedAction::Exec(e) => format!(
-                "exec in {}: {}",
-                e.pod
-                    .clone()
-                    .or(e.selector.as_ref().map(|s| format!("every pod of {s}")))
-                    .unwrap_or_default(),
-                e.command.join(" ")
-            ),
-            PlannedAction::Fault(f) => {
-                format!("fault {}", serde_json::to_string(f).unwrap_or_default())
-            }
-            PlannedAction::Verify(v) => format!("verify {}", v.name()),
-            PlannedAction::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
-        }
+        self.action.summary()
     }
 }
 
@@ -352,7 +174,7 @@ impl ScenarioPlan {
                 if let Some(d) = &s.description {
                     let _ = writeln!(out, "        # {}", d.trim());
                 }
-                if manifests && let PlannedAction::Apply(list) = &s.action {
+                if manifests && let Action::Apply(Apply { manifests: list }) = &s.action {
                     for m in list {
                         let yaml = serde_yaml::to_string(&redact_manifest(m)).unwrap_or_default();
                         let _ = writeln!(out, "        --- # {}", m.origin);
@@ -393,16 +215,9 @@ mod tests {
         let path = dir.path().join("s.yaml");
         std::fs::write(&path, text).unwrap();
         let env = |k: &str| (k == "PW").then(|| "s3cr3t-value".to_string());
-        let (scenario, diags) = validate_file(&path, &env);
+        let (scenario, diags) = validate_file(&path, &env, "20261122-abcdef");
         let scenario = scenario.unwrap_or_else(|| panic!("{diags}"));
-        let values = vars::resolve(&scenario.variables, &env).unwrap();
-        plan(
-            &scenario,
-            &values,
-            "20261122-abcdef",
-            CleanupPolicy::default(),
-        )
-        .unwrap()
+        plan(&scenario, CleanupPolicy::default())
     }
 
     const SCENARIO: &str = "name: demo\ntimeouts: { wait: 7m }\nvariables:\n  pw: { env: PW, secret: true }\n  app: web\nsteps:\n  - apply:\n      inline: |\n        apiVersion: v1\n        kind: Secret\n        metadata: { name: creds }\n        stringData: { password: \"${pw}\" }\n        ---\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: { name: \"${app}-cfg\" }\n        data: { ns: \"${namespace}\" }\n  - wait: { field: { kind: ConfigMap, name: \"${app}-cfg\", path: .data.ns, equals: x } }\n  - id: quick\n    timeout: 10s\n    exec: { selector: \"app=${app}\", command: [echo, \"${pw}\"] }\n";
@@ -415,15 +230,15 @@ mod tests {
         assert_eq!(p.steps[0].timeout, Duration::from_secs(60));
         assert_eq!(p.steps[1].timeout, Duration::from_secs(420));
         assert_eq!(p.steps[2].timeout, Duration::from_secs(10));
-        let PlannedAction::Apply(m) = &p.steps[0].action else {
+        let Action::Apply(Apply { manifests: m }) = &p.steps[0].action else {
             panic!()
         };
         assert_eq!(m[1].name(), "web-cfg");
         assert_eq!(m[1].object["data"]["ns"], "h-demo-abcdef");
-        let PlannedAction::Exec(e) = &p.steps[2].action else {
-            panic!()
-        };
-        assert_eq!(e.selector.as_deref(), Some("app=web"));
+        assert_eq!(
+            p.steps[2].summary(),
+            "exec in every pod of app=web: echo s3cr3t-value"
+        );
     }
 
     #[test]
@@ -440,7 +255,7 @@ mod tests {
 
     #[test]
     fn namespace_names_are_dns_labels() {
-        let n = namespace_name(&"x".repeat(40), "run-ABCDEF123");
+        let n = crate::scenario::namespace_name(&"x".repeat(40), "run-ABCDEF123");
         assert!(n.len() <= 63 && n.ends_with("def123"), "{n}");
     }
 }

@@ -1,7 +1,8 @@
-//! Variables: resolving their values and substituting `${name}` in manifests and step fields.
+//! Variables: their resolved values, and substituting `${name}` in manifests and step fields.
 //! `$${` writes a literal `${` (for shell scripts in ConfigMaps); a bare `$NAME` is left alone.
 
-use crate::scenario::raw::VariableDef;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 /// Names the harness defines for every scenario.
@@ -27,56 +28,6 @@ impl Values {
             .filter_map(|n| self.values.get(n).cloned())
             .filter(|v| !v.is_empty())
             .collect()
-    }
-}
-
-/// Resolves definitions against the environment. Errors are `(variable, message)` pairs.
-pub fn resolve(
-    defs: &BTreeMap<String, VariableDef>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Values, Vec<(String, String)>> {
-    let mut out = Values::default();
-    let mut errors = vec![];
-    for (name, def) in defs {
-        let value = match (&def.value, &def.env) {
-            (Some(v), None) if def.default.is_none() => Some(v.clone()),
-            (None, Some(var)) => match env(var).or_else(|| def.default.clone()) {
-                Some(v) => Some(v),
-                None => {
-                    errors.push((
-                        name.clone(),
-                        format!("reads the environment variable `{var}`, which is not set, and has no `default`"),
-                    ));
-                    None
-                }
-            },
-            (Some(_), Some(_)) => {
-                errors.push((
-                    name.clone(),
-                    "give either `value` or `env`, not both".into(),
-                ));
-                None
-            }
-            (Some(_), None) => {
-                errors.push((name.clone(), "`default` only goes with `env`".into()));
-                None
-            }
-            (None, None) => {
-                errors.push((name.clone(), "needs a `value` or an `env`".into()));
-                None
-            }
-        };
-        if let Some(v) = value {
-            if def.secret {
-                out.secret.push(name.clone());
-            }
-            out.values.insert(name.clone(), v);
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
     }
 }
 
@@ -174,39 +125,36 @@ mod tests {
         assert_eq!(err[1].name, "other");
         assert_eq!(err[1].line, 3);
     }
+}
 
-    #[test]
-    fn resolves_env_with_default_and_marks_secrets() {
-        let mut defs = BTreeMap::new();
-        defs.insert(
-            "plain".to_string(),
-            VariableDef {
-                value: Some("v".into()),
-                ..Default::default()
-            },
-        );
-        defs.insert(
-            "pw".to_string(),
-            VariableDef {
-                env: Some("PW".into()),
-                default: Some("d".into()),
-                secret: true,
-                ..Default::default()
-            },
-        );
-        let env = |k: &str| (k == "PW").then(|| "from-env".to_string());
-        let values = resolve(&defs, &env).unwrap();
-        assert_eq!(values.get("pw"), Some("from-env"));
-        assert_eq!(values.secret_values(), vec!["from-env".to_string()]);
-        let none = |_: &str| None;
-        assert_eq!(resolve(&defs, &none).unwrap().get("pw"), Some("d"));
-        defs.insert(
-            "missing".to_string(),
-            VariableDef {
-                env: Some("NOPE".into()),
-                ..Default::default()
-            },
-        );
-        assert_eq!(resolve(&defs, &none).unwrap_err()[0].0, "missing");
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("unknown variable `${{{0}}}`")]
+    Unknown(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Substitutes variables in every string of a spec (through its serde form).
+pub fn render<T: Serialize + DeserializeOwned>(
+    spec: &T,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<T, RenderError> {
+    fn walk(
+        v: &mut serde_json::Value,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), RenderError> {
+        match v {
+            serde_json::Value::String(s) => {
+                *s = substitute(s, lookup).map_err(|u| RenderError::Unknown(u[0].name.clone()))?;
+            }
+            serde_json::Value::Array(a) => a.iter_mut().try_for_each(|x| walk(x, lookup))?,
+            serde_json::Value::Object(o) => o.values_mut().try_for_each(|x| walk(x, lookup))?,
+            _ => {}
+        }
+        Ok(())
     }
+    let mut value = serde_json::to_value(spec).map_err(|e| RenderError::Invalid(e.to_string()))?;
+    walk(&mut value, lookup)?;
+    serde_json::from_value(value).map_err(|e| RenderError::Invalid(e.to_string()))
 }

@@ -56,7 +56,7 @@ fn every_seed_scenario_validates_without_errors_or_warnings() {
     let files = discover(&root().join("scenarios")).unwrap();
     assert_eq!(files.len(), 8, "{files:?}");
     for file in files {
-        let (scenario, diags) = validate_file(&file, &|_| None);
+        let (scenario, diags) = validate_file(&file, &|_| None, harness::scenario::CHECK_RUN_ID);
         assert!(
             scenario.is_some() && diags.0.is_empty(),
             "{}:\n{diags}",

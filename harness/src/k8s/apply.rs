@@ -3,9 +3,9 @@
 //! created it, a clean-up entry. Deleting only ever touches objects with this run's labels.
 
 use super::{api_error, labels, watch};
-use crate::exec::{CleanupItem, ClusterError};
+use crate::cluster::{CleanupItem, ClusterError};
+use crate::cluster::{DeleteTarget, Selection};
 use crate::manifest::Manifest;
-use crate::scenario::raw::DeleteSpec;
 use kube::api::{
     ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
 };
@@ -159,7 +159,7 @@ pub async fn delete(
     client: &Client,
     namespace: &str,
     run_id: &str,
-    spec: &DeleteSpec,
+    spec: &DeleteTarget,
     timeout: Duration,
 ) -> Result<(), ClusterError> {
     let (api, namespaced) = dynamic_api(
@@ -169,29 +169,24 @@ pub async fn delete(
         Some(namespace),
     )
     .await?;
-    let targets: Vec<DynamicObject> = match (&spec.name, &spec.selector) {
-        (Some(name), _) => api
+    let targets: Vec<DynamicObject> = match &spec.objects {
+        Selection::Name(name) => api
             .get_opt(name)
             .await
             .map_err(|e| api_error(&format!("reading {} {name}", spec.kind), e))?
             .into_iter()
             .collect(),
-        (None, Some(sel)) => {
+        Selection::Selector(sel) => {
             api.list(&ListParams::default().labels(sel))
                 .await
                 .map_err(|e| api_error(&format!("listing {} {sel}", spec.kind), e))?
                 .items
         }
-        _ => vec![],
     };
     if targets.is_empty() {
         return Err(ClusterError::NotFound(format!(
             "no {} matches {}",
-            spec.kind,
-            spec.name
-                .clone()
-                .or(spec.selector.clone())
-                .unwrap_or_default()
+            spec.kind, spec.objects
         )));
     }
     // Everything inside the scenario's namespace is the harness's (it created the namespace);
@@ -212,9 +207,11 @@ pub async fn delete(
     }
     if spec.wait {
         let names: Vec<String> = targets.iter().map(|t| t.name_any()).collect();
-        let config = match &spec.selector {
-            Some(sel) => watcher::Config::default().labels(sel),
-            None => watcher::Config::default().fields(&format!("metadata.name={}", names[0])),
+        let config = match &spec.objects {
+            Selection::Selector(sel) => watcher::Config::default().labels(sel),
+            Selection::Name(name) => {
+                watcher::Config::default().fields(&format!("metadata.name={name}"))
+            }
         };
         watch::until(api, config, timeout, |seen| {
             let left: Vec<&String> = names.iter().filter(|n| seen.contains_key(*n)).collect();

@@ -4,7 +4,7 @@
 //! Each accepted connection gets its own stream.
 
 use super::{api_error, exec_status};
-use crate::exec::{ClusterError, ExecOutput};
+use crate::cluster::{ClusterError, ExecOutput};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::AttachParams;
 use kube::{Api, Client};

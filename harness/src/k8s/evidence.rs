@@ -3,7 +3,7 @@
 //! Services and PVCs, and node conditions. Written to files under the report directory too.
 //! Gathering never fails: what cannot be read is said in the evidence.
 
-use crate::exec::Evidence;
+use crate::cluster::Evidence;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     Event, Node, PersistentVolumeClaim, Pod, ReplicationController, Service,

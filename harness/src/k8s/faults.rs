@@ -2,9 +2,8 @@
 //! replacement with a new UID to be Ready; cordon / uncordon a node; scale to zero and back.
 
 use super::{api_error, conditions, watch};
-use crate::exec::{CleanupItem, ClusterError};
-use crate::scenario::model::ScalableKind;
-use crate::scenario::raw::{FaultSpec, WaitSpec};
+use crate::cluster::{CleanupItem, ClusterError};
+use crate::cluster::{Fault, ScalableKind, WaitCondition};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod, ReplicationController};
 use kube::api::{DeleteParams, Patch, PatchParams};
@@ -79,11 +78,11 @@ async fn current_replicas(
 pub async fn fault(
     client: &Client,
     ns: &str,
-    fault: &FaultSpec,
+    fault: &Fault,
     timeout: Duration,
 ) -> Result<Vec<CleanupItem>, ClusterError> {
     match fault {
-        FaultSpec::DeletePod {
+        Fault::DeletePod {
             name,
             wait_for_replacement,
         } => {
@@ -115,17 +114,16 @@ pub async fn fault(
             }
             Ok(vec![])
         }
-        FaultSpec::Cordon { node } => {
+        Fault::Cordon { node } => {
             cordon(client, node, true).await?;
             Ok(vec![CleanupItem::Uncordon(node.clone())])
         }
-        FaultSpec::Uncordon { node } => {
+        Fault::Uncordon { node } => {
             cordon(client, node, false).await?;
             Ok(vec![])
         }
-        FaultSpec::ScaleToZeroAndBack { kind, name } => {
-            let kind = ScalableKind::parse(kind)
-                .ok_or_else(|| ClusterError::Api(format!("{kind} cannot be scaled")))?;
+        Fault::ScaleToZeroAndBack { kind, name } => {
+            let kind = *kind;
             let (replicas, selector) = current_replicas(client, ns, kind, name).await?;
             scale(client, ns, kind, name, 0).await?;
             let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
@@ -137,9 +135,10 @@ pub async fn fault(
                 }
             })
             .await?;
-            scale(client, ns, kind, name, replicas.max(0) as u32).await?;
-            let rollout = WaitSpec::Rollout {
-                kind: kind.as_str().to_string(),
+            // The API reports replicas as int32; a negative count never comes back from it.
+            scale(client, ns, kind, name, u32::try_from(replicas).unwrap_or(0)).await?;
+            let rollout = WaitCondition::Rollout {
+                kind: kind.into(),
                 name: name.clone(),
             };
             super::wait::wait(client, ns, &rollout, timeout).await?;

@@ -1,6 +1,6 @@
-//! The Kubernetes layer: [`KubeCluster`] implements the executor's [`Cluster`] on kube-rs, one
-//! module per operation (apply, wait, exec, port-forward bridges, faults, evidence, namespaces);
-//! [`provider`] creates or reuses the cluster (kind, Minikube, or an existing context).
+//! The Kubernetes layer: [`KubeCluster`] implements the cluster port ([`Cluster`]) on kube-rs,
+//! one module per operation (apply, wait, exec, port-forward bridges, faults, evidence,
+//! namespaces). Getting a cluster (kind, Minikube, k3s, an existing context) is `provider`'s job.
 
 pub mod apply;
 pub mod bridge;
@@ -10,15 +10,14 @@ pub mod exec_status;
 pub mod faults;
 pub mod labels;
 pub mod namespace;
-pub mod provider;
 pub mod wait;
 pub mod watch;
 
-use crate::exec::{CleanupItem, Cluster, ClusterError, Evidence, ExecOutput, PodInfo};
+use crate::cluster::{
+    CleanupItem, Cluster, ClusterError, DeleteTarget, Endpoint, Evidence, ExecOutput, Fault,
+    PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
+};
 use crate::manifest::Manifest;
-use crate::scenario::model::ScalableKind;
-use crate::scenario::raw::{DeleteSpec, FaultSpec, WaitSpec};
-use crate::verify::{Endpoint, ProxyTargetSpec, TargetSpec};
 use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{ListParams, Patch, PatchParams};
@@ -139,7 +138,7 @@ impl Cluster for KubeCluster {
     async fn delete(
         &self,
         namespace: &str,
-        spec: &DeleteSpec,
+        spec: &DeleteTarget,
         timeout: Duration,
     ) -> Result<(), ClusterError> {
         apply::delete(&self.client, namespace, &self.run_id, spec, timeout).await
@@ -158,7 +157,7 @@ impl Cluster for KubeCluster {
     async fn wait(
         &self,
         namespace: &str,
-        condition: &WaitSpec,
+        condition: &WaitCondition,
         timeout: Duration,
     ) -> Result<String, ClusterError> {
         wait::wait(&self.client, namespace, condition, timeout).await
@@ -191,7 +190,7 @@ impl Cluster for KubeCluster {
     async fn fault(
         &self,
         namespace: &str,
-        fault: &FaultSpec,
+        fault: &Fault,
         timeout: Duration,
     ) -> Result<Vec<CleanupItem>, ClusterError> {
         faults::fault(&self.client, namespace, fault, timeout).await
@@ -200,10 +199,9 @@ impl Cluster for KubeCluster {
     async fn endpoints(
         &self,
         namespace: &str,
-        target: &TargetSpec,
+        target: &PodTarget,
     ) -> Result<Vec<Endpoint>, ClusterError> {
-        let selector = target.pods.as_deref().unwrap_or_default();
-        let port = target.port.unwrap_or_default() as u16;
+        let (selector, port) = (target.selector.as_str(), target.port);
         let pods = self.pods(namespace, selector).await?;
         if pods.is_empty() {
             return Err(ClusterError::NotFound(format!(
@@ -229,14 +227,13 @@ impl Cluster for KubeCluster {
     async fn proxy_endpoints(
         &self,
         namespace: &str,
-        target: &ProxyTargetSpec,
+        target: &ProxyPods,
     ) -> Result<Vec<Endpoint>, ClusterError> {
-        let selector = target.via_pods.as_deref().unwrap_or_default();
-        let host_env = target
-            .host_env
-            .clone()
-            .unwrap_or_else(|| "NODE_NAME".into());
-        let port = target.port.unwrap_or(5000) as u16;
+        let (selector, host_env, port) = (
+            target.via_pods.as_str(),
+            target.host_env.as_str(),
+            target.port,
+        );
         let pods = self.pods(namespace, selector).await?;
         // One application pod per node: each reaches the proxy on its own node.
         let mut seen_nodes = std::collections::BTreeSet::new();
@@ -251,7 +248,7 @@ impl Cluster for KubeCluster {
                 self.client.clone(),
                 namespace,
                 &info.name,
-                &host_env,
+                host_env,
                 port,
             )
             .await?;
@@ -338,8 +335,6 @@ impl Cluster for KubeCluster {
     }
 }
 
-#[cfg(test)]
-mod fake_api;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! for, bounded), and never deleted when it lacks this run's labels.
 
 use super::{api_error, labels, watch};
-use crate::exec::{CleanupItem, ClusterError};
+use crate::cluster::{CleanupItem, ClusterError};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DeleteParams, ObjectMeta, PostParams};
 use kube::runtime::watcher;

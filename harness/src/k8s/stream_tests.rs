@@ -1,15 +1,14 @@
-//! Layer 3 (fake API server with real WebSocket streams, [`super::fake_api`]): exec with its
+//! Layer 3 (fake API server with real WebSocket streams, `harness_testkit::fake_api`): exec with its
 //! status channel and stdin, port-forward bridges and exec-`nc` bridges, through kube's own
 //! stream code; then Cassandra scenarios end to end: loaded from YAML, planned, and run by the
 //! executor on `KubeCluster`, with nodetool answered by the fake pods and CQL served by the CQL
 //! protocol stand-in (not Cassandra) behind the port-forwards: the ring, and the restart-identity
 //! flow (a pod deleted and replaced at a new IP, with or without its data).
 
-use super::fake_api::{Command, Commands, FakeApi, FakePod};
 use super::*;
-use crate::exec::Cluster;
-use crate::verify::cql_standin::{Faults, StandIn, host_id};
-use crate::verify::{ProxyTargetSpec, TargetSpec};
+use crate::cluster::{Cluster, PodTarget, ProxyPods};
+use harness_testkit::cql_standin::{Faults, StandIn, host_id};
+use harness_testkit::fake_api::{Command, Commands, FakeApi, FakePod, OnDelete};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -169,7 +168,7 @@ async fn exec_returns_both_streams_and_the_exit_code_from_the_status_channel() {
 }
 
 /// `cat` in the piping pod with "seed rows" on stdin; it must end within 10 s either way.
-async fn cat_seed_rows(api: &FakeApi) -> Result<crate::exec::ExecOutput, ClusterError> {
+async fn cat_seed_rows(api: &FakeApi) -> Result<crate::cluster::ExecOutput, ClusterError> {
     let cluster = cluster(api);
     let command = ["cat".to_string()];
     let exec = cluster.exec(NS, "tool-0", None, &command, Some("seed rows"));
@@ -236,10 +235,9 @@ async fn port_forward_bridges_reach_each_pods_own_port_one_stream_per_connection
     ));
     let api = FakeApi::start(pods).await;
     let cluster = cluster(&api);
-    let target = TargetSpec {
-        pods: Some("app=cassandra".into()),
-        port: Some(9042),
-        endpoints: vec![],
+    let target = PodTarget {
+        selector: "app=cassandra".into(),
+        port: 9042,
     };
     let endpoints = cluster.endpoints(NS, &target).await.unwrap();
     let seen: Vec<(String, Option<String>)> = endpoints
@@ -292,11 +290,10 @@ async fn exec_nc_bridges_reach_the_proxy_on_each_pods_own_node() {
     let proxies = cluster
         .proxy_endpoints(
             NS,
-            &ProxyTargetSpec {
-                via_pods: Some("app=app".into()),
-                host_env: Some("NODE_NAME".into()),
-                port: Some(5000),
-                endpoints: vec![],
+            &ProxyPods {
+                via_pods: "app=app".into(),
+                host_env: "NODE_NAME".into(),
+                port: 5000,
             },
         )
         .await
@@ -318,11 +315,10 @@ async fn an_exec_nc_connection_ends_with_its_stream_on_an_api_server_before_1_30
     let api = api_with_piping_pod("app", "proxy").await;
     api.speak_v4_only();
     let cluster = cluster(&api);
-    let target = ProxyTargetSpec {
-        via_pods: Some("app=app".into()),
-        host_env: Some("NODE_NAME".into()),
-        port: Some(5000),
-        endpoints: vec![],
+    let target = ProxyPods {
+        via_pods: "app=app".into(),
+        host_env: "NODE_NAME".into(),
+        port: 5000,
     };
     let proxies = cluster.proxy_endpoints(NS, &target).await.unwrap();
     let mut conn = TcpStream::connect(proxies[0].address()).await.unwrap();
@@ -395,7 +391,10 @@ steps:
 async fn run_scenario(
     api: &FakeApi,
     yaml: &str,
-) -> (crate::exec::ScenarioResult, Vec<crate::exec::Event>) {
+) -> (
+    crate::runner::ScenarioResult,
+    Vec<crate::report::events::Event>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cassandra-streams.yaml");
     std::fs::write(&file, yaml).unwrap();
@@ -407,18 +406,12 @@ async fn run_scenario(
         dir.path().join("initial-seed.cql"),
     )
     .unwrap();
-    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None);
+    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
     let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
-    let plan = crate::plan::plan(
-        &scenario,
-        &Default::default(),
-        "run1",
-        crate::plan::CleanupPolicy::default(),
-    )
-    .unwrap();
+    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
     let cluster = cluster(api);
-    let sink = crate::exec::events::Collect::default();
-    let result = crate::exec::Executor {
+    let sink = crate::report::events::Collect::default();
+    let result = crate::runner::Executor {
         cluster: &cluster,
         sink: &sink,
         cancel: Default::default(),
@@ -531,7 +524,7 @@ async fn replace_cassandra_1(kept_its_data: bool) -> (bool, String) {
     let handle = standin.handle();
     let nodetool = handle.clone();
     let pods = cassandra_pods(&standin, move || nodetool.nodetool_status());
-    let on_delete: super::fake_api::OnDelete = Arc::new(move |pod: &mut FakePod| {
+    let on_delete: OnDelete = Arc::new(move |pod: &mut FakePod| {
         pod.ip = "10.244.0.21".into();
         if !kept_its_data {
             // Its first container crashed: the ring still had its old host ID at another IP.

@@ -4,7 +4,7 @@
 //! against the fake API server in `stream_tests`.
 
 use super::*;
-use crate::exec::ClusterError;
+use crate::cluster::{ClusterError, Fault, RolloutKind, WaitCondition};
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
@@ -305,8 +305,8 @@ async fn rollout_wait_relists_after_410_gone_ignores_stale_events_and_returns_on
         ]);
         r.send_response(Response::builder().body(Body::from(body)).unwrap());
     });
-    let spec = crate::scenario::raw::WaitSpec::Rollout {
-        kind: "StatefulSet".into(),
+    let spec = WaitCondition::Rollout {
+        kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
     };
     let found = wait::wait(&client, "ns", &spec, Duration::from_secs(10))
@@ -328,8 +328,8 @@ async fn a_stale_event_alone_does_not_satisfy_the_wait_and_the_deadline_reports_
         let _keep_open = r;
         tokio::time::sleep(Duration::from_secs(3)).await;
     });
-    let spec = crate::scenario::raw::WaitSpec::Rollout {
-        kind: "StatefulSet".into(),
+    let spec = WaitCondition::Rollout {
+        kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
     };
     let err = wait::wait(&client, "ns", &spec, Duration::from_millis(500))
@@ -377,7 +377,7 @@ async fn endpoint_wait_counts_ready_addresses_of_the_services_slices() {
                 .unwrap(),
         );
     });
-    let spec = crate::scenario::raw::WaitSpec::Endpoints {
+    let spec = WaitCondition::Endpoints {
         service: "mycache-memcached".into(),
         count: 3,
     };
@@ -587,7 +587,7 @@ async fn delete_pod_fault_waits_for_a_ready_replacement_with_a_new_uid() {
         ]);
         r.send_response(Response::builder().body(Body::from(body)).unwrap());
     });
-    let fault = crate::scenario::raw::FaultSpec::DeletePod {
+    let fault = Fault::DeletePod {
         name: "cassandra-1".into(),
         wait_for_replacement: true,
     };
@@ -616,7 +616,7 @@ async fn cordon_patches_the_node_and_registers_an_uncordon() {
             &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-worker2"}, "spec": {"unschedulable": true}}),
         );
     });
-    let fault = crate::scenario::raw::FaultSpec::Cordon {
+    let fault = Fault::Cordon {
         node: "kind-worker2".into(),
     };
     let undo = faults::fault(&client, "ns", &fault, Duration::from_secs(5))
@@ -630,10 +630,12 @@ async fn cordon_patches_the_node_and_registers_an_uncordon() {
 /// a field wait, then clean-up last-in first-out (the ConfigMap before the namespace).
 #[tokio::test]
 async fn the_executor_runs_a_plan_through_kube_cluster() {
-    use crate::exec::tests::step;
-    use crate::exec::{Event, Executor, events::Collect};
-    use crate::plan::PlannedAction;
-    use crate::scenario::raw::{ScalarString, WaitSpec};
+    use crate::report::events::{Collect, Event};
+    use crate::runner::Executor;
+    use crate::runner::tests::step;
+    use crate::steps::Action;
+    use crate::steps::apply::Apply;
+    use crate::steps::wait::Wait;
     use std::sync::{Arc, Mutex};
 
     let (client, mut handle) = mock();
@@ -710,17 +712,22 @@ async fn the_executor_runs_a_plan_through_kube_cluster() {
         origin: "inline#0".into(),
         object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"k": "v"}}),
     };
-    let mut plan = crate::exec::tests::plan(
+    let mut plan = crate::runner::tests::plan(
         vec![
-            step("apply", PlannedAction::Apply(vec![manifest])),
+            step(
+                "apply",
+                Action::Apply(Apply {
+                    manifests: vec![manifest],
+                }),
+            ),
             step(
                 "wait",
-                PlannedAction::Wait(WaitSpec::Field {
+                Action::Wait(Wait(WaitCondition::Field {
                     kind: "ConfigMap".into(),
                     name: "cm".into(),
                     path: ".data.k".into(),
-                    equals: ScalarString("v".into()),
-                }),
+                    equals: "v".into(),
+                })),
             ),
         ],
         vec![],

@@ -2,8 +2,8 @@
 //! (by name with a field selector, or by label selector) and is evaluated on every change.
 
 use super::{conditions, watch};
-use crate::exec::ClusterError;
-use crate::scenario::raw::WaitSpec;
+use crate::cluster::ClusterError;
+use crate::cluster::{RolloutKind, Selection, WaitCondition};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -78,99 +78,116 @@ async fn watch_object(
 pub async fn wait(
     client: &Client,
     ns: &str,
-    spec: &WaitSpec,
+    spec: &WaitCondition,
     timeout: Duration,
 ) -> Result<String, ClusterError> {
     let c = client.clone();
     match spec {
-        WaitSpec::Rollout { kind, name } => match kind.as_str() {
-            "StatefulSet" => {
-                rollout::<StatefulSet>(
-                    c,
-                    ns,
-                    kind,
-                    name,
-                    timeout,
-                    conditions::statefulset_rolled_out,
-                )
-                .await
-            }
-            "Deployment" => {
-                rollout::<Deployment>(
-                    c,
-                    ns,
-                    kind,
-                    name,
-                    timeout,
-                    conditions::deployment_rolled_out,
-                )
-                .await
-            }
-            "DaemonSet" => {
-                rollout::<DaemonSet>(c, ns, kind, name, timeout, conditions::daemonset_rolled_out)
+        WaitCondition::Rollout { kind, name } => {
+            let kind_name = kind.as_str();
+            match kind {
+                RolloutKind::StatefulSet => {
+                    rollout::<StatefulSet>(
+                        c,
+                        ns,
+                        kind_name,
+                        name,
+                        timeout,
+                        conditions::statefulset_rolled_out,
+                    )
                     .await
-            }
-            "ReplicaSet" => {
-                rollout::<ReplicaSet>(c, ns, kind, name, timeout, conditions::replicaset_ready)
+                }
+                RolloutKind::Deployment => {
+                    rollout::<Deployment>(
+                        c,
+                        ns,
+                        kind_name,
+                        name,
+                        timeout,
+                        conditions::deployment_rolled_out,
+                    )
                     .await
+                }
+                RolloutKind::DaemonSet => {
+                    rollout::<DaemonSet>(
+                        c,
+                        ns,
+                        kind_name,
+                        name,
+                        timeout,
+                        conditions::daemonset_rolled_out,
+                    )
+                    .await
+                }
+                RolloutKind::ReplicaSet => {
+                    rollout::<ReplicaSet>(
+                        c,
+                        ns,
+                        kind_name,
+                        name,
+                        timeout,
+                        conditions::replicaset_ready,
+                    )
+                    .await
+                }
+                RolloutKind::ReplicationController => {
+                    rollout::<ReplicationController>(
+                        c,
+                        ns,
+                        kind_name,
+                        name,
+                        timeout,
+                        conditions::replication_controller_ready,
+                    )
+                    .await
+                }
             }
-            "ReplicationController" => {
-                rollout::<ReplicationController>(
-                    c,
-                    ns,
-                    kind,
-                    name,
-                    timeout,
-                    conditions::replication_controller_ready,
-                )
-                .await
-            }
-            other => Err(ClusterError::Api(format!("{other} has no rollout"))),
-        },
-        WaitSpec::ReadyReplicas { kind, name, count } => {
-            watch_object(client, ns, kind, name, timeout, |o| {
-                conditions::at_least_ready(o, *count)
+        }
+        WaitCondition::ReadyReplicas { kind, name, count } => {
+            watch_object(client, ns, kind.as_str(), name, timeout, |o| {
+                conditions::at_least_ready(o, i64::from(*count))
             })
             .await
         }
-        WaitSpec::PodReady {
-            name: Some(name), ..
+        WaitCondition::PodReady {
+            pods: Selection::Name(name),
+            ..
         } => {
             watch::until(Api::<Pod>::namespaced(c, ns), by_name(name), timeout, |s| {
                 conditions::pods_ready(s.values(), None)
             })
             .await
         }
-        WaitSpec::PodReady {
-            selector, count, ..
+        WaitCondition::PodReady {
+            pods: Selection::Selector(selector),
+            count,
         } => {
-            let sel = selector.clone().unwrap_or_default();
             watch::until(
                 Api::<Pod>::namespaced(c, ns),
-                Config::default().labels(&sel),
+                Config::default().labels(selector),
                 timeout,
-                |s| conditions::pods_ready(s.values(), *count),
+                |s| conditions::pods_ready(s.values(), count.map(i64::from)),
             )
             .await
         }
-        WaitSpec::Endpoints { service, count } => {
+        WaitCondition::Endpoints { service, count } => {
             let config = Config::default().labels(&format!("kubernetes.io/service-name={service}"));
             watch::until(
                 Api::<EndpointSlice>::namespaced(c, ns),
                 config,
                 timeout,
-                |s| conditions::endpoints_ready(s.values(), *count),
+                |s| conditions::endpoints_ready(s.values(), i64::from(*count)),
             )
             .await
         }
-        WaitSpec::Field {
+        WaitCondition::Field {
             kind,
             name,
             path,
             equals,
         } => {
             watch_object(client, ns, kind, name, timeout, |o| {
-                conditions::field_equals(o, path, &equals.0)
+                conditions::field_equals(o, path, equals)
             })
             .await
         }

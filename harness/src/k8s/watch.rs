@@ -3,7 +3,7 @@
 //! as soon as the event that satisfies it arrives. No polling. Stale events (an older
 //! resourceVersion after a newer one) are ignored.
 
-use crate::exec::ClusterError;
+use crate::cluster::ClusterError;
 use futures::{StreamExt, TryStreamExt};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};

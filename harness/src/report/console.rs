@@ -3,7 +3,7 @@
 //! lines otherwise. Results go to stdout; logs go to stderr through `tracing`.
 
 use super::Reporter;
-use crate::exec::{Event, Outcome, Phase};
+use super::events::{Event, Outcome, Phase};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::Write;
@@ -213,7 +213,7 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::StepInfo;
+    use crate::report::events::StepInfo;
 
     // Layer 1 (pure): what CI logs show (not a terminal: no colours, no spinners).
     #[test]

@@ -2,7 +2,7 @@
 //! report for tools that prefer JSON.
 
 use super::Reporter;
-use crate::exec::{Event, Outcome};
+use super::events::{Event, Outcome};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -32,7 +32,7 @@ pub struct ScenarioSummary {
 pub struct StepSummary {
     pub id: String,
     pub kind: String,
-    pub phase: crate::exec::Phase,
+    pub phase: super::events::Phase,
     pub outcome: Outcome,
     pub duration_secs: f64,
 }

@@ -4,8 +4,8 @@
 //! Jenkins xUnit JUnit schema (`fixtures/junit/jenkins-xunit-junit-10.xsd`).
 
 use super::Reporter;
+use super::events::{Event, Outcome, Phase};
 use super::sanitize::{MAX_OUTPUT_CHARS, for_xml};
-use crate::exec::{Event, Outcome, Phase};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::path::PathBuf;
 use std::time::Duration;

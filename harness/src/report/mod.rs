@@ -1,12 +1,15 @@
-//! Reporters: they consume executor [`Event`]s and write results. The console reporter prints
+//! Reporters: they consume the runner's [`Event`]s (defined here, in [`events`], beside their
+//! consumers) and write results. The console reporter prints
 //! live progress to stdout; the JUnit and JSON reporters write files at the end of the run.
 
 pub mod console;
+pub mod events;
 pub mod json;
 pub mod junit;
 pub mod sanitize;
+pub mod verdict;
 
-use crate::exec::{Event, EventSink};
+use events::{Event, EventSink};
 use std::sync::Mutex;
 
 /// Something that turns events into output.

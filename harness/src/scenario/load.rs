@@ -1,8 +1,9 @@
 //! Reading a scenario file into its raw serde types. Every failure becomes a [`Diagnostic`] that
 //! names the file, the key path and the line; nothing here panics on user input.
 
-use super::lines::LineIndex;
 use super::raw::RawScenario;
+use crate::check::read_text;
+use crate::diag::lines::LineIndex;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use std::path::Path;
 
@@ -17,38 +18,9 @@ pub struct Loaded {
     pub lines: LineIndex,
 }
 
-/// Reads a file as UTF-8 text of bounded size.
-pub fn read_text(path: &Path, max: u64) -> Result<String, Diagnostic> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
-    if meta.len() > max {
-        return Err(Diagnostic::error(
-            path,
-            "",
-            format!(
-                "file is {} bytes, larger than the limit of {max} bytes",
-                meta.len()
-            ),
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error(path, "", format!("cannot read file: {e}")))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let offset = e.utf8_error().valid_up_to();
-        let valid = &e.as_bytes()[..offset];
-        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-        let column = offset - valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
-        Diagnostic::error(
-            path,
-            "",
-            format!("file is not valid UTF-8 (invalid byte at offset {offset})"),
-        )
-        .at(Some((line, column)))
-    })
-}
-
 pub fn load(path: &Path) -> Result<Loaded, Diagnostics> {
-    let text = read_text(path, MAX_SCENARIO_BYTES).map_err(|d| Diagnostics(vec![d]))?;
+    let text = read_text(path, MAX_SCENARIO_BYTES)
+        .map_err(|e| Diagnostics(vec![Diagnostic::error(path, "", e.message).at(e.position)]))?;
     parse(path, text)
 }
 

@@ -1,66 +1,182 @@
 //! `exec`: runs a command in a pod, or in every pod of a selector, and checks its exit code and
 //! output (contains / not_contains / regex) in each.
 
-use super::{StepContext, StepFailure, StepResult};
-use crate::exec::ExecOutput;
-use crate::scenario::raw::{ExecExpect, ExecSpec};
+use super::{StepContext, StepFailure, StepKind, StepResult};
+use crate::check::Checker;
+use crate::cluster::{ExecOutput, Selection};
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+use std::time::Duration;
 
-pub async fn run(spec: &ExecSpec, ctx: &StepContext<'_>) -> StepResult {
-    let pods = match (&spec.pod, &spec.selector) {
-        (Some(pod), _) => vec![pod.clone()],
-        (None, Some(selector)) => {
-            let pods = ctx.cluster.list_pods(ctx.namespace(), selector).await?;
-            if pods.is_empty() {
-                return Err(StepFailure::failed(
-                    format!("no pod matches `{selector}`"),
-                    "",
-                ));
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub pod: Option<String>,
+    /// Run in every pod matching this label selector.
+    pub selector: Option<String>,
+    pub container: Option<String>,
+    pub command: Vec<String>,
+    pub stdin: Option<String>,
+    #[serde(default)]
+    pub expect: RawExpect,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    #[serde(default)]
+    pub exit_code: i64,
+    #[serde(default)]
+    pub contains: Vec<String>,
+    #[serde(default)]
+    pub not_contains: Vec<String>,
+    #[serde(default)]
+    pub regex: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Exec {
+    pub pods: Selection,
+    pub container: Option<String>,
+    pub command: Vec<String>,
+    pub stdin: Option<String>,
+    pub expect: Expect,
+}
+
+/// What the output of each pod must show.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Expect {
+    pub exit_code: i32,
+    pub contains: Vec<String>,
+    pub not_contains: Vec<String>,
+    #[serde(serialize_with = "patterns")]
+    pub regex: Vec<regex::Regex>,
+}
+
+fn patterns<S: serde::Serializer>(r: &[regex::Regex], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(r.iter().map(regex::Regex::as_str))
+}
+
+#[async_trait::async_trait]
+impl StepKind for Exec {
+    const NAME: &'static str = "exec";
+    const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+    type Raw = Raw;
+
+    fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
+        let one = cx.exactly_one(
+            path,
+            &[
+                ("pod", raw.pod.is_some()),
+                ("selector", raw.selector.is_some()),
+            ],
+        );
+        let selector = match &raw.selector {
+            Some(sel) => cx.selector(&format!("{path}.selector"), sel),
+            None => None,
+        };
+        if raw.command.is_empty() {
+            cx.error(&format!("{path}.command"), "the command is empty");
+        }
+        let exit_code = match i32::try_from(raw.expect.exit_code) {
+            Ok(c) if (0..=255).contains(&c) => Some(c),
+            _ => {
+                cx.error(
+                    &format!("{path}.expect.exit_code"),
+                    format!("{} is not an exit code (0 to 255)", raw.expect.exit_code),
+                );
+                None
             }
-            pods.into_iter().map(|p| p.name).collect()
+        };
+        let mut regex = vec![];
+        for (i, re) in raw.expect.regex.iter().enumerate() {
+            match regex::Regex::new(re) {
+                Ok(r) => regex.push(r),
+                Err(e) => cx.error(
+                    &format!("{path}.expect.regex[{i}]"),
+                    format!("invalid regular expression: {e}"),
+                ),
+            }
         }
-        (None, None) => {
-            return Err(StepFailure::failed(
-                "exec names neither a pod nor a selector",
-                "",
-            ));
+        if !one || raw.command.is_empty() {
+            return None;
         }
-    };
-    let mut transcript = String::new();
-    let mut problems = vec![];
-    for pod in &pods {
-        let out = ctx
-            .cluster
-            .exec(
-                ctx.namespace(),
-                pod,
-                spec.container.as_deref(),
-                &spec.command,
-                spec.stdin.as_deref(),
-            )
-            .await?;
-        let _ = writeln!(
-            transcript,
-            "--- {pod}: exit {}\n{}{}",
-            out.exit_code, out.stdout, out.stderr
-        );
-        problems.extend(
-            check(&out, &spec.expect)
-                .into_iter()
-                .map(|p| format!("{pod}: {p}")),
-        );
+        let pods = match raw.pod {
+            Some(pod) => Selection::Name(pod),
+            None => Selection::Selector(selector?),
+        };
+        Some(Exec {
+            pods,
+            container: raw.container,
+            command: raw.command,
+            stdin: raw.stdin,
+            expect: Expect {
+                exit_code: exit_code?,
+                contains: raw.expect.contains,
+                not_contains: raw.expect.not_contains,
+                regex,
+            },
+        })
     }
-    if problems.is_empty() {
-        Ok(transcript)
-    } else {
-        Err(StepFailure::failed(problems.join("; "), transcript))
+
+    async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
+        let pods = match &self.pods {
+            Selection::Name(pod) => vec![pod.clone()],
+            Selection::Selector(selector) => {
+                let pods = ctx.cluster.list_pods(ctx.namespace(), selector).await?;
+                if pods.is_empty() {
+                    return Err(StepFailure::failed(
+                        format!("no pod matches `{selector}`"),
+                        "",
+                    ));
+                }
+                pods.into_iter().map(|p| p.name).collect()
+            }
+        };
+        let mut transcript = String::new();
+        let mut problems = vec![];
+        for pod in &pods {
+            let out = ctx
+                .cluster
+                .exec(
+                    ctx.namespace(),
+                    pod,
+                    self.container.as_deref(),
+                    &self.command,
+                    self.stdin.as_deref(),
+                )
+                .await?;
+            let _ = writeln!(
+                transcript,
+                "--- {pod}: exit {}\n{}{}",
+                out.exit_code, out.stdout, out.stderr
+            );
+            problems.extend(
+                check_output(&out, &self.expect)
+                    .into_iter()
+                    .map(|p| format!("{pod}: {p}")),
+            );
+        }
+        if problems.is_empty() {
+            Ok(transcript)
+        } else {
+            Err(StepFailure::failed(problems.join("; "), transcript))
+        }
+    }
+
+    fn summary(&self) -> String {
+        let place = match &self.pods {
+            Selection::Name(pod) => pod.clone(),
+            Selection::Selector(s) => format!("every pod of {s}"),
+        };
+        format!("exec in {place}: {}", self.command.join(" "))
     }
 }
 
 /// Every way the output misses its expectations.
-pub fn check(out: &ExecOutput, expect: &ExecExpect) -> Vec<String> {
+pub fn check_output(out: &ExecOutput, expect: &Expect) -> Vec<String> {
     let mut problems = vec![];
-    if i64::from(out.exit_code) != expect.exit_code {
+    if out.exit_code != expect.exit_code {
         problems.push(format!(
             "exit code {} (expected {})",
             out.exit_code, expect.exit_code
@@ -77,11 +193,9 @@ pub fn check(out: &ExecOutput, expect: &ExecExpect) -> Vec<String> {
             problems.push(format!("output contains `{needle}`"));
         }
     }
-    for pattern in &expect.regex {
-        match regex::Regex::new(pattern) {
-            Ok(re) if re.is_match(&text) => {}
-            Ok(_) => problems.push(format!("output does not match /{pattern}/")),
-            Err(e) => problems.push(format!("bad regex /{pattern}/: {e}")),
+    for re in &expect.regex {
+        if !re.is_match(&text) {
+            problems.push(format!("output does not match /{}/", re.as_str()));
         }
     }
     problems
@@ -91,6 +205,10 @@ pub fn check(out: &ExecOutput, expect: &ExecExpect) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn regexes(list: &[&str]) -> Vec<regex::Regex> {
+        list.iter().map(|r| regex::Regex::new(r).unwrap()).collect()
+    }
+
     // Layer 1 (pure).
     #[test]
     fn checks_exit_code_and_every_expectation() {
@@ -99,19 +217,19 @@ mod tests {
             stderr: String::new(),
             exit_code: 0,
         };
-        let ok = ExecExpect {
+        let ok = Expect {
             exit_code: 0,
             contains: vec!["UN".into()],
             not_contains: vec!["DN".into()],
-            regex: vec![r"(?m)^UN\s+10\.0\.0\.2".into()],
+            regex: regexes(&[r"(?m)^UN\s+10\.0\.0\.2"]),
         };
-        assert!(check(&out, &ok).is_empty());
-        let bad = ExecExpect {
+        assert!(check_output(&out, &ok).is_empty());
+        let bad = Expect {
             exit_code: 1,
             contains: vec!["DN".into()],
             not_contains: vec!["UN".into()],
-            regex: vec!["^x".into()],
+            regex: regexes(&["^x"]),
         };
-        assert_eq!(check(&out, &bad).len(), 4);
+        assert_eq!(check_output(&out, &bad).len(), 4);
     }
 }

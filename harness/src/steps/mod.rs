@@ -1,24 +1,70 @@
-//! Step kinds: one module each, every one an `async fn run(spec, ctx) -> StepResult` with the
-//! same small signature. A step returns its output (what it printed or found) or a
-//! [`StepFailure`] saying why it failed, with that output as evidence.
+//! Step kinds: one file each, registered once in the `step_kinds!` list at the bottom of this
+//! file. A step kind owns its file format (`Raw`, what a scenario may write under its key), the
+//! validation that turns it into a typed value ([`StepKind::check`]), and what it does
+//! ([`StepKind::run`]). The scenario loader, the validator, the plan and the runner all work
+//! through the generated [`RawAction`] and [`Action`]; none of them names a kind.
 
-mod apply;
-mod delete;
-mod exec;
-mod fault;
-mod scale;
-mod sleep;
-mod verify;
-mod wait;
+pub mod apply;
+pub mod delete;
+pub mod exec;
+pub mod fault;
+pub mod scale;
+pub mod sleep;
+pub mod verify;
+pub mod wait;
 
-use crate::exec::{CleanupItem, Cluster, ClusterError, Outcome};
-use crate::plan::{PlannedAction, ScenarioPlan};
+pub use exec::check_output;
+
+use crate::check::Checker;
+use crate::cluster::{CleanupItem, Cluster, ClusterError};
+use crate::report::events::Outcome;
+use crate::vars::Values;
+use serde::de::{DeserializeOwned, MapAccess};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// One kind of step. Adding a kind: a file in `steps/` implementing this, plus one line in
+/// `step_kinds!` below.
+#[async_trait::async_trait]
+pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
+    /// The key that names the kind in a scenario step (`wait:`).
+    const NAME: &'static str;
+    /// Its timeout unless the scenario's `timeouts` or the step's `timeout` says otherwise.
+    const DEFAULT_TIMEOUT: Duration;
+    /// Whether variables are substituted in the raw spec before [`StepKind::check`] sees it
+    /// (`apply` substitutes in its manifests itself, to report their own lines).
+    const RENDER: bool = true;
+    /// What the scenario file says under the kind's key.
+    type Raw: DeserializeOwned + Serialize + Clone + Debug;
+
+    /// Validates the raw spec into the typed one, reporting every problem at `path`.
+    fn check(raw: Self::Raw, cx: &mut Checker, path: &str) -> Option<Self>;
+    async fn run(&self, ctx: &StepContext<'_>) -> StepResult;
+    /// One line saying what the step does (plans, reports).
+    fn summary(&self) -> String;
+    fn needs_cluster(&self) -> bool {
+        true
+    }
+    /// (kind, name) of the objects the step creates.
+    fn creates(&self) -> Vec<(String, String)> {
+        vec![]
+    }
+    /// (kind, name) of the object the step waits on.
+    fn watches(&self) -> Option<(&str, &str)> {
+        None
+    }
+}
+
 pub struct StepContext<'a> {
     pub cluster: &'a dyn Cluster,
-    pub plan: &'a ScenarioPlan,
+    /// The scenario's namespace (empty without a cluster).
+    pub namespace: &'a str,
+    pub scenario: &'a str,
+    /// The scenario's resolved variables (verifier passwords read by name).
+    pub values: &'a Values,
     /// What this step may take (its timeout, or what is left of the scenario's).
     pub timeout: Duration,
     pub state: Arc<ScenarioState>,
@@ -30,12 +76,12 @@ pub struct ScenarioState {
     /// What to remove at the end, last first.
     pub cleanup: Mutex<Vec<CleanupItem>>,
     /// What earlier steps recorded for later ones (e.g. a pod's host ID before its replacement).
-    pub facts: Mutex<std::collections::BTreeMap<String, String>>,
+    pub facts: Mutex<BTreeMap<String, String>>,
 }
 
 impl StepContext<'_> {
     pub fn namespace(&self) -> &str {
-        &self.plan.namespace
+        self.namespace
     }
     /// Registers things to remove at the end, last first.
     pub fn register(&self, items: impl IntoIterator<Item = CleanupItem>) {
@@ -96,15 +142,129 @@ impl From<ClusterError> for StepFailure {
 
 pub type StepResult = Result<String, StepFailure>;
 
-pub async fn run(action: &PlannedAction, ctx: &StepContext<'_>) -> StepResult {
-    match action {
-        PlannedAction::Apply(m) => apply::run(m, ctx).await,
-        PlannedAction::Delete(s) => delete::run(s, ctx).await,
-        PlannedAction::Scale(s) => scale::run(s, ctx).await,
-        PlannedAction::Wait(s) => wait::run(s, ctx).await,
-        PlannedAction::Exec(s) => exec::run(s, ctx).await,
-        PlannedAction::Fault(s) => fault::run(s, ctx).await,
-        PlannedAction::Verify(s) => verify::run(s, ctx).await,
-        PlannedAction::Sleep(d) => sleep::run(d, ctx).await,
+/// An externally tagged enum written as a one-key map (`rollout: {...}`); serde_yaml 0.9 would
+/// otherwise expect a YAML tag (`!rollout`). Structs and scalars pass through unchanged.
+struct Singleton<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Singleton<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_yaml::with::singleton_map::deserialize(d).map(Singleton)
     }
+}
+
+fn check_kind<K: StepKind>(raw: &K::Raw, cx: &mut Checker, path: &str) -> Option<K> {
+    let raw = if K::RENDER {
+        cx.render(path, raw)?
+    } else {
+        raw.clone()
+    };
+    K::check(raw, cx, path)
+}
+
+macro_rules! step_kinds {
+    ($($variant:ident: $module:ident::$kind:ident),* $(,)?) => {
+        /// A step's kind with its spec as written in the scenario file.
+        #[derive(Debug, Clone)]
+        pub enum RawAction {
+            $($variant(<$module::$kind as StepKind>::Raw)),*
+        }
+
+        /// A step's kind with its validated, typed spec.
+        #[derive(Debug, Clone, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Action {
+            $($variant($module::$kind)),*
+        }
+
+        /// Every step kind's key, in registration order.
+        pub const KINDS: &[&str] = &[$(<$module::$kind as StepKind>::NAME),*];
+
+        /// The built-in timeout of a kind (`None` for a name that is no kind).
+        pub fn default_timeout(kind: &str) -> Option<Duration> {
+            $(if kind == <$module::$kind as StepKind>::NAME {
+                return Some(<$module::$kind as StepKind>::DEFAULT_TIMEOUT);
+            })*
+            None
+        }
+
+        impl RawAction {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => <$module::$kind as StepKind>::NAME),*
+                }
+            }
+
+            /// Reads the value of the step key `key`; `None` when `key` names no step kind.
+            pub fn next_value<'de, A: MapAccess<'de>>(
+                key: &str,
+                map: &mut A,
+            ) -> Option<Result<Self, A::Error>> {
+                $(if key == <$module::$kind as StepKind>::NAME {
+                    return Some(map.next_value::<Singleton<_>>().map(|v| Self::$variant(v.0)));
+                })*
+                None
+            }
+
+            /// Validates into the typed action; problems are reported at `path`.
+            pub fn check(&self, cx: &mut Checker, path: &str) -> Option<Action> {
+                match self {
+                    $(Self::$variant(raw) => {
+                        check_kind::<$module::$kind>(raw, cx, path).map(Action::$variant)
+                    })*
+                }
+            }
+        }
+
+        impl Action {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => <$module::$kind as StepKind>::NAME),*
+                }
+            }
+            pub fn summary(&self) -> String {
+                match self {
+                    $(Self::$variant(a) => a.summary()),*
+                }
+            }
+            pub fn needs_cluster(&self) -> bool {
+                match self {
+                    $(Self::$variant(a) => a.needs_cluster()),*
+                }
+            }
+            pub fn creates(&self) -> Vec<(String, String)> {
+                match self {
+                    $(Self::$variant(a) => a.creates()),*
+                }
+            }
+            pub fn watches(&self) -> Option<(&str, &str)> {
+                match self {
+                    $(Self::$variant(a) => a.watches()),*
+                }
+            }
+            pub async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
+                match self {
+                    $(Self::$variant(a) => a.run(ctx).await),*
+                }
+            }
+        }
+    };
+}
+
+step_kinds! {
+    Apply: apply::Apply,
+    Delete: delete::Delete,
+    Scale: scale::Scale,
+    Wait: wait::Wait,
+    Exec: exec::Exec,
+    Fault: fault::FaultStep,
+    Verify: verify::Verify,
+    Sleep: sleep::Sleep,
+}
+
+pub use apply::Apply;
+pub use verify::Verify;
+
+/// Serializes a duration as humantime text (`5m 30s`) in plans.
+pub(crate) fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
 }

@@ -1,16 +1,67 @@
 //! `scale`: sets replicas through the scale subresource.
 
-use super::{StepContext, StepResult};
-use crate::scenario::model::Scale;
+use super::{StepContext, StepKind, StepResult};
+use crate::check::Checker;
+use crate::cluster::ScalableKind;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
-pub async fn run(spec: &Scale, ctx: &StepContext<'_>) -> StepResult {
-    ctx.cluster
-        .scale(ctx.namespace(), spec.kind, &spec.name, spec.replicas)
-        .await?;
-    Ok(format!(
-        "scaled {}/{} to {} replicas",
-        spec.kind.as_str(),
-        spec.name,
-        spec.replicas
-    ))
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub kind: String,
+    pub name: String,
+    pub replicas: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Scale {
+    pub kind: ScalableKind,
+    pub name: String,
+    pub replicas: u32,
+}
+
+/// The kinds a scenario may name, for validation and hints.
+pub fn scalable(cx: &mut Checker, path: &str, kind: &str) -> Option<ScalableKind> {
+    let options: Vec<(&str, ScalableKind)> =
+        ScalableKind::ALL.iter().map(|k| (k.as_str(), *k)).collect();
+    cx.one_of(path, kind, "cannot be scaled", &options)
+}
+
+#[async_trait::async_trait]
+impl StepKind for Scale {
+    const NAME: &'static str = "scale";
+    const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+    type Raw = Raw;
+
+    fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
+        let kind = scalable(cx, &format!("{path}.kind"), &raw.kind);
+        let replicas = cx.count(&format!("{path}.replicas"), raw.replicas, 0);
+        Some(Scale {
+            kind: kind?,
+            name: raw.name,
+            replicas: replicas?,
+        })
+    }
+
+    async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
+        ctx.cluster
+            .scale(ctx.namespace(), self.kind, &self.name, self.replicas)
+            .await?;
+        Ok(format!(
+            "scaled {}/{} to {} replicas",
+            self.kind.as_str(),
+            self.name,
+            self.replicas
+        ))
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "scale {}/{} to {}",
+            self.kind.as_str(),
+            self.name,
+            self.replicas
+        )
+    }
 }

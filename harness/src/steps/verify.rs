@@ -1,13 +1,104 @@
-//! `verify`: resolves the verifier's targets (port-forward bridges for pods, or static
-//! endpoints) and its credentials, then runs the data-level check.
+//! `verify`: resolves the verifier's targets (port-forward or exec-`nc` bridges for pods, or
+//! static endpoints) and its credentials, then runs the data-level check. The same resolver
+//! serves scenario steps and `harness verify` (a one-step static plan).
 
-use super::{StepContext, StepFailure, StepResult};
-use crate::exec::cluster::static_endpoints;
-use crate::scenario::raw::FaultSpec;
-use crate::verify::cassandra::{self, PodRef, PodShell};
-use crate::verify::{self, PasswordSource, Targets, VerifySpec};
+use super::{StepContext, StepFailure, StepKind, StepResult};
+use crate::check::Checker;
+use crate::cluster::{Endpoint, Fault};
+use crate::verify::{
+    Login, PasswordSource, PodRef, PodShell, RawVerify, Target, Verdict, VerifyContext, VerifySpec,
+};
+use serde::Serialize;
+use std::time::Duration;
 
-/// The cluster as the Cassandra checks see it: pods of a selector, and commands run in them.
+/// How long one `nodetool`-style command in a pod may take.
+pub const POD_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verify(pub VerifySpec);
+
+#[async_trait::async_trait]
+impl StepKind for Verify {
+    const NAME: &'static str = "verify";
+    const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+    type Raw = RawVerify;
+
+    fn check(raw: RawVerify, cx: &mut Checker, path: &str) -> Option<Self> {
+        raw.check(cx, path).map(Verify)
+    }
+
+    async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
+        let spec = &self.0;
+        let mut endpoints = vec![];
+        for (key, target) in spec.targets() {
+            let list = resolve(ctx, target).await?;
+            if list.is_empty() {
+                return Err(StepFailure::failed(
+                    format!("{}: `{key}` resolved to no endpoint", spec.name()),
+                    "",
+                ));
+            }
+            endpoints.push((key, list));
+        }
+        let login = login(spec, ctx).await?;
+        let shell = ClusterShell { ctx };
+        let facts = &ctx.state.facts;
+        let cx = VerifyContext {
+            endpoints,
+            login,
+            pods: &shell,
+            facts,
+        };
+        step_result(spec.run(&cx).await)
+    }
+
+    fn summary(&self) -> String {
+        format!("verify {}", self.0.name())
+    }
+
+    fn needs_cluster(&self) -> bool {
+        self.0.needs_cluster()
+    }
+}
+
+/// The endpoints of one target: static ones as given, pods through local bridges.
+pub async fn resolve(ctx: &StepContext<'_>, target: &Target) -> Result<Vec<Endpoint>, StepFailure> {
+    Ok(match target {
+        Target::Endpoints(list) => list.clone(),
+        Target::Pods(pods) => ctx.cluster.endpoints(ctx.namespace(), pods).await?,
+        Target::ViaPods(proxies) => {
+            ctx.cluster
+                .proxy_endpoints(ctx.namespace(), proxies)
+                .await?
+        }
+    })
+}
+
+async fn login(spec: &VerifySpec, ctx: &StepContext<'_>) -> Result<Login, StepFailure> {
+    let Some(creds) = spec.credentials() else {
+        return Ok(Login::default());
+    };
+    let password = match &creds.password {
+        None => None,
+        Some(PasswordSource::Env(var)) => Some(std::env::var(var).map_err(|_| {
+            StepFailure::failed(
+                format!("{}: the password variable `{var}` is not set", spec.name()),
+                "",
+            )
+        })?),
+        Some(PasswordSource::Var(name)) => ctx.values.get(name).map(str::to_string),
+        Some(PasswordSource::Secret { name, key }) => {
+            Some(ctx.cluster.secret_value(ctx.namespace(), name, key).await?)
+        }
+    };
+    Ok(Login {
+        user: Some(creds.user.clone()),
+        password,
+    })
+}
+
+/// The cluster as verifiers that work inside pods see it: pods of a selector, commands run in
+/// them, and a pod deleted on purpose.
 struct ClusterShell<'a> {
     ctx: &'a StepContext<'a>,
 }
@@ -29,6 +120,7 @@ impl PodShell for ClusterShell<'_> {
             })
             .collect())
     }
+
     async fn run(
         &self,
         pod: &str,
@@ -40,117 +132,34 @@ impl PodShell for ClusterShell<'_> {
             .ctx
             .cluster
             .exec(self.ctx.namespace(), pod, container, &command, None);
-        let out = tokio::time::timeout(cassandra::NODETOOL_TIMEOUT, call)
+        let out = tokio::time::timeout(POD_COMMAND_TIMEOUT, call)
             .await
             .map_err(|_| {
                 format!(
-                    "{pod}: `{}` took longer than {:?}",
-                    command.join(" "),
-                    cassandra::NODETOOL_TIMEOUT
+                    "{pod}: `{}` took longer than {POD_COMMAND_TIMEOUT:?}",
+                    command.join(" ")
                 )
             })?
             .map_err(|e| e.to_string())?;
         Ok((out.exit_code, format!("{}{}", out.stdout, out.stderr)))
     }
-}
 
-pub async fn run(spec: &VerifySpec, ctx: &StepContext<'_>) -> StepResult {
-    let shell = ClusterShell { ctx };
-    let cassandra = match spec {
-        VerifySpec::CassandraRing(s) => Some(cassandra::ring(s, &shell).await),
-        VerifySpec::CassandraIdentity(s) => {
-            Some(cassandra::identity(s, &shell, &ctx.state.facts).await)
-        }
-        VerifySpec::CassandraSnapshot(s) => Some(cassandra::snapshot(s, &shell).await),
-        _ => None,
-    };
-    if let Some(verdict) = cassandra {
-        return step_result(verdict);
-    }
-    let ns = ctx.namespace();
-    let mut targets = Targets::default();
-    for (key, target) in spec.targets() {
-        let endpoints = match static_endpoints(&target.endpoints) {
-            Some(list) => list,
-            None => ctx.cluster.endpoints(ns, target).await?,
+    async fn delete_pod(&self, name: &str) -> Result<(), String> {
+        let fault = Fault::DeletePod {
+            name: name.to_string(),
+            wait_for_replacement: false,
         };
-        if endpoints.is_empty() {
-            return Err(StepFailure::failed(
-                format!("{}: `{key}` resolved to no endpoint", spec.name()),
-                "",
-            ));
-        }
-        targets.by_key.push((key, endpoints));
-    }
-    if let VerifySpec::Cql(c) = spec
-        && c.nodetool
-        && let Some(selector) = &c.target.pods
-    {
-        let view = cassandra::first_pod_view(&shell, selector, c.container.as_deref())
+        self.ctx
+            .cluster
+            .fault(self.ctx.namespace(), &fault, self.ctx.timeout)
             .await
-            .map_err(|e| {
-                StepFailure::failed(
-                    format!("cql: comparing with nodetool: {e} (`nodetool: false` skips it)"),
-                    "",
-                )
-            })?;
-        targets.nodetool = Some(view);
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
-    if let VerifySpec::MemcacheProxy(p) = spec {
-        targets.proxies = match static_endpoints(&p.proxies.endpoints) {
-            Some(list) => list,
-            None => ctx.cluster.proxy_endpoints(ns, &p.proxies).await?,
-        };
-    }
-    if let Some(creds) = spec.credentials() {
-        targets.user = Some(creds.user.clone());
-        targets.password = match &creds.password {
-            None => None,
-            Some(PasswordSource::Env(var)) => Some(std::env::var(var).map_err(|_| {
-                StepFailure::failed(
-                    format!("{}: the password variable `{var}` is not set", spec.name()),
-                    "",
-                )
-            })?),
-            Some(PasswordSource::Var(name)) => ctx.plan.values.get(name).map(str::to_string),
-            Some(PasswordSource::Secret { name, key }) => {
-                Some(ctx.cluster.secret_value(ns, name, key).await?)
-            }
-        };
-    }
-    let check = verify::run(spec, &targets, &ctx.plan.file);
-    let (verdict, fault_note) = match spec {
-        VerifySpec::GaleraAckWrites(s) if s.during.is_some() => {
-            let during = s.during.clone().expect("checked");
-            let after = humantime::parse_duration(&during.after).unwrap_or_default();
-            let fault = async {
-                tokio::time::sleep(after).await;
-                let f = FaultSpec::DeletePod {
-                    name: during.delete_pod.clone(),
-                    wait_for_replacement: false,
-                };
-                match ctx.cluster.fault(ns, &f, ctx.timeout).await {
-                    Ok(_) => format!(
-                        "fault: deleted pod {} {} after the writers started",
-                        during.delete_pod, during.after
-                    ),
-                    Err(e) => format!("fault: deleting pod {} failed: {e}", during.delete_pod),
-                }
-            };
-            let (verdict, note) = tokio::join!(check, fault);
-            (verdict, Some(note))
-        }
-        _ => (check.await, None),
-    };
-    let mut verdict = verdict.map_err(|e| StepFailure::failed(e.to_string(), ""))?;
-    if let Some(note) = fault_note {
-        verdict.evidence.insert(0, note);
-    }
-    step_result(verdict)
 }
 
 /// A verdict as a step's result: the summary, then the evidence lines.
-fn step_result(verdict: verify::Verdict) -> StepResult {
+fn step_result(verdict: Verdict) -> StepResult {
     let output = format!("{}\n{}", verdict.summary, verdict.evidence.join("\n"));
     if verdict.passed {
         Ok(output)

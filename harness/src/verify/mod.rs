@@ -1,79 +1,61 @@
-//! Data-level verifiers: one module per verifier, each an `async fn check(spec, targets, ..)`
-//! that talks to the servers through their native protocol and returns a [`Verdict`]. The
-//! verifiers know nothing of Kubernetes: the cluster layer turns pod targets into local
-//! endpoints (port-forward bridges) before calling them, so the same code runs against static
-//! endpoints from the CLI.
-
-mod spec;
-pub use spec::*;
+//! Data-level verifiers, grouped by the system they check: `cassandra/`, `galera/`, `etcd/`,
+//! `memcache/`, `http/`, each with its protocol client and one file per verifier. A verifier
+//! owns its file format (`Raw`), its validation into a typed spec, its `harness verify` flags
+//! and its check ([`Verifier`]); it is registered once in `registry.rs`, from which the spec
+//! enum, the names, validation, the CLI and dispatch all follow.
+//!
+//! Verifiers know nothing of Kubernetes: the `verify` step resolves pod targets into local
+//! endpoints (port-forward bridges) and hands them over in a [`VerifyContext`], so the same code
+//! runs against static endpoints from the CLI.
 
 pub mod cassandra;
-pub mod cql;
-#[cfg(test)]
-pub(crate) mod cql_standin;
-pub mod etcd_keys;
+pub mod etcd;
 pub mod galera;
-pub mod galera_ack;
-pub mod galera_status;
-pub mod galera_sync;
-pub mod http_check;
-pub mod http_client;
+pub mod http;
 pub mod memcache;
-pub mod memcache_pool;
-pub mod memcache_proxy;
-pub mod nodetool;
-#[cfg(any(test, feature = "rig"))]
-pub mod rig;
 
-use std::fmt;
-use std::path::Path;
+mod flags;
+mod registry;
+mod target;
+
+pub use flags::VerifyFlags;
+pub use registry::{NAMES, RawVerify, VerifySpec};
+pub use target::{Credentials, PasswordSource, RawCredentials, RawProxyTarget, RawTarget, Target};
+
+use crate::check::Checker;
+use crate::cluster::Endpoint;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
+use std::fmt::{self, Debug};
+use std::sync::Mutex;
 use std::time::Duration;
 
-/// One server to talk to: a display name (pod name, or the address as given) and a socket address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub name: String,
-    pub host: String,
-    pub port: u16,
-    /// The address the server is known by inside its cluster (pod IP), when that differs.
-    pub advertised: Option<String>,
-}
+/// One verifier. Adding one: a file implementing this in its system's folder, plus one line in
+/// `registry.rs`.
+#[async_trait::async_trait]
+pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
+    /// The key that names it under `verify:` and on `harness verify`.
+    const NAME: &'static str;
+    /// What a scenario says under its key.
+    type Raw: DeserializeOwned + Serialize + Clone + Debug;
 
-impl Endpoint {
-    /// Parses `HOST:PORT` (`[v6]:PORT` for IPv6).
-    pub fn parse(text: &str) -> Option<Self> {
-        let (host, port) = text.rsplit_once(':')?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port: u16 = port.parse().ok()?;
-        if host.is_empty() || port == 0 || host.contains(char::is_whitespace) {
-            return None;
-        }
-        Some(Self {
-            name: text.to_string(),
-            host: host.to_string(),
-            port,
-            advertised: None,
-        })
+    /// Validates the raw spec (variables already substituted) into the typed one.
+    fn check(raw: Self::Raw, cx: &mut Checker, path: &str) -> Option<Self>;
+    /// The raw spec from `harness verify` flags; `Err` is a usage message.
+    fn from_flags(flags: &VerifyFlags) -> Result<Self::Raw, String>;
+    /// Its targets with their key names, resolved to endpoints before [`Verifier::run`].
+    fn targets(&self) -> Vec<(&'static str, &Target)> {
+        vec![]
     }
-
-    pub fn address(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+    fn credentials(&self) -> Option<&Credentials> {
+        None
     }
-
-    /// The address other members of the cluster know this server by.
-    pub fn cluster_address(&self) -> &str {
-        self.advertised.as_deref().unwrap_or(&self.host)
+    /// Whether it needs a Kubernetes cluster (pods to reach or to exec in).
+    fn needs_cluster(&self) -> bool {
+        self.targets().iter().any(|(_, t)| t.needs_cluster())
     }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
-    }
+    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict;
 }
 
 /// What a verifier found: pass or fail, a one-line summary, and evidence lines (what each
@@ -102,33 +84,68 @@ impl Verdict {
     }
 }
 
-/// Resolved inputs of a verifier run.
-#[derive(Debug, Clone, Default)]
-pub struct Targets {
-    /// Endpoints per target key (`target`, `nodes`, `servers`).
-    pub by_key: Vec<(&'static str, Vec<Endpoint>)>,
-    /// Proxy endpoints for `memcache.proxy`.
-    pub proxies: Vec<Endpoint>,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    /// `nodetool status` from a target pod, for `cql` to compare with what the driver reads.
-    pub nodetool: Option<cql::NodetoolView>,
+/// A pod: name and IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodRef {
+    pub name: String,
+    pub ip: Option<String>,
 }
 
-impl Targets {
+/// What verifiers that work inside pods need from the cluster (exec, listing, a fault).
+#[async_trait::async_trait]
+pub trait PodShell: Send + Sync {
+    async fn pods(&self, selector: &str) -> Result<Vec<PodRef>, String>;
+    /// Runs a command; `Ok((exit code, stdout + stderr))`.
+    async fn run(
+        &self,
+        pod: &str,
+        container: Option<&str>,
+        command: &[&str],
+    ) -> Result<(i32, String), String>;
+    /// Deletes a pod without waiting for its replacement (faults injected during a check).
+    async fn delete_pod(&self, name: &str) -> Result<(), String> {
+        Err(format!("cannot delete pod {name}: this run has no cluster"))
+    }
+}
+
+/// A run without pods (static targets).
+pub struct NoPods;
+
+#[async_trait::async_trait]
+impl PodShell for NoPods {
+    async fn pods(&self, selector: &str) -> Result<Vec<PodRef>, String> {
+        Err(format!("listing pods `{selector}` needs a cluster"))
+    }
+    async fn run(&self, pod: &str, _: Option<&str>, _: &[&str]) -> Result<(i32, String), String> {
+        Err(format!("exec in {pod} needs a cluster"))
+    }
+}
+
+/// Login resolved for a run: user and password (the password never appears in a verdict).
+#[derive(Debug, Clone, Default)]
+pub struct Login {
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+/// What a verifier gets to work with: its resolved endpoints, login, the pods (exec), and the
+/// facts earlier steps recorded.
+pub struct VerifyContext<'a> {
+    /// Endpoints per target key (`target`, `nodes`, `servers`, `proxies`).
+    pub endpoints: Vec<(&'static str, Vec<Endpoint>)>,
+    pub login: Login,
+    pub pods: &'a dyn PodShell,
+    pub facts: &'a Mutex<BTreeMap<String, String>>,
+}
+
+impl VerifyContext<'_> {
     pub fn get(&self, key: &str) -> &[Endpoint] {
-        self.by_key
+        self.endpoints
             .iter()
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v.as_slice())
             .unwrap_or(&[])
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    #[error("{0}")]
-    Usage(String),
 }
 
 /// A short token unique to this run of a check (names its keys, databases and tables).
@@ -146,7 +163,7 @@ pub fn nonce() -> String {
     );
     format!(
         "{:012x}",
-        memcache::fnv1a(seed.as_bytes()) & 0xffff_ffff_ffff
+        memcache::client::fnv1a(seed.as_bytes()) & 0xffff_ffff_ffff
     )
 }
 
@@ -160,83 +177,5 @@ pub async fn bounded<T, E: fmt::Display>(
     match tokio::time::timeout(limit, f).await {
         Ok(r) => r.map_err(|e| format!("{what}: {e}")),
         Err(_) => Err(format!("{what}: no answer within {}s", limit.as_secs())),
-    }
-}
-
-/// Runs a verifier. `scenario_file` anchors relative paths (CQL scripts). The caller bounds the
-/// whole check (the step's deadline, or `--timeout` of `harness verify`).
-pub async fn run(
-    spec: &VerifySpec,
-    targets: &Targets,
-    scenario_file: &Path,
-) -> Result<Verdict, VerifyError> {
-    let login = || galera::Login {
-        user: targets.user.clone().unwrap_or_else(|| "root".into()),
-        password: targets.password.clone(),
-    };
-    match spec {
-        VerifySpec::GaleraStatus(s) => {
-            Ok(galera_status::check(s, targets.get("target"), &login()).await)
-        }
-        VerifySpec::GaleraSync(_) => Ok(galera_sync::check(targets.get("target"), &login()).await),
-        VerifySpec::GaleraAckWrites(s) => {
-            Ok(galera_ack::check(s, targets.get("target"), &login()).await)
-        }
-        VerifySpec::EtcdKeys(s) => {
-            Ok(etcd_keys::check(s, targets.get("target"), targets.get("nodes")).await)
-        }
-        VerifySpec::MemcachePool(s) => Ok(memcache_pool::check(s, targets.get("target")).await),
-        VerifySpec::MemcacheProxy(s) => {
-            Ok(memcache_proxy::check(s, &targets.proxies, targets.get("servers")).await)
-        }
-        VerifySpec::Http(s) => Ok(http_check::check(s, targets.get("target")).await),
-        VerifySpec::CassandraRing(_)
-        | VerifySpec::CassandraIdentity(_)
-        | VerifySpec::CassandraSnapshot(_) => Err(VerifyError::Usage(format!(
-            "{} runs nodetool in pods: it needs a cluster",
-            spec.name()
-        ))),
-        VerifySpec::Cql(s) => {
-            let script = match &s.script {
-                Some(path) => {
-                    let full = scenario_file.parent().unwrap_or(Path::new(".")).join(path);
-                    Some(std::fs::read_to_string(&full).map_err(|e| {
-                        VerifyError::Usage(format!("CQL script {}: {e}", full.display()))
-                    })?)
-                }
-                None => None,
-            };
-            let login = targets
-                .user
-                .clone()
-                .map(|u| (u, targets.password.clone().unwrap_or_default()));
-            Ok(cql::check(
-                s,
-                targets.get("target"),
-                login,
-                script.as_deref(),
-                targets.nodetool.as_ref(),
-            )
-            .await)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Layer 1 (pure).
-    #[test]
-    fn parses_endpoints() {
-        let e = Endpoint::parse("10.0.0.1:3306").unwrap();
-        assert_eq!((e.host.as_str(), e.port), ("10.0.0.1", 3306));
-        assert_eq!(
-            Endpoint::parse("[::1]:11211").unwrap().address(),
-            "[::1]:11211"
-        );
-        for bad in ["nohost", ":80", "h:0", "h:99999", "h:x"] {
-            assert!(Endpoint::parse(bad).is_none(), "{bad}");
-        }
     }
 }

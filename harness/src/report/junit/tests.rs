@@ -3,7 +3,8 @@
 //! which `scripts/install-test-deps.sh` installs).
 
 use super::*;
-use crate::exec::{Evidence, StepInfo};
+use crate::cluster::Evidence;
+use crate::report::events::StepInfo;
 use std::path::Path;
 use std::process::Command;
 

@@ -2,8 +2,14 @@
 //! a scripted [`PodShell`]. No Cassandra server runs here; on a cluster the same code runs
 //! against real pods (layer 4).
 
+use super::identity::CassandraIdentitySpec;
+use super::ring::CassandraRingSpec;
+use super::snapshot::CassandraSnapshotSpec;
 use super::*;
-use std::collections::VecDeque;
+use async_trait::async_trait;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
 
 fn status(rows: &[(&str, &str, &str)]) -> String {
     let mut text = String::from(
@@ -66,7 +72,7 @@ impl PodShell for Scripted {
     }
 }
 
-fn ring_spec(nodes: i64) -> CassandraRingSpec {
+fn ring_spec(nodes: u32) -> CassandraRingSpec {
     CassandraRingSpec {
         pods: "app=cassandra".into(),
         container: None,
@@ -189,7 +195,7 @@ async fn ring_must_stay_stable_for_the_window() {
     let a = status(&[("UN", "10.0.0.1", "1"), ("UN", "10.0.0.2", "2")]);
     let b = status(&[("UN", "10.0.0.1", "1"), ("UN", "10.0.0.2", "3")]);
     let spec = CassandraRingSpec {
-        stable_for: Some("30s".into()),
+        stable_for: Some(Duration::from_secs(30)),
         ..ring_spec(2)
     };
     // 30s window: a look every 5s, the last at 30s.
@@ -223,7 +229,7 @@ async fn a_node_that_flaps_down_and_back_inside_the_window_fails() {
     // Up at the start and at the end: one look after the window alone would pass.
     let shell = Scripted::new(&PODS, looks(&[(up.clone(), 2), (flap, 1), (up, 10)]));
     let spec = CassandraRingSpec {
-        stable_for: Some("30s".into()),
+        stable_for: Some(Duration::from_secs(30)),
         ..ring_spec(2)
     };
     let v = ring(&spec, &shell).await;

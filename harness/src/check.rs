@@ -1,0 +1,334 @@
+//! The validation context: what step kinds and verifiers use to turn their raw, as-written
+//! values into typed ones. It collects every problem (not the first) as a [`Diagnostic`] with
+//! the file, the key path and the line; a conversion returns `None` when its value is unusable,
+//! and the scenario is refused as a whole if any error was collected.
+//!
+//! Variables are substituted here, once, with the run's real values: nothing downstream parses
+//! or renders a scenario value again.
+
+use crate::cluster::Endpoint;
+use crate::diag::lines::LineIndex;
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::vars::{self, Values};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub struct Checker<'a> {
+    file: &'a Path,
+    /// Relative paths in the scenario are relative to its directory.
+    base: PathBuf,
+    lines: Option<&'a LineIndex>,
+    values: &'a Values,
+    diags: Diagnostics,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(file: &'a Path, lines: Option<&'a LineIndex>, values: &'a Values) -> Self {
+        Self {
+            file,
+            base: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            lines,
+            values,
+            diags: Diagnostics::default(),
+        }
+    }
+
+    pub fn file(&self) -> &Path {
+        self.file
+    }
+
+    pub fn values(&self) -> &Values {
+        self.values
+    }
+
+    pub fn into_diagnostics(self) -> Diagnostics {
+        self.diags
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diags.has_errors()
+    }
+
+    fn position(&self, path: &str) -> Option<(usize, usize)> {
+        self.lines.and_then(|l| l.position(path))
+    }
+
+    pub fn error(&mut self, path: &str, message: impl Into<String>) {
+        let d = Diagnostic::error(self.file, path, message).at(self.position(path));
+        self.diags.push(d);
+    }
+
+    pub fn warning(&mut self, path: &str, message: impl Into<String>) {
+        let d = Diagnostic::warning(self.file, path, message).at(self.position(path));
+        self.diags.push(d);
+    }
+
+    /// Appends problems found elsewhere (e.g. by a nested loader).
+    pub fn extend(&mut self, diags: Diagnostics) {
+        self.diags.0.extend(diags.0);
+    }
+
+    /// A positive duration such as `90s`, `5m` or `1h 30m`.
+    pub fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) if d.is_zero() => {
+                self.error(
+                    path,
+                    format!(
+                        "duration `{text}` is zero; give a positive duration such as `30s` or `5m`"
+                    ),
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(
+                    path,
+                    format!("`{text}` is not a duration ({e}); write e.g. `90s`, `5m` or `1h 30m`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A whole number of at least `min` (and at most what Kubernetes' int32 fields hold).
+    pub fn count(&mut self, path: &str, n: i64, min: i64) -> Option<u32> {
+        if n < min || n > i64::from(i32::MAX) {
+            self.error(
+                path,
+                format!("{n} is out of range: it must be at least {min}"),
+            );
+            None
+        } else {
+            u32::try_from(n).ok()
+        }
+    }
+
+    pub fn port(&mut self, path: &str, n: i64) -> Option<u16> {
+        match u16::try_from(n) {
+            Ok(p) if p > 0 => Some(p),
+            _ => {
+                self.error(path, format!("{n} is not a port (1 to 65535)"));
+                None
+            }
+        }
+    }
+
+    pub fn endpoint(&mut self, path: &str, text: &str) -> Option<Endpoint> {
+        let parsed = Endpoint::parse(text);
+        if parsed.is_none() {
+            self.error(path, format!("`{text}` is not HOST:PORT"));
+        }
+        parsed
+    }
+
+    /// A Kubernetes label selector (`app=x`, `app=x,tier=db`, `app!=x`, `app`).
+    pub fn selector(&mut self, path: &str, selector: &str) -> Option<String> {
+        for part in selector.split(',') {
+            let part = part.trim();
+            let ok = if let Some((k, v)) = part
+                .split_once("!=")
+                .or_else(|| part.split_once("=="))
+                .or_else(|| part.split_once('='))
+            {
+                !k.trim().is_empty() && !v.contains('=') && !v.trim().is_empty()
+            } else {
+                !part.is_empty() && !part.contains(' ')
+            };
+            if !ok {
+                self.error(path, format!("`{selector}` is not a label selector; write e.g. `app=cassandra` or `app=x,tier=db`"));
+                return None;
+            }
+        }
+        Some(selector.to_string())
+    }
+
+    /// One of `options` (name, given?) must be given; says which when not.
+    pub fn exactly_one(&mut self, path: &str, options: &[(&str, bool)]) -> bool {
+        let given: Vec<&str> = options
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(n, _)| *n)
+            .collect();
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+        match given.len() {
+            1 => true,
+            0 => {
+                self.error(path, format!("give one of {}", names.join(", ")));
+                false
+            }
+            _ => {
+                self.error(
+                    path,
+                    format!(
+                        "give only one of {}, not {}",
+                        names.join(", "),
+                        given.join(" and ")
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// One of a closed set of names (kinds, levels), with a hint when misspelt.
+    pub fn one_of<T: Copy>(
+        &mut self,
+        path: &str,
+        given: &str,
+        what: &str,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        if let Some((_, v)) = options.iter().find(|(n, _)| *n == given) {
+            return Some(*v);
+        }
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        let hint = did_you_mean(given, names.iter().copied())
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        self.error(
+            path,
+            format!("`{given}` {what}; use one of {}{hint}", names.join(", ")),
+        );
+        None
+    }
+
+    /// Reads a file named by the scenario (relative to it), as UTF-8 of bounded size.
+    pub fn read_file(
+        &mut self,
+        path: &str,
+        what: &str,
+        relative: &str,
+        max: u64,
+    ) -> Option<String> {
+        let full = self.base.join(relative);
+        match read_text(&full, max) {
+            Ok(text) => Some(text),
+            Err(problem) => {
+                self.error(path, format!("{what} `{}`: {problem}", full.display()));
+                None
+            }
+        }
+    }
+
+    /// The scenario's directory joined with `relative`.
+    pub fn resolve_path(&self, relative: &str) -> PathBuf {
+        self.base.join(relative)
+    }
+
+    /// The value of a variable (built-ins included).
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        self.values.get(name).map(str::to_string)
+    }
+
+    /// " (did you mean `x`?)" for a misspelt variable name, or nothing.
+    pub fn var_hint(&self, name: &str) -> String {
+        did_you_mean(name, self.values.values.keys().map(String::as_str))
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default()
+    }
+
+    /// Substitutes `${var}` in a text; unknown variables are reported at `path`.
+    pub fn substitute(&mut self, path: &str, text: &str) -> Option<String> {
+        match vars::substitute(text, &|n| self.lookup(n)) {
+            Ok(t) => Some(t),
+            Err(unknown) => {
+                let u = &unknown[0];
+                let hint = self.var_hint(&u.name);
+                self.error(path, format!("unknown variable `${{{}}}`{hint}", u.name));
+                None
+            }
+        }
+    }
+
+    /// A raw spec with variables substituted in every string; an unknown variable is reported at
+    /// `path` and the spec is not checked further.
+    pub fn render<T: Serialize + DeserializeOwned>(&mut self, path: &str, spec: &T) -> Option<T> {
+        match vars::render(spec, &|n| self.lookup(n)) {
+            Ok(r) => Some(r),
+            Err(vars::RenderError::Unknown(name)) => {
+                let hint = self.var_hint(&name);
+                self.error(path, format!("unknown variable `${{{name}}}`{hint}"));
+                None
+            }
+            Err(vars::RenderError::Invalid(message)) => {
+                self.error(path, message);
+                None
+            }
+        }
+    }
+}
+
+/// Why a file could not be read, and where in it (invalid UTF-8), in plain words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub message: String,
+    pub position: Option<(usize, usize)>,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Reads a file as UTF-8 text of bounded size.
+pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
+    let plain = |message: String| ReadError {
+        message,
+        position: None,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| plain(format!("cannot read file: {e}")))?;
+    if meta.len() > max {
+        return Err(plain(format!(
+            "file is {} bytes, larger than the limit of {max} bytes",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| plain(format!("cannot read file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let valid = &e.as_bytes()[..offset];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let column = offset - valid.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+        ReadError {
+            message: format!("file is not valid UTF-8 (invalid byte at offset {offset})"),
+            position: Some((line, column)),
+        }
+    })
+}
+
+/// A YAML scalar taken as text (`3`, `true` and `abc` are all fine as values to compare with).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ScalarString(pub String);
+
+impl<'de> serde::Deserialize<'de> for ScalarString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ScalarString;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ScalarString, E> {
+                Ok(ScalarString(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

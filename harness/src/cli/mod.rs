@@ -1,0 +1,241 @@
+//! The command line: `list`, `validate`, `plan`, `run`, `verify`. Exit codes: 0 all passed,
+//! 1 a scenario or check failed, 2 invalid input or usage. Results go to stdout, logs to stderr.
+//!
+//! Thin on purpose: every command selects scenarios through [`select`] and runs plans through
+//! [`run::execute`]; `harness verify` builds a one-step static plan and goes the same way.
+
+mod run;
+mod select;
+mod verify;
+
+pub use run::{execute, version_mismatch};
+pub use select::new_run_id;
+
+use crate::plan::CleanupPolicy;
+use crate::verify::VerifyFlags;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+pub const EXIT_PASS: u8 = 0;
+pub const EXIT_FAIL: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "harness",
+    version,
+    about = "Conformance harness for stateful systems on Kubernetes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List scenarios (name, tags, file).
+    List(Select),
+    /// Validate scenario files; every problem is reported with file, key path and line.
+    Validate(Select),
+    /// Print the resolved plan of a scenario (timeouts, namespace, rendered manifests).
+    Plan {
+        file: PathBuf,
+        /// Also print the rendered manifests (Secret values are redacted).
+        #[arg(long)]
+        manifests: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Run id to plan with (default: a new one).
+        #[arg(long)]
+        run_id: Option<String>,
+    },
+    /// Run scenarios.
+    Run(RunArgs),
+    /// Run one verifier against static endpoints (no cluster needed).
+    Verify(Box<VerifyArgs>),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Select {
+    /// Scenario files or directories (default: scenarios/).
+    pub paths: Vec<PathBuf>,
+    /// Only scenarios with one of these tags (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Provider {
+    Kind,
+    Minikube,
+    Existing,
+    K3s,
+    /// No cluster: only scenarios with `cluster: { required: false }`.
+    None,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: Select,
+    /// How to get a cluster. `--context` implies `existing`.
+    #[arg(long, value_enum, env = "HARNESS_PROVIDER", default_value = "kind")]
+    pub provider: Provider,
+    /// Use this existing kubeconfig context (never deleted).
+    #[arg(long, env = "HARNESS_CONTEXT")]
+    pub context: Option<String>,
+    #[arg(long, env = "HARNESS_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// JUnit report path (default: <report-dir>/<run-id>/junit.xml).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    #[arg(long, default_value = "reports")]
+    pub report_dir: PathBuf,
+    /// Keep everything the scenarios created.
+    #[arg(long)]
+    pub keep: bool,
+    /// Keep the namespace of a failed scenario for inspection.
+    #[arg(long)]
+    pub keep_on_failure: bool,
+    /// Keep the cluster the harness created.
+    #[arg(long)]
+    pub keep_cluster: bool,
+    /// kind/minikube: use (or create) the cluster with this name; a cluster the harness did
+    /// not create is reused only when named here, and never deleted.
+    #[arg(long)]
+    pub cluster_name: Option<String>,
+    /// kind: the cluster config (default: generated for the scenarios' worker count).
+    #[arg(long)]
+    pub kind_config: Option<PathBuf>,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub parallel: u16,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct VerifyArgs {
+    /// The verifier: galera.status, galera.sync, galera.acknowledged_writes, etcd.keys,
+    /// memcache.pool, memcache.proxy, http, cql.
+    pub verifier: String,
+    #[command(flatten)]
+    pub flags: VerifyFlags,
+    /// Bound on the whole check.
+    #[arg(long, default_value = "5m")]
+    pub timeout: String,
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_PASS
+            });
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAIL);
+        }
+    };
+    ExitCode::from(runtime.block_on(dispatch(cli)))
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+async fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::List(select) => list(&select),
+        Command::Validate(select) => validate(&select),
+        Command::Plan {
+            file,
+            manifests,
+            json,
+            run_id,
+        } => plan_cmd(&file, manifests, json, run_id),
+        Command::Run(args) => run::run(args).await,
+        Command::Verify(args) => verify::verify(*args).await,
+    }
+}
+
+fn list(select: &Select) -> u8 {
+    match select::load_all(select, crate::scenario::CHECK_RUN_ID) {
+        Ok(scenarios) => {
+            for s in scenarios {
+                println!(
+                    "{:<36} {:<24} {}",
+                    s.name,
+                    s.tags.join(","),
+                    s.file.display()
+                );
+            }
+            EXIT_PASS
+        }
+        Err(code) => code,
+    }
+}
+
+fn validate(select: &Select) -> u8 {
+    let started = Instant::now();
+    match select::load_all(select, crate::scenario::CHECK_RUN_ID) {
+        Ok(scenarios) => {
+            for s in &scenarios {
+                println!("ok  {} ({})", s.name, s.file.display());
+            }
+            println!(
+                "{} scenario(s) valid in {:.0} ms",
+                scenarios.len(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            EXIT_PASS
+        }
+        Err(code) => code,
+    }
+}
+
+fn plan_cmd(file: &Path, manifests: bool, json: bool, run_id: Option<String>) -> u8 {
+    let select = Select {
+        paths: vec![file.to_path_buf()],
+        tags: vec![],
+    };
+    let run_id = run_id.unwrap_or_else(new_run_id);
+    let plans = match select::plans(&select, &run_id, CleanupPolicy::default()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    for p in plans {
+        if json {
+            let text = serde_json::to_string_pretty(&p).unwrap_or_default();
+            println!(
+                "{}",
+                crate::redact::Redactor::new(p.secrets.clone()).redact(&text)
+            );
+        } else {
+            print!("{}", p.render_text(manifests));
+        }
+    }
+    EXIT_PASS
+}

@@ -1,0 +1,279 @@
+//! `harness run`: selects and plans scenarios, gets a cluster from the provider, runs the plans
+//! with every reporter attached, and gives the cluster back.
+
+use super::select::{self, new_run_id};
+use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, Provider, RunArgs};
+use crate::cluster::{Cluster, NoCluster};
+use crate::plan::{CleanupPolicy, ScenarioPlan};
+use crate::report::events::{Event, EventSink};
+use crate::report::{
+    Fanout, Reporter, console::ConsoleReporter, json::JsonReporter, junit::JunitReporter,
+};
+use crate::runner::Executor;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub async fn run(args: RunArgs) -> u8 {
+    let run_id = new_run_id();
+    let cleanup = CleanupPolicy {
+        keep: args.keep,
+        keep_on_failure: args.keep_on_failure,
+    };
+    let plans = match select::plans(&args.select, &run_id, cleanup) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if plans.is_empty() {
+        eprintln!("error: no scenario matches the selected tags");
+        return EXIT_USAGE;
+    }
+    let needs_cluster = plans.iter().any(|p| p.cluster.required);
+    let provider = if args.context.is_some() {
+        Provider::Existing
+    } else {
+        args.provider
+    };
+    if needs_cluster && provider == Provider::None {
+        eprintln!(
+            "error: some selected scenarios need a Kubernetes cluster, but --provider none was given"
+        );
+        return EXIT_USAGE;
+    }
+    let run_dir = args.report_dir.join(&run_id);
+    let junit = args
+        .junit
+        .clone()
+        .unwrap_or_else(|| run_dir.join("junit.xml"));
+    let summary = run_dir.join("summary.json");
+    if !needs_cluster {
+        return execute(&NoCluster, &plans, &run_id, &junit, &summary, args.parallel).await;
+    }
+    run_on_cluster(&args, provider, &plans, &run_id, &run_dir, &junit, &summary).await
+}
+
+/// Gets a cluster from the provider, runs the plans on it, exports logs on failure and gives
+/// the cluster back (unless --keep-cluster or the harness did not create it).
+async fn run_on_cluster(
+    args: &RunArgs,
+    provider: Provider,
+    plans: &[ScenarioPlan],
+    run_id: &str,
+    run_dir: &Path,
+    junit: &Path,
+    summary: &Path,
+) -> u8 {
+    use crate::provider::{self as prov, Prepared};
+    let workers = plans.iter().map(|p| p.cluster.workers).max().unwrap_or(0);
+    let default_name = format!("harness-{}", run_id.rsplit('-').next().unwrap_or("run"));
+    let name = args.cluster_name.clone().unwrap_or(default_name);
+    // k3s lives as long as this handle (testcontainers removes it on drop).
+    let mut k3s = None;
+    let prepared = match provider {
+        Provider::Kind => {
+            prov::kind_up(
+                &name,
+                args.cluster_name.is_some(),
+                workers,
+                args.kind_config.as_deref(),
+                run_dir,
+            )
+            .await
+        }
+        Provider::Minikube => prov::minikube_up(&name, workers + 1).await,
+        Provider::Existing => Ok(Prepared {
+            provider: "existing",
+            name: args.context.clone().unwrap_or_default(),
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+            created: false,
+        }),
+        Provider::K3s => match prov::k3s_up(run_dir).await {
+            Ok((prepared, container)) => {
+                k3s = Some(container);
+                Ok(prepared)
+            }
+            Err(e) => Err(e),
+        },
+        Provider::None => unreachable!("checked by the caller"),
+    };
+    let prepared = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if provider == Provider::Existing && prepared.context.is_none() {
+        eprintln!(
+            "error: an existing cluster is used only when you name its context: pass --context NAME (or set HARNESS_CONTEXT)"
+        );
+        return EXIT_USAGE;
+    }
+    let give_back = |code: u8| {
+        let prepared = prepared.clone();
+        async move {
+            if !args.keep_cluster
+                && let Err(e) = prov::teardown(&prepared).await
+            {
+                eprintln!(
+                    "warning: deleting the {} cluster {}: {e}",
+                    prepared.provider, prepared.name
+                );
+            }
+            code
+        }
+    };
+    let (client, version) =
+        match prov::client_for(prepared.kubeconfig.as_deref(), prepared.context.as_deref()).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return give_back(EXIT_USAGE).await;
+            }
+        };
+    if let Some(problem) = plans.iter().find_map(|p| version_mismatch(p, &version)) {
+        eprintln!("error: {problem}");
+        return give_back(EXIT_USAGE).await;
+    }
+    let cluster = crate::k8s::KubeCluster::new(
+        client,
+        prepared.provider,
+        &version,
+        run_id,
+        run_dir.join("evidence"),
+    );
+    let code = execute(&cluster, plans, run_id, junit, summary, args.parallel).await;
+    if code != EXIT_PASS
+        && prepared.provider == "kind"
+        && let Err(e) = prov::kind_export_logs(&prepared.name, &run_dir.join("kind-logs")).await
+    {
+        eprintln!("warning: kind export logs: {e}");
+    }
+    let code = give_back(code).await;
+    drop(k3s);
+    code
+}
+
+/// A scenario's Kubernetes version range against the server's `vMAJOR.MINOR.PATCH`.
+pub fn version_mismatch(plan: &ScenarioPlan, server: &str) -> Option<String> {
+    let mut parts = server.trim_start_matches('v').split(['.', '-', '+']);
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts.next()?.parse().ok()?;
+    let v = (major, minor);
+    let min = plan.cluster.kubernetes_min.filter(|m| v < *m);
+    let max = plan.cluster.kubernetes_max.filter(|m| v > *m);
+    min.or(max).map(|_| {
+        format!(
+            "scenario {} needs Kubernetes {:?}..{:?}, the server is {server}",
+            plan.name, plan.cluster.kubernetes_min, plan.cluster.kubernetes_max
+        )
+    })
+}
+
+/// Runs plans against a cluster with every reporter attached; returns the exit code.
+pub async fn execute(
+    cluster: &dyn Cluster,
+    plans: &[ScenarioPlan],
+    run_id: &str,
+    junit: &Path,
+    json: &Path,
+    parallel: u16,
+) -> u8 {
+    let console: Box<dyn Reporter> = Box::new(ConsoleReporter::new(
+        std::io::stdout(),
+        std::io::stdout().is_terminal(),
+    ));
+    let reporters: Vec<Box<dyn Reporter>> = vec![
+        console,
+        Box::new(JunitReporter::new(junit.to_path_buf())),
+        Box::new(JsonReporter::new(json.to_path_buf())),
+    ];
+    let code = execute_with(cluster, plans, run_id, reporters, parallel).await;
+    eprintln!("reports: {} and {}", junit.display(), json.display());
+    code
+}
+
+/// Runs plans against a cluster with the given reporters; returns the exit code.
+pub async fn execute_with(
+    cluster: &dyn Cluster,
+    plans: &[ScenarioPlan],
+    run_id: &str,
+    reporters: Vec<Box<dyn Reporter>>,
+    parallel: u16,
+) -> u8 {
+    let sink = Fanout::new(reporters);
+    let cancel = CancellationToken::new();
+    let signals = cancel_on_signal(cancel.clone());
+    let (provider, version) = cluster.describe();
+    sink.emit(Event::RunStarted {
+        run_id: run_id.to_string(),
+        provider,
+        cluster_version: version,
+        scenarios: plans.len(),
+    });
+    let started = Instant::now();
+    let executor = Executor {
+        cluster,
+        sink: &sink,
+        cancel: cancel.clone(),
+    };
+    use futures::StreamExt;
+    let results: Vec<_> = futures::stream::iter(plans.iter().map(|p| executor.run_scenario(p)))
+        .buffer_unordered(parallel.into())
+        .collect()
+        .await;
+    signals.abort();
+    let failed = results.iter().filter(|r| !r.passed).count();
+    sink.emit(Event::RunFinished {
+        duration: started.elapsed(),
+        passed: results.len() - failed,
+        failed,
+    });
+    if let Err(e) = sink.finish() {
+        eprintln!("error: writing reports: {e}");
+        // Not a usage problem: the run happened and its verdicts stand unreported.
+        return EXIT_FAIL;
+    }
+    if failed > 0 || cancel.is_cancelled() {
+        EXIT_FAIL
+    } else {
+        EXIT_PASS
+    }
+}
+
+/// Cancels the run on Ctrl-C or SIGTERM. The handlers are registered before this returns (not
+/// when the task first runs), so a signal that comes right after start is not lost.
+fn cancel_on_signal(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (interrupt, terminate) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
+        tokio::spawn(async move {
+            match (interrupt, terminate) {
+                (Ok(mut i), Ok(mut t)) => {
+                    tokio::select! {
+                        _ = i.recv() => {}
+                        _ = t.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            tracing::warn!(
+                "interrupted: stopping the running steps, collecting evidence and cleaning up"
+            );
+            cancel.cancel();
+        })
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        cancel.cancel();
+    })
+}

@@ -1,0 +1,88 @@
+//! Turning a selection of scenario files into plans: discover the files, validate every one for
+//! this run (printing every problem), filter by tags, plan. Every command that reads scenarios
+//! goes through here.
+
+use super::{EXIT_USAGE, Select};
+use crate::diag::Diagnostics;
+use crate::plan::{self, CleanupPolicy, ScenarioPlan};
+use crate::scenario::{self, Scenario};
+use std::path::PathBuf;
+
+pub fn env_lookup(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// A new run id: UTC time plus a few pseudo-random hex digits.
+pub fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!(
+        "{}-{:04x}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        h.finish() & 0xffff
+    )
+}
+
+fn files(select: &Select) -> Result<Vec<PathBuf>, u8> {
+    let roots = if select.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        select.paths.clone()
+    };
+    let mut out = vec![];
+    for root in roots {
+        match scenario::discover(&root) {
+            Ok(found) => out.extend(found),
+            Err(e) => {
+                eprintln!("error: {}: {e}", root.display());
+                return Err(EXIT_USAGE);
+            }
+        }
+    }
+    if out.is_empty() {
+        eprintln!("error: no scenario files (*.yaml) found");
+        return Err(EXIT_USAGE);
+    }
+    Ok(out)
+}
+
+/// Validates every selected file for the run `run_id`; prints every diagnostic to stderr.
+/// `Err` (the exit code) when any file has an error.
+pub fn load_all(select: &Select, run_id: &str) -> Result<Vec<Scenario>, u8> {
+    let paths = files(select)?;
+    let mut scenarios = vec![];
+    let mut all = Diagnostics::default();
+    for path in &paths {
+        let (scenario, diags) = scenario::validate_file(path, &env_lookup, run_id);
+        all.0.extend(diags.0);
+        scenarios.extend(scenario);
+    }
+    for d in &all.0 {
+        eprintln!("{d}");
+    }
+    if all.has_errors() {
+        eprintln!(
+            "error: {} problem(s) in {} file(s); nothing was run",
+            all.errors().count(),
+            paths.len()
+        );
+        return Err(EXIT_USAGE);
+    }
+    if !select.tags.is_empty() {
+        scenarios.retain(|s| s.tags.iter().any(|t| select.tags.contains(t)));
+    }
+    Ok(scenarios)
+}
+
+/// Loads, validates and plans a selection.
+pub fn plans(
+    select: &Select,
+    run_id: &str,
+    cleanup: CleanupPolicy,
+) -> Result<Vec<ScenarioPlan>, u8> {
+    Ok(load_all(select, run_id)?
+        .iter()
+        .map(|s| plan::plan(s, cleanup))
+        .collect())
+}

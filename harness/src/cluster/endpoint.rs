@@ -1,0 +1,81 @@
+//! One server to talk to: a display name (pod name, or the address as given), where to reach it,
+//! and the address its own cluster knows it by.
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Endpoint {
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// The address the server is known by inside its cluster (pod IP), when that differs.
+    pub advertised: Option<String>,
+}
+
+impl Endpoint {
+    /// Parses `HOST:PORT` (`[v6]:PORT` for IPv6).
+    pub fn parse(text: &str) -> Option<Self> {
+        let (host, port) = text.rsplit_once(':')?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let port: u16 = port.parse().ok()?;
+        if host.is_empty() || port == 0 || host.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(Self {
+            name: text.to_string(),
+            host: host.to_string(),
+            port,
+            advertised: None,
+        })
+    }
+
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The address other members of the cluster know this server by.
+    pub fn cluster_address(&self) -> &str {
+        self.advertised.as_deref().unwrap_or(&self.host)
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+#[cfg(test)]
+impl From<harness_testkit::Server> for Endpoint {
+    fn from(s: harness_testkit::Server) -> Self {
+        Self {
+            name: s.name,
+            host: s.host,
+            port: s.port,
+            advertised: s.advertised,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure).
+    #[test]
+    fn parses_endpoints() {
+        let e = Endpoint::parse("10.0.0.1:3306").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("10.0.0.1", 3306));
+        assert_eq!(
+            Endpoint::parse("[::1]:11211").unwrap().address(),
+            "[::1]:11211"
+        );
+        for bad in ["nohost", ":80", "h:0", "h:99999", "h:x"] {
+            assert!(Endpoint::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

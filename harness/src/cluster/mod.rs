@@ -1,0 +1,230 @@
+//! The cluster port: everything the runner and the step kinds need from Kubernetes, in typed
+//! terms (no scenario-file types reach it). The real implementation (kube-rs) lives in `k8s`;
+//! `NoCluster` serves runs without a cluster; tests use doubles. Errors carry the tool output or
+//! API message they came from.
+
+mod endpoint;
+mod vocabulary;
+
+pub use endpoint::Endpoint;
+pub use vocabulary::*;
+
+use crate::manifest::Manifest;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// Something the harness created and must remove, last first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum CleanupItem {
+    Namespace(String),
+    /// A cluster-scoped or namespaced object created by an apply step.
+    Object {
+        api_version: String,
+        kind: String,
+        namespace: Option<String>,
+        name: String,
+    },
+    /// A node the scenario cordoned: uncordon it.
+    Uncordon(String),
+}
+
+impl std::fmt::Display for CleanupItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CleanupItem::Namespace(n) => write!(f, "namespace {n}"),
+            CleanupItem::Object {
+                kind,
+                namespace: Some(ns),
+                name,
+                ..
+            } => write!(f, "{kind} {ns}/{name}"),
+            CleanupItem::Object { kind, name, .. } => write!(f, "{kind} {name}"),
+            CleanupItem::Uncordon(n) => write!(f, "uncordon node {n}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecOutput {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodInfo {
+    pub name: String,
+    pub ip: Option<String>,
+    pub node: Option<String>,
+    pub ready: bool,
+}
+
+/// One piece of evidence gathered when a step fails.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Evidence {
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{0}")]
+    Api(String),
+    #[error("timed out after {after:?}: {last_state}")]
+    Timeout { after: Duration, last_state: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("refusing to touch {0}: it lacks the harness labels, so the harness did not create it")]
+    NotOurs(String),
+    #[error("{0} needs a Kubernetes cluster, and this run has none")]
+    NoCluster(&'static str),
+}
+
+/// What a scenario can do to a cluster. Every call is scoped to the scenario's namespace.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Provider name and server version, for reports.
+    fn describe(&self) -> (String, String);
+    async fn create_namespace(
+        &self,
+        namespace: &str,
+        scenario: &str,
+    ) -> Result<CleanupItem, ClusterError>;
+    /// Applies objects; returns clean-up items for those it created (not those it updated).
+    async fn apply(
+        &self,
+        namespace: &str,
+        scenario: &str,
+        manifests: &[Manifest],
+    ) -> Result<Vec<CleanupItem>, ClusterError>;
+    async fn delete(
+        &self,
+        namespace: &str,
+        target: &DeleteTarget,
+        timeout: Duration,
+    ) -> Result<(), ClusterError>;
+    async fn scale(
+        &self,
+        namespace: &str,
+        kind: ScalableKind,
+        name: &str,
+        replicas: u32,
+    ) -> Result<(), ClusterError>;
+    async fn wait(
+        &self,
+        namespace: &str,
+        condition: &WaitCondition,
+        timeout: Duration,
+    ) -> Result<String, ClusterError>;
+    async fn list_pods(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<PodInfo>, ClusterError>;
+    async fn exec(
+        &self,
+        namespace: &str,
+        pod: &str,
+        container: Option<&str>,
+        command: &[String],
+        stdin: Option<&str>,
+    ) -> Result<ExecOutput, ClusterError>;
+    /// Runs a fault; returns clean-up items it implies (a cordon implies an uncordon).
+    async fn fault(
+        &self,
+        namespace: &str,
+        fault: &Fault,
+        timeout: Duration,
+    ) -> Result<Vec<CleanupItem>, ClusterError>;
+    /// Local endpoints for a verifier's pod target (port-forward bridges). Static endpoints
+    /// never reach the cluster: the verify step resolves them itself.
+    async fn endpoints(
+        &self,
+        namespace: &str,
+        target: &PodTarget,
+    ) -> Result<Vec<Endpoint>, ClusterError>;
+    /// Local endpoints bridged to `nc $host_env port` in one app pod per node (pod proxy
+    /// targets only, as above).
+    async fn proxy_endpoints(
+        &self,
+        namespace: &str,
+        target: &ProxyPods,
+    ) -> Result<Vec<Endpoint>, ClusterError>;
+    /// A key of a Secret in the namespace (for verifier credentials).
+    async fn secret_value(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<String, ClusterError>;
+    /// Pod logs (current and previous), events, object state: bounded, never failing.
+    async fn evidence(&self, namespace: &str) -> Vec<Evidence>;
+    async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError>;
+}
+
+/// The cluster of a run that has none: static-target scenarios only. Validation already refuses
+/// cluster steps in such scenarios; these errors are the second line of defence.
+pub struct NoCluster;
+
+#[async_trait]
+impl Cluster for NoCluster {
+    fn describe(&self) -> (String, String) {
+        ("none".into(), "-".into())
+    }
+    async fn create_namespace(&self, _: &str, _: &str) -> Result<CleanupItem, ClusterError> {
+        Err(ClusterError::NoCluster("a namespace"))
+    }
+    async fn apply(
+        &self,
+        _: &str,
+        _: &str,
+        _: &[Manifest],
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
+        Err(ClusterError::NoCluster("apply"))
+    }
+    async fn delete(&self, _: &str, _: &DeleteTarget, _: Duration) -> Result<(), ClusterError> {
+        Err(ClusterError::NoCluster("delete"))
+    }
+    async fn scale(&self, _: &str, _: ScalableKind, _: &str, _: u32) -> Result<(), ClusterError> {
+        Err(ClusterError::NoCluster("scale"))
+    }
+    async fn wait(&self, _: &str, _: &WaitCondition, _: Duration) -> Result<String, ClusterError> {
+        Err(ClusterError::NoCluster("wait"))
+    }
+    async fn list_pods(&self, _: &str, _: &str) -> Result<Vec<PodInfo>, ClusterError> {
+        Err(ClusterError::NoCluster("listing pods"))
+    }
+    async fn exec(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<&str>,
+        _: &[String],
+        _: Option<&str>,
+    ) -> Result<ExecOutput, ClusterError> {
+        Err(ClusterError::NoCluster("exec"))
+    }
+    async fn fault(
+        &self,
+        _: &str,
+        _: &Fault,
+        _: Duration,
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
+        Err(ClusterError::NoCluster("fault"))
+    }
+    async fn endpoints(&self, _: &str, _: &PodTarget) -> Result<Vec<Endpoint>, ClusterError> {
+        Err(ClusterError::NoCluster("a pod target"))
+    }
+    async fn proxy_endpoints(&self, _: &str, _: &ProxyPods) -> Result<Vec<Endpoint>, ClusterError> {
+        Err(ClusterError::NoCluster("a pod proxy target"))
+    }
+    async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {
+        Err(ClusterError::NoCluster("a Secret password"))
+    }
+    async fn evidence(&self, _: &str) -> Vec<Evidence> {
+        vec![]
+    }
+    async fn cleanup(&self, _: &CleanupItem) -> Result<(), ClusterError> {
+        Ok(())
+    }
+}

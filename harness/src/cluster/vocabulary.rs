@@ -1,0 +1,162 @@
+//! The typed terms of the cluster port: which workloads, which conditions, which faults, which
+//! pods. Step kinds and verifiers build these from validated scenario values; the Kubernetes
+//! layer acts on them without parsing anything.
+
+use serde::Serialize;
+
+/// Workload kinds that have a scale subresource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ScalableKind {
+    StatefulSet,
+    Deployment,
+    ReplicaSet,
+    ReplicationController,
+}
+
+impl ScalableKind {
+    pub const ALL: [Self; 4] = [
+        Self::StatefulSet,
+        Self::Deployment,
+        Self::ReplicaSet,
+        Self::ReplicationController,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StatefulSet => "StatefulSet",
+            Self::Deployment => "Deployment",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::ReplicationController => "ReplicationController",
+        }
+    }
+}
+
+/// Workload kinds whose rollout can be awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RolloutKind {
+    StatefulSet,
+    Deployment,
+    DaemonSet,
+    ReplicaSet,
+    ReplicationController,
+}
+
+impl RolloutKind {
+    pub const ALL: [Self; 5] = [
+        Self::StatefulSet,
+        Self::Deployment,
+        Self::DaemonSet,
+        Self::ReplicaSet,
+        Self::ReplicationController,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StatefulSet => "StatefulSet",
+            Self::Deployment => "Deployment",
+            Self::DaemonSet => "DaemonSet",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::ReplicationController => "ReplicationController",
+        }
+    }
+}
+
+impl From<ScalableKind> for RolloutKind {
+    fn from(k: ScalableKind) -> Self {
+        match k {
+            ScalableKind::StatefulSet => Self::StatefulSet,
+            ScalableKind::Deployment => Self::Deployment,
+            ScalableKind::ReplicaSet => Self::ReplicaSet,
+            ScalableKind::ReplicationController => Self::ReplicationController,
+        }
+    }
+}
+
+/// One object by name, or the objects of a label selector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    Name(String),
+    Selector(String),
+}
+
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Name(name) => f.write_str(name),
+            Self::Selector(selector) => write!(f, "-l {selector}"),
+        }
+    }
+}
+
+/// A condition a `wait` step watches for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitCondition {
+    /// The workload fully rolled out.
+    Rollout { kind: RolloutKind, name: String },
+    /// At least `count` ready replicas.
+    ReadyReplicas {
+        kind: RolloutKind,
+        name: String,
+        count: u32,
+    },
+    /// A named pod Ready, or `count` pods of a selector (all of them when `None`).
+    PodReady { pods: Selection, count: Option<u32> },
+    /// At least `count` ready addresses in the EndpointSlices of a Service.
+    Endpoints { service: String, count: u32 },
+    /// A field of an object (a path such as `.status.phase`) equal to a value.
+    Field {
+        kind: String,
+        name: String,
+        path: String,
+        equals: String,
+    },
+}
+
+/// Objects to delete: by name or selector; only objects the harness labelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeleteTarget {
+    pub kind: String,
+    pub objects: Selection,
+    /// Wait until the objects are gone (bounded by the step timeout).
+    pub wait: bool,
+}
+
+/// A fault injected on purpose.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Delete a pod; optionally wait for a replacement (new UID) to be Ready.
+    DeletePod {
+        name: String,
+        wait_for_replacement: bool,
+    },
+    Cordon {
+        node: String,
+    },
+    Uncordon {
+        node: String,
+    },
+    /// Scale a workload to zero, wait until its pods are gone, scale it back, wait for rollout.
+    ScaleToZeroAndBack {
+        kind: ScalableKind,
+        name: String,
+    },
+}
+
+/// Servers in pods of a selector, reached through port-forward bridges to `port`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PodTarget {
+    pub selector: String,
+    pub port: u16,
+}
+
+/// Proxies reached from inside application pods: one app pod per node runs
+/// `nc $<host_env> <port>`, so the check goes through the proxy on that pod's own node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProxyPods {
+    pub via_pods: String,
+    pub host_env: String,
+    pub port: u16,
+}

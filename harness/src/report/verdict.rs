@@ -1,0 +1,94 @@
+//! The verdict reporter of `harness verify`: one `PASS name: summary` or `FAIL name: reason`
+//! line per check on stdout, then its evidence, indented.
+
+use super::Reporter;
+use super::events::{Event, Outcome};
+use std::io::Write;
+
+pub struct VerdictReporter<W: Write + Send> {
+    out: W,
+}
+
+impl<W: Write + Send> VerdictReporter<W> {
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+}
+
+impl<W: Write + Send> Reporter for VerdictReporter<W> {
+    fn event(&mut self, event: &Event) {
+        let Event::StepFinished {
+            step,
+            outcome,
+            output,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let mut lines = output.lines();
+        let head = match outcome {
+            // A passing verdict's output starts with its summary.
+            Outcome::Passed => format!("PASS {}: {}", step.id, lines.next().unwrap_or_default()),
+            Outcome::Failed { message } => {
+                lines.next();
+                format!("FAIL {}: {message}", step.id)
+            }
+            Outcome::TimedOut { message } | Outcome::Cancelled { message } => {
+                format!("FAIL {}: {message}", step.id)
+            }
+            other => format!("{other:?} {}", step.id),
+        };
+        let _ = writeln!(self.out, "{head}");
+        for line in lines.filter(|l| !l.trim().is_empty()) {
+            let _ = writeln!(self.out, "  {line}");
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::events::{Phase, StepInfo};
+    use std::time::Duration;
+
+    fn finished(outcome: Outcome, output: &str) -> String {
+        let mut r = VerdictReporter::new(Vec::new());
+        r.event(&Event::StepFinished {
+            scenario: "verify-memcache.pool".into(),
+            step: StepInfo {
+                index: 0,
+                id: "memcache.pool".into(),
+                kind: "verify",
+                description: None,
+                phase: Phase::Main,
+            },
+            outcome,
+            duration: Duration::from_millis(5),
+            output: output.into(),
+            evidence: vec![],
+        });
+        String::from_utf8(r.out).unwrap()
+    }
+
+    // Layer 1 (pure).
+    #[test]
+    fn prints_the_verdict_then_the_evidence() {
+        let pass = finished(Outcome::Passed, "2 servers hold keys\na: 50\nb: 50");
+        assert_eq!(
+            pass,
+            "PASS memcache.pool: 2 servers hold keys\n  a: 50\n  b: 50\n"
+        );
+        let fail = finished(
+            Outcome::Failed {
+                message: "b: cannot connect".into(),
+            },
+            "b: cannot connect\na: 50",
+        );
+        assert_eq!(fail, "FAIL memcache.pool: b: cannot connect\n  a: 50\n");
+    }
+}

@@ -1,0 +1,324 @@
+//! The runner: executes scenario plans against a [`Cluster`], step by step, under each step's
+//! deadline and the scenario's; stops at the first failure unless a step says
+//! `continue_on_error`; always runs `finally` steps and the last-in-first-out clean-up list,
+//! after success, failure, timeout or cancellation (Ctrl-C). It emits [`Event`]s and never prints.
+
+use crate::cluster::{CleanupItem, Cluster, Evidence};
+use crate::plan::{PlannedStep, ScenarioPlan};
+use crate::redact::Redactor;
+use crate::report::events::{Event, EventSink, Outcome, Phase, StepInfo};
+use crate::steps::{ScenarioState, StepContext, StepFailure};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How long evidence gathering may take after a failure.
+pub const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long each clean-up item may take.
+pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Masks secrets in every event before it reaches the real sink.
+struct RedactingSink<'a> {
+    inner: &'a dyn EventSink,
+    redactor: Redactor,
+}
+
+impl RedactingSink<'_> {
+    fn emit(&self, event: Event) {
+        let r = &self.redactor;
+        let event = match event {
+            Event::StepFinished {
+                scenario,
+                step,
+                outcome,
+                duration,
+                output,
+                evidence,
+            } => Event::StepFinished {
+                scenario,
+                step,
+                outcome: match outcome {
+                    Outcome::Failed { message } => Outcome::Failed {
+                        message: r.redact(&message),
+                    },
+                    Outcome::TimedOut { message } => Outcome::TimedOut {
+                        message: r.redact(&message),
+                    },
+                    Outcome::Cancelled { message } => Outcome::Cancelled {
+                        message: r.redact(&message),
+                    },
+                    other => other,
+                },
+                duration,
+                output: r.redact(&output),
+                evidence: evidence
+                    .into_iter()
+                    .map(|e| Evidence {
+                        title: e.title,
+                        body: r.redact(&e.body),
+                    })
+                    .collect(),
+            },
+            Event::CleanupFinished {
+                scenario,
+                item,
+                error,
+            } => Event::CleanupFinished {
+                scenario,
+                item,
+                error: error.map(|e| r.redact(&e)),
+            },
+            other => other,
+        };
+        self.inner.emit(event);
+    }
+}
+
+/// Outcome of one scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub passed: bool,
+}
+
+pub struct Executor<'a> {
+    pub cluster: &'a dyn Cluster,
+    pub sink: &'a dyn EventSink,
+    /// Cancelled on Ctrl-C / SIGTERM.
+    pub cancel: CancellationToken,
+}
+
+impl Executor<'_> {
+    pub async fn run_scenario(&self, plan: &ScenarioPlan) -> ScenarioResult {
+        let sink = RedactingSink {
+            inner: self.sink,
+            redactor: Redactor::new(plan.secrets.clone()),
+        };
+        let started = Instant::now();
+        let deadline = started + plan.deadline;
+        sink.emit(Event::ScenarioStarted {
+            scenario: plan.name.clone(),
+            file: plan.file.display().to_string(),
+            namespace: plan.namespace.clone(),
+        });
+        let state: Arc<ScenarioState> = Arc::default();
+        let mut failed = false;
+
+        if plan.cluster.required {
+            match self
+                .cluster
+                .create_namespace(&plan.namespace, &plan.name)
+                .await
+            {
+                Ok(item) => state
+                    .cleanup
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(item),
+                Err(e) => {
+                    failed = true;
+                    let info = StepInfo {
+                        index: 0,
+                        id: "namespace".into(),
+                        kind: "setup",
+                        description: None,
+                        phase: Phase::Main,
+                    };
+                    sink.emit(Event::StepFinished {
+                        scenario: plan.name.clone(),
+                        step: info,
+                        outcome: Outcome::Failed {
+                            message: format!("creating namespace {}: {e}", plan.namespace),
+                        },
+                        duration: started.elapsed(),
+                        output: String::new(),
+                        evidence: vec![],
+                    });
+                }
+            }
+        }
+
+        let mut skip_reason: Option<String> =
+            failed.then(|| "the namespace could not be created".to_string());
+        for (index, step) in plan.steps.iter().enumerate() {
+            let info = info(step, index, Phase::Main);
+            if let Some(reason) = &skip_reason {
+                sink.emit(skipped(plan, info, reason));
+                continue;
+            }
+            if self.cancel.is_cancelled() {
+                skip_reason = Some("the run was cancelled (Ctrl-C)".into());
+                sink.emit(skipped(
+                    plan,
+                    info,
+                    skip_reason.as_deref().unwrap_or_default(),
+                ));
+                continue;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                failed = true;
+                skip_reason = Some(format!(
+                    "the scenario deadline of {} passed",
+                    humantime::format_duration(plan.deadline)
+                ));
+                sink.emit(skipped(
+                    plan,
+                    info,
+                    skip_reason.as_deref().unwrap_or_default(),
+                ));
+                continue;
+            }
+            let outcome = self
+                .run_step(plan, step, info, remaining, &state, &sink, true)
+                .await;
+            if outcome.is_failure() {
+                failed = true;
+                if matches!(outcome, Outcome::Cancelled { .. }) {
+                    skip_reason = Some("the run was cancelled (Ctrl-C)".into());
+                } else if !step.continue_on_error {
+                    skip_reason = Some(format!("step `{}` failed", step.id));
+                }
+            }
+        }
+
+        // `finally` steps run whatever happened, each under its own timeout; a cancelled run
+        // still tears down.
+        for (index, step) in plan.finally.iter().enumerate() {
+            let info = info(step, index, Phase::Finally);
+            let outcome = self
+                .run_step(plan, step, info, step.timeout, &state, &sink, false)
+                .await;
+            failed |= outcome.is_failure();
+        }
+
+        let keep = plan.cleanup.keep || (failed && plan.cleanup.keep_on_failure);
+        let items: Vec<CleanupItem> =
+            std::mem::take(&mut *state.cleanup.lock().unwrap_or_else(|e| e.into_inner()));
+        for item in items.into_iter().rev() {
+            let error = if keep {
+                Some("kept (--keep or --keep-on-failure)".to_string())
+            } else {
+                match tokio::time::timeout(CLEANUP_TIMEOUT, self.cluster.cleanup(&item)).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some(format!(
+                        "timed out after {}",
+                        humantime::format_duration(CLEANUP_TIMEOUT)
+                    )),
+                }
+            };
+            sink.emit(Event::CleanupFinished {
+                scenario: plan.name.clone(),
+                item: item.to_string(),
+                error,
+            });
+        }
+
+        sink.emit(Event::ScenarioFinished {
+            scenario: plan.name.clone(),
+            passed: !failed,
+            duration: started.elapsed(),
+        });
+        ScenarioResult {
+            name: plan.name.clone(),
+            passed: !failed,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_step(
+        &self,
+        plan: &ScenarioPlan,
+        step: &PlannedStep,
+        info: StepInfo,
+        remaining: Duration,
+        state: &Arc<ScenarioState>,
+        sink: &RedactingSink<'_>,
+        cancellable: bool,
+    ) -> Outcome {
+        sink.emit(Event::StepStarted {
+            scenario: plan.name.clone(),
+            step: info.clone(),
+        });
+        let started = Instant::now();
+        let limit = step.timeout.min(remaining);
+        let ctx = StepContext {
+            cluster: self.cluster,
+            namespace: &plan.namespace,
+            scenario: &plan.name,
+            values: &plan.values,
+            timeout: limit,
+            state: state.clone(),
+        };
+        let never = CancellationToken::new();
+        let cancel = if cancellable {
+            self.cancel.clone()
+        } else {
+            never
+        };
+        let result = tokio::select! {
+            r = tokio::time::timeout(limit, step.action.run(&ctx)) => match r {
+                Ok(r) => r,
+                Err(_) => Err(StepFailure::timed_out(format!(
+                    "step `{}` did not finish within {}{}",
+                    step.id,
+                    humantime::format_duration(limit),
+                    if limit < step.timeout { " (what was left of the scenario deadline)" } else { "" }
+                ))),
+            },
+            _ = cancel.cancelled() => Err(StepFailure::cancelled()),
+        };
+        let (outcome, output) = match result {
+            Ok(output) => (Outcome::Passed, output),
+            Err(f) => (f.outcome, f.output),
+        };
+        let evidence = if outcome.is_failure() && plan.cluster.required {
+            tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))
+                .await
+                .unwrap_or_else(|_| {
+                    vec![Evidence {
+                        title: "evidence".into(),
+                        body: "gathering evidence timed out".into(),
+                    }]
+                })
+        } else {
+            vec![]
+        };
+        sink.emit(Event::StepFinished {
+            scenario: plan.name.clone(),
+            step: info,
+            outcome: outcome.clone(),
+            duration: started.elapsed(),
+            output,
+            evidence,
+        });
+        outcome
+    }
+}
+
+fn info(step: &PlannedStep, index: usize, phase: Phase) -> StepInfo {
+    StepInfo {
+        index,
+        id: step.id.clone(),
+        kind: step.kind,
+        description: step.description.clone(),
+        phase,
+    }
+}
+
+fn skipped(plan: &ScenarioPlan, step: StepInfo, reason: &str) -> Event {
+    Event::StepFinished {
+        scenario: plan.name.clone(),
+        step,
+        outcome: Outcome::Skipped {
+            reason: reason.to_string(),
+        },
+        duration: Duration::ZERO,
+        output: String::new(),
+        evidence: vec![],
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

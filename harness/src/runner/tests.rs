@@ -1,0 +1,440 @@
+//! Executor tests against a scripted `Cluster` double (layer 1: no cluster, no network).
+
+use super::*;
+use crate::cluster::{
+    CleanupItem, ClusterError, DeleteTarget, Endpoint, Evidence, ExecOutput, Fault, PodInfo,
+    PodTarget, ProxyPods, RolloutKind, ScalableKind, Selection, WaitCondition,
+};
+use crate::manifest::Manifest;
+use crate::plan::{CleanupPolicy, PlannedStep, ScenarioPlan};
+use crate::report::events::Collect;
+use crate::scenario::model::ClusterNeeds;
+use crate::steps::Action;
+use crate::steps::apply::Apply;
+use crate::steps::exec::{Exec, Expect};
+use crate::steps::fault::FaultStep;
+use crate::steps::wait::Wait;
+use async_trait::async_trait;
+use std::sync::Mutex as StdMutex;
+
+/// Records every call; `wait` blocks forever on objects named `never`, exec fails in pods named
+/// `bad`, and evidence says which namespace it came from.
+#[derive(Default)]
+struct Scripted {
+    calls: StdMutex<Vec<String>>,
+}
+
+impl Scripted {
+    fn log(&self, s: String) {
+        self.calls.lock().unwrap().push(s);
+    }
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Cluster for Scripted {
+    fn describe(&self) -> (String, String) {
+        ("scripted".into(), "v1.33.0".into())
+    }
+    async fn create_namespace(&self, ns: &str, _: &str) -> Result<CleanupItem, ClusterError> {
+        self.log(format!("create-namespace {ns}"));
+        Ok(CleanupItem::Namespace(ns.into()))
+    }
+    async fn apply(
+        &self,
+        ns: &str,
+        _: &str,
+        manifests: &[Manifest],
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
+        self.log(format!("apply {}", manifests.len()));
+        Ok(manifests
+            .iter()
+            .map(|m| CleanupItem::Object {
+                api_version: "v1".into(),
+                kind: m.kind().into(),
+                namespace: Some(ns.into()),
+                name: m.name().into(),
+            })
+            .collect())
+    }
+    async fn delete(&self, _: &str, _: &DeleteTarget, _: Duration) -> Result<(), ClusterError> {
+        Ok(())
+    }
+    async fn scale(
+        &self,
+        _: &str,
+        _: ScalableKind,
+        name: &str,
+        n: u32,
+    ) -> Result<(), ClusterError> {
+        self.log(format!("scale {name} {n}"));
+        Ok(())
+    }
+    async fn wait(&self, _: &str, c: &WaitCondition, _: Duration) -> Result<String, ClusterError> {
+        if let WaitCondition::Rollout { name, .. } = c
+            && name == "never"
+        {
+            std::future::pending::<()>().await;
+        }
+        Ok("ready".into())
+    }
+    async fn list_pods(&self, _: &str, _: &str) -> Result<Vec<PodInfo>, ClusterError> {
+        Ok(vec![])
+    }
+    async fn exec(
+        &self,
+        _: &str,
+        pod: &str,
+        _: Option<&str>,
+        _: &[String],
+        _: Option<&str>,
+    ) -> Result<ExecOutput, ClusterError> {
+        self.log(format!("exec {pod}"));
+        Ok(ExecOutput {
+            stdout: format!("hello from {pod} password=hunter2-secret\n"),
+            stderr: String::new(),
+            exit_code: i32::from(pod == "bad"),
+        })
+    }
+    async fn fault(
+        &self,
+        _: &str,
+        f: &Fault,
+        _: Duration,
+    ) -> Result<Vec<CleanupItem>, ClusterError> {
+        match f {
+            Fault::Cordon { node } => Ok(vec![CleanupItem::Uncordon(node.clone())]),
+            _ => Ok(vec![]),
+        }
+    }
+    async fn endpoints(&self, _: &str, t: &PodTarget) -> Result<Vec<Endpoint>, ClusterError> {
+        panic!("static endpoints never reach the cluster: {t:?}")
+    }
+    async fn proxy_endpoints(&self, _: &str, _: &ProxyPods) -> Result<Vec<Endpoint>, ClusterError> {
+        Ok(vec![])
+    }
+    async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {
+        Ok(String::new())
+    }
+    async fn evidence(&self, ns: &str) -> Vec<Evidence> {
+        self.log("evidence".into());
+        vec![Evidence {
+            title: "events".into(),
+            body: format!("events of {ns}: hunter2-secret"),
+        }]
+    }
+    async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError> {
+        self.log(format!("cleanup {item}"));
+        Ok(())
+    }
+}
+
+/// A step with a 5 s timeout (shared with the Kubernetes layer's end-to-end test).
+pub(crate) fn step(id: &str, action: Action) -> PlannedStep {
+    PlannedStep {
+        id: id.into(),
+        kind: "x",
+        description: None,
+        timeout: Duration::from_secs(5),
+        continue_on_error: false,
+        action,
+    }
+}
+
+/// A wait the scripted cluster never satisfies.
+pub(crate) fn hang() -> Action {
+    Action::Wait(Wait(WaitCondition::Rollout {
+        kind: RolloutKind::StatefulSet,
+        name: "never".into(),
+    }))
+}
+
+fn exec_in(pod: &str) -> Action {
+    Action::Exec(Exec {
+        pods: Selection::Name(pod.into()),
+        container: None,
+        command: vec!["true".into()],
+        stdin: None,
+        expect: Expect::default(),
+    })
+}
+
+fn apply(manifests: Vec<Manifest>) -> Action {
+    Action::Apply(Apply { manifests })
+}
+
+fn configmap(name: &str) -> Manifest {
+    Manifest {
+        origin: "inline#0".into(),
+        object: serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}),
+    }
+}
+
+/// A plan of scenario `demo` in namespace `h-demo-r` that needs a cluster.
+pub(crate) fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> ScenarioPlan {
+    ScenarioPlan {
+        name: "demo".into(),
+        file: "demo.yaml".into(),
+        description: String::new(),
+        tags: vec![],
+        run_id: "r".into(),
+        namespace: "h-demo-r".into(),
+        cluster: ClusterNeeds {
+            required: true,
+            workers: 0,
+            kubernetes_min: None,
+            kubernetes_max: None,
+        },
+        deadline: Duration::from_secs(60),
+        cleanup: CleanupPolicy::default(),
+        steps,
+        finally,
+        secrets: vec!["hunter2-secret".into()],
+        values: Default::default(),
+    }
+}
+
+fn outcomes(events: &[Event]) -> Vec<(String, &'static str)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { step, outcome, .. } => Some((step.id.clone(), outcome.label())),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn run(
+    cluster: &Scripted,
+    plan: &ScenarioPlan,
+    cancel: CancellationToken,
+) -> (ScenarioResult, Vec<Event>) {
+    let sink = Collect::default();
+    let result = Executor {
+        cluster,
+        sink: &sink,
+        cancel,
+    }
+    .run_scenario(plan)
+    .await;
+    (result, sink.events())
+}
+
+// Layer 1 (pure, scripted cluster double).
+#[tokio::test]
+async fn stops_at_first_failure_runs_finally_and_cleans_up_last_first() {
+    let cluster = Scripted::default();
+    let p = plan(
+        vec![
+            step("cm-a", apply(vec![configmap("a")])),
+            step("cm-b", apply(vec![configmap("b")])),
+            step("broken", exec_in("bad")),
+            step("after", exec_in("good")),
+        ],
+        vec![step("teardown", exec_in("good"))],
+    );
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    assert_eq!(
+        outcomes(&events),
+        vec![
+            ("cm-a".into(), "PASS"),
+            ("cm-b".into(), "PASS"),
+            ("broken".into(), "FAIL"),
+            ("after".into(), "SKIP"),
+            ("teardown".into(), "PASS")
+        ]
+    );
+    let calls = cluster.calls();
+    let cleanups: Vec<&String> = calls.iter().filter(|c| c.starts_with("cleanup")).collect();
+    assert_eq!(
+        cleanups,
+        [
+            "cleanup ConfigMap h-demo-r/b",
+            "cleanup ConfigMap h-demo-r/a",
+            "cleanup namespace h-demo-r"
+        ]
+    );
+    // evidence is gathered for the failure, before any clean-up
+    let evidence_at = calls.iter().position(|c| c == "evidence").unwrap();
+    let first_cleanup = calls.iter().position(|c| c.starts_with("cleanup")).unwrap();
+    assert!(evidence_at < first_cleanup);
+    assert!(matches!(
+        events.last(),
+        Some(Event::ScenarioFinished { passed: false, .. })
+    ));
+}
+
+#[tokio::test]
+async fn continue_on_error_keeps_going_but_fails_the_scenario() {
+    let cluster = Scripted::default();
+    let mut broken = step("broken", exec_in("bad"));
+    broken.continue_on_error = true;
+    let p = plan(vec![broken, step("after", exec_in("good"))], vec![]);
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    assert_eq!(
+        outcomes(&events),
+        vec![("broken".into(), "FAIL"), ("after".into(), "PASS")]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn step_deadline_times_out_and_cleanup_still_runs() {
+    let cluster = Scripted::default();
+    let p = plan(
+        vec![step("hang", hang()), step("after", exec_in("good"))],
+        vec![],
+    );
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    assert_eq!(
+        outcomes(&events),
+        vec![("hang".into(), "TIMEOUT"), ("after".into(), "SKIP")]
+    );
+    assert!(
+        cluster
+            .calls()
+            .contains(&"cleanup namespace h-demo-r".to_string())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn scenario_deadline_bounds_each_step() {
+    let cluster = Scripted::default();
+    let mut p = plan(vec![step("hang", hang())], vec![]);
+    p.deadline = Duration::from_secs(2);
+    let started = tokio::time::Instant::now();
+    let (_, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the 5 s step timeout was not cut to the 2 s deadline"
+    );
+    let Some(Event::StepFinished {
+        outcome: Outcome::TimedOut { message },
+        ..
+    }) = events
+        .iter()
+        .find(|e| matches!(e, Event::StepFinished { .. }))
+    else {
+        panic!("{events:?}")
+    };
+    assert!(message.contains("scenario deadline"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_cancels_the_running_step_then_finally_and_cleanup_run() {
+    let cluster = Scripted::default();
+    let p = plan(
+        vec![
+            step("cm", apply(vec![configmap("a")])),
+            step("hang", hang()),
+            step("after", exec_in("good")),
+        ],
+        vec![step("teardown", exec_in("good"))],
+    );
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        trigger.cancel();
+    });
+    let (result, events) = run(&cluster, &p, cancel).await;
+    assert!(!result.passed);
+    assert_eq!(
+        outcomes(&events),
+        vec![
+            ("cm".into(), "PASS"),
+            ("hang".into(), "CANCEL"),
+            ("after".into(), "SKIP"),
+            ("teardown".into(), "PASS")
+        ]
+    );
+    let calls = cluster.calls();
+    assert!(calls.contains(&"evidence".to_string()));
+    assert_eq!(calls.iter().filter(|c| c.starts_with("cleanup")).count(), 2);
+}
+
+#[tokio::test]
+async fn keep_on_failure_keeps_and_cordon_registers_an_uncordon() {
+    let cluster = Scripted::default();
+    let mut p = plan(
+        vec![
+            step(
+                "cordon",
+                Action::Fault(FaultStep(Fault::Cordon {
+                    node: "kind-worker".into(),
+                })),
+            ),
+            step("broken", exec_in("bad")),
+        ],
+        vec![],
+    );
+    p.cleanup.keep_on_failure = true;
+    let (_, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!cluster.calls().iter().any(|c| c.starts_with("cleanup")));
+    let kept: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::CleanupFinished { .. }))
+        .collect();
+    assert_eq!(kept.len(), 2);
+    assert!(
+        matches!(kept[0], Event::CleanupFinished { item, .. } if item == "uncordon node kind-worker")
+    );
+
+    let cluster = Scripted::default();
+    p.cleanup.keep_on_failure = false;
+    run(&cluster, &p, CancellationToken::new()).await;
+    assert!(
+        cluster
+            .calls()
+            .contains(&"cleanup uncordon node kind-worker".to_string())
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_sink() {
+    let cluster = Scripted::default();
+    let p = plan(
+        vec![step("ok", exec_in("good")), step("broken", exec_in("bad"))],
+        vec![],
+    );
+    let (_, events) = run(&cluster, &p, CancellationToken::new()).await;
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(text.contains("hello from good"), "{text}");
+    assert!(!text.contains("hunter2-secret"), "{text}");
+}
+
+#[tokio::test]
+async fn a_verifier_whose_servers_are_unreachable_fails_the_step_naming_them() {
+    let cluster = Scripted::default();
+    use crate::verify::cassandra::cql::{CqlSpec, consistency};
+    let spec = crate::verify::VerifySpec::Cql(CqlSpec {
+        target: crate::verify::Target::Endpoints(vec![Endpoint::parse("127.0.0.1:9042").unwrap()]),
+        credentials: None,
+        script: None,
+        query: "SELECT emp_id FROM my_cassandra_keyspace.employee".into(),
+        expect_rows: 3,
+        consistency: consistency("QUORUM").unwrap(),
+        nodetool: true,
+        container: None,
+    });
+    let mut s = step("ring", Action::Verify(crate::steps::Verify(spec)));
+    s.kind = "verify";
+    let (result, events) = run(&cluster, &plan(vec![s], vec![]), CancellationToken::new()).await;
+    assert!(!result.passed);
+    let message = events.iter().find_map(|e| match e {
+        Event::StepFinished {
+            outcome: Outcome::Failed { message },
+            ..
+        } => Some(message.clone()),
+        _ => None,
+    });
+    let message = message.expect("a failure message");
+    assert!(
+        message.starts_with("connecting to 127.0.0.1:9042"),
+        "{message}"
+    );
+}

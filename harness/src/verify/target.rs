@@ -1,0 +1,213 @@
+//! Where a verifier's servers are, and how it logs in: the raw forms a scenario writes and the
+//! typed forms verifiers use.
+
+use crate::check::Checker;
+use crate::cluster::{Endpoint, PodTarget, ProxyPods};
+use serde::{Deserialize, Serialize};
+
+/// Pods of a selector in the scenario namespace (reached through port-forward bridges), or
+/// fixed `host:port` endpoints (static targets, no cluster needed).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    /// Label selector of the pods, e.g. `app=galera`.
+    pub pods: Option<String>,
+    /// Container port on each pod.
+    pub port: Option<i64>,
+    /// Static `host:port` endpoints.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+}
+
+/// Proxies reached from inside application pods (`via_pods` + `host_env` + `port`), or static
+/// proxy endpoints.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxyTarget {
+    /// Label selector of the application pods that reach their node-local proxy.
+    pub via_pods: Option<String>,
+    /// Environment variable in those pods that names the host to dial (e.g. `NODE_NAME`).
+    pub host_env: Option<String>,
+    pub port: Option<i64>,
+    /// Static proxy `host:port` endpoints.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+}
+
+/// A verifier's servers, resolved to endpoints by the `verify` step.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Pods(PodTarget),
+    ViaPods(ProxyPods),
+    Endpoints(Vec<Endpoint>),
+}
+
+impl Default for Target {
+    /// No servers (verifiers refuse to judge an empty target).
+    fn default() -> Self {
+        Target::Endpoints(vec![])
+    }
+}
+
+impl Target {
+    pub fn needs_cluster(&self) -> bool {
+        !matches!(self, Target::Endpoints(_))
+    }
+
+    /// The selector of pod targets, for verifiers that also exec in those pods.
+    pub fn pod_selector(&self) -> Option<&str> {
+        match self {
+            Target::Pods(p) => Some(&p.selector),
+            _ => None,
+        }
+    }
+
+    pub fn from_endpoints(list: &[String]) -> Result<Self, String> {
+        list.iter()
+            .map(|e| Endpoint::parse(e).ok_or_else(|| format!("`{e}` is not HOST:PORT")))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Target::Endpoints)
+    }
+}
+
+fn endpoints(cx: &mut Checker, path: &str, list: &[String]) -> Option<Vec<Endpoint>> {
+    let mut out = vec![];
+    let mut ok = true;
+    for (i, e) in list.iter().enumerate() {
+        match cx.endpoint(&format!("{path}.endpoints[{i}]"), e) {
+            Some(ep) => out.push(ep),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+impl RawTarget {
+    pub fn endpoints(list: &[String]) -> Self {
+        Self {
+            endpoints: list.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    pub fn check(&self, cx: &mut Checker, path: &str) -> Option<Target> {
+        if !cx.exactly_one(
+            path,
+            &[
+                ("pods", self.pods.is_some()),
+                ("endpoints", !self.endpoints.is_empty()),
+            ],
+        ) {
+            return None;
+        }
+        if let Some(sel) = &self.pods {
+            let selector = cx.selector(&format!("{path}.pods"), sel);
+            let port = match self.port {
+                None => {
+                    cx.error(path, "`pods` needs a `port`");
+                    None
+                }
+                Some(p) => cx.port(&format!("{path}.port"), p),
+            };
+            return Some(Target::Pods(PodTarget {
+                selector: selector?,
+                port: port?,
+            }));
+        }
+        if self.port.is_some() {
+            cx.error(
+                &format!("{path}.port"),
+                "`port` goes with `pods`; endpoints carry their own port",
+            );
+        }
+        endpoints(cx, path, &self.endpoints).map(Target::Endpoints)
+    }
+}
+
+impl RawProxyTarget {
+    pub fn check(&self, cx: &mut Checker, path: &str) -> Option<Target> {
+        if !cx.exactly_one(
+            path,
+            &[
+                ("via_pods", self.via_pods.is_some()),
+                ("endpoints", !self.endpoints.is_empty()),
+            ],
+        ) {
+            return None;
+        }
+        if let Some(sel) = &self.via_pods {
+            let (Some(host_env), Some(port)) = (&self.host_env, self.port) else {
+                cx.error(
+                    path,
+                    "`via_pods` needs `host_env` (e.g. NODE_NAME) and `port` (e.g. 5000)",
+                );
+                return None;
+            };
+            let selector = cx.selector(&format!("{path}.via_pods"), sel);
+            let port = cx.port(&format!("{path}.port"), port);
+            return Some(Target::ViaPods(ProxyPods {
+                via_pods: selector?,
+                host_env: host_env.clone(),
+                port: port?,
+            }));
+        }
+        endpoints(cx, path, &self.endpoints).map(Target::Endpoints)
+    }
+}
+
+/// A password from an environment variable of the harness, a scenario variable marked secret,
+/// or a Kubernetes Secret in the scenario namespace. Never a literal.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum PasswordSource {
+    Env(String),
+    Var(String),
+    Secret { name: String, key: String },
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredentials {
+    pub user: String,
+    #[serde(default, with = "serde_yaml::with::singleton_map")]
+    pub password: Option<PasswordSource>,
+}
+
+/// A user and where its password comes from (checked: a `var` names a secret variable).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Option<PasswordSource>,
+}
+
+impl RawCredentials {
+    pub fn check(&self, cx: &mut Checker, path: &str) -> Option<Credentials> {
+        if let Some(PasswordSource::Var(name)) = &self.password {
+            let at = format!("{path}.password.var");
+            if cx.values().get(name).is_none() {
+                let hint = cx.var_hint(name);
+                cx.error(&at, format!("unknown variable `{name}`{hint}"));
+                return None;
+            } else if !cx.values().is_secret(name) {
+                cx.error(
+                    &at,
+                    format!("variable `{name}` holds a password but is not marked `secret: true`"),
+                );
+                return None;
+            }
+        }
+        Some(Credentials {
+            user: self.user.clone(),
+            password: self.password.clone(),
+        })
+    }
+
+    /// From `--user` and `--password-env`.
+    pub fn from_flags(flags: &super::VerifyFlags) -> Result<Self, String> {
+        Ok(Self {
+            user: flags.user.clone().ok_or("this verifier needs --user")?,
+            password: flags.password_env.clone().map(PasswordSource::Env),
+        })
+    }
+}

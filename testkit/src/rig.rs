@@ -1,0 +1,206 @@
+//! The real-server test rig (layer 2): multi-node MariaDB Galera, etcd, memcached and twemproxy
+//! clusters in containers on a user-defined Docker network, each node its own container and IP,
+//! from the local image built by `fixtures/images/build-rig-image.sh` (no registry needed).
+//! Containers and networks are removed when the returned handles drop.
+//!
+//! Tests that use the rig are `#[ignore]`d with a reason; the README's test command runs them
+//! (`--run-ignored all`), and there a missing Docker or image is a failure, not a skip.
+
+use crate::Server as Endpoint;
+use testcontainers::core::WaitFor;
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+
+pub const IMAGE: &str = "harness-rig";
+pub const TAG: &str = "bookworm-1";
+
+pub struct Node {
+    pub name: String,
+    pub container: ContainerAsync<GenericImage>,
+}
+
+impl Node {
+    pub async fn ip(&self) -> String {
+        self.container
+            .get_bridge_ip_address()
+            .await
+            .expect("container IP")
+            .to_string()
+    }
+    pub async fn endpoint(&self, port: u16) -> Endpoint {
+        let mut e = Endpoint::new(self.ip().await, port);
+        e.name = format!("{}:{port}", self.name);
+        e
+    }
+    /// Stops the container and makes sure it is down before the test goes on.
+    pub async fn stop(&self) {
+        self.container.stop().await.expect("stop container");
+        assert!(
+            !self.container.is_running().await.expect("container state"),
+            "{} still runs after stop",
+            self.name
+        );
+    }
+    pub async fn start(&self) {
+        self.container.start().await.expect("start container");
+    }
+}
+
+/// A fresh name for this test's network and container prefix.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", crate::nonce())
+}
+
+async fn start(network: &str, name: &str, wait: WaitFor, script: String) -> Node {
+    let image = GenericImage::new(IMAGE, TAG)
+        .with_wait_for(wait)
+        .with_entrypoint("/bin/bash");
+    let container = image
+        .with_cmd(["-c".to_string(), script])
+        .with_network(network)
+        .with_container_name(name)
+        .with_startup_timeout(std::time::Duration::from_secs(180))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("starting {name} from {IMAGE}:{TAG} failed: {e}\n(is Docker running and the image built? run scripts/install-test-deps.sh)"));
+    Node {
+        name: name.to_string(),
+        container,
+    }
+}
+
+pub const GALERA_USER: &str = "harness";
+pub const GALERA_PASSWORD: &str = "rig-pass-4f9d1c";
+
+/// A Galera cluster of `n` nodes: the first bootstraps, the others join one at a time.
+/// Peers are addressed by container name, so a restarted node rejoins whatever its new IP.
+pub async fn galera(n: usize) -> (Vec<Node>, Vec<Endpoint>) {
+    let net = unique("rig-galera");
+    let names: Vec<String> = (0..n).map(|i| format!("{net}-g{i}")).collect();
+    let mut nodes = vec![];
+    for (i, name) in names.iter().enumerate() {
+        let cluster_address = if i == 0 {
+            String::new()
+        } else {
+            names.join(",")
+        };
+        let bootstrap = if i == 0 {
+            "--wsrep-new-cluster --init-file=/tmp/init.sql"
+        } else {
+            ""
+        };
+        let script = format!(
+            r#"set -e
+mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+[ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null 2>&1
+cat > /tmp/init.sql <<'SQL'
+CREATE USER IF NOT EXISTS '{GALERA_USER}'@'%' IDENTIFIED BY '{GALERA_PASSWORD}';
+GRANT ALL PRIVILEGES ON *.* TO '{GALERA_USER}'@'%';
+SQL
+chown mysql /tmp/init.sql
+exec mariadbd --user=mysql --bind-address=0.0.0.0 --binlog_format=ROW --default_storage_engine=InnoDB \
+  --innodb_autoinc_lock_mode=2 --innodb_buffer_pool_size=64M --wsrep_on=ON \
+  --wsrep_provider=/usr/lib/galera/libgalera_smm.so --wsrep_cluster_name=rig \
+  --wsrep_cluster_address=gcomm://{cluster_address} --wsrep_sst_method=rsync \
+  --wsrep_provider_options='gcache.size=32M' --wsrep-node-address=$(hostname -i) {bootstrap}"#
+        );
+        nodes.push(
+            start(
+                &net,
+                name,
+                WaitFor::message_on_stderr("ready for connections"),
+                script,
+            )
+            .await,
+        );
+    }
+    let mut endpoints = vec![];
+    for node in &nodes {
+        endpoints.push(node.endpoint(3306).await);
+    }
+    (nodes, endpoints)
+}
+
+/// An etcd cluster of `n` members with the v2 API enabled, started together.
+pub async fn etcd(n: usize) -> (Vec<Node>, Vec<Endpoint>) {
+    let net = unique("rig-etcd");
+    let names: Vec<String> = (0..n).map(|i| format!("{net}-e{i}")).collect();
+    let initial: Vec<String> = names
+        .iter()
+        .map(|m| format!("{m}=http://{m}:2380"))
+        .collect();
+    let starts = names.iter().map(|name| {
+        // Peers are named in --initial-cluster: wait until Docker's DNS knows all of them.
+        let resolve: Vec<String> = names.iter().map(|m| format!("getent hosts {m} >/dev/null")).collect();
+        let script = format!(
+            "until {}; do sleep 0.1; done\nexec etcd --name {name} --data-dir /tmp/etcd --enable-v2=true \
+             --listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://{name}:2379 \
+             --listen-peer-urls http://0.0.0.0:2380 --initial-advertise-peer-urls http://{name}:2380 \
+             --initial-cluster {} --initial-cluster-state new --initial-cluster-token {net}",
+            resolve.join(" && "),
+            initial.join(",")
+        );
+        start(&net, name, WaitFor::message_on_stderr("ready to serve client requests"), script)
+    });
+    let nodes = futures::future::join_all(starts).await;
+    let mut endpoints = vec![];
+    for node in &nodes {
+        endpoints.push(node.endpoint(2379).await);
+    }
+    (nodes, endpoints)
+}
+
+/// `n` memcached servers on one network (returned with that network's name).
+pub async fn memcached(n: usize) -> (String, Vec<Node>, Vec<Endpoint>) {
+    let net = unique("rig-mc");
+    let starts = (0..n).map(|i| {
+        let name = format!("{net}-m{i}");
+        // Not -vv: logging every command would make the server, not the client, the bottleneck.
+        let script = "memcached -u nobody -p 11211 -l 0.0.0.0 -m 64 &\n\
+                      until bash -c '</dev/tcp/127.0.0.1/11211' 2>/dev/null; do sleep 0.1; done\n\
+                      echo memcached-ready >&2\nwait"
+            .to_string();
+        let net = net.clone();
+        async move {
+            start(
+                &net,
+                &name,
+                WaitFor::message_on_stderr("memcached-ready"),
+                script,
+            )
+            .await
+        }
+    });
+    let nodes = futures::future::join_all(starts).await;
+    let mut endpoints = vec![];
+    for node in &nodes {
+        endpoints.push(node.endpoint(11211).await);
+    }
+    (net, nodes, endpoints)
+}
+
+/// `n` twemproxy (nutcracker) instances in front of `servers`, one per "node", in the role
+/// mcrouter plays on a cluster; ketama distribution, no host ejection (so a dead server shows).
+pub async fn twemproxy(net: &str, servers: &[Node], n: usize) -> (Vec<Node>, Vec<Endpoint>) {
+    let pool: String = servers
+        .iter()
+        .map(|s| format!("    - {}:11211:1\\n", s.name))
+        .collect();
+    let starts = (0..n).map(|i| {
+        let name = format!("{net}-p{i}");
+        let script = format!(
+            "printf 'pool:\\n  listen: 0.0.0.0:5000\\n  hash: fnv1a_64\\n  distribution: ketama\\n  timeout: 2000\\n  auto_eject_hosts: false\\n  servers:\\n{pool}' > /tmp/nc.yml\n\
+             nutcracker -c /tmp/nc.yml &\n\
+             until bash -c '</dev/tcp/127.0.0.1/5000' 2>/dev/null; do sleep 0.1; done\n\
+             echo proxy-ready >&2\nwait"
+        );
+        let net = net.to_string();
+        async move { start(&net, &name, WaitFor::message_on_stderr("proxy-ready"), script).await }
+    });
+    let nodes = futures::future::join_all(starts).await;
+    let mut endpoints = vec![];
+    for node in &nodes {
+        endpoints.push(node.endpoint(5000).await);
+    }
+    (nodes, endpoints)
+}
