@@ -5,6 +5,7 @@ use super::select::{self, new_run_id};
 use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, Provider, RunArgs};
 use crate::cluster::{Cluster, NoCluster};
 use crate::plan::{CleanupPolicy, ScenarioPlan};
+use crate::provider as prov;
 use crate::report::events::{Event, EventSink};
 use crate::report::{
     Fanout, Reporter, console::ConsoleReporter, json::JsonReporter, junit::JunitReporter,
@@ -53,89 +54,92 @@ pub async fn run(args: RunArgs) -> u8 {
     run_on_cluster(&args, provider, &plans, &run_id, &run_dir, &junit, &summary).await
 }
 
+/// The provider the user chose.
+fn provider_for(choice: Provider, args: &RunArgs) -> Box<dyn prov::Provider> {
+    match choice {
+        Provider::Kind => Box::new(prov::Kind::new(args.kind_config.clone())),
+        Provider::Minikube => Box::new(prov::Minikube::default()),
+        Provider::K3s => Box::new(prov::K3s::default()),
+        Provider::Existing | Provider::None => Box::new(prov::Existing {
+            context: args.context.clone(),
+            kubeconfig: args.kubeconfig.clone(),
+        }),
+    }
+}
+
 /// Gets a cluster from the provider, runs the plans on it, exports logs on failure and gives
-/// the cluster back (unless --keep-cluster or the harness did not create it).
+/// the cluster back (unless --keep-cluster; one the harness did not create is never deleted).
 async fn run_on_cluster(
     args: &RunArgs,
-    provider: Provider,
+    choice: Provider,
     plans: &[ScenarioPlan],
     run_id: &str,
     run_dir: &Path,
     junit: &Path,
     summary: &Path,
 ) -> u8 {
-    use crate::provider::{self as prov, Prepared};
-    let workers = plans.iter().map(|p| p.cluster.workers).max().unwrap_or(0);
-    let default_name = format!("harness-{}", run_id.rsplit('-').next().unwrap_or("run"));
-    let name = args.cluster_name.clone().unwrap_or(default_name);
-    // k3s lives as long as this handle (testcontainers removes it on drop).
-    let mut k3s = None;
-    let prepared = match provider {
-        Provider::Kind => {
-            prov::kind_up(
-                &name,
-                args.cluster_name.is_some(),
-                workers,
-                args.kind_config.as_deref(),
-                run_dir,
-            )
-            .await
-        }
-        Provider::Minikube => prov::minikube_up(&name, workers + 1).await,
-        Provider::Existing => Ok(Prepared {
-            provider: "existing",
-            name: args.context.clone().unwrap_or_default(),
-            kubeconfig: args.kubeconfig.clone(),
-            context: args.context.clone(),
-            created: false,
-        }),
-        Provider::K3s => match prov::k3s_up(run_dir).await {
-            Ok((prepared, container)) => {
-                k3s = Some(container);
-                Ok(prepared)
-            }
-            Err(e) => Err(e),
-        },
-        Provider::None => unreachable!("checked by the caller"),
+    let request = prov::Request {
+        name: args
+            .cluster_name
+            .clone()
+            .unwrap_or_else(|| format!("harness-{}", run_id.rsplit('-').next().unwrap_or("run"))),
+        named: args.cluster_name.is_some(),
+        workers: plans.iter().map(|p| p.cluster.workers).max().unwrap_or(0),
+        dir: run_dir.to_path_buf(),
     };
-    let prepared = match prepared {
+    let mut provider = provider_for(choice, args);
+    let prepared = match provider.up(&request).await {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return EXIT_USAGE;
         }
     };
-    if provider == Provider::Existing && prepared.context.is_none() {
+    let code = run_prepared(
+        &prepared,
+        &*provider,
+        plans,
+        run_id,
+        run_dir,
+        junit,
+        summary,
+        args.parallel,
+    )
+    .await;
+    if !args.keep_cluster
+        && let Err(e) = provider.teardown().await
+    {
         eprintln!(
-            "error: an existing cluster is used only when you name its context: pass --context NAME (or set HARNESS_CONTEXT)"
+            "warning: deleting the {} cluster {}: {e}",
+            prepared.provider, prepared.name
         );
-        return EXIT_USAGE;
     }
-    let give_back = |code: u8| {
-        let prepared = prepared.clone();
-        async move {
-            if !args.keep_cluster
-                && let Err(e) = prov::teardown(&prepared).await
-            {
-                eprintln!(
-                    "warning: deleting the {} cluster {}: {e}",
-                    prepared.provider, prepared.name
-                );
-            }
-            code
-        }
-    };
+    code
+}
+
+/// Runs the plans on a prepared cluster; after a failure, the provider exports its logs.
+#[allow(clippy::too_many_arguments)]
+async fn run_prepared(
+    prepared: &prov::Prepared,
+    provider: &dyn prov::Provider,
+    plans: &[ScenarioPlan],
+    run_id: &str,
+    run_dir: &Path,
+    junit: &Path,
+    summary: &Path,
+    parallel: u16,
+) -> u8 {
     let (client, version) =
         match prov::client_for(prepared.kubeconfig.as_deref(), prepared.context.as_deref()).await {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("error: {e}");
-                return give_back(EXIT_USAGE).await;
+                return EXIT_USAGE;
             }
         };
     if let Some(problem) = plans.iter().find_map(|p| version_mismatch(p, &version)) {
         eprintln!("error: {problem}");
-        return give_back(EXIT_USAGE).await;
+        return EXIT_USAGE;
     }
     let cluster = crate::k8s::KubeCluster::new(
         client,
@@ -144,15 +148,15 @@ async fn run_on_cluster(
         run_id,
         run_dir.join("evidence"),
     );
-    let code = execute(&cluster, plans, run_id, junit, summary, args.parallel).await;
+    let code = execute(&cluster, plans, run_id, junit, summary, parallel).await;
     if code != EXIT_PASS
-        && prepared.provider == "kind"
-        && let Err(e) = prov::kind_export_logs(&prepared.name, &run_dir.join("kind-logs")).await
+        && let Err(e) = provider.export_logs(&run_dir.join("cluster-logs")).await
     {
-        eprintln!("warning: kind export logs: {e}");
+        eprintln!(
+            "warning: exporting the {} cluster's logs: {e}",
+            prepared.provider
+        );
     }
-    let code = give_back(code).await;
-    drop(k3s);
     code
 }
 
