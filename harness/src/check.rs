@@ -332,3 +332,8 @@ impl<'de> serde::Deserialize<'de> for ScalarString {
         d.deserialize_any(V)
     }
 }
+
+/// Serializes a typed duration as humantime text (`5m 30s`) in plans and reports.
+pub fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
+}

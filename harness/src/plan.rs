@@ -30,7 +30,7 @@ pub struct ScenarioPlan {
     /// Empty for scenarios that need no cluster.
     pub namespace: String,
     pub cluster: ClusterNeeds,
-    #[serde(serialize_with = "crate::steps::duration_text")]
+    #[serde(serialize_with = "crate::check::duration_text")]
     pub deadline: Duration,
     pub cleanup: CleanupPolicy,
     pub steps: Vec<PlannedStep>,
@@ -48,7 +48,7 @@ pub struct PlannedStep {
     pub id: String,
     pub kind: &'static str,
     pub description: Option<String>,
-    #[serde(serialize_with = "crate::steps::duration_text")]
+    #[serde(serialize_with = "crate::check::duration_text")]
     pub timeout: Duration,
     pub continue_on_error: bool,
     pub action: Action,

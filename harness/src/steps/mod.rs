@@ -263,8 +263,3 @@ step_kinds! {
 
 pub use apply::Apply;
 pub use verify::Verify;
-
-/// Serializes a duration as humantime text (`5m 30s`) in plans.
-pub(crate) fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&humantime::format_duration(*d).to_string())
-}

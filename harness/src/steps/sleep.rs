@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Sleep(#[serde(serialize_with = "super::duration_text")] pub Duration);
+pub struct Sleep(#[serde(serialize_with = "crate::check::duration_text")] pub Duration);
 
 #[async_trait::async_trait]
 impl StepKind for Sleep {

@@ -75,11 +75,11 @@ fn default_delete_every() -> i64 {
 pub struct GaleraAckWritesSpec {
     pub target: Target,
     pub credentials: Credentials,
-    #[serde(serialize_with = "crate::steps::duration_text")]
+    #[serde(serialize_with = "crate::check::duration_text")]
     pub duration: Duration,
     pub writers_per_node: u32,
     pub delete_every: u32,
-    #[serde(serialize_with = "crate::steps::duration_text")]
+    #[serde(serialize_with = "crate::check::duration_text")]
     pub settle: Duration,
     pub during: Option<During>,
 }
@@ -88,7 +88,7 @@ pub struct GaleraAckWritesSpec {
 #[derive(Debug, Clone, Serialize)]
 pub struct During {
     pub delete_pod: String,
-    #[serde(serialize_with = "crate::steps::duration_text")]
+    #[serde(serialize_with = "crate::check::duration_text")]
     pub after: Duration,
 }
 
