@@ -17,6 +17,8 @@ use std::time::Duration;
 
 pub struct Checker<'a> {
     file: &'a Path,
+    /// Secret variable values, masked in every message.
+    redactor: crate::redact::Redactor,
     /// Relative paths in the scenario are relative to its directory.
     base: PathBuf,
     lines: Option<&'a LineIndex>,
@@ -28,6 +30,7 @@ impl<'a> Checker<'a> {
     pub fn new(file: &'a Path, lines: Option<&'a LineIndex>, values: &'a Values) -> Self {
         Self {
             file,
+            redactor: crate::redact::Redactor::new(values.secret_values()),
             base: file.parent().map(Path::to_path_buf).unwrap_or_default(),
             lines,
             values,
@@ -56,11 +59,13 @@ impl<'a> Checker<'a> {
     }
 
     pub fn error(&mut self, path: &str, message: impl Into<String>) {
+        let message = self.redactor.redact(&message.into());
         let d = Diagnostic::error(self.file, path, message).at(self.position(path));
         self.diags.push(d);
     }
 
     pub fn warning(&mut self, path: &str, message: impl Into<String>) {
+        let message = self.redactor.redact(&message.into());
         let d = Diagnostic::warning(self.file, path, message).at(self.position(path));
         self.diags.push(d);
     }
@@ -124,25 +129,20 @@ impl<'a> Checker<'a> {
         parsed
     }
 
-    /// A Kubernetes label selector (`app=x`, `app=x,tier=db`, `app!=x`, `app`).
+    /// A Kubernetes label selector: comma-separated `key`, `!key`, `key=value`, `key==value`,
+    /// `key!=value`, `key in (a,b)`, `key notin (a,b)`, with keys and values as Kubernetes
+    /// labels allow them.
     pub fn selector(&mut self, path: &str, selector: &str) -> Option<String> {
-        for part in selector.split(',') {
-            let part = part.trim();
-            let ok = if let Some((k, v)) = part
-                .split_once("!=")
-                .or_else(|| part.split_once("=="))
-                .or_else(|| part.split_once('='))
-            {
-                !k.trim().is_empty() && !v.contains('=') && !v.trim().is_empty()
-            } else {
-                !part.is_empty() && !part.contains(' ')
-            };
-            if !ok {
-                self.error(path, format!("`{selector}` is not a label selector; write e.g. `app=cassandra` or `app=x,tier=db`"));
-                return None;
+        match selector_problem(selector) {
+            None => Some(selector.to_string()),
+            Some(why) => {
+                self.error(
+                    path,
+                    format!("`{selector}` is not a label selector ({why}); write e.g. `app=cassandra` or `app=x,tier=db`"),
+                );
+                None
             }
         }
-        Some(selector.to_string())
     }
 
     /// One of `options` (name, given?) must be given; says which when not.
@@ -274,20 +274,57 @@ impl std::fmt::Display for ReadError {
     }
 }
 
-/// Reads a file as UTF-8 text of bounded size.
+/// What a path that is not a regular file is, in words.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_char_device() {
+        "a character device (such as /dev/zero)"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a regular file as UTF-8 text, never more than `max` bytes (devices, pipes and
+/// directories are refused before anything is read).
 pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
     let plain = |message: String| ReadError {
         message,
         position: None,
     };
+    use std::io::Read;
     let meta = std::fs::metadata(path).map_err(|e| plain(format!("cannot read file: {e}")))?;
+    if !meta.is_file() {
+        return Err(plain(format!(
+            "is {}, not a regular file",
+            file_kind(&meta.file_type())
+        )));
+    }
     if meta.len() > max {
         return Err(plain(format!(
             "file is {} bytes, larger than the limit of {max} bytes",
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| plain(format!("cannot read file: {e}")))?;
+    let too_big = || {
+        plain(format!(
+            "file is larger than the limit of {max} bytes (it grew while being read)"
+        ))
+    };
+    let mut bytes = vec![];
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+        .map_err(|e| plain(format!("cannot read file: {e}")))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big());
+    }
     String::from_utf8(bytes).map_err(|e| {
         let offset = e.utf8_error().valid_up_to();
         let valid = &e.as_bytes()[..offset];
@@ -336,4 +373,153 @@ impl<'de> serde::Deserialize<'de> for ScalarString {
 /// Serializes a typed duration as humantime text (`5m 30s`) in plans and reports.
 pub fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
+}
+
+/// Why `selector` is not a Kubernetes label selector, or `None` when it is one.
+pub fn selector_problem(selector: &str) -> Option<String> {
+    if selector.trim().is_empty() {
+        return Some("it is empty".into());
+    }
+    for requirement in split_requirements(selector) {
+        let r = requirement.trim();
+        if r.is_empty() {
+            return Some("it has an empty requirement between commas".into());
+        }
+        let (key, values) = if let Some(key) = r.strip_prefix('!') {
+            (key.trim(), vec![])
+        } else if let Some((k, v)) = r.split_once("!=").or_else(|| r.split_once("==")) {
+            (k.trim(), vec![v.trim()])
+        } else if let Some((k, v)) = r.split_once('=') {
+            (k.trim(), vec![v.trim()])
+        } else if let Some((k, set)) = set_requirement(r) {
+            (k, set)
+        } else {
+            (r, vec![])
+        };
+        if let Some(why) = label_key_problem(key) {
+            return Some(why);
+        }
+        for v in values {
+            if let Some(why) = label_value_problem(v) {
+                return Some(why);
+            }
+        }
+    }
+    None
+}
+
+/// Splits at commas outside parentheses (`a in (x,y),b=c`).
+fn split_requirements(selector: &str) -> Vec<&str> {
+    let mut out = vec![];
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&selector[start..]);
+    out
+}
+
+/// `key in (a,b)` / `key notin (a,b)`.
+fn set_requirement(r: &str) -> Option<(&str, Vec<&str>)> {
+    let open = r.find('(')?;
+    let inner = r[open + 1..].strip_suffix(')')?;
+    let head = r[..open].trim();
+    let key = head
+        .strip_suffix(" notin")
+        .or_else(|| head.strip_suffix(" in"))?
+        .trim();
+    Some((key, inner.split(',').map(str::trim).collect()))
+}
+
+fn is_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+fn label_key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if !is_label_name(name) {
+        return Some(format!(
+            "`{key}` is not a label key: up to 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"
+        ));
+    }
+    if let Some(p) = prefix {
+        let ok = !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part.len() <= 63
+                    && part
+                        .bytes()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                    && !part.starts_with('-')
+                    && !part.ends_with('-')
+            });
+        if !ok {
+            return Some(format!(
+                "`{p}` is not a DNS subdomain prefix of a label key"
+            ));
+        }
+    }
+    None
+}
+
+fn label_value_problem(value: &str) -> Option<String> {
+    (!value.is_empty() && !is_label_name(value)).then(|| {
+        format!(
+            "`{value}` is not a label value: up to 63 letters, digits, `-`, `_` and `.`, starting and ending with a letter or digit"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure).
+    #[test]
+    fn label_selectors_follow_the_kubernetes_grammar() {
+        for good in [
+            "app=cassandra",
+            "app=x,tier=db",
+            "app.kubernetes.io/name=galera",
+            "app!=x",
+            "app==x",
+            "app",
+            "!canary",
+            "env in (prod, qa),tier notin (web)",
+            "app=",
+        ] {
+            assert_eq!(selector_problem(good), None, "{good}");
+        }
+        for bad in [
+            "app=mc foo",
+            "app=x,",
+            "",
+            "a b",
+            "-app=x",
+            "app=x y,tier=db",
+            "Example.com/app=x",
+            "app=-x",
+            &format!("app={}", "x".repeat(64)),
+        ] {
+            assert!(selector_problem(bad).is_some(), "{bad}");
+        }
+    }
 }

@@ -29,3 +29,4 @@ pub mod steps;
 mod testing;
 pub mod vars;
 pub mod verify;
+pub mod yaml_guard;

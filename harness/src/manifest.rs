@@ -57,6 +57,15 @@ impl ManifestProblem {
 pub fn parse_documents(origin: &str, text: &str) -> (Vec<Manifest>, Vec<ManifestProblem>) {
     let mut manifests = vec![];
     let mut problems = vec![];
+    let text = crate::yaml_guard::strip_bom(text);
+    if let Err(deep) = crate::yaml_guard::check_depth(text) {
+        problems.push(ManifestProblem {
+            line: Some(deep.line),
+            column: Some(deep.column),
+            message: deep.to_string(),
+        });
+        return (manifests, problems);
+    }
     let starts = document_start_lines(text);
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let first_line = starts.get(index).copied();
@@ -189,6 +198,14 @@ pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
             problems.push(format!("{api_version} {kind} was {why}"));
         }
     }
+    if problems.is_empty()
+        && let Some(expected) = builtin_api_version(kind)
+        && expected != api_version
+    {
+        problems.push(format!(
+            "`{kind}` is a built-in kind served as `apiVersion: {expected}`, not `{api_version}`"
+        ));
+    }
     if kind == "Namespace" {
         problems.push(
             "a scenario must not create Namespaces: the harness creates one per scenario".into(),
@@ -209,6 +226,46 @@ pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
     } else {
         Err(problems)
     }
+}
+
+/// The apiVersion Kubernetes serves a built-in kind at (from k8s-openapi's own types).
+fn builtin_api_version(kind: &str) -> Option<&'static str> {
+    use k8s_openapi::Resource;
+    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
+    use k8s_openapi::api::{autoscaling::v2 as hpa, storage::v1 as storage};
+    use k8s_openapi::api::{networking::v1 as net, policy::v1 as policy, rbac::v1 as rbac};
+    fn pair<T: Resource>() -> (&'static str, &'static str) {
+        (T::KIND, T::API_VERSION)
+    }
+    let known = [
+        pair::<core::ConfigMap>(),
+        pair::<core::Secret>(),
+        pair::<core::Service>(),
+        pair::<core::Pod>(),
+        pair::<core::ReplicationController>(),
+        pair::<core::PersistentVolume>(),
+        pair::<core::PersistentVolumeClaim>(),
+        pair::<core::ServiceAccount>(),
+        pair::<core::Endpoints>(),
+        pair::<core::LimitRange>(),
+        pair::<core::ResourceQuota>(),
+        pair::<apps::StatefulSet>(),
+        pair::<apps::Deployment>(),
+        pair::<apps::DaemonSet>(),
+        pair::<apps::ReplicaSet>(),
+        pair::<batch::Job>(),
+        pair::<batch::CronJob>(),
+        pair::<policy::PodDisruptionBudget>(),
+        pair::<rbac::Role>(),
+        pair::<rbac::RoleBinding>(),
+        pair::<rbac::ClusterRole>(),
+        pair::<rbac::ClusterRoleBinding>(),
+        pair::<storage::StorageClass>(),
+        pair::<net::NetworkPolicy>(),
+        pair::<net::Ingress>(),
+        pair::<hpa::HorizontalPodAutoscaler>(),
+    ];
+    known.iter().find(|(k, _)| *k == kind).map(|(_, v)| *v)
 }
 
 fn check_typed(api_version: &str, kind: &str, value: &Value) -> Result<(), String> {
@@ -316,6 +373,18 @@ mod tests {
         assert_eq!(p[0].line, Some(6));
         assert!(p[1].message.contains("not a Kubernetes object"));
         assert_eq!(p[1].line, Some(10));
+    }
+
+    #[test]
+    fn built_in_kinds_must_use_their_api_version() {
+        let v: Value = serde_json::json!({"apiVersion": "v1", "kind": "StatefulSet", "metadata": {"name": "x"}});
+        let problems = check_object(&v).unwrap_err();
+        assert!(
+            problems[0].contains("`apiVersion: apps/v1`, not `v1`"),
+            "{problems:?}"
+        );
+        let crd: Value = serde_json::json!({"apiVersion": "example.com/v1", "kind": "Cassandra", "metadata": {"name": "x"}});
+        assert!(check_object(&crd).is_ok());
     }
 
     #[test]

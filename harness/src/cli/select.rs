@@ -30,16 +30,13 @@ fn files(select: &Select) -> Result<Vec<PathBuf>, u8> {
     } else {
         select.paths.clone()
     };
-    let mut out = vec![];
-    for root in roots {
-        match scenario::discover(&root) {
-            Ok(found) => out.extend(found),
-            Err(e) => {
-                eprintln!("error: {}: {e}", root.display());
-                return Err(EXIT_USAGE);
-            }
+    let out = match scenario::discover_all(&roots) {
+        Ok(found) => found,
+        Err((root, e)) => {
+            eprintln!("error: {}: {e}", root.display());
+            return Err(EXIT_USAGE);
         }
-    }
+    };
     if out.is_empty() {
         eprintln!("error: no scenario files (*.yaml) found");
         return Err(EXIT_USAGE);
@@ -67,6 +64,30 @@ pub fn load_all(select: &Select, run_id: &str) -> Result<Vec<Scenario>, u8> {
             all.errors().count(),
             paths.len()
         );
+        return Err(EXIT_USAGE);
+    }
+    // Two files with one name would share a namespace and a report.
+    let mut by_name: std::collections::BTreeMap<&str, Vec<&Scenario>> = Default::default();
+    for s in &scenarios {
+        by_name.entry(s.name.as_str()).or_default().push(s);
+    }
+    let clashes: Vec<String> = by_name
+        .iter()
+        .filter(|(_, list)| list.len() > 1)
+        .map(|(name, list)| {
+            let files: Vec<String> = list.iter().map(|s| s.file.display().to_string()).collect();
+            format!(
+                "{}: error at `name`: scenario name `{name}` is used by {} files ({}); each scenario needs its own name (it names the namespace and the report)",
+                files[1],
+                files.len(),
+                files.join(", ")
+            )
+        })
+        .collect();
+    if !clashes.is_empty() {
+        for c in &clashes {
+            eprintln!("{c}");
+        }
         return Err(EXIT_USAGE);
     }
     if !select.tags.is_empty() {

@@ -9,17 +9,36 @@ use yaml_rust2::scanner::Marker;
 #[derive(Debug, Default)]
 pub struct LineIndex {
     positions: HashMap<String, (usize, usize)>,
+    duplicates: Vec<Duplicate>,
+}
+
+/// A key given twice in one mapping (YAML parsers keep the last one silently).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// Key path of the key.
+    pub path: String,
+    /// Where it appears again, and where it first appeared.
+    pub at: (usize, usize),
+    pub first: (usize, usize),
 }
 
 enum Frame {
-    Map { path: String, key: Option<String> },
-    Seq { path: String, next: usize },
+    Map {
+        path: String,
+        key: Option<String>,
+        keys: std::collections::HashSet<String>,
+    },
+    Seq {
+        path: String,
+        next: usize,
+    },
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
     positions: HashMap<String, (usize, usize)>,
+    duplicates: Vec<Duplicate>,
     document: usize,
 }
 
@@ -43,7 +62,7 @@ impl Builder {
                 self.positions.entry(p.clone()).or_insert(position);
                 Some(p)
             }
-            Some(Frame::Map { path, key }) => key.take().map(|k| join(path, &k)),
+            Some(Frame::Map { path, key, .. }) => key.take().map(|k| join(path, &k)),
         }
     }
 }
@@ -55,11 +74,17 @@ impl MarkedEventReceiver for Builder {
             Event::Scalar(value, ..) => {
                 let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
                 if is_key {
-                    if let Some(Frame::Map { path, key }) = self.stack.last_mut() {
+                    if let Some(Frame::Map { path, key, keys }) = self.stack.last_mut() {
                         let p = join(path, &value);
-                        self.positions
-                            .entry(p)
-                            .or_insert((mark.line(), mark.col() + 1));
+                        let here = (mark.line(), mark.col() + 1);
+                        let first = *self.positions.entry(p.clone()).or_insert(here);
+                        if !keys.insert(value.clone()) && self.document <= 1 {
+                            self.duplicates.push(Duplicate {
+                                path: p,
+                                at: here,
+                                first,
+                            });
+                        }
                         *key = Some(value);
                     }
                 } else {
@@ -71,7 +96,11 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(..) => {
                 let path = self.node_path(mark).unwrap_or_else(|| "?".into());
-                self.stack.push(Frame::Map { path, key: None });
+                self.stack.push(Frame::Map {
+                    path,
+                    key: None,
+                    keys: Default::default(),
+                });
             }
             Event::SequenceStart(..) => {
                 let path = self.node_path(mark).unwrap_or_else(|| "?".into());
@@ -93,7 +122,13 @@ impl LineIndex {
         let _ = parser.load(&mut builder, false);
         Self {
             positions: builder.positions,
+            duplicates: builder.duplicates,
         }
+    }
+
+    /// Keys given twice in one mapping, in file order.
+    pub fn duplicates(&self) -> &[Duplicate] {
+        &self.duplicates
     }
 
     /// The line and column of `path`, or of its nearest indexed ancestor.
@@ -123,5 +158,21 @@ mod tests {
         assert_eq!(index.position("steps[1].sleep"), Some((5, 5)));
         // unknown leaf falls back to its parent
         assert_eq!(index.position("steps[1].sleep.nope"), Some((5, 5)));
+        assert!(index.duplicates().is_empty());
+    }
+
+    #[test]
+    fn finds_keys_given_twice_in_one_mapping() {
+        let text =
+            "name: x\nsteps:\n  - id: a\n    sleep: 1s\n    id: b\n  - id: a\n    sleep: 2s\n";
+        let index = LineIndex::build(text);
+        assert_eq!(
+            index.duplicates(),
+            &[Duplicate {
+                path: "steps[0].id".into(),
+                at: (5, 5),
+                first: (3, 5),
+            }]
+        );
     }
 }

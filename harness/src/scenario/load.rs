@@ -5,6 +5,7 @@ use super::raw::RawScenario;
 use crate::check::read_text;
 use crate::diag::lines::LineIndex;
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::yaml_guard;
 use std::path::Path;
 
 /// Scenario files larger than this are refused before parsing.
@@ -33,6 +34,15 @@ fn is_blank_yaml(text: &str) -> bool {
 }
 
 pub fn parse(path: &Path, text: String) -> Result<Loaded, Diagnostics> {
+    let text = match yaml_guard::strip_bom(&text) {
+        stripped if stripped.len() != text.len() => stripped.to_string(),
+        _ => text,
+    };
+    if let Err(deep) = yaml_guard::check_depth(&text) {
+        return Err(Diagnostics(vec![
+            Diagnostic::error(path, "", deep.to_string()).at(Some((deep.line, deep.column))),
+        ]));
+    }
     if is_blank_yaml(&text) {
         return Err(Diagnostics(vec![Diagnostic::error(
             path,
@@ -41,13 +51,30 @@ pub fn parse(path: &Path, text: String) -> Result<Loaded, Diagnostics> {
         )
         .at(Some((1, 1)))]));
     }
+    let lines = LineIndex::build(&text);
+    if !lines.duplicates().is_empty() {
+        return Err(Diagnostics(
+            lines
+                .duplicates()
+                .iter()
+                .map(|d| {
+                    Diagnostic::error(
+                        path,
+                        d.path.clone(),
+                        format!(
+                            "this key is given twice in the same mapping (first at line {}); YAML would silently keep only the last one",
+                            d.first.0
+                        ),
+                    )
+                    .at(Some(d.at))
+                })
+                .collect(),
+        ));
+    }
     let deserializer = serde_yaml::Deserializer::from_str(&text);
     match serde_path_to_error::deserialize::<_, RawScenario>(deserializer) {
-        Ok(raw) => {
-            let lines = LineIndex::build(&text);
-            Ok(Loaded { raw, text, lines })
-        }
-        Err(err) => Err(Diagnostics(vec![describe(path, &text, err)])),
+        Ok(raw) => Ok(Loaded { raw, text, lines }),
+        Err(err) => Err(Diagnostics(vec![describe(path, &text, &lines, err)])),
     }
 }
 
@@ -56,6 +83,7 @@ pub fn parse(path: &Path, text: String) -> Result<Loaded, Diagnostics> {
 fn describe(
     path: &Path,
     text: &str,
+    lines: &LineIndex,
     err: serde_path_to_error::Error<serde_yaml::Error>,
 ) -> Diagnostic {
     let mut key_path = err.path().to_string();
@@ -95,9 +123,65 @@ fn describe(
     }
     let mut position = inner.location().map(|l| (l.line(), l.column()));
     if position.is_none() && !key_path.is_empty() {
-        position = LineIndex::build(text).position(&key_path);
+        position = lines.position(&key_path);
     }
-    Diagnostic::error(path, key_path, message).at(position)
+    if let Some((line, column)) = position
+        && tab_near(text, line, column)
+    {
+        message = "a tab character is used for indentation or spacing here; YAML allows only spaces there".into();
+    }
+    if is_password_path(&key_path) {
+        // Never repeat what was written where a password source belongs: it may be the password.
+        message = "a password is never written into a scenario; give where it comes from: `{ env: VARIABLE }`, `{ var: NAME }` (a variable marked `secret: true`) or `{ secret: { name: SECRET, key: KEY } }`".into();
+    }
+    Diagnostic::error(path, key_path, plain_words(&message)).at(position)
+}
+
+fn is_password_path(key_path: &str) -> bool {
+    key_path.ends_with(".password")
+        || key_path.contains(".password.")
+        || key_path.ends_with(".credentials")
+}
+
+/// Whether the line of an error holds a tab at or before the reported column.
+fn tab_near(text: &str, line: usize, column: usize) -> bool {
+    text.lines()
+        .nth(line.saturating_sub(1))
+        .is_some_and(|l| l.chars().take(column.max(1)).any(|c| c == '\t'))
+}
+
+/// serde's words for Rust types, in the words of a scenario file.
+fn plain_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 12] = [
+        (
+            r"(struct|enum|tuple struct) [A-Z][A-Za-z0-9_]*",
+            "a map of keys",
+        ),
+        (r"(map|mapping) with one of", "one of"),
+        (
+            r"\b(i8|i16|i32|i64|u8|u16|u32|u64|usize|isize)\b",
+            "a whole number",
+        ),
+        (r"\b(f32|f64)\b", "a number"),
+        (r"a boolean", "`true` or `false`"),
+        (r"\bunit value\b", "nothing (an empty value)"),
+        (r"\bOption\b", "an optional value"),
+        (r"\bsequence\b", "list"),
+        (r"\bVec<[^>]*>", "a list"),
+        (r"\bString\b", "a string"),
+        (r"invalid type: map, expected", "found a map, expected"),
+        (
+            r"invalid type: sequence, expected",
+            "found a list, expected",
+        ),
+    ];
+    let mut out = message.to_string();
+    for (pattern, words) in WORDS {
+        if let Ok(re) = regex::Regex::new(pattern) {
+            out = re.replace_all(&out, words).into_owned();
+        }
+    }
+    out
 }
 
 fn backticked_after(message: &str, prefix: &str) -> Option<String> {

@@ -13,6 +13,17 @@ pub fn resolve(
     let mut out = Values::default();
     let mut errors = vec![];
     for (name, def) in defs {
+        if [&def.value, &def.default]
+            .into_iter()
+            .flatten()
+            .any(|v| v.contains("${"))
+        {
+            errors.push((
+                name.clone(),
+                "variables are not expanded inside variables: this value holds `${`; write the text it should be (`$${` for a literal `${`)".into(),
+            ));
+            continue;
+        }
         let value = match (&def.value, &def.env) {
             (Some(v), None) if def.default.is_none() => Some(v.clone()),
             (None, Some(var)) => match env(var).or_else(|| def.default.clone()) {

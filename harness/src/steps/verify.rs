@@ -30,11 +30,21 @@ impl StepKind for Verify {
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
         let spec = &self.0;
         let mut endpoints = vec![];
-        for (key, target) in spec.targets() {
+        for (key, target, min) in spec.targets() {
             let list = resolve(ctx, target).await?;
-            if list.is_empty() {
+            if list.len() < min {
+                let names: Vec<String> = list.iter().map(|e| e.name.clone()).collect();
                 return Err(StepFailure::failed(
-                    format!("{}: `{key}` resolved to no endpoint", spec.name()),
+                    format!(
+                        "{}: `{key}` resolved to {} endpoint(s) ({}), but the check needs at least {min} to compare anything",
+                        spec.name(),
+                        list.len(),
+                        if names.is_empty() {
+                            "none".into()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
                     "",
                 ));
             }

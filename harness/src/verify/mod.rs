@@ -44,8 +44,9 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     fn check(raw: Self::Raw, cx: &mut Checker, path: &str) -> Option<Self>;
     /// The raw spec from `harness verify` flags; `Err` is a usage message.
     fn from_flags(flags: &VerifyFlags) -> Result<Self::Raw, String>;
-    /// Its targets with their key names, resolved to endpoints before [`Verifier::run`].
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
+    /// Its targets with their key names and the fewest endpoints each must resolve to (a check
+    /// that would compare nothing is refused), resolved to endpoints before [`Verifier::run`].
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
         vec![]
     }
     fn credentials(&self) -> Option<&Credentials> {
@@ -53,7 +54,7 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     }
     /// Whether it needs a Kubernetes cluster (pods to reach or to exec in).
     fn needs_cluster(&self) -> bool {
-        self.targets().iter().any(|(_, t)| t.needs_cluster())
+        self.targets().iter().any(|(_, t, _)| t.needs_cluster())
     }
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict;
 }

@@ -86,7 +86,7 @@ macro_rules! verifiers {
                     $(Self::$variant(_) => <$($module)::+ as Verifier>::NAME),*
                 }
             }
-            pub fn targets(&self) -> Vec<(&'static str, &Target)> {
+            pub fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
                 match self {
                     $(Self::$variant(v) => v.targets()),*
                 }

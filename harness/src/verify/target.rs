@@ -71,14 +71,38 @@ impl Target {
     }
 }
 
-fn endpoints(cx: &mut Checker, path: &str, list: &[String]) -> Option<Vec<Endpoint>> {
-    let mut out = vec![];
+/// Static endpoints: each `HOST:PORT`, none given twice, at least `min` of them.
+fn endpoints(cx: &mut Checker, path: &str, list: &[String], min: usize) -> Option<Vec<Endpoint>> {
+    let mut out: Vec<Endpoint> = vec![];
     let mut ok = true;
     for (i, e) in list.iter().enumerate() {
-        match cx.endpoint(&format!("{path}.endpoints[{i}]"), e) {
-            Some(ep) => out.push(ep),
+        let at = format!("{path}.endpoints[{i}]");
+        match cx.endpoint(&at, e) {
+            Some(ep) => {
+                if let Some(first) = out
+                    .iter()
+                    .position(|o| o.host.eq_ignore_ascii_case(&ep.host) && o.port == ep.port)
+                {
+                    cx.error(
+                        &at,
+                        format!("`{e}` is given twice (also at `endpoints[{first}]`): a check against one server named twice compares nothing"),
+                    );
+                    ok = false;
+                }
+                out.push(ep);
+            }
             None => ok = false,
         }
+    }
+    if ok && out.len() < min {
+        cx.error(
+            path,
+            format!(
+                "{} endpoint(s) given, but this check needs at least {min} to compare anything",
+                out.len()
+            ),
+        );
+        ok = false;
     }
     ok.then_some(out)
 }
@@ -91,7 +115,7 @@ impl RawTarget {
         }
     }
 
-    pub fn check(&self, cx: &mut Checker, path: &str) -> Option<Target> {
+    pub fn check(&self, cx: &mut Checker, path: &str, min: usize) -> Option<Target> {
         if !cx.exactly_one(
             path,
             &[
@@ -121,12 +145,12 @@ impl RawTarget {
                 "`port` goes with `pods`; endpoints carry their own port",
             );
         }
-        endpoints(cx, path, &self.endpoints).map(Target::Endpoints)
+        endpoints(cx, path, &self.endpoints, min).map(Target::Endpoints)
     }
 }
 
 impl RawProxyTarget {
-    pub fn check(&self, cx: &mut Checker, path: &str) -> Option<Target> {
+    pub fn check(&self, cx: &mut Checker, path: &str, min: usize) -> Option<Target> {
         if !cx.exactly_one(
             path,
             &[
@@ -152,7 +176,7 @@ impl RawProxyTarget {
                 port: port?,
             }));
         }
-        endpoints(cx, path, &self.endpoints).map(Target::Endpoints)
+        endpoints(cx, path, &self.endpoints, min).map(Target::Endpoints)
     }
 }
 

@@ -102,7 +102,7 @@ impl Verifier for CqlSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let target = raw.target.check(cx, &format!("{path}.target"));
+        let target = raw.target.check(cx, &format!("{path}.target"), 1);
         let credentials = match &raw.credentials {
             Some(c) => Some(c.check(cx, &format!("{path}.credentials"))?),
             None => None,
@@ -158,8 +158,8 @@ impl Verifier for CqlSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("target", &self.target)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("target", &self.target, 1)]
     }
 
     fn credentials(&self) -> Option<&Credentials> {

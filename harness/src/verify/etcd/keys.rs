@@ -50,8 +50,8 @@ impl Verifier for EtcdKeysSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let target = raw.target.check(cx, &format!("{path}.target"));
-        let nodes = raw.nodes.check(cx, &format!("{path}.nodes"));
+        let target = raw.target.check(cx, &format!("{path}.target"), 1);
+        let nodes = raw.nodes.check(cx, &format!("{path}.nodes"), 1);
         if raw.cluster.is_empty() || raw.cluster.contains('/') {
             cx.error(
                 &format!("{path}.cluster"),
@@ -91,8 +91,8 @@ impl Verifier for EtcdKeysSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("target", &self.target), ("nodes", &self.nodes)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("target", &self.target, 1), ("nodes", &self.nodes, 1)]
     }
 
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {

@@ -98,7 +98,7 @@ impl Verifier for GaleraAckWritesSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let target = raw.target.check(cx, &format!("{path}.target"));
+        let target = raw.target.check(cx, &format!("{path}.target"), 2);
         let credentials = raw.credentials.check(cx, &format!("{path}.credentials"));
         let duration = cx.duration(&format!("{path}.duration"), &raw.duration);
         let settle = cx.duration(&format!("{path}.settle"), &raw.settle);
@@ -137,8 +137,8 @@ impl Verifier for GaleraAckWritesSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("target", &self.target)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("target", &self.target, 2)]
     }
 
     fn credentials(&self) -> Option<&Credentials> {

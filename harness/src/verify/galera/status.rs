@@ -33,7 +33,7 @@ impl Verifier for GaleraStatusSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let target = raw.target.check(cx, &format!("{path}.target"));
+        let target = raw.target.check(cx, &format!("{path}.target"), 1);
         let credentials = raw.credentials.check(cx, &format!("{path}.credentials"));
         let size = match raw.size {
             Some(n) => Some(cx.count(&format!("{path}.size"), n, 1)?),
@@ -54,8 +54,8 @@ impl Verifier for GaleraStatusSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("target", &self.target)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("target", &self.target, 1)]
     }
 
     fn credentials(&self) -> Option<&Credentials> {

@@ -33,7 +33,7 @@ impl Verifier for GaleraSyncSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let target = raw.target.check(cx, &format!("{path}.target"));
+        let target = raw.target.check(cx, &format!("{path}.target"), 2);
         let credentials = raw.credentials.check(cx, &format!("{path}.credentials"));
         Some(Self {
             target: target?,
@@ -48,8 +48,8 @@ impl Verifier for GaleraSyncSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("target", &self.target)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("target", &self.target, 2)]
     }
 
     fn credentials(&self) -> Option<&Credentials> {

@@ -44,7 +44,7 @@ impl Verifier for HttpSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let target = raw.target.check(cx, &format!("{path}.target"));
+        let target = raw.target.check(cx, &format!("{path}.target"), 1);
         if !raw.path.starts_with('/') {
             cx.error(&format!("{path}.path"), "an HTTP path starts with `/`");
         }
@@ -80,8 +80,8 @@ impl Verifier for HttpSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("target", &self.target)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("target", &self.target, 1)]
     }
 
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {

@@ -44,7 +44,7 @@ impl Verifier for MemcachePoolSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let target = raw.target.check(cx, &format!("{path}.target"));
+        let target = raw.target.check(cx, &format!("{path}.target"), 1);
         let keys = cx.count(&format!("{path}.keys"), raw.keys, 1);
         if !(0.0..=1.0).contains(&raw.min_share) {
             cx.error(
@@ -68,8 +68,8 @@ impl Verifier for MemcachePoolSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("target", &self.target)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("target", &self.target, 1)]
     }
 
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {

@@ -38,8 +38,8 @@ impl Verifier for MemcacheProxySpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let proxies = raw.proxies.check(cx, &format!("{path}.proxies"));
-        let servers = raw.servers.check(cx, &format!("{path}.servers"));
+        let proxies = raw.proxies.check(cx, &format!("{path}.proxies"), 2);
+        let servers = raw.servers.check(cx, &format!("{path}.servers"), 1);
         let keys = cx.count(&format!("{path}.keys_per_proxy"), raw.keys_per_proxy, 1);
         Some(Self {
             proxies: proxies?,
@@ -62,8 +62,8 @@ impl Verifier for MemcacheProxySpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target)> {
-        vec![("proxies", &self.proxies), ("servers", &self.servers)]
+    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
+        vec![("proxies", &self.proxies, 2), ("servers", &self.servers, 1)]
     }
 
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
