@@ -32,6 +32,14 @@ impl Node {
         e.name = format!("{}:{port}", self.name);
         e
     }
+    /// The host port a published container port is mapped to.
+    pub async fn host_port(&self, port: u16) -> u16 {
+        self.container
+            .get_host_port_ipv4(port)
+            .await
+            .expect("a published port")
+    }
+
     /// Stops the container and makes sure it is down before the test goes on.
     pub async fn stop(&self) {
         self.container.stop().await.expect("stop container");
@@ -52,9 +60,23 @@ pub fn unique(prefix: &str) -> String {
 }
 
 async fn start(network: &str, name: &str, wait: WaitFor, script: String) -> Node {
-    let image = GenericImage::new(IMAGE, TAG)
-        .with_wait_for(wait)
-        .with_entrypoint("/bin/bash");
+    start_publishing(network, name, wait, script, None).await
+}
+
+/// [`start`], optionally publishing a container port on the host's loopback.
+async fn start_publishing(
+    network: &str,
+    name: &str,
+    wait: WaitFor,
+    script: String,
+    publish: Option<u16>,
+) -> Node {
+    let mut image = GenericImage::new(IMAGE, TAG).with_wait_for(wait);
+    if let Some(port) = publish {
+        use testcontainers::core::IntoContainerPort;
+        image = image.with_exposed_port(port.tcp());
+    }
+    let image = image.with_entrypoint("/bin/bash");
     let container = image
         .with_cmd(["-c".to_string(), script])
         .with_network(network)
@@ -119,6 +141,54 @@ exec mariadbd --user=mysql --bind-address=0.0.0.0 --binlog_format=ROW --default_
         endpoints.push(node.endpoint(3306).await);
     }
     (nodes, endpoints)
+}
+
+/// One plain MariaDB server (wsrep off, not Galera), its port published on the host: the same
+/// server can then be named two ways (`127.0.0.1:P` and `localhost:P`). Returns the host port.
+pub async fn mariadb_plain() -> (Node, u16) {
+    let net = unique("rig-plain");
+    let name = format!("{net}-db");
+    let script = format!(
+        r#"set -e
+mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null 2>&1
+cat > /tmp/init.sql <<'SQL'
+CREATE USER IF NOT EXISTS '{GALERA_USER}'@'%' IDENTIFIED BY '{GALERA_PASSWORD}';
+GRANT ALL PRIVILEGES ON *.* TO '{GALERA_USER}'@'%';
+SQL
+chown mysql /tmp/init.sql
+exec mariadbd --user=mysql --bind-address=0.0.0.0 --innodb_buffer_pool_size=32M --init-file=/tmp/init.sql"#
+    );
+    let node = start_publishing(
+        &net,
+        &name,
+        WaitFor::message_on_stderr("ready for connections"),
+        script,
+        Some(3306),
+    )
+    .await;
+    let port = node.host_port(3306).await;
+    (node, port)
+}
+
+/// One memcached, its port published on the host (see [`mariadb_plain`]).
+pub async fn memcached_published() -> (Node, u16) {
+    let net = unique("rig-mc1");
+    let name = format!("{net}-m");
+    let script = "memcached -u nobody -p 11211 -l 0.0.0.0 -m 64 &\n\
+                  until bash -c '</dev/tcp/127.0.0.1/11211' 2>/dev/null; do sleep 0.1; done\n\
+                  echo memcached-ready >&2\nwait"
+        .to_string();
+    let node = start_publishing(
+        &net,
+        &name,
+        WaitFor::message_on_stderr("memcached-ready"),
+        script,
+        Some(11211),
+    )
+    .await;
+    let port = node.host_port(11211).await;
+    (node, port)
 }
 
 /// An etcd cluster of `n` members with the v2 API enabled, started together.

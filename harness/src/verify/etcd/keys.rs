@@ -104,7 +104,19 @@ pub async fn check(spec: &EtcdKeysSpec, members: &[Endpoint], galera: &[Endpoint
     let mut problems = vec![];
     let mut evidence = vec![];
     let mut member_lists = BTreeSet::new();
+    let mut ids: Vec<(&Endpoint, String)> = vec![];
     for m in members {
+        match member_id(m).await {
+            Ok(id) => {
+                if let Some((first, _)) = ids.iter().find(|(_, other)| *other == id) {
+                    problems.push(format!(
+                        "{first} and {m} are the same etcd member (ID {id}): naming one member twice proves nothing about the cluster"
+                    ));
+                }
+                ids.push((m, id));
+            }
+            Err(e) => problems.push(e),
+        }
         match health(m).await {
             Ok(()) => evidence.push(format!("{m}: healthy")),
             Err(e) => problems.push(e),
@@ -202,6 +214,28 @@ async fn health(m: &Endpoint) -> Result<(), String> {
             r.status,
             r.body.trim()
         ))
+    }
+}
+
+/// The ID of the member that answers at `m` (v3 maintenance status, through the JSON gateway).
+async fn member_id(m: &Endpoint) -> Result<String, String> {
+    let r = request(
+        m,
+        "POST",
+        "/v3/maintenance/status",
+        Some(("application/json", "{}".into())),
+    )
+    .await?;
+    let v: Value = serde_json::from_str(&r.body)
+        .map_err(|e| format!("{m}: maintenance status is not JSON ({e})"))?;
+    match &v["header"]["member_id"] {
+        Value::String(id) if r.status == 200 => Ok(id.clone()),
+        Value::Number(id) if r.status == 200 => Ok(id.to_string()),
+        _ => Err(format!(
+            "{m}: no member ID in its status: HTTP {} {}",
+            r.status,
+            r.body.trim()
+        )),
     }
 }
 
@@ -350,6 +384,16 @@ mod rig {
         }
         let v = check(&spec(EtcdApi::V2), &members, &expected).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        // One member named twice (another name, the same address) is not two members.
+        let mut again = members[0].clone();
+        again.name = format!("{}-again", again.name);
+        let twice = [members[0].clone(), again];
+        let v = check(&spec(EtcdApi::V2), &twice, &expected).await;
+        assert!(
+            !v.passed && v.summary.contains("are the same etcd member"),
+            "{}",
+            v.summary
+        );
         // `any` finds the v2 registrations; v3 sees none of them (separate key spaces).
         assert!(check(&spec(EtcdApi::Any), &members, &expected).await.passed);
         let v = check(&spec(EtcdApi::V3), &members, &expected).await;

@@ -189,6 +189,9 @@ pub struct History {
 
 pub async fn check(spec: &GaleraAckWritesSpec, nodes: &[Endpoint], login: &Login) -> Verdict {
     let (duration, settle) = (spec.duration, spec.settle);
+    if let Err(why) = super::establish(nodes, login).await {
+        return Verdict::fail(why, vec![]);
+    }
     let table = match prepare(nodes, login).await {
         Ok(t) => t,
         Err(e) => return Verdict::fail(e, vec![]),

@@ -2,7 +2,7 @@
 //! `wsrep_local_state_comment` = Synced, `wsrep_connected` = ON, `wsrep_ready` = ON, and all
 //! nodes report the same `wsrep_cluster_state_uuid`. A failure names the node and the value seen.
 
-use super::{Login, connect, wsrep_status};
+use super::{Login, same_server, survey};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
 use crate::verify::{
@@ -76,13 +76,11 @@ pub async fn check(spec: &GaleraStatusSpec, nodes: &[Endpoint], login: &Login) -
         ("wsrep_connected", "ON"),
         ("wsrep_ready", "ON"),
     ];
-    let seen = futures::future::join_all(nodes.iter().map(|n| async move {
-        let mut conn = connect(n, login).await?;
-        let status = wsrep_status(&mut conn).await;
-        let _ = conn.disconnect().await;
-        status
-    }))
-    .await;
+    let facts = survey(nodes, login).await;
+    if let Some(twice) = same_server(nodes, &facts) {
+        return Verdict::fail(twice, vec![]);
+    }
+    let seen: Vec<_> = facts.into_iter().map(|f| f.map(|f| f.status)).collect();
     judge(nodes, &seen, &expected)
 }
 

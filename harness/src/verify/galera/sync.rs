@@ -68,6 +68,9 @@ pub async fn check(nodes: &[Endpoint], login: &Login) -> Verdict {
             vec![],
         );
     }
+    if let Err(why) = super::establish(nodes, login).await {
+        return Verdict::fail(why, vec![]);
+    }
     let db = format!("harness_sync_{}", nonce());
     let mut log = vec![];
     let result = steps(nodes, login, &db, &mut log).await;

@@ -10,6 +10,9 @@ use tokio::io::{AsyncRead, AsyncWrite, BufWriter};
 use tokio::net::TcpStream;
 
 pub const OP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Every key a check writes expires after this, a safety net for a run that is killed before it
+/// deletes its keys.
+pub const KEY_TTL_SECS: u32 = 600;
 /// Keys per `get` command (memcached reads long key lists fine, proxies prefer short ones).
 pub const MULTIGET_CHUNK: usize = 100;
 
@@ -82,9 +85,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         bounded(
             &self.endpoint,
             || format!("set {key}"),
-            self.proto.set(key, value, 0),
+            self.proto.set(key, value, KEY_TTL_SECS),
         )
         .await
+    }
+
+    /// Deletes keys (pipelined) and makes one round trip, so they are gone when this returns.
+    pub async fn delete_all(&mut self, keys: &[String]) -> Result<(), OpError> {
+        for key in keys {
+            bounded(
+                &self.endpoint,
+                || format!("delete {key}"),
+                self.proto.delete(key),
+            )
+            .await?;
+        }
+        self.version().await.map(|_| ())
     }
 
     /// A value, or `None` when the key is absent.

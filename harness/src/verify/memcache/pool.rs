@@ -94,6 +94,11 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
     if !problems.is_empty() {
         return Verdict::fail(problems.join("; "), evidence);
     }
+    let probe_key = vec![format!("harness:{run}:probe")];
+    if let Some(twice) = same_server(servers, &mut clients, &probe_key[0]).await {
+        cleanup(&mut clients, &probe_key).await;
+        return Verdict::fail(twice, evidence);
+    }
     let keys: Vec<String> = (0..spec.keys)
         .map(|k| format!("harness:{run}:pool:{k}"))
         .collect();
@@ -109,6 +114,11 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
             async move { write_and_read(client, &keys).await }
         }))
         .await;
+    for (i, client) in clients.iter_mut().enumerate() {
+        let mut own = by_server.remove(&i).unwrap_or_default();
+        own.extend(probe_key.iter().cloned());
+        cleanup(std::slice::from_mut(client), &own).await;
+    }
     let fair = keys.len() as f64 / servers.len() as f64;
     let floor = (fair * spec.min_share).floor() as usize;
     for (i, result) in per_server.into_iter().enumerate() {
@@ -139,6 +149,44 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
         )
     } else {
         Verdict::fail(problems.join("; "), evidence)
+    }
+}
+
+/// Two targets that are one server: each server got the probe key with its own name as the
+/// value, one after the other, so a server that holds another's name is that other server.
+pub async fn same_server<S>(
+    servers: &[Endpoint],
+    clients: &mut [Client<S>],
+    probe_key: &str,
+) -> Option<String>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    for (server, client) in servers.iter().zip(clients.iter_mut()) {
+        let Ok(Some(value)) = client.get(probe_key).await else {
+            continue;
+        };
+        if let Some(other) = servers
+            .iter()
+            .find(|s| s.name.as_bytes() == value && s.name != server.name)
+        {
+            return Some(format!(
+                "{server} and {other} are the same server (the key written to {other} was read back from {server}): naming one server twice proves nothing about distribution"
+            ));
+        }
+    }
+    None
+}
+
+/// Deletes what a check wrote; a failure to delete is left to the keys' expiry.
+pub async fn cleanup<S>(clients: &mut [Client<S>], keys: &[String])
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    for client in clients.iter_mut() {
+        if let Err(e) = client.delete_all(keys).await {
+            tracing::debug!("deleting the check's keys: {e} (they expire on their own)");
+        }
     }
 }
 
@@ -227,5 +275,59 @@ mod rig {
             "{}",
             v.summary
         );
+    }
+}
+
+#[cfg(test)]
+mod rig_identity {
+    //! Layer 2 (real servers): memcached 1.6 from the rig image, its port published.
+    use super::*;
+    use harness_testkit::rig;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// `curr_items` from memcached's own `stats`.
+    async fn items(address: &str) -> u64 {
+        let mut s = TcpStream::connect(address).await.unwrap();
+        s.write_all(b"stats\r\n").await.unwrap();
+        let mut text = String::new();
+        let mut buf = [0u8; 4096];
+        while !text.ends_with("END\r\n") {
+            let n = s.read(&mut buf).await.unwrap();
+            assert!(n > 0, "stats ended early: {text}");
+            text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        text.lines()
+            .find_map(|l| l.strip_prefix("STAT curr_items "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    }
+
+    fn spec(keys: u32) -> MemcachePoolSpec {
+        MemcachePoolSpec {
+            target: Default::default(),
+            keys,
+            min_share: 0.5,
+        }
+    }
+
+    #[tokio::test]
+    #[ignore = "needs Docker and the rig image (scripts/test.sh runs it)"]
+    async fn one_server_named_twice_fails_and_no_key_is_left_behind() {
+        let (_node, port) = rig::memcached_published().await;
+        let a = format!("127.0.0.1:{port}");
+        let twice: Vec<Endpoint> = [a.clone(), format!("localhost:{port}")]
+            .iter()
+            .map(|e| Endpoint::parse(e).unwrap())
+            .collect();
+        let v = check(&spec(200), &twice).await;
+        assert!(
+            !v.passed && v.summary.contains("are the same server"),
+            "{v:?}"
+        );
+        assert_eq!(items(&a).await, 0, "the failed check left keys");
+        // One server alone passes (a pool of one is legitimate) and cleans up after itself.
+        let v = check(&spec(200), &twice[..1]).await;
+        assert!(v.passed, "{v:?}");
+        assert_eq!(items(&a).await, 0, "the passing check left keys");
     }
 }

@@ -132,7 +132,7 @@ pub async fn check(
     for (r, reader) in proxies.iter().enumerate() {
         let keys: Vec<String> = written
             .iter()
-            .filter(|(_, (p, _))| *p != r || proxies.len() == 1)
+            .filter(|(_, (p, _))| *p != r)
             .map(|(k, _)| k.clone())
             .collect();
         if keys.is_empty() {
@@ -224,6 +224,12 @@ pub async fn check(
                 many.len(),
                 many[..many.len().min(5)].join(", ")
             ));
+        }
+    }
+    // Leave nothing behind: delete every key directly on every server (expiry is the net).
+    for server in servers {
+        if let Ok(mut client) = connect(server).await {
+            super::pool::cleanup(std::slice::from_mut(&mut client), &keys).await;
         }
     }
     if problems.is_empty() {
