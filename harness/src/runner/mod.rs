@@ -192,6 +192,23 @@ impl Executor<'_> {
             failed |= outcome.is_failure();
         }
 
+        // What verifiers wrote on the servers they checked goes first, while the bridges to
+        // those servers are still open (they close with the namespace).
+        for (what, work) in state.undo.take() {
+            let error = match tokio::time::timeout(CLEANUP_TIMEOUT, work).await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(format!(
+                    "timed out after {}",
+                    humantime::format_duration(CLEANUP_TIMEOUT)
+                )),
+            };
+            sink.emit(Event::CleanupFinished {
+                scenario: plan.name.clone(),
+                item: what,
+                error,
+            });
+        }
         let keep = plan.cleanup.keep || (failed && plan.cleanup.keep_on_failure);
         let items: Vec<CleanupItem> =
             std::mem::take(&mut *state.cleanup.lock().unwrap_or_else(|e| e.into_inner()));

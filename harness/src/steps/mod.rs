@@ -77,6 +77,8 @@ pub struct ScenarioState {
     pub cleanup: Mutex<Vec<CleanupItem>>,
     /// What earlier steps recorded for later ones (e.g. a pod's host ID before its replacement).
     pub facts: Mutex<BTreeMap<String, String>>,
+    /// What verifiers wrote on the servers they check, to remove at the end, last first.
+    pub undo: crate::verify::Undo,
 }
 
 impl StepContext<'_> {

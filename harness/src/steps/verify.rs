@@ -58,6 +58,7 @@ impl StepKind for Verify {
             login,
             pods: &shell,
             facts,
+            undo: &ctx.state.undo,
         };
         step_result(spec.run(&cx).await)
     }

@@ -129,14 +129,50 @@ pub struct Login {
     pub password: Option<String>,
 }
 
-/// What a verifier gets to work with: its resolved endpoints, login, the pods (exec), and the
-/// facts earlier steps recorded.
+/// Clean-ups a verifier registers before its first write (dropping its database, say). The
+/// runner runs them, last first, at the scenario's end whatever happened: also after the step
+/// timed out or was cancelled mid-write, when the verifier itself never got to clean up.
+#[derive(Default)]
+pub struct Undo(Mutex<Vec<(String, UndoFuture)>>);
+
+pub type UndoFuture = futures::future::BoxFuture<'static, Result<(), String>>;
+
+impl Undo {
+    pub fn register(
+        &self,
+        what: impl Into<String>,
+        work: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
+    ) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((what.into(), Box::pin(work)));
+    }
+
+    /// Everything registered, last first.
+    pub fn take(&self) -> Vec<(String, UndoFuture)> {
+        let mut all = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        all.reverse();
+        all
+    }
+}
+
+impl Debug for Undo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.lock().map_or(0, |v| v.len());
+        write!(f, "Undo({n} registered)")
+    }
+}
+
+/// What a verifier gets to work with: its resolved endpoints, login, the pods (exec), the
+/// facts earlier steps recorded, and where to register its clean-ups.
 pub struct VerifyContext<'a> {
     /// Endpoints per target key (`target`, `nodes`, `servers`, `proxies`).
     pub endpoints: Vec<(&'static str, Vec<Endpoint>)>,
     pub login: Login,
     pub pods: &'a dyn PodShell,
     pub facts: &'a Mutex<BTreeMap<String, String>>,
+    pub undo: &'a Undo,
 }
 
 impl VerifyContext<'_> {

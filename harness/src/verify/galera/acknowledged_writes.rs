@@ -151,7 +151,7 @@ impl Verifier for GaleraAckWritesSpec {
 
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
         let login = Login::of(cx);
-        let check = check(self, cx.get("target"), &login);
+        let check = check_registering(self, cx.get("target"), &login, Some(cx.undo));
         let Some(during) = &self.during else {
             return check.await;
         };
@@ -188,11 +188,23 @@ pub struct History {
 }
 
 pub async fn check(spec: &GaleraAckWritesSpec, nodes: &[Endpoint], login: &Login) -> Verdict {
+    check_registering(spec, nodes, login, None).await
+}
+
+/// [`check`], registering the drop of its database before it creates it.
+pub async fn check_registering(
+    spec: &GaleraAckWritesSpec,
+    nodes: &[Endpoint],
+    login: &Login,
+    undo: Option<&crate::verify::Undo>,
+) -> Verdict {
     let (duration, settle) = (spec.duration, spec.settle);
     if let Err(why) = super::establish(nodes, login).await {
         return Verdict::fail(why, vec![]);
     }
-    let table = match prepare(nodes, login).await {
+    let db = format!("harness_ack_{}", nonce());
+    super::drop_later(undo, nodes, login, &db);
+    let table = match prepare_named(nodes, login, &db).await {
         Ok(t) => t,
         Err(e) => return Verdict::fail(e, vec![]),
     };
@@ -212,7 +224,11 @@ pub async fn check(spec: &GaleraAckWritesSpec, nodes: &[Endpoint], login: &Login
 
 /// Creates a database and table unique to this run; returns `db.table`.
 pub async fn prepare(nodes: &[Endpoint], login: &Login) -> Result<String, String> {
-    let db = format!("harness_ack_{}", nonce());
+    prepare_named(nodes, login, &format!("harness_ack_{}", nonce())).await
+}
+
+/// [`prepare`] with a database name chosen by the caller.
+pub async fn prepare_named(nodes: &[Endpoint], login: &Login, db: &str) -> Result<String, String> {
     let mut errors = vec![];
     for node in nodes {
         match connect(node, login).await {
@@ -602,6 +618,79 @@ mod rig {
             v.summary
         );
         drop_table(&endpoints, &login, &table).await;
+
+        // Through the runner: a step that times out mid-write, and one cancelled (Ctrl-C)
+        // mid-write, leave no database behind (the drop registered before the first write runs
+        // at the scenario's end); so does a passing one.
+        let spec = GaleraAckWritesSpec {
+            target: crate::verify::Target::Endpoints(endpoints.clone()),
+            credentials: crate::verify::Credentials {
+                user: rig::GALERA_USER.into(),
+                password: Some(crate::verify::PasswordSource::Env(
+                    "HARNESS_RIG_GALERA_PW".into(),
+                )),
+            },
+            duration: Duration::from_secs(30),
+            writers_per_node: 1,
+            delete_every: 5,
+            settle: Duration::from_secs(30),
+            during: None,
+        };
+        // SAFETY of the test: no other test reads this variable.
+        unsafe { std::env::set_var("HARNESS_RIG_GALERA_PW", rig::GALERA_PASSWORD) };
+        let step = |timeout: u64, spec: GaleraAckWritesSpec| {
+            let mut s = crate::runner::tests::step(
+                "writes",
+                crate::steps::Action::Verify(crate::steps::Verify(
+                    crate::verify::VerifySpec::GaleraAckWrites(spec),
+                )),
+            );
+            s.timeout = Duration::from_secs(timeout);
+            s
+        };
+        let mut short = spec.clone();
+        short.duration = Duration::from_secs(2);
+        for (what, plan_step, cancel_after) in [
+            ("timed out", step(4, spec.clone()), None),
+            (
+                "cancelled",
+                step(60, spec.clone()),
+                Some(Duration::from_secs(3)),
+            ),
+            ("passed", step(60, short), None),
+        ] {
+            let mut plan = crate::runner::tests::plan(vec![plan_step], vec![]);
+            plan.cluster.required = false;
+            plan.namespace = String::new();
+            let sink = crate::report::events::Collect::default();
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let runner = crate::runner::Executor {
+                cluster: &crate::cluster::NoCluster,
+                sink: &sink,
+                cancel: cancel.clone(),
+            };
+            let canceller = async {
+                if let Some(after) = cancel_after {
+                    tokio::time::sleep(after).await;
+                    cancel.cancel();
+                }
+            };
+            let (result, ()) = tokio::join!(runner.run_scenario(&plan), canceller);
+            assert_eq!(
+                result.passed,
+                what == "passed",
+                "{what}: {:#?}",
+                sink.events()
+            );
+            let mut conn = connect(&endpoints[0], &login).await.unwrap();
+            let left = rows(
+                &mut conn,
+                "SELECT SCHEMA_NAME, 'db' FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'harness%'",
+            )
+            .await
+            .unwrap();
+            assert_eq!(left, vec![], "{what}: databases left behind");
+        }
     }
 
     // Layer 2 (real servers): a node killed while writers run; its failed writes are reported

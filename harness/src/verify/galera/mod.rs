@@ -89,6 +89,28 @@ pub async fn wsrep_status(conn: &mut Conn) -> Result<BTreeMap<String, String>, S
         .collect())
 }
 
+/// Registers dropping `db` (from the first node that answers) as a clean-up of the scenario.
+pub fn drop_later(undo: Option<&crate::verify::Undo>, nodes: &[Endpoint], login: &Login, db: &str) {
+    let Some(undo) = undo else {
+        return;
+    };
+    let (nodes, login, db) = (nodes.to_vec(), login.clone(), db.to_string());
+    undo.register(format!("drop database {db}"), async move {
+        let mut errors = vec![];
+        for node in &nodes {
+            match connect(node, &login).await {
+                Ok(mut conn) => {
+                    let r = run(&mut conn, &format!("DROP DATABASE IF EXISTS {db}")).await;
+                    let _ = conn.disconnect().await;
+                    return r.map_err(|e| format!("{node}: {e}"));
+                }
+                Err(e) => errors.push(format!("{node}: {e}")),
+            }
+        }
+        Err(format!("no node answered: {}", errors.join("; ")))
+    });
+}
+
 /// What one node says about itself: who it is, and its `wsrep_%` status.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {

@@ -57,11 +57,20 @@ impl Verifier for GaleraSyncSpec {
     }
 
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check(cx.get("target"), &Login::of(cx)).await
+        check_registering(cx.get("target"), &Login::of(cx), Some(cx.undo)).await
     }
 }
 
 pub async fn check(nodes: &[Endpoint], login: &Login) -> Verdict {
+    check_registering(nodes, login, None).await
+}
+
+/// [`check`], registering the drop of its database before it creates it.
+pub async fn check_registering(
+    nodes: &[Endpoint],
+    login: &Login,
+    undo: Option<&crate::verify::Undo>,
+) -> Verdict {
     if nodes.len() < 2 {
         return Verdict::fail(
             format!("galera.sync needs at least 2 nodes, got {}", nodes.len()),
@@ -72,6 +81,7 @@ pub async fn check(nodes: &[Endpoint], login: &Login) -> Verdict {
         return Verdict::fail(why, vec![]);
     }
     let db = format!("harness_sync_{}", nonce());
+    super::drop_later(undo, nodes, login, &db);
     let mut log = vec![];
     let result = steps(nodes, login, &db, &mut log).await;
     // Drop the database whatever happened, from any node that answers.
