@@ -15,6 +15,9 @@ use crate::vars::{self, Values};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// More steps than any flow needs; beyond it, validating them all would only cost time.
+pub const MAX_STEPS: usize = 1000;
+
 /// Loads and validates a scenario file for the run `run_id`. The scenario is returned only when
 /// there is no error; warnings come back either way.
 pub fn validate_file(
@@ -93,8 +96,24 @@ pub fn validate(
         cx.error("steps", "a scenario needs at least one step");
     }
     let mut ids = BTreeMap::new();
-    let steps = build_steps(&mut cx, "steps", &raw.steps, &mut ids, &cluster);
-    let finally = build_steps(&mut cx, "finally", &raw.finally, &mut ids, &cluster);
+    let too_many = raw.steps.len() + raw.finally.len() > MAX_STEPS;
+    if too_many {
+        cx.error(
+            "steps",
+            format!(
+                "{} steps; a scenario has at most {MAX_STEPS} (split it into several scenarios)",
+                raw.steps.len() + raw.finally.len()
+            ),
+        );
+    }
+    let (steps, finally) = if too_many {
+        (vec![], vec![])
+    } else {
+        (
+            build_steps(&mut cx, "steps", &raw.steps, &mut ids, &cluster),
+            build_steps(&mut cx, "finally", &raw.finally, &mut ids, &cluster),
+        )
+    };
     warn_on_waits_for_uncreated(&mut cx, &steps, &finally);
 
     let diags = cx.into_diagnostics();
