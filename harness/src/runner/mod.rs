@@ -17,6 +17,20 @@ pub const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long each clean-up item may take.
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// Runs one clean-up under [`CLEANUP_TIMEOUT`]; `Some(why)` when it failed or took too long.
+async fn bounded_cleanup(
+    work: impl std::future::Future<Output = Result<(), String>>,
+) -> Option<String> {
+    match tokio::time::timeout(CLEANUP_TIMEOUT, work).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(_) => Some(format!(
+            "timed out after {}",
+            humantime::format_duration(CLEANUP_TIMEOUT)
+        )),
+    }
+}
+
 /// Masks secrets in every event before it reaches the real sink.
 struct RedactingSink<'a> {
     inner: &'a dyn EventSink,
@@ -195,14 +209,7 @@ impl Executor<'_> {
         // What verifiers wrote on the servers they checked goes first, while the bridges to
         // those servers are still open (they close with the namespace).
         for (what, work) in state.undo.take() {
-            let error = match tokio::time::timeout(CLEANUP_TIMEOUT, work).await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e),
-                Err(_) => Some(format!(
-                    "timed out after {}",
-                    humantime::format_duration(CLEANUP_TIMEOUT)
-                )),
-            };
+            let error = bounded_cleanup(work).await;
             sink.emit(Event::CleanupFinished {
                 scenario: plan.name.clone(),
                 item: what,
@@ -216,14 +223,10 @@ impl Executor<'_> {
             let error = if keep {
                 Some("kept (--keep or --keep-on-failure)".to_string())
             } else {
-                match tokio::time::timeout(CLEANUP_TIMEOUT, self.cluster.cleanup(&item)).await {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(_) => Some(format!(
-                        "timed out after {}",
-                        humantime::format_duration(CLEANUP_TIMEOUT)
-                    )),
-                }
+                bounded_cleanup(async {
+                    self.cluster.cleanup(&item).await.map_err(|e| e.to_string())
+                })
+                .await
             };
             sink.emit(Event::CleanupFinished {
                 scenario: plan.name.clone(),
