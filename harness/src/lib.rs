@@ -7,6 +7,7 @@
 //! - [`verify`]: data-level verifiers grouped by system, registered in one list.
 //! - [`plan`]: the IO-free plan of a run.
 //! - [`runner`]: executes plans against the cluster port and emits events.
+//! - [`journal`]: what a running step asked and heard, kept for a deadline that cuts it short.
 //! - [`cluster`]: the cluster port and its typed vocabulary; [`k8s`] implements it on kube-rs.
 //! - [`provider`]: getting a cluster (kind, Minikube, k3s, an existing context).
 //! - [`report`]: the events and the reporters that consume them (console, JUnit, JSON).
@@ -16,6 +17,7 @@ pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod diag;
+pub mod journal;
 pub mod k8s;
 pub mod manifest;
 pub mod plan;

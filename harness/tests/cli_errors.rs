@@ -81,7 +81,13 @@ fn an_unknown_context_exits_2_and_an_existing_cluster_needs_a_named_context() {
         "/usr/bin:/bin",
     );
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("context nope"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the kubeconfig {} has no context `nope`; it has no contexts",
+            kubeconfig.display()
+        )),
+        "{stderr}"
+    );
     let (code, _, stderr) = harness(
         &[
             "run",
@@ -95,6 +101,50 @@ fn an_unknown_context_exits_2_and_an_existing_cluster_needs_a_named_context() {
     );
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("pass --context"), "{stderr}");
+}
+
+#[test]
+fn provider_none_and_k3s_name_the_scenarios_they_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = harness(
+        &[
+            "run",
+            "scenarios/memcached/pool.yaml",
+            "scenarios/galera/etcd-sync.yaml",
+            "--provider",
+            "none",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--provider none runs no cluster"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("memcached-pool (scenarios/memcached/pool.yaml, cluster.workers: 3)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("scenarios/galera/etcd-sync.yaml"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = harness(
+        &[
+            "run",
+            "scenarios/memcached/pool.yaml",
+            "--provider",
+            "k3s",
+            "--report-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        "/nonexistent",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("k3s gives 1 node"), "{stderr}");
+    assert!(stderr.contains("memcached-pool"), "{stderr}");
 }
 
 #[test]

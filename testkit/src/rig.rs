@@ -259,7 +259,7 @@ pub async fn twemproxy(net: &str, servers: &[Node], n: usize) -> (Vec<Node>, Vec
     let starts = (0..n).map(|i| {
         let name = format!("{net}-p{i}");
         let script = format!(
-            "printf 'pool:\\n  listen: 0.0.0.0:5000\\n  hash: fnv1a_64\\n  distribution: ketama\\n  timeout: 2000\\n  auto_eject_hosts: false\\n  servers:\\n{pool}' > /tmp/nc.yml\n\
+            "printf 'pool:\\n  listen: 0.0.0.0:5000\\n  hash: md5\\n  distribution: ketama\\n  timeout: 2000\\n  auto_eject_hosts: false\\n  servers:\\n{pool}' > /tmp/nc.yml\n\
              nutcracker -c /tmp/nc.yml &\n\
              until bash -c '</dev/tcp/127.0.0.1/5000' 2>/dev/null; do sleep 0.1; done\n\
              echo proxy-ready >&2\nwait"

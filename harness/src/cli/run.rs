@@ -38,9 +38,24 @@ pub async fn run(args: RunArgs) -> u8 {
     };
     if needs_cluster && provider == Provider::None {
         eprintln!(
-            "error: some selected scenarios need a Kubernetes cluster, but --provider none was given"
+            "error: --provider none runs no cluster, but these selected scenarios need one:\n{}\nchoose a provider (kind, minikube, k3s) or --context NAME, or select only scenarios with `cluster: {{ required: false }}`",
+            names_of(plans.iter().filter(|p| p.cluster.required))
         );
         return EXIT_USAGE;
+    }
+    if provider == Provider::K3s {
+        let too_big: Vec<&ScenarioPlan> = plans
+            .iter()
+            .filter(|p| p.cluster.required && p.cluster.workers > prov::K3S_NODES)
+            .collect();
+        if !too_big.is_empty() {
+            eprintln!(
+                "error: k3s gives {} node, but these selected scenarios need more (cluster.workers):\n{}\nuse --provider kind, or select other scenarios",
+                prov::K3S_NODES,
+                names_of(too_big.into_iter())
+            );
+            return EXIT_USAGE;
+        }
     }
     let run_dir = args.report_dir.join(&run_id);
     let junit = args
@@ -52,6 +67,21 @@ pub async fn run(args: RunArgs) -> u8 {
         return execute(&NoCluster, &plans, &run_id, &junit, &summary, args.parallel).await;
     }
     run_on_cluster(&args, provider, &plans, &run_id, &run_dir, &junit, &summary).await
+}
+
+/// One line per scenario: name, file and the nodes it declares.
+fn names_of<'a>(plans: impl Iterator<Item = &'a ScenarioPlan>) -> String {
+    plans
+        .map(|p| {
+            format!(
+                "  {} ({}, cluster.workers: {})",
+                p.name,
+                p.file.display(),
+                p.cluster.workers
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The provider the user chose.

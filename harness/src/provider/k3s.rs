@@ -1,20 +1,41 @@
 //! k3s: one node in a container through testcontainers (DaemonSet-per-node and anti-affinity
 //! flows need several nodes: use kind); the container is removed at teardown.
 
-use super::{Prepared, Provider, ProviderError, Request, docker_running};
+use super::{Prepared, Provider, ProviderError, Request, docker_running, run_tool};
 use std::path::Path;
 use std::time::Duration;
 use testcontainers::{ContainerAsync, GenericImage};
 
-#[derive(Default)]
+/// Nodes a k3s cluster from this provider has (its server schedules pods).
+pub const K3S_NODES: u32 = 1;
+
 pub struct K3s {
+    /// The image (name, tag) to start.
+    pub image: (String, String),
     container: Option<ContainerAsync<GenericImage>>,
+}
+
+impl Default for K3s {
+    fn default() -> Self {
+        Self {
+            image: (K3S_IMAGE.0.to_string(), K3S_IMAGE.1.to_string()),
+            container: None,
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl Provider for K3s {
     async fn up(&mut self, request: &Request) -> Result<Prepared, ProviderError> {
-        let (prepared, container) = k3s_up(&request.dir).await?;
+        if request.workers > K3S_NODES {
+            return Err(ProviderError::Config(format!(
+                "k3s gives {K3S_NODES} node, but the selected scenarios need {} (cluster.workers): use --provider kind",
+                request.workers
+            )));
+        }
+        docker_running().await?;
+        image_present(&self.image).await?;
+        let (prepared, container) = k3s_up(&self.image, &request.dir).await?;
         self.container = Some(container);
         Ok(prepared)
     }
@@ -32,9 +53,45 @@ impl Provider for K3s {
 /// k3s in a container, one node (DaemonSet-per-node flows need several nodes: use kind).
 pub const K3S_IMAGE: (&str, &str) = ("rancher/k3s", "v1.33.4-k3s1");
 
+/// Fails early, saying why, when the image is neither on this machine nor pullable (testcontainers
+/// would otherwise report a bare pull error after its own retries).
+async fn image_present((name, tag): &(String, String)) -> Result<(), ProviderError> {
+    let image = format!("{name}:{tag}");
+    let inspect = run_tool(
+        "docker",
+        &["image".into(), "inspect".into(), image.clone()],
+        Duration::from_secs(20),
+    )
+    .await;
+    if inspect.is_ok() {
+        return Ok(());
+    }
+    match run_tool(
+        "docker",
+        &["pull".into(), image.clone()],
+        IMAGE_PULL_TIMEOUT,
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) => Err(ProviderError::Config(format!(
+            "the k3s image {image} is not on this machine and could not be pulled ({}); load it with `docker load` (or pull it where a registry is reachable), or use --provider kind",
+            match e {
+                ProviderError::Failed { output, .. } =>
+                    output.trim().lines().last().unwrap_or("").to_string(),
+                other => other.to_string(),
+            }
+        ))),
+    }
+}
+
+/// How long pulling the k3s image may take.
+const IMAGE_PULL_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// Starts k3s through testcontainers; the returned container is removed when dropped, so the
 /// caller holds it for the run. Settings as testcontainers-modules' k3s module.
 async fn k3s_up(
+    (name, tag): &(String, String),
     dir: &Path,
 ) -> Result<
     (
@@ -46,8 +103,7 @@ async fn k3s_up(
     use testcontainers::core::{ExecCommand, IntoContainerPort, WaitFor};
     use testcontainers::runners::AsyncRunner;
     use testcontainers::{GenericImage, ImageExt};
-    docker_running().await?;
-    let image = GenericImage::new(K3S_IMAGE.0, K3S_IMAGE.1)
+    let image = GenericImage::new(name.as_str(), tag.as_str())
         .with_exposed_port(6443.tcp())
         .with_wait_for(WaitFor::message_on_stderr(
             "Node controller sync successful",
@@ -59,9 +115,7 @@ async fn k3s_up(
         .with_startup_timeout(Duration::from_secs(300))
         .start()
         .await
-        .map_err(|e| {
-            ProviderError::Config(format!("starting {}:{}: {e}", K3S_IMAGE.0, K3S_IMAGE.1))
-        })?;
+        .map_err(|e| ProviderError::Config(format!("starting {name}:{tag}: {e}")))?;
     let port = container
         .get_host_port_ipv4(6443)
         .await
@@ -102,6 +156,38 @@ pub fn k3s_kubeconfig(text: &str, port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Layer 2 (the machine's real Docker Engine, which has no k3s image and no registry here):
+    // k3s fails before starting anything, naming the image and what to do; a request for more
+    // nodes than k3s gives fails before Docker is asked.
+    #[tokio::test]
+    async fn k3s_fails_early_naming_a_missing_image_or_too_many_nodes() {
+        let dir = std::env::temp_dir();
+        let mut k3s = K3s {
+            image: ("harness-test/no-such-k3s".into(), "0".into()),
+            container: None,
+        };
+        let request = Request {
+            name: "t".into(),
+            named: false,
+            workers: 1,
+            dir: dir.clone(),
+        };
+        let err = k3s.up(&request).await.unwrap_err().to_string();
+        assert!(
+            err.contains("harness-test/no-such-k3s:0 is not on this machine"),
+            "{err}"
+        );
+        let err = k3s
+            .up(&Request {
+                workers: 3,
+                ..request
+            })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("need 3 (cluster.workers)"), "{err}");
+    }
 
     // Layer 1 (pure).
     #[test]

@@ -9,7 +9,7 @@ mod kind;
 mod minikube;
 
 pub use existing::Existing;
-pub use k3s::K3s;
+pub use k3s::{K3S_NODES, K3s};
 pub use kind::Kind;
 pub use minikube::Minikube;
 

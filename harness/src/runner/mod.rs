@@ -4,6 +4,7 @@
 //! after success, failure, timeout or cancellation (Ctrl-C). It emits [`Event`]s and never prints.
 
 use crate::cluster::{CleanupItem, Cluster, Evidence};
+use crate::journal::Journal;
 use crate::plan::{PlannedStep, ScenarioPlan};
 use crate::redact::Redactor;
 use crate::report::events::{Event, EventSink, Outcome, Phase, StepInfo};
@@ -270,6 +271,7 @@ impl Executor<'_> {
             values: &plan.values,
             timeout: limit,
             state: state.clone(),
+            journal: Journal::new(),
         };
         let never = CancellationToken::new();
         let cancel = if cancellable {
@@ -281,13 +283,15 @@ impl Executor<'_> {
             r = tokio::time::timeout(limit, step.action.run(&ctx)) => match r {
                 Ok(r) => r,
                 Err(_) => Err(StepFailure::timed_out(format!(
-                    "step `{}` did not finish within {}{}",
+                    "step `{}` did not finish within {}{}{}",
                     step.id,
                     humantime::format_duration(limit),
-                    if limit < step.timeout { " (what was left of the scenario deadline)" } else { "" }
-                ))),
+                    if limit < step.timeout { " (what was left of the scenario deadline)" } else { "" },
+                    ctx.journal.summary().map(|s| format!(": {s}")).unwrap_or_default()
+                ))
+                .with_output(ctx.journal.lines().join("\n"))),
             },
-            _ = cancel.cancelled() => Err(StepFailure::cancelled()),
+            _ = cancel.cancelled() => Err(StepFailure::cancelled().with_output(ctx.journal.lines().join("\n"))),
         };
         let (outcome, output) = match result {
             Ok(output) => (Outcome::Passed, output),

@@ -438,3 +438,64 @@ async fn a_verifier_whose_servers_are_unreachable_fails_the_step_naming_them() {
         "{message}"
     );
 }
+
+/// A TCP server that accepts connections and never says anything (a hung server).
+async fn silent_server() -> (Endpoint, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let mut endpoint = Endpoint::parse(&format!("127.0.0.1:{port}")).unwrap();
+    endpoint.name = format!("hung-{port}");
+    (endpoint, task)
+}
+
+// Layer 1 (pure, loopback sockets): a step deadline that cuts a verifier short names the
+// endpoints still pending and what each was asked, and the report keeps what was done.
+#[tokio::test]
+async fn a_verifier_cut_short_by_its_deadline_names_the_pending_endpoints() {
+    let (a, _a) = silent_server().await;
+    let (b, _b) = silent_server().await;
+    let spec =
+        crate::verify::VerifySpec::GaleraStatus(crate::verify::galera::status::GaleraStatusSpec {
+            target: crate::verify::Target::Endpoints(vec![a.clone(), b.clone()]),
+            credentials: crate::verify::Credentials {
+                user: "root".into(),
+                password: None,
+            },
+            size: None,
+        });
+    let mut s = step("status", Action::Verify(crate::steps::Verify(spec)));
+    s.kind = "verify";
+    s.timeout = Duration::from_millis(700);
+    let mut p = plan(vec![s], vec![]);
+    p.cluster.required = false;
+    let (result, events) = run(&Scripted::default(), &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    let (message, output) = events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished {
+                outcome: Outcome::TimedOut { message },
+                output,
+                ..
+            } => Some((message.clone(), output.clone())),
+            _ => None,
+        })
+        .expect("the step timed out");
+    assert!(message.contains("did not finish within 700ms"), "{message}");
+    for node in [&a.name, &b.name] {
+        assert!(
+            message.contains(&format!("{node} (connect for")),
+            "{message}"
+        );
+        assert!(
+            output.contains(&format!("{node}: connect: no answer yet")),
+            "{output}"
+        );
+    }
+}

@@ -68,6 +68,9 @@ pub struct StepContext<'a> {
     /// What this step may take (its timeout, or what is left of the scenario's).
     pub timeout: Duration,
     pub state: Arc<ScenarioState>,
+    /// What the step asked and heard so far; the runner reads it when a deadline cuts the
+    /// step short.
+    pub journal: Arc<crate::journal::Journal>,
 }
 
 /// What the steps of one scenario share.
@@ -118,6 +121,11 @@ impl StepFailure {
             output: String::new(),
         }
     }
+    /// What the step had done when it failed (the journal of a step cut short).
+    pub fn with_output(mut self, output: impl Into<String>) -> Self {
+        self.output = output.into();
+        self
+    }
     pub fn cancelled() -> Self {
         Self {
             outcome: Outcome::Cancelled {
@@ -125,6 +133,12 @@ impl StepFailure {
             },
             output: String::new(),
         }
+    }
+}
+
+impl std::fmt::Display for StepFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.outcome.message().unwrap_or(self.outcome.label()))
     }
 }
 

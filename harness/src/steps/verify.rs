@@ -31,7 +31,10 @@ impl StepKind for Verify {
         let spec = &self.0;
         let mut endpoints = vec![];
         for (key, target, min) in spec.targets() {
-            let list = resolve(ctx, target).await?;
+            let list =
+                crate::journal::track("", || format!("reaching `{key}`"), resolve(ctx, target))
+                    .await?;
+            ctx.journal.expect(&list);
             if list.len() < min {
                 let names: Vec<String> = list.iter().map(|e| e.name.clone()).collect();
                 return Err(StepFailure::failed(
@@ -60,7 +63,7 @@ impl StepKind for Verify {
             facts,
             undo: &ctx.state.undo,
         };
-        step_result(spec.run(&cx).await)
+        step_result(ctx.journal.scope(spec.run(&cx)).await)
     }
 
     fn summary(&self) -> String {
@@ -143,15 +146,18 @@ impl PodShell for ClusterShell<'_> {
             .ctx
             .cluster
             .exec(self.ctx.namespace(), pod, container, &command, None);
-        let out = tokio::time::timeout(POD_COMMAND_TIMEOUT, call)
-            .await
-            .map_err(|_| {
-                format!(
-                    "{pod}: `{}` took longer than {POD_COMMAND_TIMEOUT:?}",
-                    command.join(" ")
-                )
-            })?
-            .map_err(|e| e.to_string())?;
+        let out = crate::journal::track(pod, || command.join(" "), async {
+            tokio::time::timeout(POD_COMMAND_TIMEOUT, call)
+                .await
+                .map_err(|_| {
+                    format!(
+                        "{pod}: `{}` took longer than {POD_COMMAND_TIMEOUT:?}",
+                        command.join(" ")
+                    )
+                })
+        })
+        .await?
+        .map_err(|e| e.to_string())?;
         Ok((out.exit_code, format!("{}{}", out.stdout, out.stderr)))
     }
 

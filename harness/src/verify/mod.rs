@@ -206,13 +206,28 @@ pub fn nonce() -> String {
 
 /// Runs one operation of a check under `limit`; an error or a timeout comes back as
 /// `"{what}: {cause}"`, so every verifier reports a server that does not answer the same way.
+/// The operation is recorded in the step's journal (see [`crate::journal`]).
 pub async fn bounded<T, E: fmt::Display>(
     what: &str,
     limit: Duration,
     f: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<T, String> {
-    match tokio::time::timeout(limit, f).await {
-        Ok(r) => r.map_err(|e| format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: no answer within {}s", limit.as_secs())),
-    }
+    bounded_on("", what, limit, f).await
+}
+
+/// [`bounded`] for an operation on one endpoint (its name or address), so a deadline that cuts
+/// the check short can say which endpoint had not answered.
+pub async fn bounded_on<T, E: fmt::Display>(
+    endpoint: &str,
+    what: &str,
+    limit: Duration,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    crate::journal::track(endpoint, || what.to_string(), async {
+        match tokio::time::timeout(limit, f).await {
+            Ok(r) => r.map_err(|e| format!("{what}: {e}")),
+            Err(_) => Err(format!("{what}: no answer within {}s", limit.as_secs())),
+        }
+    })
+    .await
 }

@@ -7,7 +7,7 @@ pub mod status;
 pub mod sync;
 
 use crate::cluster::Endpoint;
-use crate::verify::{VerifyContext, bounded};
+use crate::verify::{VerifyContext, bounded_on};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder};
 use std::collections::BTreeMap;
@@ -57,7 +57,7 @@ pub async fn connect_within(
         .prefer_socket(false)
         .user(Some(login.user.clone()))
         .pass(login.password.clone());
-    bounded("cannot connect", limit, Conn::new(opts)).await
+    bounded_on(&node.address(), "cannot connect", limit, Conn::new(opts)).await
 }
 
 /// Runs a statement with a timeout; errors come back as text.
@@ -67,12 +67,31 @@ pub async fn run(conn: &mut Conn, sql: &str) -> Result<(), String> {
 
 /// [`run`] with its own bound.
 pub async fn run_within(conn: &mut Conn, sql: &str, limit: Duration) -> Result<(), String> {
-    bounded(&format!("`{sql}`"), limit, conn.query_drop(sql)).await
+    bounded_on(
+        &address_of(conn),
+        &format!("`{sql}`"),
+        limit,
+        conn.query_drop(sql),
+    )
+    .await
+}
+
+/// The address a connection was opened to, as [`Endpoint::address`] writes it (the step's
+/// journal matches it to the endpoint's name).
+fn address_of(conn: &Conn) -> String {
+    let opts = conn.opts();
+    let host = opts.ip_or_hostname();
+    if host.contains(':') {
+        format!("[{host}]:{}", opts.tcp_port())
+    } else {
+        format!("{host}:{}", opts.tcp_port())
+    }
 }
 
 /// Rows of a query as tuples of text.
 pub async fn rows(conn: &mut Conn, sql: &str) -> Result<Vec<(String, String)>, String> {
-    bounded(
+    bounded_on(
+        &address_of(conn),
         &format!("`{sql}`"),
         QUERY_TIMEOUT,
         conn.query::<(String, String), _>(sql),

@@ -22,14 +22,18 @@ pub async fn request(
     path: &str,
     body: Option<(&str, String)>,
 ) -> Result<Response, String> {
-    tokio::time::timeout(REQUEST_TIMEOUT, send(endpoint, method, path, body))
-        .await
-        .map_err(|_| {
-            format!(
-                "{method} {path} on {endpoint}: no answer within {}s",
-                REQUEST_TIMEOUT.as_secs()
-            )
-        })?
+    let key = endpoint.address();
+    crate::journal::track(&key, || format!("{method} {path}"), async {
+        tokio::time::timeout(REQUEST_TIMEOUT, send(endpoint, method, path, body))
+            .await
+            .map_err(|_| {
+                format!(
+                    "{method} {path} on {endpoint}: no answer within {}s",
+                    REQUEST_TIMEOUT.as_secs()
+                )
+            })?
+    })
+    .await
 }
 
 async fn send(

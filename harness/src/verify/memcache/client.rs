@@ -41,22 +41,28 @@ impl From<OpError> for String {
     }
 }
 
-/// Runs one operation under [`OP_TIMEOUT`], naming the endpoint and the operation on failure.
+/// Runs one operation under [`OP_TIMEOUT`], naming the endpoint and the operation on failure
+/// (and recording it in the step's journal).
 async fn bounded<T>(
     endpoint: &Endpoint,
     op: impl FnOnce() -> String,
     f: impl std::future::Future<Output = std::io::Result<T>>,
 ) -> Result<T, OpError> {
-    let cause = match tokio::time::timeout(OP_TIMEOUT, f).await {
-        Ok(Ok(v)) => return Ok(v),
-        Ok(Err(e)) => e.to_string(),
-        Err(_) => format!("no answer within {}s", OP_TIMEOUT.as_secs()),
-    };
-    Err(OpError {
-        endpoint: endpoint.to_string(),
-        op: op(),
-        cause,
+    let op = op();
+    let key = endpoint.address();
+    crate::journal::track(&key, || op.clone(), async {
+        let cause = match tokio::time::timeout(OP_TIMEOUT, f).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+        };
+        Err(OpError {
+            endpoint: endpoint.to_string(),
+            op: op.clone(),
+            cause,
+        })
     })
+    .await
 }
 
 pub async fn connect(endpoint: &Endpoint) -> Result<Client<BufWriter<TcpStream>>, OpError> {

@@ -1,0 +1,354 @@
+//! What a running step has asked its servers and heard back. A deadline or Ctrl-C that cuts a
+//! step short drops its future, and with it everything the step had gathered; the journal
+//! outlives it, so the timeout message names the endpoints still pending (and what each was
+//! asked) and the report keeps what was done until then.
+//!
+//! The runner gives each step a journal; the `verify` step makes it current for the verifier's
+//! task, and the protocol clients record each round trip through [`track`] without knowing
+//! who listens (nothing is recorded outside a step).
+
+use crate::cluster::Endpoint;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Finished operations kept for the report (a write loop makes thousands; the most recent
+/// ones say most, and per-endpoint totals keep the rest).
+const KEPT_LINES: usize = 200;
+
+tokio::task_local! {
+    static CURRENT: Arc<Journal>;
+}
+
+#[derive(Debug)]
+pub struct Journal {
+    started: Instant,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// The endpoints the step was going to talk to: (name, address).
+    expected: Vec<(String, String)>,
+    open: BTreeMap<u64, Open>,
+    next_id: u64,
+    lines: VecDeque<String>,
+    dropped_lines: u64,
+    /// Per endpoint key: (answered, failed).
+    totals: BTreeMap<String, (u64, u64)>,
+}
+
+#[derive(Debug)]
+struct Open {
+    key: String,
+    what: String,
+    since: Instant,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            inner: Mutex::default(),
+        }
+    }
+}
+
+impl Journal {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the endpoints the step is about to talk to, so one never contacted is named.
+    pub fn expect(&self, endpoints: &[Endpoint]) {
+        let mut inner = self.lock();
+        for e in endpoints {
+            let entry = (e.name.clone(), e.address());
+            if !inner.expected.contains(&entry) {
+                inner.expected.push(entry);
+            }
+        }
+    }
+
+    /// Runs `f` with this journal current, so [`track`] calls inside it record here.
+    pub async fn scope<F: Future>(self: &Arc<Self>, f: F) -> F::Output {
+        CURRENT.scope(self.clone(), f).await
+    }
+
+    fn begin(&self, key: &str, what: String) -> u64 {
+        let mut inner = self.lock();
+        let id = inner.next_id;
+        inner.next_id += 1;
+        inner.open.insert(
+            id,
+            Open {
+                key: key.to_string(),
+                what,
+                since: Instant::now(),
+            },
+        );
+        id
+    }
+
+    fn end(&self, id: u64, error: Option<String>) {
+        let mut inner = self.lock();
+        let Some(open) = inner.open.remove(&id) else {
+            return;
+        };
+        let at = open.since.duration_since(self.started);
+        let took = open.since.elapsed();
+        let totals = inner.totals.entry(open.key.clone()).or_default();
+        let result = match error {
+            None => {
+                totals.0 += 1;
+                "ok".to_string()
+            }
+            Some(e) => {
+                totals.1 += 1;
+                format!("failed: {e}")
+            }
+        };
+        let who = if open.key.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", self.name_of(&inner, &open.key))
+        };
+        let line = format!(
+            "+{} {who}{}: {result} ({})",
+            seconds(at),
+            open.what,
+            seconds(took)
+        );
+        if inner.lines.len() == KEPT_LINES {
+            inner.lines.pop_front();
+            inner.dropped_lines += 1;
+        }
+        inner.lines.push_back(line);
+    }
+
+    /// The display name of an endpoint key (its name, or the name of the endpoint at that
+    /// address).
+    fn name_of(&self, inner: &Inner, key: &str) -> String {
+        inner
+            .expected
+            .iter()
+            .find(|(name, address)| name == key || address == key)
+            .map_or_else(|| key.to_string(), |(name, _)| name.clone())
+    }
+
+    /// One sentence for a step cut short: what was still pending, on which endpoint, for how
+    /// long; which endpoints were never contacted; which had answered. `None` when the step
+    /// recorded nothing.
+    pub fn summary(&self) -> Option<String> {
+        let inner = self.lock();
+        if inner.expected.is_empty() && inner.open.is_empty() && inner.totals.is_empty() {
+            return None;
+        }
+        let mut parts = vec![];
+        let pending: Vec<String> = inner
+            .open
+            .values()
+            .map(|o| {
+                let who = if o.key.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} ", self.name_of(&inner, &o.key))
+                };
+                format!("{who}({} for {})", o.what, seconds(o.since.elapsed()))
+            })
+            .collect();
+        if !pending.is_empty() {
+            parts.push(format!("still waiting on {}", pending.join(", ")));
+        }
+        let heard = |name: &str, address: &str| {
+            inner.totals.contains_key(name)
+                || inner.totals.contains_key(address)
+                || inner
+                    .open
+                    .values()
+                    .any(|o| o.key == name || o.key == address)
+        };
+        let untouched: Vec<&str> = inner
+            .expected
+            .iter()
+            .filter(|(n, a)| !heard(n, a))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !untouched.is_empty() {
+            parts.push(format!("never contacted {}", untouched.join(", ")));
+        }
+        // Totals by endpoint name: one endpoint may be recorded by name and by address.
+        let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (key, (ok, failed)) in inner.totals.iter().filter(|(k, _)| !k.is_empty()) {
+            let sum = by_name.entry(self.name_of(&inner, key)).or_default();
+            sum.0 += ok;
+            sum.1 += failed;
+        }
+        let answered: Vec<String> = by_name
+            .iter()
+            .filter(|(_, (ok, _))| *ok > 0)
+            .map(|(name, (ok, failed))| {
+                let failed = if *failed > 0 {
+                    format!(", {failed} failed")
+                } else {
+                    String::new()
+                };
+                format!("{name} ({ok} answered{failed})")
+            })
+            .collect();
+        if !answered.is_empty() {
+            parts.push(format!("answered so far: {}", answered.join(", ")));
+        }
+        let failing: Vec<String> = by_name
+            .iter()
+            .filter(|(_, (ok, failed))| *ok == 0 && *failed > 0)
+            .map(|(name, (_, failed))| format!("{name} ({failed} failed)"))
+            .collect();
+        if !failing.is_empty() {
+            parts.push(format!("only failures from {}", failing.join(", ")));
+        }
+        if parts.is_empty() {
+            parts.push("nothing was asked yet".into());
+        }
+        Some(parts.join("; "))
+    }
+
+    /// What was done until now, oldest first, then what is still pending.
+    pub fn lines(&self) -> Vec<String> {
+        let inner = self.lock();
+        let mut out = vec![];
+        if inner.dropped_lines > 0 {
+            out.push(format!(
+                "({} earlier operations not shown)",
+                inner.dropped_lines
+            ));
+        }
+        out.extend(inner.lines.iter().cloned());
+        for o in inner.open.values() {
+            let who = if o.key.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", self.name_of(&inner, &o.key))
+            };
+            out.push(format!(
+                "+{} {who}{}: no answer yet ({})",
+                seconds(o.since.duration_since(self.started)),
+                o.what,
+                seconds(o.since.elapsed())
+            ));
+        }
+        out
+    }
+}
+
+/// Records one operation on the endpoint `key` (its name or address; empty for none) in the
+/// current step's journal, if there is one. An operation whose future is dropped stays
+/// pending, which is what a deadline that cut it short should report.
+pub async fn track<T, E: Display>(
+    key: &str,
+    what: impl FnOnce() -> String,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let Ok(journal) = CURRENT.try_with(Arc::clone) else {
+        return f.await;
+    };
+    // Connecting is named by its failure ("cannot connect") where the error text is built;
+    // the journal names the attempt.
+    let what = what();
+    let what = what
+        .strip_prefix("cannot ")
+        .map_or(what.clone(), str::to_string);
+    let id = journal.begin(key, what);
+    let result = f.await;
+    journal.end(id, result.as_ref().err().map(|e| e.to_string()));
+    result
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(name: &str, port: u16) -> Endpoint {
+        Endpoint {
+            name: name.into(),
+            host: "127.0.0.1".into(),
+            port,
+            advertised: None,
+        }
+    }
+
+    // Layer 1 (pure): a journal cut short names the pending operation, the endpoint never
+    // contacted and the one that answered, by their names even when recorded by address.
+    #[tokio::test]
+    async fn names_pending_untouched_and_answered_endpoints() {
+        let journal = Journal::new();
+        journal.expect(&[endpoint("a", 1), endpoint("b", 2), endpoint("c", 3)]);
+        let work = journal.scope(async {
+            track("127.0.0.1:1", || "connect".into(), async {
+                Ok::<_, String>(())
+            })
+            .await
+            .unwrap();
+            let _ = track("a", || "SELECT 1".into(), async {
+                Err::<(), _>("refused".to_string())
+            })
+            .await;
+            track(
+                "b",
+                || "SELECT 2".into(),
+                std::future::pending::<Result<(), String>>(),
+            )
+            .await
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), work)
+                .await
+                .is_err()
+        );
+        let summary = journal.summary().unwrap();
+        assert!(
+            summary.contains("still waiting on b (SELECT 2 for"),
+            "{summary}"
+        );
+        assert!(summary.contains("never contacted c"), "{summary}");
+        assert!(
+            summary.contains("answered so far: a (1 answered, 1 failed)"),
+            "{summary}"
+        );
+        let lines = journal.lines().join("\n");
+        assert!(lines.contains("a: connect: ok"), "{lines}");
+        assert!(lines.contains("a: SELECT 1: failed: refused"), "{lines}");
+        assert!(lines.contains("b: SELECT 2: no answer yet"), "{lines}");
+    }
+
+    // Layer 1 (pure): outside a step nothing is recorded, and a long loop keeps only the most
+    // recent lines.
+    #[tokio::test]
+    async fn records_only_inside_a_scope_and_bounds_its_lines() {
+        let r = track("x", || "op".into(), async { Ok::<_, String>(7) }).await;
+        assert_eq!(r, Ok(7));
+        let journal = Journal::new();
+        journal
+            .scope(async {
+                for i in 0..(KEPT_LINES + 50) {
+                    let _ = track("x", || format!("op {i}"), async { Ok::<_, String>(()) }).await;
+                }
+            })
+            .await;
+        let lines = journal.lines();
+        assert_eq!(lines.len(), KEPT_LINES + 1);
+        assert!(lines[0].contains("50 earlier operations"), "{}", lines[0]);
+        assert!(lines.last().unwrap().contains("op 249"));
+        assert!(journal.summary().unwrap().contains("x (250 answered)"));
+    }
+}
