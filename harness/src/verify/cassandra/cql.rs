@@ -273,9 +273,18 @@ pub struct BridgeTranslator {
 
 impl BridgeTranslator {
     /// Static endpoints given by host name are resolved here (all their addresses).
-    pub async fn new(nodes: &[Endpoint]) -> Result<Self, String> {
+    pub async fn new<'a>(nodes: &'a [Endpoint]) -> Result<Self, String> {
         let mut by_ip = HashMap::new();
         let mut bridged = false;
+        // Where each target leads (its resolved addresses, or the pod IP behind a bridge): two
+        // targets that lead to one place are one node named twice.
+        let mut reached: HashMap<String, &Endpoint> = HashMap::new();
+        let mut once = |n: &'a Endpoint, place: String| match reached.insert(place.clone(), n) {
+            Some(other) => Err(format!(
+                "{other} and {n} are the same Cassandra node (both reach {place}): name each node once"
+            )),
+            _ => Ok(()),
+        };
         for n in nodes {
             let locals: Vec<SocketAddr> = match n.address().parse() {
                 Ok(addr) => vec![addr],
@@ -293,9 +302,17 @@ impl BridgeTranslator {
                     let ip: IpAddr = ip
                         .parse()
                         .map_err(|e| format!("{n}: advertised address {ip}: {e}"))?;
+                    once(n, ip.to_string())?;
                     by_ip.insert(ip, first);
                 }
-                None => by_ip.extend(locals.iter().map(|a| (a.ip(), *a))),
+                None => {
+                    let places: std::collections::BTreeSet<SocketAddr> =
+                        locals.iter().copied().collect();
+                    for a in places {
+                        once(n, a.to_string())?;
+                    }
+                    by_ip.extend(locals.iter().map(|a| (a.ip(), *a)));
+                }
             }
         }
         Ok(BridgeTranslator { by_ip, bridged })
@@ -772,8 +789,32 @@ mod tests {
             let local = StandIn::start_static_on(&[std::net::Ipv4Addr::LOCALHOST]).await;
             let port = eps(local.endpoints())[0].port;
             let by_name = Endpoint::parse(&format!("localhost:{port}")).unwrap();
-            let v = check(&spec(), &[by_name], None, Some(&seed_script()), None).await;
+            let v = check(
+                &spec(),
+                &[by_name.clone()],
+                None,
+                Some(&seed_script()),
+                None,
+            )
+            .await;
             assert!(v.passed, "{}\n{}", v.summary, v.evidence.join("\n"));
+            // The same server named twice (by name and by address, or exactly) never passes.
+            let by_address = eps(local.endpoints())[0].clone();
+            for twice in [
+                [by_name.clone(), by_address.clone()],
+                [by_address.clone(), by_address.clone()],
+            ] {
+                let v = check(&spec(), &twice, None, None, None).await;
+                assert!(!v.passed);
+                assert!(
+                    v.summary.contains(&format!(
+                        "{} and {} are the same Cassandra node",
+                        twice[0], twice[1]
+                    )),
+                    "{}",
+                    v.summary
+                );
+            }
             let readers: BTreeSet<usize> = standin
                 .coordinated()
                 .iter()
