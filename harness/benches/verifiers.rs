@@ -108,6 +108,7 @@ fn endpoints(servers: Vec<Server>) -> Vec<Endpoint> {
             host: s.host,
             port: s.port,
             advertised: s.advertised,
+            node: None,
         })
         .collect()
 }

@@ -284,6 +284,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port,
             advertised: None,
+            node: None,
         }
     }
 

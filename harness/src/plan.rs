@@ -35,6 +35,9 @@ pub struct ScenarioPlan {
     pub cleanup: CleanupPolicy,
     pub steps: Vec<PlannedStep>,
     pub finally: Vec<PlannedStep>,
+    /// Run option (`--skip-undersized`): a cluster with fewer schedulable nodes than
+    /// `cluster.workers` skips the scenario instead of failing it.
+    pub skip_if_undersized: bool,
     /// Values to mask in every output; never serialized.
     #[serde(skip)]
     pub secrets: Vec<String>,
@@ -83,6 +86,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         cleanup,
         steps: plan_steps(&scenario.steps),
         finally: plan_steps(&scenario.finally),
+        skip_if_undersized: false,
         secrets: scenario.values.secret_values(),
         values: scenario.values.clone(),
     }

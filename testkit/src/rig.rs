@@ -249,12 +249,41 @@ pub async fn memcached(n: usize) -> (String, Vec<Node>, Vec<Endpoint>) {
     (net, nodes, endpoints)
 }
 
+/// `curr_items` from memcached's own `stats` (what a check left behind).
+pub async fn memcached_items(address: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(address).await.unwrap();
+    s.write_all(b"stats\r\n").await.unwrap();
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    while !text.ends_with("END\r\n") {
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "stats ended early: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("STAT curr_items "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
 /// `n` twemproxy (nutcracker) instances in front of `servers`, one per "node", in the role
 /// mcrouter plays on a cluster; ketama distribution, no host ejection (so a dead server shows).
 pub async fn twemproxy(net: &str, servers: &[Node], n: usize) -> (Vec<Node>, Vec<Endpoint>) {
+    twemproxy_weighted(net, servers, n, &vec![1; servers.len()]).await
+}
+
+/// [`twemproxy`] with a ketama weight per server (a skewed pool: most keys on one server).
+pub async fn twemproxy_weighted(
+    net: &str,
+    servers: &[Node],
+    n: usize,
+    weights: &[u32],
+) -> (Vec<Node>, Vec<Endpoint>) {
     let pool: String = servers
         .iter()
-        .map(|s| format!("    - {}:11211:1\\n", s.name))
+        .zip(weights)
+        .map(|(s, w)| format!("    - {}:11211:{w}\\n", s.name))
         .collect();
     let starts = (0..n).map(|i| {
         let name = format!("{net}-p{i}");

@@ -104,6 +104,10 @@ pub struct RunArgs {
     /// Keep the cluster the harness created.
     #[arg(long)]
     pub keep_cluster: bool,
+    /// Skip (instead of fail) a scenario whose `cluster.workers` exceeds the schedulable nodes
+    /// the cluster has.
+    #[arg(long)]
+    pub skip_undersized: bool,
     /// kind/minikube: use (or create) the cluster with this name; a cluster the harness did
     /// not create is reused only when named here, and never deleted.
     #[arg(long)]

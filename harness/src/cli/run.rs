@@ -22,10 +22,13 @@ pub async fn run(args: RunArgs) -> u8 {
         keep: args.keep,
         keep_on_failure: args.keep_on_failure,
     };
-    let plans = match select::plans(&args.select, &run_id, cleanup) {
+    let mut plans = match select::plans(&args.select, &run_id, cleanup) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    for p in &mut plans {
+        p.skip_if_undersized = args.skip_undersized;
+    }
     if plans.is_empty() {
         eprintln!("error: no scenario matches the selected tags");
         return EXIT_USAGE;

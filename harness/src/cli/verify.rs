@@ -114,6 +114,7 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
         cleanup: CleanupPolicy::default(),
         steps: vec![step],
         finally: vec![],
+        skip_if_undersized: false,
         secrets,
         values,
     })

@@ -10,6 +10,8 @@ pub struct Endpoint {
     pub port: u16,
     /// The address the server is known by inside its cluster (pod IP), when that differs.
     pub advertised: Option<String>,
+    /// The Kubernetes node it runs on, when known (pods).
+    pub node: Option<String>,
 }
 
 impl Endpoint {
@@ -26,6 +28,7 @@ impl Endpoint {
             host: host.to_string(),
             port,
             advertised: None,
+            node: None,
         })
     }
 
@@ -57,6 +60,7 @@ impl From<harness_testkit::Server> for Endpoint {
             host: s.host,
             port: s.port,
             advertised: s.advertised,
+            node: None,
         }
     }
 }

@@ -51,6 +51,15 @@ pub struct ExecOutput {
     pub exit_code: i32,
 }
 
+/// A node of the cluster and whether new pods can land on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub name: String,
+    /// `None` when pods can be scheduled there; otherwise why not (not Ready, cordoned, a
+    /// NoSchedule taint).
+    pub unschedulable: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodInfo {
     pub name: String,
@@ -157,6 +166,8 @@ pub trait Cluster: Send + Sync {
         name: &str,
         key: &str,
     ) -> Result<String, ClusterError>;
+    /// The cluster's nodes, each with whether pods can be scheduled on it.
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError>;
     /// Pod logs (current and previous), events, object state: bounded, never failing.
     async fn evidence(&self, namespace: &str) -> Vec<Evidence>;
     async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError>;
@@ -220,6 +231,9 @@ impl Cluster for NoCluster {
     }
     async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {
         Err(ClusterError::NoCluster("a Secret password"))
+    }
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        Err(ClusterError::NoCluster("listing nodes"))
     }
     async fn evidence(&self, _: &str) -> Vec<Evidence> {
         vec![]

@@ -117,6 +117,30 @@ pub fn at_least_ready(object: &Value, count: i64) -> Check {
     }
 }
 
+/// Why pods cannot be scheduled on a node (`None` when they can): not Ready, cordoned, or a
+/// NoSchedule / NoExecute taint (kind's control plane has one when there are workers).
+pub fn node_unschedulable(node: &k8s_openapi::api::core::v1::Node) -> Option<String> {
+    let ready = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    if !ready {
+        return Some("not Ready".into());
+    }
+    let spec = node.spec.as_ref();
+    if spec.and_then(|s| s.unschedulable).unwrap_or(false) {
+        return Some("cordoned".into());
+    }
+    spec.and_then(|s| s.taints.as_ref())
+        .and_then(|taints| {
+            taints
+                .iter()
+                .find(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        })
+        .map(|t| format!("taint {}:{}", t.key, t.effect))
+}
+
 pub fn pod_is_ready(p: &Pod) -> bool {
     p.status
         .as_ref()

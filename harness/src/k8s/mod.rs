@@ -15,7 +15,7 @@ pub mod watch;
 
 use crate::cluster::{
     CleanupItem, Cluster, ClusterError, DeleteTarget, Endpoint, Evidence, ExecOutput, Fault,
-    PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
+    NodeInfo, PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
 };
 use crate::manifest::Manifest;
 use async_trait::async_trait;
@@ -219,6 +219,7 @@ impl Cluster for KubeCluster {
                 host: addr.ip().to_string(),
                 port: addr.port(),
                 advertised: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
+                node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
             });
         }
         Ok(out)
@@ -258,6 +259,7 @@ impl Cluster for KubeCluster {
                 host: addr.ip().to_string(),
                 port: addr.port(),
                 advertised: None,
+                node: info.node.clone(),
             });
         }
         if out.is_empty() {
@@ -295,6 +297,22 @@ impl Cluster for KubeCluster {
             .ok_or_else(|| ClusterError::NotFound(format!("Secret {name} has no key {key}")))?;
         String::from_utf8(bytes)
             .map_err(|_| ClusterError::Api(format!("Secret {name} key {key} is not UTF-8")))
+    }
+
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
+        let nodes = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| api_error("listing nodes", e))?;
+        Ok(nodes
+            .items
+            .iter()
+            .map(|n| NodeInfo {
+                name: n.metadata.name.clone().unwrap_or_default(),
+                unschedulable: conditions::node_unschedulable(n),
+            })
+            .collect())
     }
 
     async fn evidence(&self, namespace: &str) -> Vec<Evidence> {

@@ -810,3 +810,47 @@ async fn apply_discovers_each_kind_once() {
     assert_eq!(created.len(), 2);
     server.await.unwrap();
 }
+
+/// Nodes as kind lists them: a Ready worker, the control plane with its NoSchedule taint, a
+/// cordoned worker and one NotReady; only the first counts as schedulable.
+#[tokio::test]
+async fn nodes_are_judged_schedulable_by_readiness_cordon_and_taints() {
+    let (client, mut handle) = mock();
+    let ready = json!([{"type": "Ready", "status": "True"}]);
+    let server = tokio::spawn(async move {
+        let (_, r) = expect(&mut handle, Method::GET, "/api/v1/nodes", &[]).await;
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": [
+                {"metadata": {"name": "kind-worker"}, "spec": {}, "status": {"conditions": ready}},
+                {"metadata": {"name": "kind-control-plane"}, "spec": {"taints": [
+                    {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]},
+                 "status": {"conditions": ready}},
+                {"metadata": {"name": "kind-worker2"}, "spec": {"unschedulable": true}, "status": {"conditions": ready}},
+                {"metadata": {"name": "kind-worker3"}, "spec": {"taints": [
+                    {"key": "example.com/soft", "effect": "PreferNoSchedule"}]},
+                 "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
+            ]}),
+        );
+    });
+    let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1", std::env::temp_dir());
+    let nodes = cluster.nodes().await.unwrap();
+    server.await.unwrap();
+    let judged: Vec<(&str, Option<&str>)> = nodes
+        .iter()
+        .map(|n| (n.name.as_str(), n.unschedulable.as_deref()))
+        .collect();
+    assert_eq!(
+        judged,
+        vec![
+            ("kind-worker", None),
+            (
+                "kind-control-plane",
+                Some("taint node-role.kubernetes.io/control-plane:NoSchedule")
+            ),
+            ("kind-worker2", Some("cordoned")),
+            ("kind-worker3", Some("not Ready")),
+        ]
+    );
+}

@@ -116,6 +116,9 @@ impl Executor<'_> {
             file: plan.file.display().to_string(),
             namespace: plan.namespace.clone(),
         });
+        if let Some(shortfall) = self.undersized(plan).await {
+            return self.not_run(plan, &sink, started, shortfall);
+        }
         let state: Arc<ScenarioState> = Arc::default();
         let mut failed = false;
 
@@ -244,6 +247,91 @@ impl Executor<'_> {
         ScenarioResult {
             name: plan.name.clone(),
             passed: !failed,
+        }
+    }
+
+    /// Why the cluster cannot hold the scenario: fewer schedulable nodes than its
+    /// `cluster.workers` (each node named with why it does not count), or the nodes could not
+    /// be listed. `None` when it fits or declares no size.
+    async fn undersized(&self, plan: &ScenarioPlan) -> Option<String> {
+        let want = plan.cluster.workers;
+        if !plan.cluster.required || want == 0 {
+            return None;
+        }
+        let nodes = match self.cluster.nodes().await {
+            Ok(nodes) => nodes,
+            Err(e) => return Some(format!("cannot count the cluster's nodes: {e}")),
+        };
+        let usable = nodes.iter().filter(|n| n.unschedulable.is_none()).count();
+        if usable >= want as usize {
+            return None;
+        }
+        let listed: Vec<String> = nodes
+            .iter()
+            .map(|n| match &n.unschedulable {
+                None => n.name.clone(),
+                Some(why) => format!("{} ({why})", n.name),
+            })
+            .collect();
+        Some(format!(
+            "the scenario declares cluster.workers: {want}, but the cluster has {usable} schedulable node(s), {} short: {}",
+            want as usize - usable,
+            if listed.is_empty() {
+                "no nodes".to_string()
+            } else {
+                listed.join(", ")
+            }
+        ))
+    }
+
+    /// Reports a scenario the cluster cannot hold: failed, or skipped when the run asked for
+    /// that (`--skip-undersized`); nothing was created, so there is nothing to clean up.
+    fn not_run(
+        &self,
+        plan: &ScenarioPlan,
+        sink: &RedactingSink<'_>,
+        started: Instant,
+        shortfall: String,
+    ) -> ScenarioResult {
+        let skip = plan.skip_if_undersized && !shortfall.starts_with("cannot count");
+        let setup = StepInfo {
+            index: 0,
+            id: "cluster-size".into(),
+            kind: "setup",
+            description: None,
+            phase: Phase::Main,
+        };
+        sink.emit(Event::StepFinished {
+            scenario: plan.name.clone(),
+            step: setup,
+            outcome: if skip {
+                Outcome::Skipped {
+                    reason: format!("{shortfall} (--skip-undersized)"),
+                }
+            } else {
+                Outcome::Failed {
+                    message: shortfall.clone(),
+                }
+            },
+            duration: started.elapsed(),
+            output: String::new(),
+            evidence: vec![],
+        });
+        let reason = "the cluster has too few schedulable nodes for the scenario";
+        for (index, step) in plan.steps.iter().enumerate() {
+            sink.emit(skipped(plan, info(step, index, Phase::Main), reason));
+        }
+        for (index, step) in plan.finally.iter().enumerate() {
+            sink.emit(skipped(plan, info(step, index, Phase::Finally), reason));
+        }
+        sink.emit(Event::ScenarioFinished {
+            scenario: plan.name.clone(),
+            passed: skip,
+            duration: started.elapsed(),
+        });
+        ScenarioResult {
+            name: plan.name.clone(),
+            passed: skip,
         }
     }
 

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::cluster::{
-    CleanupItem, ClusterError, DeleteTarget, Endpoint, Evidence, ExecOutput, Fault, PodInfo,
-    PodTarget, ProxyPods, RolloutKind, ScalableKind, Selection, WaitCondition,
+    CleanupItem, ClusterError, DeleteTarget, Endpoint, Evidence, ExecOutput, Fault, NodeInfo,
+    PodInfo, PodTarget, ProxyPods, RolloutKind, ScalableKind, Selection, WaitCondition,
 };
 use crate::manifest::Manifest;
 use crate::plan::{CleanupPolicy, PlannedStep, ScenarioPlan};
@@ -22,6 +22,7 @@ use std::sync::Mutex as StdMutex;
 #[derive(Default)]
 struct Scripted {
     calls: StdMutex<Vec<String>>,
+    nodes: Vec<NodeInfo>,
 }
 
 impl Scripted {
@@ -118,6 +119,10 @@ impl Cluster for Scripted {
     async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {
         Ok(String::new())
     }
+    async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        self.log("list-nodes".into());
+        Ok(self.nodes.clone())
+    }
     async fn evidence(&self, ns: &str) -> Vec<Evidence> {
         self.log("evidence".into());
         vec![Evidence {
@@ -191,6 +196,7 @@ pub(crate) fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> Scenar
         cleanup: CleanupPolicy::default(),
         steps,
         finally,
+        skip_if_undersized: false,
         secrets: vec!["hunter2-secret".into()],
         values: Default::default(),
     }
@@ -498,4 +504,69 @@ async fn a_verifier_cut_short_by_its_deadline_names_the_pending_endpoints() {
             "{output}"
         );
     }
+}
+
+// Layer 1 (scripted cluster): a scenario that declares more workers than the cluster has
+// schedulable nodes fails at once, naming the shortfall and each node that does not count,
+// with nothing created; `--skip-undersized` skips it instead.
+#[tokio::test]
+async fn a_cluster_with_too_few_schedulable_nodes_fails_or_skips_the_scenario_at_once() {
+    let node = |name: &str, why: Option<&str>| NodeInfo {
+        name: name.into(),
+        unschedulable: why.map(str::to_string),
+    };
+    let cluster = Scripted {
+        nodes: vec![
+            node(
+                "cp",
+                Some("taint node-role.kubernetes.io/control-plane:NoSchedule"),
+            ),
+            node("w1", None),
+            node("w2", Some("cordoned")),
+        ],
+        ..Default::default()
+    };
+    let mut quick = step("never-runs", hang());
+    quick.timeout = Duration::from_millis(50);
+    let mut p = plan(vec![quick], vec![]);
+    p.cluster.workers = 3;
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    let message = events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished {
+                outcome: Outcome::Failed { message },
+                ..
+            } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        message,
+        "the scenario declares cluster.workers: 3, but the cluster has 1 schedulable node(s), 2 short: cp (taint node-role.kubernetes.io/control-plane:NoSchedule), w1, w2 (cordoned)"
+    );
+    assert_eq!(cluster.calls(), vec!["list-nodes"], "nothing was created");
+    assert_eq!(
+        outcomes(&events),
+        vec![
+            ("cluster-size".to_string(), "FAIL"),
+            ("never-runs".to_string(), "SKIP")
+        ]
+    );
+
+    p.skip_if_undersized = true;
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(result.passed);
+    assert_eq!(outcomes(&events)[0], ("cluster-size".to_string(), "SKIP"));
+
+    // Enough schedulable nodes: the scenario runs.
+    p.cluster.workers = 1;
+    p.skip_if_undersized = false;
+    let cluster = Scripted {
+        nodes: cluster.nodes.clone(),
+        ..Default::default()
+    };
+    let (_, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert_eq!(outcomes(&events)[0].0, "never-runs");
 }

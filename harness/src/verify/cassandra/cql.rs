@@ -791,7 +791,7 @@ mod tests {
             let by_name = Endpoint::parse(&format!("localhost:{port}")).unwrap();
             let v = check(
                 &spec(),
-                &[by_name.clone()],
+                std::slice::from_ref(&by_name),
                 None,
                 Some(&seed_script()),
                 None,

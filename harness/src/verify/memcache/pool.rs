@@ -283,24 +283,7 @@ mod rig_identity {
     //! Layer 2 (real servers): memcached 1.6 from the rig image, its port published.
     use super::*;
     use harness_testkit::rig;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    /// `curr_items` from memcached's own `stats`.
-    async fn items(address: &str) -> u64 {
-        let mut s = TcpStream::connect(address).await.unwrap();
-        s.write_all(b"stats\r\n").await.unwrap();
-        let mut text = String::new();
-        let mut buf = [0u8; 4096];
-        while !text.ends_with("END\r\n") {
-            let n = s.read(&mut buf).await.unwrap();
-            assert!(n > 0, "stats ended early: {text}");
-            text.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        text.lines()
-            .find_map(|l| l.strip_prefix("STAT curr_items "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap()
-    }
+    use rig::memcached_items as items;
 
     fn spec(keys: u32) -> MemcachePoolSpec {
         MemcachePoolSpec {

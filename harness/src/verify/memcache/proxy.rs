@@ -1,6 +1,9 @@
 //! `memcache.proxy`: through the proxy of each node, set keys with per-node values; read every
 //! key back through every other node's proxy; and by direct gets, confirm that each key lives on
-//! exactly one memcached server. Works with mcrouter and twemproxy (both speak the memcached
+//! exactly one memcached server and that every server holds at least `min_share` of its fair
+//! share (a proxy whose hashing sends every key to one server fails). The proxies must be on at
+//! least two distinct nodes (or, for static endpoints, lead to two distinct addresses), or the
+//! cross-node claim is never tested. Works with mcrouter and twemproxy (both speak the memcached
 //! ASCII protocol). A failure names the proxy or server and the keys affected.
 
 use super::client::connect;
@@ -17,19 +20,33 @@ pub struct Raw {
     pub proxies: RawProxyTarget,
     /// The memcached servers behind the proxies, for the direct "lives on exactly one" check.
     pub servers: RawTarget,
+    /// Keys written through each proxy (raised when needed so that every server expects at
+    /// least [`MIN_KEYS_PER_SERVER`], enough to judge the spread).
     #[serde(default = "default_proxy_keys")]
     pub keys_per_proxy: i64,
+    /// Each server must hold at least this fraction of its fair share (keys / servers).
+    #[serde(default = "default_min_share")]
+    pub min_share: f64,
 }
 
 fn default_proxy_keys() -> i64 {
     20
 }
+fn default_min_share() -> f64 {
+    0.5
+}
+
+/// Keys each server should get at a fair spread: at 100, a server below half its share is
+/// over seven standard deviations from what uniform hashing gives, so a well-spread pool never
+/// fails by chance and a skewed one does.
+pub const MIN_KEYS_PER_SERVER: usize = 100;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemcacheProxySpec {
     pub proxies: Target,
     pub servers: Target,
     pub keys_per_proxy: u32,
+    pub min_share: f64,
 }
 
 #[async_trait::async_trait]
@@ -41,10 +58,21 @@ impl Verifier for MemcacheProxySpec {
         let proxies = raw.proxies.check(cx, &format!("{path}.proxies"), 2);
         let servers = raw.servers.check(cx, &format!("{path}.servers"), 1);
         let keys = cx.count(&format!("{path}.keys_per_proxy"), raw.keys_per_proxy, 1);
+        if !(raw.min_share > 0.0 && raw.min_share <= 1.0) {
+            cx.error(
+                &format!("{path}.min_share"),
+                format!(
+                    "{} is not a fraction above 0 and at most 1 (0 would not check the spread)",
+                    raw.min_share
+                ),
+            );
+            return None;
+        }
         Some(Self {
             proxies: proxies?,
             servers: servers?,
             keys_per_proxy: keys?,
+            min_share: raw.min_share,
         })
     }
 
@@ -59,6 +87,7 @@ impl Verifier for MemcacheProxySpec {
             },
             servers: flags.target(),
             keys_per_proxy: flags.keys.unwrap_or_else(default_proxy_keys),
+            min_share: default_min_share(),
         })
     }
 
@@ -76,10 +105,15 @@ pub async fn check(
     proxies: &[Endpoint],
     servers: &[Endpoint],
 ) -> Verdict {
-    let run = nonce();
-    let per_proxy = spec.keys_per_proxy as usize;
-    let mut problems: Vec<String> = vec![];
     let mut evidence = vec![];
+    match distinct_places(proxies).await {
+        Ok(places) => evidence.extend(places),
+        Err(problem) => return Verdict::fail(problem, evidence),
+    }
+    let run = nonce();
+    let per_proxy = (spec.keys_per_proxy as usize)
+        .max((MIN_KEYS_PER_SERVER * servers.len()).div_ceil(proxies.len().max(1)));
+    let mut problems: Vec<String> = vec![];
     // key -> (proxy it was written through, value)
     let mut written: BTreeMap<String, (usize, String)> = BTreeMap::new();
     for (p, proxy) in proxies.iter().enumerate() {
@@ -225,6 +259,7 @@ pub async fn check(
                 many[..many.len().min(5)].join(", ")
             ));
         }
+        problems.extend(spread_problems(spec, servers, &holders));
     }
     // Leave nothing behind: delete every key directly on every server (expiry is the net).
     for server in servers {
@@ -245,6 +280,77 @@ pub async fn check(
     } else {
         Verdict::fail(problems.join("; "), evidence)
     }
+}
+
+/// Where each proxy runs: its node when known (pods), else the addresses its name resolves to.
+/// Two proxies in one place are one proxy named twice (or two on one node); fewer than two
+/// places compare nothing across nodes. `Ok` has one evidence line per proxy.
+async fn distinct_places(proxies: &[Endpoint]) -> Result<Vec<String>, String> {
+    let mut by_place: BTreeMap<String, &Endpoint> = BTreeMap::new();
+    let mut lines = vec![];
+    for proxy in proxies {
+        let places: Vec<String> = match &proxy.node {
+            Some(node) => vec![format!("node {node}")],
+            None => {
+                let mut addrs: Vec<String> = tokio::net::lookup_host(proxy.address())
+                    .await
+                    .map_err(|e| format!("proxy {proxy}: {e}"))?
+                    .map(|a| a.to_string())
+                    .collect();
+                addrs.sort();
+                addrs.dedup();
+                addrs
+            }
+        };
+        for place in &places {
+            if let Some(other) = by_place.insert(place.clone(), proxy) {
+                return Err(if proxy.node.is_some() {
+                    format!(
+                        "proxies {other} and {proxy} both run on {place}: each node's proxy must be checked from that node"
+                    )
+                } else {
+                    format!(
+                        "proxies {other} and {proxy} are the same proxy (both reach {place}): name each proxy once"
+                    )
+                });
+            }
+        }
+        lines.push(format!("{proxy}: on {}", places.join(", ")));
+    }
+    if proxies.len() < 2 {
+        return Err(format!(
+            "memcache.proxy needs proxies on at least two distinct nodes to test reads across nodes, but found {} ({})",
+            proxies.len(),
+            lines.join("; ")
+        ));
+    }
+    Ok(lines)
+}
+
+/// Servers holding less than `min_share` of their fair share of the stored keys.
+fn spread_problems(
+    spec: &MemcacheProxySpec,
+    servers: &[Endpoint],
+    holders: &BTreeMap<&String, Vec<&Endpoint>>,
+) -> Vec<String> {
+    let stored = holders.values().filter(|h| !h.is_empty()).count();
+    if servers.is_empty() || stored == 0 {
+        return vec![];
+    }
+    let fair = stored as f64 / servers.len() as f64;
+    let floor = (fair * spec.min_share).floor() as usize;
+    servers
+        .iter()
+        .filter_map(|server| {
+            let held = holders.values().filter(|h| h.contains(&server)).count();
+            (held < floor).then(|| {
+                format!(
+                    "{server}: holds {held} of the {stored} keys written through the proxies, below {floor} ({:.0}% of its fair share {fair:.0}): the proxies' hashing does not spread keys over the pool",
+                    spec.min_share * 100.0
+                )
+            })
+        })
+        .collect()
 }
 
 /// Values through one proxy: a multi-get, and key by key when that fails (a proxy answers a
@@ -281,6 +387,75 @@ mod rig {
     use crate::testing::eps;
     use harness_testkit::rig;
 
+    fn spec() -> MemcacheProxySpec {
+        MemcacheProxySpec {
+            proxies: Default::default(),
+            servers: Default::default(),
+            keys_per_proxy: 30,
+            min_share: 0.5,
+        }
+    }
+
+    // Layer 2 (real servers): proxies whose hashing sends nearly every key to one server fail
+    // naming the starved servers; the same proxy named twice (by address and by name, or one
+    // proxy alone) compares nothing across nodes and fails saying so; and nothing is left on
+    // the servers.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn a_skewed_pool_and_one_proxy_named_twice_never_pass() {
+        let (net, servers, server_endpoints) = rig::memcached(3).await;
+        let server_endpoints = eps(server_endpoints);
+        let (_proxies, proxy_endpoints) =
+            rig::twemproxy_weighted(&net, &servers, 2, &[1000, 1, 1]).await;
+        let proxy_endpoints = eps(proxy_endpoints);
+        let v = check(&spec(), &proxy_endpoints, &server_endpoints).await;
+        assert!(!v.passed, "{:?}", v.evidence);
+        for starved in &server_endpoints[1..] {
+            assert!(
+                v.summary.contains(&format!("{starved}: holds ")),
+                "{}",
+                v.summary
+            );
+        }
+        assert!(
+            v.summary
+                .contains("the proxies' hashing does not spread keys over the pool"),
+            "{}",
+            v.summary
+        );
+        assert!(
+            !v.summary
+                .contains(&format!("{}: holds", server_endpoints[0]))
+        );
+
+        let one = &proxy_endpoints[0];
+        let mut by_name = one.clone();
+        by_name.name = format!("localhost-alias-of-{}", one.name);
+        let v = check(&spec(), &[one.clone(), by_name.clone()], &server_endpoints).await;
+        assert!(!v.passed);
+        assert!(
+            v.summary.contains(&format!(
+                "proxies {one} and {by_name} are the same proxy (both reach {})",
+                one.address()
+            )),
+            "{}",
+            v.summary
+        );
+        let v = check(&spec(), std::slice::from_ref(one), &server_endpoints).await;
+        assert!(!v.passed);
+        assert!(
+            v.summary
+                .contains("needs proxies on at least two distinct nodes"),
+            "{}",
+            v.summary
+        );
+
+        // Nothing of the harness's is left on the servers.
+        for server in &server_endpoints {
+            assert_eq!(rig::memcached_items(&server.address()).await, 0, "{server}");
+        }
+    }
+
     // Layer 2 (real servers): three memcached servers and one twemproxy per "node", in the
     // role mcrouter plays on a cluster.
     #[tokio::test]
@@ -290,22 +465,20 @@ mod rig {
         let server_endpoints = eps(server_endpoints);
         let (_proxies, proxy_endpoints) = rig::twemproxy(&net, &servers, 3).await;
         let proxy_endpoints = eps(proxy_endpoints);
-        let spec = MemcacheProxySpec {
-            proxies: Default::default(),
-            servers: Default::default(),
-            keys_per_proxy: 30,
-        };
-        let before = check(&spec, &proxy_endpoints, &server_endpoints).await;
+        let before = check(&spec(), &proxy_endpoints, &server_endpoints).await;
         let v = before.clone();
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        // 30 keys per proxy are raised to 100 so that each of the 3 servers expects 100.
         assert!(
-            v.evidence.iter().any(|e| e.contains("read 60 of 60 keys")),
+            v.evidence
+                .iter()
+                .any(|e| e.contains("read 200 of 200 keys")),
             "{:?}",
             v.evidence
         );
 
         servers[0].stop().await;
-        let v = check(&spec, &proxy_endpoints, &server_endpoints).await;
+        let v = check(&spec(), &proxy_endpoints, &server_endpoints).await;
         assert!(!v.passed);
         assert!(
             v.summary.contains(&format!(
