@@ -87,7 +87,12 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         steps: plan_steps(&scenario.steps),
         finally: plan_steps(&scenario.finally),
         skip_if_undersized: false,
-        secrets: scenario.values.secret_values(),
+        secrets: scenario
+            .values
+            .secret_values()
+            .into_iter()
+            .chain(secret_manifest_values(scenario))
+            .collect(),
         values: scenario.values.clone(),
     }
 }
@@ -97,6 +102,36 @@ impl PlannedStep {
     pub fn summary(&self) -> String {
         self.action.summary()
     }
+}
+
+/// The values of every Secret the scenario applies (`stringData` as written, `data` decoded):
+/// a pod that logs one must not put it in a report, even when no variable holds it.
+fn secret_manifest_values(scenario: &Scenario) -> Vec<String> {
+    use base64::Engine;
+    let mut out = vec![];
+    for step in scenario.steps.iter().chain(&scenario.finally) {
+        let crate::steps::Action::Apply(apply) = &step.action else {
+            continue;
+        };
+        for m in apply.manifests.iter().filter(|m| m.kind() == "Secret") {
+            let field = |name: &str| {
+                m.object
+                    .get(name)
+                    .and_then(|d| d.as_object())
+                    .into_iter()
+                    .flat_map(|map| map.values())
+                    .filter_map(|v| v.as_str())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            };
+            out.extend(field("stringData"));
+            out.extend(field("data").iter().filter_map(|b64| {
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+                String::from_utf8(bytes).ok()
+            }));
+        }
+    }
+    out
 }
 
 /// Secret manifests show their keys but never their values.

@@ -8,12 +8,37 @@ pub struct Redactor {
 pub const MASK: &str = "******";
 
 impl Redactor {
-    pub fn new(mut secrets: Vec<String>) -> Self {
-        // Short values would mask ordinary words; longest first so overlaps mask fully.
-        secrets.retain(|s| s.len() >= 3);
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Self { secrets }
+    pub fn new(secrets: Vec<String>) -> Self {
+        let mut r = Self { secrets };
+        r.tidy();
+        r
+    }
+
+    /// Adds values learnt while running (a password read from a Secret).
+    pub fn add(&mut self, values: impl IntoIterator<Item = String>) {
+        self.secrets.extend(values);
+        self.tidy();
+    }
+
+    fn tidy(&mut self) {
+        // Short values would mask ordinary words; longest first so overlaps mask fully. Each
+        // line of a multi-line value is a secret too (a log shows one line at a time).
+        let lines: Vec<String> = self
+            .secrets
+            .iter()
+            .filter(|s| s.contains('\n'))
+            .flat_map(|s| {
+                s.lines()
+                    .map(str::trim)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.secrets.extend(lines);
+        self.secrets.retain(|s| s.trim().len() >= 3);
+        self.secrets
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.secrets.dedup();
     }
 
     pub fn redact(&self, text: &str) -> String {
@@ -36,5 +61,8 @@ mod tests {
     fn masks_every_occurrence_and_prefers_longest() {
         let r = Redactor::new(vec!["pass".into(), "password123".into(), "x".into()]);
         assert_eq!(r.redact("a password123 b pass x"), "a ****** b ****** x");
+        let mut r = Redactor::new(vec!["abc".into(), "zz-top".into(), "abc".into()]);
+        r.add(["line-one\nline-two".to_string()]);
+        assert_eq!(r.redact("abc zz-top line-two"), "****** ****** ******");
     }
 }

@@ -59,6 +59,37 @@ pub struct FakePod {
     /// (`None`: there was none, and the API answers 400 as a real one does).
     pub log: String,
     pub previous_log: Option<String>,
+    /// Init containers (and native sidecars), before the app container `main`.
+    pub init_containers: Vec<FakeContainer>,
+}
+
+/// An init container or a sidecar of a fake pod, with its own logs and the status the kubelet
+/// reports for it.
+#[derive(Clone, Debug, Default)]
+pub struct FakeContainer {
+    pub name: String,
+    /// `Some("Always")` makes it a native sidecar.
+    pub restart_policy: Option<String>,
+    pub log: String,
+    pub previous_log: Option<String>,
+    /// Its `initContainerStatuses` entry without the name: `state`, `lastState`,
+    /// `restartCount`, `ready`.
+    pub status: serde_json::Value,
+}
+
+impl FakeContainer {
+    /// Whether it has finished (an init container) or runs (a sidecar), so the pod can start.
+    fn done(&self) -> bool {
+        let state = self.status.get("state");
+        if self.restart_policy.as_deref() == Some("Always") {
+            return state.and_then(|s| s.get("running")).is_some();
+        }
+        state
+            .and_then(|s| s.get("terminated"))
+            .and_then(|t| t.get("exitCode"))
+            .and_then(|c| c.as_i64())
+            == Some(0)
+    }
 }
 
 /// What happens to a deleted pod: its controller recreates it at once, and this hook says how
@@ -172,11 +203,53 @@ fn not_found(what: &str) -> Response<Full<Bytes>> {
 }
 
 fn pod_json(ns: &str, p: &FakePod) -> serde_json::Value {
+    let init_specs: Vec<_> = p
+        .init_containers
+        .iter()
+        .map(|c| match &c.restart_policy {
+            Some(policy) => json!({"name": c.name, "image": "fake", "restartPolicy": policy}),
+            None => json!({"name": c.name, "image": "fake"}),
+        })
+        .collect();
+    let init_statuses: Vec<_> = p
+        .init_containers
+        .iter()
+        .map(|c| {
+            let mut status = c.status.clone();
+            if let Some(map) = status.as_object_mut() {
+                map.insert("name".into(), json!(c.name));
+                map.entry("image").or_insert(json!("fake"));
+                map.entry("imageID").or_insert(json!(""));
+                map.entry("restartCount").or_insert(json!(0));
+                map.entry("ready").or_insert(json!(false));
+            }
+            status
+        })
+        .collect();
+    // A pod whose init containers have not all finished is Pending and its app container
+    // waits in PodInitializing, as the kubelet reports it.
+    let started = p.init_containers.iter().all(FakeContainer::done);
+    let (phase, ready, main_state) = if started {
+        (
+            "Running",
+            "True",
+            json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}),
+        )
+    } else {
+        (
+            "Pending",
+            "False",
+            json!({"waiting": {"reason": "PodInitializing"}}),
+        )
+    };
     json!({
         "metadata": {"name": p.name, "namespace": ns, "labels": p.labels, "uid": format!("uid-{}-{}", p.name, p.generation)},
-        "spec": {"nodeName": p.node, "containers": [{"name": "main", "image": "fake"}]},
-        "status": {"phase": "Running", "podIP": p.ip,
-                   "conditions": [{"type": "Ready", "status": "True"}]}
+        "spec": {"nodeName": p.node, "initContainers": init_specs, "containers": [{"name": "main", "image": "fake"}]},
+        "status": {"phase": phase, "podIP": p.ip,
+                   "conditions": [{"type": "Ready", "status": ready}],
+                   "initContainerStatuses": init_statuses,
+                   "containerStatuses": [{"name": "main", "image": "fake", "imageID": "", "restartCount": 0,
+                                          "ready": started, "state": main_state}]}
     })
 }
 
@@ -279,18 +352,36 @@ async fn answer(
         ["api", "v1", "namespaces", _, "pods", name, "log"] => {
             let found = state.pod(name);
             let previous = pairs.iter().any(|(k, v)| k == "previous" && v == "true");
-            match found {
+            let container = pairs
+                .iter()
+                .find(|(k, _)| k == "container")
+                .map_or("main".to_string(), |(_, v)| v.clone());
+            let logs = found.map(|p| {
+                if container == "main" {
+                    Some((p.log, p.previous_log))
+                } else {
+                    p.init_containers
+                        .into_iter()
+                        .find(|c| c.name == container)
+                        .map(|c| (c.log, c.previous_log))
+                }
+            });
+            match logs {
                 None => not_found(&format!("pods \"{name}\"")),
-                Some(p) if previous => match p.previous_log {
-                    Some(text) => text_reply(text),
-                    None => reply(
-                        StatusCode::BAD_REQUEST,
-                        json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                               "status": "Failure", "reason": "BadRequest", "code": 400,
-                               "message": format!("previous terminated container \"main\" in pod \"{name}\" not found")}),
-                    ),
-                },
-                Some(p) => text_reply(p.log),
+                Some(None) => reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                           "status": "Failure", "reason": "BadRequest", "code": 400,
+                           "message": format!("container {container} is not valid for pod {name}")}),
+                ),
+                Some(Some((_, Some(text)))) if previous => text_reply(text),
+                Some(Some((_, None))) if previous => reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                           "status": "Failure", "reason": "BadRequest", "code": 400,
+                           "message": format!("previous terminated container \"{container}\" in pod \"{name}\" not found")}),
+                ),
+                Some(Some((current, _))) => text_reply(current),
             }
         }
         ["api", "v1", "namespaces", ns, "pods", name] => {

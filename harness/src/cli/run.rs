@@ -8,7 +8,8 @@ use crate::plan::{CleanupPolicy, ScenarioPlan};
 use crate::provider as prov;
 use crate::report::events::{Event, EventSink};
 use crate::report::{
-    Fanout, Reporter, console::ConsoleReporter, json::JsonReporter, junit::JunitReporter,
+    Fanout, Reporter, console::ConsoleReporter, evidence_files::EvidenceFiles, json::JsonReporter,
+    junit::JunitReporter,
 };
 use crate::runner::Executor;
 use std::io::IsTerminal;
@@ -174,13 +175,7 @@ async fn run_prepared(
         eprintln!("error: {problem}");
         return EXIT_USAGE;
     }
-    let cluster = crate::k8s::KubeCluster::new(
-        client,
-        prepared.provider,
-        &version,
-        run_id,
-        run_dir.join("evidence"),
-    );
+    let cluster = crate::k8s::KubeCluster::new(client, prepared.provider, &version, run_id);
     let code = execute(&cluster, plans, run_id, junit, summary, parallel).await;
     if code != EXIT_PASS
         && let Err(e) = provider.export_logs(&run_dir.join("cluster-logs")).await
@@ -222,10 +217,16 @@ pub async fn execute(
         std::io::stdout(),
         std::io::stdout().is_terminal(),
     ));
+    // Evidence files sit beside the JSON summary, in the run's own folder.
+    let evidence = json
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("evidence");
     let reporters: Vec<Box<dyn Reporter>> = vec![
         console,
         Box::new(JunitReporter::new(junit.to_path_buf())),
         Box::new(JsonReporter::new(json.to_path_buf())),
+        Box::new(EvidenceFiles::new(evidence)),
     ];
     let code = execute_with(cluster, plans, run_id, reporters, parallel).await;
     eprintln!("reports: {} and {}", junit.display(), json.display());

@@ -71,8 +71,44 @@ pub struct PodInfo {
 /// One piece of evidence gathered when a step fails.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Evidence {
+    pub kind: EvidenceKind,
     pub title: String,
     pub body: String,
+}
+
+impl Evidence {
+    pub fn new(kind: EvidenceKind, title: impl Into<String>, body: impl Into<String>) -> Self {
+        Self {
+            kind,
+            title: title.into(),
+            body: body.into(),
+        }
+    }
+}
+
+/// What a piece of evidence is. Reports that must cut keep the most of what explains a failure
+/// best: events and container states, then the last lines of each log, then object YAML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    Events,
+    ContainerStates,
+    Log,
+    Nodes,
+    Objects,
+    /// Anything else (a note that gathering failed).
+    Other,
+}
+
+impl EvidenceKind {
+    /// Its share of a bounded report relative to the others (the failure itself has 6).
+    pub fn weight(self) -> usize {
+        match self {
+            EvidenceKind::Events | EvidenceKind::ContainerStates => 4,
+            EvidenceKind::Log | EvidenceKind::Other => 2,
+            EvidenceKind::Nodes | EvidenceKind::Objects => 1,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,71 +1,51 @@
-//! Evidence when a step fails, gathered before clean-up: pod logs (current and previous
-//! container, bounded), the namespace's events sorted by time, the YAML of the workloads,
-//! Services and PVCs, and node conditions. Written to files under the report directory too.
-//! Gathering never fails: what cannot be read is said in the evidence.
+//! Evidence when a step fails, gathered before clean-up, in order of how much it explains: the
+//! namespace's events sorted by time; the state of every container of every pod (init
+//! containers and sidecars included: waiting reason, last termination, restarts); the logs of
+//! every container, current and previous (bounded tails); then the YAML of the workloads,
+//! Services, PVCs and pods, and node conditions. Gathering never fails: what cannot be read is
+//! said in the evidence. Nothing is written here: the runner redacts the evidence and a
+//! reporter writes the files.
 
-use crate::cluster::Evidence;
+use crate::cluster::{Evidence, EvidenceKind};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
-    Event, Node, PersistentVolumeClaim, Pod, ReplicationController, Service,
+    ContainerState, ContainerStatus, Event, Node, PersistentVolumeClaim, Pod,
+    ReplicationController, Service,
 };
 use kube::api::{ListParams, LogParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
-use std::path::Path;
 
 /// Log lines kept per container (current and previous).
 pub const LOG_TAIL_LINES: i64 = 200;
 pub const LOG_LIMIT_BYTES: i64 = 256 * 1024;
 
-pub async fn collect(client: &Client, ns: &str, dir: &Path) -> Vec<Evidence> {
-    let mut out = vec![];
-    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-    match pods.list(&ListParams::default()).await {
+pub async fn collect(client: &Client, ns: &str) -> Vec<Evidence> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let pods = api.list(&ListParams::default()).await;
+    let mut out = vec![events(client, ns).await];
+    match &pods {
         Ok(list) => {
-            for pod in list.items {
-                let name = pod.name_any();
-                let containers: Vec<String> = pod
-                    .spec
-                    .as_ref()
-                    .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
-                    .unwrap_or_default();
-                for c in containers {
-                    for previous in [false, true] {
-                        let params = LogParams {
-                            container: Some(c.clone()),
-                            previous,
-                            tail_lines: Some(LOG_TAIL_LINES),
-                            limit_bytes: Some(LOG_LIMIT_BYTES),
-                            ..Default::default()
-                        };
-                        let title = format!(
-                            "logs {name}/{c}{}",
-                            if previous {
-                                " (previous container)"
-                            } else {
-                                ""
-                            }
-                        );
-                        match pods.logs(&name, &params).await {
-                            Ok(text) => out.push(Evidence { title, body: text }),
-                            // No previous container is the normal case: say nothing.
-                            Err(_) if previous => {}
-                            Err(e) => out.push(Evidence {
-                                title,
-                                body: format!("cannot read logs: {e}"),
-                            }),
-                        }
-                    }
-                }
+            out.push(Evidence::new(
+                EvidenceKind::ContainerStates,
+                "container states",
+                list.items
+                    .iter()
+                    .map(pod_states)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ));
+            for pod in &list.items {
+                out.extend(logs(&api, pod).await);
             }
         }
-        Err(e) => out.push(Evidence {
-            title: "pods".into(),
-            body: format!("cannot list pods: {e}"),
-        }),
+        Err(e) => out.push(Evidence::new(
+            EvidenceKind::Other,
+            "pods",
+            format!("cannot list pods: {e}"),
+        )),
     }
-    out.push(events(client, ns).await);
     out.push(objects::<StatefulSet>(client, ns, "statefulsets").await);
     out.push(objects::<Deployment>(client, ns, "deployments").await);
     out.push(objects::<DaemonSet>(client, ns, "daemonsets").await);
@@ -74,28 +54,172 @@ pub async fn collect(client: &Client, ns: &str, dir: &Path) -> Vec<Evidence> {
     out.push(objects::<PersistentVolumeClaim>(client, ns, "persistentvolumeclaims").await);
     out.push(objects::<Pod>(client, ns, "pods").await);
     out.push(nodes(client).await);
-    write_files(dir, &out);
     out
 }
 
-fn write_files(dir: &Path, evidence: &[Evidence]) {
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    for e in evidence {
-        let file: String = e
-            .title
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
+/// A pod's containers in start order, each with its role: init containers (a sidecar is an
+/// init container that keeps running, `restartPolicy: Always`), then the app containers.
+fn containers(pod: &Pod) -> Vec<(String, &'static str)> {
+    let Some(spec) = pod.spec.as_ref() else {
+        return vec![];
+    };
+    let init = spec.init_containers.iter().flatten().map(|c| {
+        let role = if c.restart_policy.as_deref() == Some("Always") {
+            "sidecar"
+        } else {
+            "init"
+        };
+        (c.name.clone(), role)
+    });
+    init.chain(spec.containers.iter().map(|c| (c.name.clone(), "")))
+        .collect()
+}
+
+/// The logs of every container of a pod, current and previous (no previous container is the
+/// normal case and is not mentioned).
+async fn logs(api: &Api<Pod>, pod: &Pod) -> Vec<Evidence> {
+    let name = pod.name_any();
+    let mut out = vec![];
+    for (container, role) in containers(pod) {
+        for previous in [false, true] {
+            let params = LogParams {
+                container: Some(container.clone()),
+                previous,
+                tail_lines: Some(LOG_TAIL_LINES),
+                limit_bytes: Some(LOG_LIMIT_BYTES),
+                ..Default::default()
+            };
+            let title = format!(
+                "logs {name}/{container}{}{}",
+                if role.is_empty() {
+                    String::new()
                 } else {
-                    '_'
+                    format!(" ({role})")
+                },
+                if previous {
+                    " (previous container)"
+                } else {
+                    ""
                 }
-            })
-            .collect();
-        let _ = std::fs::write(dir.join(format!("{file}.txt")), &e.body);
+            );
+            match api.logs(&name, &params).await {
+                Ok(text) => out.push(Evidence::new(EvidenceKind::Log, title, text)),
+                Err(_) if previous => {}
+                Err(e) => out.push(Evidence::new(
+                    EvidenceKind::Log,
+                    title,
+                    format!("cannot read logs: {e}"),
+                )),
+            }
+        }
     }
+    out
+}
+
+/// One pod: phase and conditions not met, then one line per container with its state, its
+/// last termination and its restarts.
+fn pod_states(pod: &Pod) -> String {
+    let status = pod.status.as_ref();
+    let phase = status
+        .and_then(|s| s.phase.clone())
+        .unwrap_or_else(|| "Unknown".into());
+    let node = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_else(|| "not scheduled".into());
+    let unmet: Vec<String> = status
+        .and_then(|s| s.conditions.as_ref())
+        .map(|c| {
+            c.iter()
+                .filter(|c| c.status != "True")
+                .map(|c| match &c.reason {
+                    Some(r) => format!("{}={} ({r})", c.type_, c.status),
+                    None => format!("{}={}", c.type_, c.status),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut lines = vec![format!(
+        "pod {} on {node}: {phase}{}",
+        pod.name_any(),
+        if unmet.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", unmet.join(", "))
+        }
+    )];
+    let statuses: Vec<&ContainerStatus> = status
+        .map(|s| {
+            s.init_container_statuses
+                .iter()
+                .flatten()
+                .chain(s.container_statuses.iter().flatten())
+                .collect()
+        })
+        .unwrap_or_default();
+    for (container, role) in containers(pod) {
+        let role = if role.is_empty() {
+            String::new()
+        } else {
+            format!(" ({role})")
+        };
+        let line = match statuses.iter().find(|s| s.name == container) {
+            None => "no status yet".to_string(),
+            Some(s) => {
+                let mut parts = vec![state_text(s.state.as_ref())];
+                if s.ready {
+                    parts.push("ready".into());
+                }
+                if s.restart_count > 0 {
+                    parts.push(format!("restarted {} time(s)", s.restart_count));
+                }
+                if let Some(last) = s.last_state.as_ref().filter(|l| l.terminated.is_some()) {
+                    parts.push(format!("last {}", state_text(Some(last))));
+                }
+                parts.join(", ")
+            }
+        };
+        lines.push(format!("  {container}{role}: {line}"));
+    }
+    lines.join("\n")
+}
+
+fn state_text(state: Option<&ContainerState>) -> String {
+    let Some(state) = state else {
+        return "unknown state".into();
+    };
+    if let Some(w) = &state.waiting {
+        let reason = w.reason.clone().unwrap_or_else(|| "waiting".into());
+        return match &w.message {
+            Some(m) => format!("waiting: {reason}: {m}"),
+            None => format!("waiting: {reason}"),
+        };
+    }
+    if let Some(t) = &state.terminated {
+        let reason = t.reason.clone().unwrap_or_else(|| "terminated".into());
+        let at = t
+            .finished_at
+            .as_ref()
+            .map(|f| format!(" at {}", f.0))
+            .unwrap_or_default();
+        let message = t
+            .message
+            .as_ref()
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default();
+        return format!(
+            "terminated: {reason}, exit code {}{at}{message}",
+            t.exit_code
+        );
+    }
+    if let Some(r) = &state.running {
+        return match &r.started_at {
+            Some(t) => format!("running since {}", t.0),
+            None => "running".into(),
+        };
+    }
+    "unknown state".into()
 }
 
 pub async fn events(client: &Client, ns: &str) -> Evidence {
@@ -123,10 +247,7 @@ pub async fn events(client: &Client, ns: &str) -> Evidence {
         }
         Err(e) => format!("cannot list events: {e}"),
     };
-    Evidence {
-        title: "events".into(),
-        body,
-    }
+    Evidence::new(EvidenceKind::Events, "events", body)
 }
 
 fn event_time(e: &Event) -> String {
@@ -160,10 +281,7 @@ where
             .join("---\n"),
         Err(e) => format!("cannot list {what}: {e}"),
     };
-    Evidence {
-        title: what.to_string(),
-        body,
-    }
+    Evidence::new(EvidenceKind::Objects, what, body)
 }
 
 async fn nodes(client: &Client) -> Evidence {
@@ -199,8 +317,5 @@ async fn nodes(client: &Client) -> Evidence {
             .join("\n"),
         Err(e) => format!("cannot list nodes: {e}"),
     };
-    Evidence {
-        title: "node conditions".into(),
-        body,
-    }
+    Evidence::new(EvidenceKind::Nodes, "node conditions", body)
 }

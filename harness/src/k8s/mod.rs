@@ -22,7 +22,6 @@ use async_trait::async_trait;
 use k8s_openapi::api::core::v1::{Pod, Secret};
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -32,8 +31,6 @@ pub struct KubeCluster {
     pub provider: String,
     pub version: String,
     pub run_id: String,
-    /// Evidence files go to `<evidence_dir>/<namespace>/`.
-    pub evidence_dir: PathBuf,
     /// Port-forward and exec bridges, closed when their namespace is cleaned up.
     bridges: Mutex<Vec<(String, JoinHandle<()>)>>,
 }
@@ -51,19 +48,12 @@ pub fn api_error(what: &str, e: kube::Error) -> ClusterError {
 }
 
 impl KubeCluster {
-    pub fn new(
-        client: Client,
-        provider: &str,
-        version: &str,
-        run_id: &str,
-        evidence_dir: PathBuf,
-    ) -> Self {
+    pub fn new(client: Client, provider: &str, version: &str, run_id: &str) -> Self {
         Self {
             client,
             provider: provider.to_string(),
             version: version.to_string(),
             run_id: run_id.to_string(),
-            evidence_dir,
             bridges: Mutex::new(vec![]),
         }
     }
@@ -316,7 +306,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn evidence(&self, namespace: &str) -> Vec<Evidence> {
-        evidence::collect(&self.client, namespace, &self.evidence_dir.join(namespace)).await
+        evidence::collect(&self.client, namespace).await
     }
 
     async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError> {

@@ -8,7 +8,8 @@
 use super::*;
 use crate::cluster::{Cluster, PodTarget, ProxyPods};
 use harness_testkit::cql_standin::{Faults, StandIn, host_id};
-use harness_testkit::fake_api::{Command, Commands, FakeApi, FakePod, OnDelete};
+use harness_testkit::fake_api::{Command, Commands, FakeApi, FakeContainer, FakePod, OnDelete};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,17 +29,12 @@ fn fake_pod(name: &str, ip: &str, app: &str, commands: Commands) -> FakePod {
         generation: 0,
         log: format!("{name}: started\n"),
         previous_log: None,
+        init_containers: vec![],
     }
 }
 
 fn cluster(api: &FakeApi) -> KubeCluster {
-    KubeCluster::new(
-        api.client.clone(),
-        "fake",
-        "v1.33.0",
-        "run1",
-        std::env::temp_dir(),
-    )
+    KubeCluster::new(api.client.clone(), "fake", "v1.33.0", "run1")
 }
 
 /// A TCP server that answers each read with `<tag>:<what it read>`.
@@ -596,4 +592,148 @@ async fn a_replaced_pod_that_lost_its_data_fails_naming_the_new_host_id_and_the_
         !text.contains("logs cassandra-0/main (previous container)"),
         "{text}"
     );
+}
+
+/// A writer the test can read back (the console reporter's stdout).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every file under `dir`, as (path, text).
+fn files_under(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push((
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
+        }
+    }
+    out
+}
+
+// Layer 3 (fake API server): a failing step's evidence holds the logs of init containers and
+// sidecars (current and previous) and the state of every container, and a secret that a pod
+// printed in its logs is masked in every output: console, JUnit, JSON and the evidence files.
+#[tokio::test]
+async fn evidence_covers_init_containers_and_sidecars_and_no_output_shows_a_secret() {
+    const SECRET: &str = "s3cret-root-pw";
+    let mut pod = fake_pod(
+        "galera-0",
+        "10.244.1.5",
+        "galera",
+        Arc::new(|_: &[String]| Command::Output {
+            stdout: String::new(),
+            stderr: "not synced\n".into(),
+            exit: 1,
+        }),
+    );
+    pod.log = format!("WSREP_SST: [INFO] auth root:{SECRET}\n");
+    pod.init_containers = vec![
+        FakeContainer {
+            name: "discover".into(),
+            log: "etcd at http://etcd:2379 unreachable; cannot decide bootstrap or join\n".into(),
+            previous_log: Some(format!("using root password {SECRET}\nexit 1\n")),
+            status: json!({"state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container"}},
+                           "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "finishedAt": "2026-11-22T03:00:09Z"}},
+                           "restartCount": 3}),
+            ..Default::default()
+        },
+        FakeContainer {
+            name: "register".into(),
+            restart_policy: Some("Always".into()),
+            log: "registered 10.244.1.5 in etcd\n".into(),
+            status: json!({"state": {"running": {"startedAt": "2026-11-22T03:00:00Z"}}, "ready": true}),
+            ..Default::default()
+        },
+    ];
+    let api = FakeApi::start(vec![pod]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evidence.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: galera-evidence\nvariables:\n  root_password: {{ value: {SECRET}, secret: true }}\nsteps:\n  - id: synced\n    exec: {{ pod: galera-0, command: [sh, -c, 'mysql -p${{root_password}} -e status'] }}\n"
+        ),
+    )
+    .unwrap();
+    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
+    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
+    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
+    let reports = dir.path().join("reports");
+    let console = Captured::default();
+    use crate::report::{
+        Fanout, Reporter, console::ConsoleReporter, evidence_files::EvidenceFiles,
+        json::JsonReporter, junit::JunitReporter,
+    };
+    let reporters: Vec<Box<dyn Reporter>> = vec![
+        Box::new(ConsoleReporter::new(console.clone(), false)),
+        Box::new(JunitReporter::new(reports.join("junit.xml"))),
+        Box::new(JsonReporter::new(reports.join("summary.json"))),
+        Box::new(EvidenceFiles::new(reports.join("evidence"))),
+    ];
+    let sink = Fanout::new(reporters);
+    let cluster = cluster(&api);
+    let result = crate::runner::Executor {
+        cluster: &cluster,
+        sink: &sink,
+        cancel: Default::default(),
+    }
+    .run_scenario(&plan)
+    .await;
+    sink.finish().unwrap();
+    assert!(!result.passed);
+
+    let mut outputs = files_under(&reports);
+    outputs.push((
+        "console".into(),
+        String::from_utf8(console.0.lock().unwrap().clone()).unwrap(),
+    ));
+    for (name, text) in &outputs {
+        assert!(!text.contains(SECRET), "{name} shows the secret:\n{text}");
+    }
+    let evidence_dir = reports.join("evidence/galera-evidence/01-synced");
+    let read = |name: &str| {
+        std::fs::read_to_string(evidence_dir.join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}: {outputs:?}"))
+    };
+    assert_eq!(
+        read("logs_galera-0_main.txt"),
+        "WSREP_SST: [INFO] auth root:******\n"
+    );
+    assert!(read("logs_galera-0_discover__init_.txt").contains("cannot decide bootstrap or join"));
+    assert_eq!(
+        read("logs_galera-0_discover__init___previous_container_.txt"),
+        "using root password ******\nexit 1\n"
+    );
+    assert!(read("logs_galera-0_register__sidecar_.txt").contains("registered 10.244.1.5"));
+    let states = read("container_states.txt");
+    for line in [
+        "pod galera-0 on node-galera-0: Pending, Ready=False",
+        "  discover (init): waiting: CrashLoopBackOff: back-off 40s restarting failed container, restarted 3 time(s), last terminated: Error, exit code 1 at 2026-11-22T03:00:09Z",
+        "  register (sidecar): running since 2026-11-22T03:00:00Z, ready",
+        "  main: waiting: PodInitializing",
+    ] {
+        assert!(states.contains(line), "{line}\n{states}");
+    }
+    // JUnit carries the same evidence, masked.
+    let junit = std::fs::read_to_string(reports.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("===== logs galera-0/discover (init) (previous container) ====="),
+        "{junit}"
+    );
+    assert!(junit.contains("using root password ******"), "{junit}");
 }

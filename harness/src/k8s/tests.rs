@@ -507,8 +507,7 @@ async fn evidence_has_current_and_previous_logs_and_time_sorted_events() {
             respond(reply, code, &body);
         }
     });
-    let dir = tempfile::tempdir().unwrap();
-    let evidence = evidence::collect(&client, "ns", dir.path()).await;
+    let evidence = evidence::collect(&client, "ns").await;
     let find = |title: &str| {
         evidence
             .iter()
@@ -530,7 +529,13 @@ async fn evidence_has_current_and_previous_logs_and_time_sorted_events() {
         find("node conditions"),
         "kind-worker: Ready=True (cordoned)"
     );
-    assert!(dir.path().join("events.txt").is_file());
+    // The order of usefulness: events, container states, logs, then objects.
+    let kinds: Vec<_> = evidence.iter().map(|e| e.kind).collect();
+    let first = |k| kinds.iter().position(|x| *x == k).unwrap();
+    use crate::cluster::EvidenceKind::*;
+    assert!(first(Events) < first(ContainerStates));
+    assert!(first(ContainerStates) < first(Log));
+    assert!(first(Log) < first(Objects));
     drop(client);
     server.await.unwrap();
 }
@@ -707,7 +712,7 @@ async fn the_executor_runs_a_plan_through_kube_cluster() {
             respond(reply, code, &body);
         }
     });
-    let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1", std::env::temp_dir());
+    let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1");
     let manifest = crate::manifest::Manifest {
         origin: "inline#0".into(),
         object: json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"k": "v"}}),
@@ -834,7 +839,7 @@ async fn nodes_are_judged_schedulable_by_readiness_cordon_and_taints() {
             ]}),
         );
     });
-    let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1", std::env::temp_dir());
+    let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1");
     let nodes = cluster.nodes().await.unwrap();
     server.await.unwrap();
     let judged: Vec<(&str, Option<&str>)> = nodes

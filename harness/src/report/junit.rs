@@ -1,6 +1,7 @@
 //! JUnit XML through quick-junit: one `testsuite` per scenario, one `testcase` per step
 //! (`classname` = scenario name), failures with message, type and the step's output and evidence
-//! in `system-out` (sanitized and bounded, see [`super::sanitize`]). Reports validate against the
+//! in `system-out` (each section budgeted, see [`super::budget`], and sanitized, see
+//! [`super::sanitize`]). Reports validate against the
 //! Jenkins xUnit JUnit schema (`fixtures/junit/jenkins-xunit-junit-10.xsd`).
 
 use super::Reporter;
@@ -129,10 +130,9 @@ impl Reporter for JunitReporter {
                 let mut case = TestCase::new(name, status);
                 case.set_classname(scenario.as_str());
                 case.set_time(*duration);
-                let mut out = output.clone();
-                for e in evidence {
-                    out.push_str(&format!("\n===== {} =====\n{}", e.title, e.body));
-                }
+                // Each section keeps its share of the bound (see `budget`); the cut to
+                // MAX_OUTPUT_CHARS after cleaning is only a last resort.
+                let out = super::budget::fit(output, evidence, MAX_OUTPUT_CHARS - 200);
                 if !out.trim().is_empty() {
                     case.set_system_out(for_xml(&out, MAX_OUTPUT_CHARS));
                 }

@@ -3,7 +3,7 @@
 //! `continue_on_error`; always runs `finally` steps and the last-in-first-out clean-up list,
 //! after success, failure, timeout or cancellation (Ctrl-C). It emits [`Event`]s and never prints.
 
-use crate::cluster::{CleanupItem, Cluster, Evidence};
+use crate::cluster::{CleanupItem, Cluster, Evidence, EvidenceKind};
 use crate::journal::Journal;
 use crate::plan::{PlannedStep, ScenarioPlan};
 use crate::redact::Redactor;
@@ -32,15 +32,16 @@ async fn bounded_cleanup(
     }
 }
 
-/// Masks secrets in every event before it reaches the real sink.
+/// Masks secrets in every event before it reaches the real sink (and so every report, file
+/// and line of console output).
 struct RedactingSink<'a> {
     inner: &'a dyn EventSink,
-    redactor: Redactor,
+    redactor: &'a std::sync::RwLock<Redactor>,
 }
 
 impl RedactingSink<'_> {
     fn emit(&self, event: Event) {
-        let r = &self.redactor;
+        let r = &*self.redactor.read().unwrap_or_else(|e| e.into_inner());
         let event = match event {
             Event::StepFinished {
                 scenario,
@@ -69,8 +70,8 @@ impl RedactingSink<'_> {
                 evidence: evidence
                     .into_iter()
                     .map(|e| Evidence {
-                        title: e.title,
                         body: r.redact(&e.body),
+                        ..e
                     })
                     .collect(),
             },
@@ -105,9 +106,10 @@ pub struct Executor<'a> {
 
 impl Executor<'_> {
     pub async fn run_scenario(&self, plan: &ScenarioPlan) -> ScenarioResult {
+        let state = Arc::new(ScenarioState::new(plan.secrets.clone()));
         let sink = RedactingSink {
             inner: self.sink,
-            redactor: Redactor::new(plan.secrets.clone()),
+            redactor: &state.redactor,
         };
         let started = Instant::now();
         let deadline = started + plan.deadline;
@@ -119,7 +121,6 @@ impl Executor<'_> {
         if let Some(shortfall) = self.undersized(plan).await {
             return self.not_run(plan, &sink, started, shortfall);
         }
-        let state: Arc<ScenarioState> = Arc::default();
         let mut failed = false;
 
         if plan.cluster.required {
@@ -389,10 +390,11 @@ impl Executor<'_> {
             tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))
                 .await
                 .unwrap_or_else(|_| {
-                    vec![Evidence {
-                        title: "evidence".into(),
-                        body: "gathering evidence timed out".into(),
-                    }]
+                    vec![Evidence::new(
+                        EvidenceKind::Other,
+                        "evidence",
+                        "gathering evidence timed out",
+                    )]
                 })
         } else {
             vec![]

@@ -126,6 +126,7 @@ impl Cluster for Scripted {
     async fn evidence(&self, ns: &str) -> Vec<Evidence> {
         self.log("evidence".into());
         vec![Evidence {
+            kind: crate::cluster::EvidenceKind::Events,
             title: "events".into(),
             body: format!("events of {ns}: hunter2-secret"),
         }]

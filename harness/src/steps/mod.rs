@@ -82,6 +82,26 @@ pub struct ScenarioState {
     pub facts: Mutex<BTreeMap<String, String>>,
     /// What verifiers wrote on the servers they check, to remove at the end, last first.
     pub undo: crate::verify::Undo,
+    /// The values every event is masked with: the plan's secrets, and those learnt while
+    /// running (a password read from a Secret).
+    pub redactor: std::sync::RwLock<crate::redact::Redactor>,
+}
+
+impl ScenarioState {
+    pub fn new(secrets: Vec<String>) -> Self {
+        Self {
+            redactor: std::sync::RwLock::new(crate::redact::Redactor::new(secrets)),
+            ..Default::default()
+        }
+    }
+
+    /// Masks `values` in everything reported from now on.
+    pub fn add_secrets(&self, values: impl IntoIterator<Item = String>) {
+        self.redactor
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(values);
+    }
 }
 
 impl StepContext<'_> {

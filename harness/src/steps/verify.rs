@@ -105,6 +105,8 @@ async fn login(spec: &VerifySpec, ctx: &StepContext<'_>) -> Result<Login, StepFa
             Some(ctx.cluster.secret_value(ctx.namespace(), name, key).await?)
         }
     };
+    // A password read at run time (a Secret, the environment) is masked like the plan's.
+    ctx.state.add_secrets(password.clone());
     Ok(Login {
         user: Some(creds.user.clone()),
         password,

@@ -93,6 +93,7 @@ fn sample_events() -> Vec<Event> {
             },
             &hostile,
             vec![Evidence {
+                kind: crate::cluster::EvidenceKind::Log,
                 title: "pod cassandra-2 log (previous)".into(),
                 body: "boom\u{1b}[1m".into(),
             }],
