@@ -51,6 +51,15 @@ pub struct ExecOutput {
     pub exit_code: i32,
 }
 
+/// The log of one container of a pod (`previous`: of the instance before its last restart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerLog {
+    pub pod: String,
+    pub container: String,
+    pub previous: bool,
+    pub text: String,
+}
+
 /// A node of the cluster and whether new pods can land on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -202,6 +211,14 @@ pub trait Cluster: Send + Sync {
         name: &str,
         key: &str,
     ) -> Result<String, ClusterError>;
+    /// The logs of every container of `pod` (init containers and sidecars included), and with
+    /// `previous` those of their previous instances where there are any.
+    async fn container_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        previous: bool,
+    ) -> Result<Vec<ContainerLog>, ClusterError>;
     /// The cluster's nodes, each with whether pods can be scheduled on it.
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError>;
     /// Pod logs (current and previous), events, object state: bounded, never failing.
@@ -267,6 +284,14 @@ impl Cluster for NoCluster {
     }
     async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {
         Err(ClusterError::NoCluster("a Secret password"))
+    }
+    async fn container_logs(
+        &self,
+        _: &str,
+        _: &str,
+        _: bool,
+    ) -> Result<Vec<ContainerLog>, ClusterError> {
+        Err(ClusterError::NoCluster("pod logs"))
     }
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
         Err(ClusterError::NoCluster("listing nodes"))

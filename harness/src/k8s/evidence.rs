@@ -116,6 +116,55 @@ async fn logs(api: &Api<Pod>, pod: &Pod) -> Vec<Evidence> {
     out
 }
 
+/// Most of one container's log a `logs` step reads (the whole log, within reason).
+pub const FULL_LOG_LIMIT_BYTES: i64 = 16 * 1024 * 1024;
+
+/// The whole logs of every container of `pod` (and of their previous instances with
+/// `previous`), for a `logs` step.
+pub async fn container_logs(
+    client: &Client,
+    ns: &str,
+    pod: &str,
+    previous: bool,
+) -> Result<Vec<crate::cluster::ContainerLog>, crate::cluster::ClusterError> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let object = api
+        .get(pod)
+        .await
+        .map_err(|e| super::api_error(&format!("reading pod {pod}"), e))?;
+    let mut out = vec![];
+    for (container, _) in containers(&object) {
+        for earlier in [false, true] {
+            if earlier && !previous {
+                continue;
+            }
+            let params = LogParams {
+                container: Some(container.clone()),
+                previous: earlier,
+                limit_bytes: Some(FULL_LOG_LIMIT_BYTES),
+                ..Default::default()
+            };
+            match api.logs(pod, &params).await {
+                Ok(text) => out.push(crate::cluster::ContainerLog {
+                    pod: pod.to_string(),
+                    container: container.clone(),
+                    previous: earlier,
+                    text,
+                }),
+                // No previous instance: nothing to read.
+                Err(_) if earlier => {}
+                Err(e) => {
+                    return Err(super::api_error(
+                        &format!("reading the log of {pod}/{container}"),
+                        e,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// One pod: phase and conditions not met, then one line per container with its state, its
 /// last termination and its restarts.
 fn pod_states(pod: &Pod) -> String {

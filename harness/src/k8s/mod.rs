@@ -14,8 +14,8 @@ pub mod wait;
 pub mod watch;
 
 use crate::cluster::{
-    CleanupItem, Cluster, ClusterError, DeleteTarget, Endpoint, Evidence, ExecOutput, Fault,
-    NodeInfo, PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
+    CleanupItem, Cluster, ClusterError, ContainerLog, DeleteTarget, Endpoint, Evidence, ExecOutput,
+    Fault, NodeInfo, PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
 };
 use crate::manifest::Manifest;
 use async_trait::async_trait;
@@ -287,6 +287,15 @@ impl Cluster for KubeCluster {
             .ok_or_else(|| ClusterError::NotFound(format!("Secret {name} has no key {key}")))?;
         String::from_utf8(bytes)
             .map_err(|_| ClusterError::Api(format!("Secret {name} key {key} is not UTF-8")))
+    }
+
+    async fn container_logs(
+        &self,
+        namespace: &str,
+        pod: &str,
+        previous: bool,
+    ) -> Result<Vec<ContainerLog>, ClusterError> {
+        evidence::container_logs(&self.client, namespace, pod, previous).await
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {

@@ -737,3 +737,77 @@ async fn evidence_covers_init_containers_and_sidecars_and_no_output_shows_a_secr
     );
     assert!(junit.contains("using root password ******"), "{junit}");
 }
+
+// Layer 3 (fake API server): a `logs` step reads every container of every selected pod (init
+// containers, sidecars and previous instances included) and fails naming the container whose
+// log holds a secret, without showing the secret.
+#[tokio::test]
+async fn a_logs_step_finds_a_secret_in_any_container_and_never_shows_it() {
+    const SECRET: &str = "rootpw-5c1e";
+    let quiet = |name: &str| {
+        let mut pod = fake_pod(
+            name,
+            "10.244.1.9",
+            "galera",
+            Arc::new(|_: &[String]| Command::Output {
+                stdout: String::new(),
+                stderr: String::new(),
+                exit: 0,
+            }),
+        );
+        pod.log = "WSREP: Synchronized with group, ready for connections\n".into();
+        pod.init_containers = vec![FakeContainer {
+            name: "discover".into(),
+            log: "registered peers: none\n".into(),
+            status: json!({"state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}),
+            ..Default::default()
+        }];
+        pod
+    };
+    let mut leaky = quiet("galera-1");
+    leaky.init_containers[0].previous_log = Some(format!("sst auth root:{SECRET}\n"));
+    let api = FakeApi::start(vec![quiet("galera-0"), leaky]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("logs.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: galera-logs\nvariables:\n  pw: {{ value: {SECRET}, secret: true }}\nsteps:\n  - id: synced\n    logs: {{ selector: app=galera, contains: [Synchronized with group] }}\n  - id: no-password\n    logs: {{ selector: app=galera, previous: true, not_contains: [\"${{pw}}\"] }}\n"
+        ),
+    )
+    .unwrap();
+    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
+    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
+    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
+    let cluster = cluster(&api);
+    let sink = crate::report::events::Collect::default();
+    let result = crate::runner::Executor {
+        cluster: &cluster,
+        sink: &sink,
+        cancel: Default::default(),
+    }
+    .run_scenario(&plan)
+    .await;
+    assert!(!result.passed);
+    let events = sink.events();
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains(SECRET), "{text}");
+    let outcomes: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            crate::report::events::Event::StepFinished { step, outcome, .. } => Some((
+                step.id.clone(),
+                outcome.message().unwrap_or(outcome.label()).to_string(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outcomes[0], ("synced".to_string(), "PASS".to_string()));
+    assert_eq!(
+        outcomes[1],
+        (
+            "no-password".to_string(),
+            "galera-1/discover (previous): 1 log line(s) contain `******`".to_string()
+        )
+    );
+}

@@ -119,6 +119,15 @@ impl Cluster for Scripted {
     async fn secret_value(&self, _: &str, _: &str, _: &str) -> Result<String, ClusterError> {
         Ok(String::new())
     }
+    async fn container_logs(
+        &self,
+        _: &str,
+        pod: &str,
+        _: bool,
+    ) -> Result<Vec<crate::cluster::ContainerLog>, ClusterError> {
+        self.log(format!("logs {pod}"));
+        Ok(vec![])
+    }
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
         self.log("list-nodes".into());
         Ok(self.nodes.clone())

@@ -53,7 +53,7 @@ pub struct Expect {
     pub regex: Vec<regex::Regex>,
 }
 
-fn patterns<S: serde::Serializer>(r: &[regex::Regex], s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn patterns<S: serde::Serializer>(r: &[regex::Regex], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(r.iter().map(regex::Regex::as_str))
 }
 

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod delete;
 pub mod exec;
 pub mod fault;
+pub mod logs;
 pub mod scale;
 pub mod sleep;
 pub mod verify;
@@ -292,6 +293,7 @@ step_kinds! {
     Scale: scale::Scale,
     Wait: wait::Wait,
     Exec: exec::Exec,
+    Logs: logs::Logs,
     Fault: fault::FaultStep,
     Verify: verify::Verify,
     Sleep: sleep::Sleep,
