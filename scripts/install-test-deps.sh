@@ -3,7 +3,7 @@
 #   - xmllint (JUnit schema checks) and python's junitparser (JUnit counts),
 #   - debootstrap and a running Docker engine (the real-server rig),
 #   - cargo-nextest,
-#   - the local rig image harness-rig:bookworm-1 (MariaDB+Galera, etcd, memcached, twemproxy),
+#   - the local rig image harness-rig:bookworm-2 (MariaDB+Galera, etcd, memcached, twemproxy),
 #     built from Debian packages without any container registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."

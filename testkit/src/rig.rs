@@ -12,7 +12,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 pub const IMAGE: &str = "harness-rig";
-pub const TAG: &str = "bookworm-1";
+pub const TAG: &str = "bookworm-2";
 
 pub struct Node {
     pub name: String,
@@ -302,4 +302,106 @@ pub async fn twemproxy_weighted(
         endpoints.push(node.endpoint(5000).await);
     }
     (nodes, endpoints)
+}
+
+/// A node that runs a project script as it runs in a pod: `files` written first (path, text),
+/// `env` set on the container (never on a command line), then `command` exec'd as PID 1.
+pub async fn script_node(
+    network: &str,
+    name: &str,
+    files: &[(&str, &str)],
+    env: &[(&str, &str)],
+    command: &str,
+    wait: WaitFor,
+) -> Node {
+    let mut script = String::from("set -e\n");
+    for (path, text) in files {
+        let dir = path.rsplit_once('/').map_or(".", |(d, _)| d);
+        script.push_str(&format!(
+            "mkdir -p {dir}\ncat > {path} <<'RIG_FILE_END'\n{text}\nRIG_FILE_END\n"
+        ));
+    }
+    script.push_str(&format!("exec {command}\n"));
+    let image = GenericImage::new(IMAGE, TAG)
+        .with_wait_for(wait)
+        .with_entrypoint("/bin/bash");
+    let mut request = image.with_cmd(["-c".to_string(), script]);
+    for (key, value) in env {
+        request = request.with_env_var(*key, *value);
+    }
+    let container = request
+        .with_network(network)
+        .with_container_name(name)
+        .with_startup_timeout(std::time::Duration::from_secs(240))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("starting {name} from {IMAGE}:{TAG} failed: {e}\n(is Docker running and the image built? run scripts/install-test-deps.sh)"));
+    Node {
+        name: name.to_string(),
+        container,
+    }
+}
+
+/// A stand-in, on Debian's MariaDB, for the parts of the official `mariadb` image's
+/// `docker-entrypoint.sh` that the Galera fixture's `start.sh` relies on: on an empty data
+/// directory it installs one, starts a temporary server without networking or wsrep, sets
+/// root's password from `MARIADB_ROOT_PASSWORD` and sources `/docker-entrypoint-initdb.d/*.sh`
+/// with `docker_process_sql` (SQL through stdin), stops it; then it execs the server as mysql.
+pub const MARIADB_ENTRYPOINT: &str = r#"#!/bin/bash
+set -eu
+SOCKET=/run/mysqld/mysqld.sock
+mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+docker_process_sql() { mariadb --protocol=socket -uroot --socket="$SOCKET" "$@"; }
+if [ ! -d /var/lib/mysql/mysql ]; then
+  mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null 2>&1
+  "$@" --user=mysql --skip-networking --wsrep_on=OFF --socket="$SOCKET" &
+  temp=$!
+  for _ in $(seq 1 120); do
+    mariadb-admin --socket="$SOCKET" -uroot ping >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  docker_process_sql <<SQL
+ALTER USER 'root'@'localhost' IDENTIFIED BY '$MARIADB_ROOT_PASSWORD';
+SQL
+  export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"
+  for f in /docker-entrypoint-initdb.d/*.sh; do
+    [ -e "$f" ] && . "$f"
+  done
+  mariadb-admin --socket="$SOCKET" -uroot shutdown
+  wait "$temp" || true
+  unset MYSQL_PWD
+fi
+exec "$@" --user=mysql
+"#;
+
+/// Rig-only MariaDB settings: Debian's packaging sends state-transfer output to syslog, which a
+/// container lacks; this keeps it in the server's own output, where a failing test shows it.
+pub const MARIADB_RIG_CNF: &str = "[sst]\nsst-syslog=-1\n";
+
+/// Everything a container printed, stdout then stderr.
+pub async fn output(node: &Node) -> String {
+    let out = node.container.stdout_to_vec().await.unwrap_or_default();
+    let err = node.container.stderr_to_vec().await.unwrap_or_default();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    )
+}
+
+/// Runs a command in a node; its stdout and stderr together.
+pub async fn exec(node: &Node, command: &[&str]) -> String {
+    use testcontainers::core::ExecCommand;
+    let mut result = node
+        .container
+        .exec(ExecCommand::new(command.iter().map(|s| s.to_string())))
+        .await
+        .unwrap_or_else(|e| panic!("exec {command:?} in {}: {e}", node.name));
+    let out = result.stdout_to_vec().await.unwrap_or_default();
+    let err = result.stderr_to_vec().await.unwrap_or_default();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&err)
+    )
 }
