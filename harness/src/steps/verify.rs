@@ -133,6 +133,7 @@ impl PodShell for ClusterShell<'_> {
             .map(|p| PodRef {
                 name: p.name,
                 ip: p.ip,
+                ready: p.ready,
             })
             .collect())
     }

@@ -1,5 +1,6 @@
 //! Data-level verifiers, grouped by the system they check: `cassandra/`, `galera/`, `etcd/`,
-//! `memcache/`, `http/`, each with its protocol client and one file per verifier. A verifier
+//! `memcache/`, `http/`, `dns/` (the cluster's service discovery), each with its protocol
+//! client and one file per verifier. A verifier
 //! owns its file format (`Raw`), its validation into a typed spec, its `harness verify` flags
 //! and its check ([`Verifier`]); it is registered once in `registry.rs`, from which the spec
 //! enum, the names, validation, the CLI and dispatch all follow.
@@ -9,6 +10,7 @@
 //! runs against static endpoints from the CLI.
 
 pub mod cassandra;
+pub mod dns;
 pub mod etcd;
 pub mod galera;
 pub mod http;
@@ -85,11 +87,12 @@ impl Verdict {
     }
 }
 
-/// A pod: name and IP.
+/// A pod: name, IP and whether it is Ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PodRef {
     pub name: String,
     pub ip: Option<String>,
+    pub ready: bool,
 }
 
 /// What verifiers that work inside pods need from the cluster (exec, listing, a fault).

@@ -3,7 +3,7 @@
 //! ([`NAMES`]), validation, the `harness verify` flags, and dispatch.
 
 use super::{Credentials, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
-use super::{cassandra, etcd, galera, http, memcache};
+use super::{cassandra, dns, etcd, galera, http, memcache};
 use crate::check::Checker;
 use crate::diag::did_you_mean;
 use serde::de::{self, MapAccess, Visitor};
@@ -122,6 +122,7 @@ verifiers! {
     MemcachePool: memcache::pool::MemcachePoolSpec,
     MemcacheProxy: memcache::proxy::MemcacheProxySpec,
     Http: http::check::HttpSpec,
+    DnsService: dns::service::DnsServiceSpec,
 }
 
 impl<'de> Deserialize<'de> for RawVerify {

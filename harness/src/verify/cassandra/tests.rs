@@ -40,6 +40,7 @@ impl Scripted {
                 .map(|(n, ip)| PodRef {
                     name: n.to_string(),
                     ip: Some(ip.to_string()),
+                    ready: true,
                 })
                 .collect(),
             outputs: Mutex::new(map),
@@ -135,6 +136,7 @@ fn a_pod_missing_from_the_ring_and_duplicate_host_ids_fail() {
                 PodRef {
                     name: n.to_string(),
                     ip: Some(ip.to_string()),
+                    ready: true,
                 },
                 Ok(dup.clone()),
             )

@@ -1,0 +1,368 @@
+//! `dns.service`: from inside a pod (as the system's clients resolve it), a headless Service's
+//! name must resolve to exactly the addresses of its ready pods, one each, and every pod's own
+//! name (`<pod>.<service>`) to that pod's address. A cluster whose DNS does not publish the pool
+//! (no records, stale records, a not-ready pod published) fails, naming the difference.
+//!
+//! Resolution runs `getent ahostsv4` where the image has it, else `nslookup` (busybox), and
+//! keeps only the answer's addresses (not the DNS server's).
+
+use crate::check::Checker;
+use crate::verify::{PodRef, PodShell, Verdict, Verifier, VerifyContext, VerifyFlags};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    /// The headless Service's name.
+    pub service: String,
+    /// The pods the Service must publish (their ready ones).
+    pub pods: String,
+    /// The pods to resolve from (the first ready one); default: the Service's own pods.
+    pub from: Option<String>,
+    pub container: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DnsServiceSpec {
+    pub service: String,
+    pub pods: String,
+    pub from: String,
+    pub container: Option<String>,
+}
+
+#[async_trait::async_trait]
+impl Verifier for DnsServiceSpec {
+    const NAME: &'static str = "dns.service";
+    type Raw = Raw;
+
+    fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
+        let service_ok = is_dns_label(&raw.service);
+        if !service_ok {
+            cx.error(
+                &format!("{path}.service"),
+                format!(
+                    "`{}` is not a Service name (lowercase letters, digits and `-`, at most 63)",
+                    raw.service
+                ),
+            );
+        }
+        let pods = cx.selector(&format!("{path}.pods"), &raw.pods);
+        let from = match &raw.from {
+            Some(sel) => cx.selector(&format!("{path}.from"), sel),
+            None => pods.clone(),
+        };
+        if !service_ok {
+            return None;
+        }
+        Some(Self {
+            service: raw.service,
+            pods: pods?,
+            from: from?,
+            container: raw.container,
+        })
+    }
+
+    fn from_flags(_: &VerifyFlags) -> Result<Raw, String> {
+        Err("dns.service resolves names from inside a pod: run it from a scenario step, not from `harness verify`".into())
+    }
+
+    fn needs_cluster(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+        check(self, cx.pods).await
+    }
+}
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Resolves `name` in `pod`: `getent ahostsv4` where there is one, else `nslookup`.
+const RESOLVE: &str =
+    "if command -v getent >/dev/null 2>&1; then getent ahostsv4 \"$1\"; else nslookup \"$1\"; fi";
+
+pub async fn check(spec: &DnsServiceSpec, shell: &dyn PodShell) -> Verdict {
+    let mut evidence = vec![];
+    let published = match shell.pods(&spec.pods).await {
+        Ok(p) => p,
+        Err(e) => return Verdict::fail(format!("listing `{}`: {e}", spec.pods), evidence),
+    };
+    let ready: Vec<&PodRef> = published
+        .iter()
+        .filter(|p| p.ready && p.ip.is_some())
+        .collect();
+    if ready.is_empty() {
+        return Verdict::fail(
+            format!(
+                "no ready pod matches `{}`: nothing the Service could publish",
+                spec.pods
+            ),
+            evidence,
+        );
+    }
+    let from = match shell.pods(&spec.from).await {
+        Ok(p) => p.into_iter().find(|p| p.ready),
+        Err(e) => return Verdict::fail(format!("listing `{}`: {e}", spec.from), evidence),
+    };
+    let Some(from) = from else {
+        return Verdict::fail(
+            format!("no ready pod matches `{}` to resolve from", spec.from),
+            evidence,
+        );
+    };
+    let resolve = |name: String| {
+        let container = spec.container.clone();
+        let pod = from.name.clone();
+        async move {
+            let command = ["sh", "-c", RESOLVE, "resolve", name.as_str()];
+            match shell.run(&pod, container.as_deref(), &command).await {
+                Ok((_, out)) => (name, Ok(addresses(&out)), out),
+                Err(e) => (name, Err(e), String::new()),
+            }
+        }
+    };
+    let mut problems = vec![];
+    let want: BTreeSet<String> = ready.iter().filter_map(|p| p.ip.clone()).collect();
+    let (name, got, raw) = resolve(spec.service.clone()).await;
+    evidence.push(format!(
+        "{}: `{name}` from {}:\n{}",
+        "service",
+        from.name,
+        raw.trim_end()
+    ));
+    match got {
+        Err(e) => problems.push(format!("resolving `{name}` in {}: {e}", from.name)),
+        Ok(got) => {
+            let missing: Vec<&String> = want.difference(&got).collect();
+            let extra: Vec<&String> = got.difference(&want).collect();
+            if got.is_empty() {
+                problems.push(format!(
+                    "`{name}` resolves to no address in {} (the ready pods are {})",
+                    from.name,
+                    list(want.iter())
+                ));
+            } else {
+                if !missing.is_empty() {
+                    problems.push(format!(
+                        "`{name}` does not publish the ready pod address(es) {}",
+                        list(missing.into_iter())
+                    ));
+                }
+                if !extra.is_empty() {
+                    problems.push(format!(
+                        "`{name}` publishes {} that no ready pod of `{}` has",
+                        list(extra.into_iter()),
+                        spec.pods
+                    ));
+                }
+            }
+        }
+    }
+    for pod in &ready {
+        let ip = pod.ip.clone().unwrap_or_default();
+        let (name, got, _) = resolve(format!("{}.{}", pod.name, spec.service)).await;
+        match got {
+            Err(e) => problems.push(format!("resolving `{name}` in {}: {e}", from.name)),
+            Ok(got) if got == BTreeSet::from([ip.clone()]) => {
+                evidence.push(format!("`{name}` -> {ip}"));
+            }
+            Ok(got) => problems.push(format!(
+                "`{name}` resolves to {}, expected {ip}",
+                if got.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    list(got.iter())
+                }
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Verdict::pass(
+            format!(
+                "`{}` resolves in {} to the {} ready pod address(es), and each pod's own name to its address",
+                spec.service,
+                from.name,
+                want.len()
+            ),
+            evidence,
+        )
+    } else {
+        Verdict::fail(problems.join("; "), evidence)
+    }
+}
+
+fn list<'a>(items: impl Iterator<Item = &'a String>) -> String {
+    items.cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// The IPv4 addresses of a resolver's answer: `getent ahostsv4` lines start with one;
+/// `nslookup` prints its server first (`Server:`/`Address:` before the first `Name:`), and
+/// only what follows is the answer.
+pub fn addresses(output: &str) -> BTreeSet<String> {
+    let ipv4 = |word: &str| {
+        word.parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|a| a.to_string())
+    };
+    if output.lines().any(|l| l.trim_start().starts_with("Name:")) {
+        let answer = output
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("Name:"));
+        return answer
+            .filter(|l| l.trim_start().starts_with("Address"))
+            .filter_map(|l| {
+                let value = l.split_once(':')?.1.trim();
+                ipv4(value.split_whitespace().next()?)
+            })
+            .collect();
+    }
+    output
+        .lines()
+        .filter_map(|l| ipv4(l.split_whitespace().next()?))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Pods and what resolving each name prints in them.
+    struct Cluster {
+        pods: Vec<PodRef>,
+        answers: BTreeMap<String, String>,
+    }
+
+    #[async_trait::async_trait]
+    impl PodShell for Cluster {
+        async fn pods(&self, _: &str) -> Result<Vec<PodRef>, String> {
+            Ok(self.pods.clone())
+        }
+        async fn run(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            command: &[&str],
+        ) -> Result<(i32, String), String> {
+            let name = command.last().copied().unwrap_or_default();
+            Ok(match self.answers.get(name) {
+                Some(out) => (0, out.clone()),
+                None => (2, String::new()),
+            })
+        }
+    }
+
+    fn pod(name: &str, ip: &str, ready: bool) -> PodRef {
+        PodRef {
+            name: name.into(),
+            ip: Some(ip.into()),
+            ready,
+        }
+    }
+
+    fn spec() -> DnsServiceSpec {
+        DnsServiceSpec {
+            service: "memcached".into(),
+            pods: "app=memcached".into(),
+            from: "app=memcached".into(),
+            container: None,
+        }
+    }
+
+    fn getent(ips: &[&str]) -> String {
+        ips.iter()
+            .map(|ip| {
+                format!("{ip}      STREAM memcached.h-pool.svc.cluster.local\n{ip}      DGRAM\n")
+            })
+            .collect()
+    }
+
+    fn healthy() -> Cluster {
+        Cluster {
+            pods: vec![
+                pod("memcached-0", "10.244.1.2", true),
+                pod("memcached-1", "10.244.2.2", true),
+                pod("memcached-2", "10.244.3.2", false),
+            ],
+            answers: BTreeMap::from([
+                (
+                    "memcached".to_string(),
+                    getent(&["10.244.1.2", "10.244.2.2"]),
+                ),
+                ("memcached-0.memcached".to_string(), getent(&["10.244.1.2"])),
+                ("memcached-1.memcached".to_string(), getent(&["10.244.2.2"])),
+            ]),
+        }
+    }
+
+    // Layer 1 (pure parser): both resolvers' formats; nslookup's own server is not an answer.
+    #[test]
+    fn reads_getent_and_nslookup_answers() {
+        assert_eq!(
+            addresses(&getent(&["10.0.0.1", "10.0.0.2"])),
+            BTreeSet::from(["10.0.0.1".to_string(), "10.0.0.2".to_string()])
+        );
+        let busybox = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\nName:\tmemcached.h-pool.svc.cluster.local\nAddress: 10.244.1.2\nName:\tmemcached.h-pool.svc.cluster.local\nAddress: 10.244.2.2\n\n";
+        assert_eq!(
+            addresses(busybox),
+            BTreeSet::from(["10.244.1.2".to_string(), "10.244.2.2".to_string()])
+        );
+        let nxdomain = "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10:53\n\n** server can't find memcached: NXDOMAIN\n";
+        assert!(addresses(nxdomain).is_empty());
+    }
+
+    // Layer 1 (scripted pods): exactly the ready pods' addresses pass; missing records, a
+    // not-ready pod published, an unresolvable pod name and no records at all fail, named.
+    #[tokio::test]
+    async fn the_service_must_publish_exactly_the_ready_pods() {
+        let v = check(&spec(), &healthy()).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+
+        let mut stale = healthy();
+        stale
+            .answers
+            .insert("memcached".into(), getent(&["10.244.1.2", "10.244.3.2"]));
+        let v = check(&spec(), &stale).await;
+        assert!(!v.passed);
+        assert_eq!(
+            v.summary,
+            "`memcached` does not publish the ready pod address(es) 10.244.2.2; `memcached` publishes 10.244.3.2 that no ready pod of `app=memcached` has"
+        );
+
+        let mut no_pod_name = healthy();
+        no_pod_name.answers.remove("memcached-1.memcached");
+        let v = check(&spec(), &no_pod_name).await;
+        assert_eq!(
+            v.summary,
+            "`memcached-1.memcached` resolves to nothing, expected 10.244.2.2"
+        );
+
+        let mut nothing = healthy();
+        nothing.answers.clear();
+        let v = check(&spec(), &nothing).await;
+        assert!(!v.passed);
+        assert!(
+            v.summary.starts_with("`memcached` resolves to no address in memcached-0 (the ready pods are 10.244.1.2, 10.244.2.2)"),
+            "{}",
+            v.summary
+        );
+
+        let mut none_ready = healthy();
+        for p in &mut none_ready.pods {
+            p.ready = false;
+        }
+        let v = check(&spec(), &none_ready).await;
+        assert_eq!(
+            v.summary,
+            "no ready pod matches `app=memcached`: nothing the Service could publish"
+        );
+    }
+}
