@@ -54,6 +54,7 @@ pub struct PlannedStep {
     #[serde(serialize_with = "crate::check::duration_text")]
     pub timeout: Duration,
     pub continue_on_error: bool,
+    pub retry: Option<crate::scenario::model::Retry>,
     pub action: Action,
 }
 
@@ -70,6 +71,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
                     .timeout
                     .unwrap_or_else(|| scenario.timeouts.for_kind(s.action.kind())),
                 continue_on_error: s.continue_on_error,
+                retry: s.retry,
                 action: s.action.clone(),
             })
             .collect()
@@ -197,11 +199,17 @@ impl ScenarioPlan {
             }
             let _ = writeln!(out, "  {title}:");
             for (i, s) in steps.iter().enumerate() {
-                let flags = if s.continue_on_error {
-                    ", continue on error"
-                } else {
-                    ""
-                };
+                let mut flags = String::new();
+                if let Some(r) = &s.retry {
+                    flags.push_str(&format!(
+                        ", retried every {} for {}",
+                        humantime::format_duration(r.every),
+                        humantime::format_duration(r.for_)
+                    ));
+                }
+                if s.continue_on_error {
+                    flags.push_str(", continue on error");
+                }
                 let _ = writeln!(
                     out,
                     "    {:>2}. {} [timeout {}{flags}]",

@@ -94,6 +94,7 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
         description: None,
         timeout,
         continue_on_error: false,
+        retry: None,
         action: Action::Verify(Verify(spec)),
     };
     Ok(ScenarioPlan {

@@ -353,34 +353,39 @@ impl Executor<'_> {
         });
         let started = Instant::now();
         let limit = step.timeout.min(remaining);
-        let ctx = StepContext {
-            cluster: self.cluster,
-            namespace: &plan.namespace,
-            scenario: &plan.name,
-            values: &plan.values,
-            timeout: limit,
-            state: state.clone(),
-            journal: Journal::new(),
-        };
         let never = CancellationToken::new();
         let cancel = if cancellable {
             self.cancel.clone()
         } else {
             never
         };
-        let result = tokio::select! {
-            r = tokio::time::timeout(limit, step.action.run(&ctx)) => match r {
-                Ok(r) => r,
-                Err(_) => Err(StepFailure::timed_out(format!(
-                    "step `{}` did not finish within {}{}{}",
-                    step.id,
-                    humantime::format_duration(limit),
-                    if limit < step.timeout { " (what was left of the scenario deadline)" } else { "" },
-                    ctx.journal.summary().map(|s| format!(": {s}")).unwrap_or_default()
-                ))
-                .with_output(ctx.journal.lines().join("\n"))),
-            },
-            _ = cancel.cancelled() => Err(StepFailure::cancelled().with_output(ctx.journal.lines().join("\n"))),
+        // A step with `retry` runs again after a failure, every `every`, while `for` has not
+        // passed since the first try (and the step's own deadline allows).
+        // Tokio's clock, so the tests' paused time drives the retries as real time does.
+        let first_try = tokio::time::Instant::now();
+        let mut attempt = 0u32;
+        let result = loop {
+            attempt += 1;
+            let left = limit.saturating_sub(first_try.elapsed());
+            let result = self.attempt(plan, step, limit, left, state, &cancel).await;
+            let Some(retry) = step.retry else {
+                break result;
+            };
+            let failed_check = matches!(
+                &result,
+                Err(StepFailure {
+                    outcome: Outcome::Failed { .. },
+                    ..
+                })
+            );
+            let next_try = first_try.elapsed() + retry.every;
+            if !failed_check || next_try >= retry.for_ || next_try >= limit {
+                break with_attempts(result, attempt, retry);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(retry.every) => {}
+                _ = cancel.cancelled() => break Err(StepFailure::cancelled()),
+            }
         };
         let (outcome, output) = match result {
             Ok(output) => (Outcome::Passed, output),
@@ -408,6 +413,76 @@ impl Executor<'_> {
             evidence,
         });
         outcome
+    }
+}
+
+impl Executor<'_> {
+    /// One try of a step, bounded by what is `left` of its deadline `limit`; a deadline or
+    /// Ctrl-C that cuts it short reports what its journal saw.
+    async fn attempt(
+        &self,
+        plan: &ScenarioPlan,
+        step: &PlannedStep,
+        limit: Duration,
+        left: Duration,
+        state: &Arc<ScenarioState>,
+        cancel: &CancellationToken,
+    ) -> Result<String, StepFailure> {
+        let ctx = StepContext {
+            cluster: self.cluster,
+            namespace: &plan.namespace,
+            scenario: &plan.name,
+            values: &plan.values,
+            timeout: left,
+            state: state.clone(),
+            journal: Journal::new(),
+        };
+        tokio::select! {
+            r = tokio::time::timeout(left, step.action.run(&ctx)) => match r {
+                Ok(r) => r,
+                Err(_) => Err(StepFailure::timed_out(format!(
+                    "step `{}` did not finish within {}{}{}",
+                    step.id,
+                    humantime::format_duration(limit),
+                    if limit < step.timeout { " (what was left of the scenario deadline)" } else { "" },
+                    ctx.journal.summary().map(|s| format!(": {s}")).unwrap_or_default()
+                ))
+                .with_output(ctx.journal.lines().join("\n"))),
+            },
+            _ = cancel.cancelled() => Err(StepFailure::cancelled().with_output(ctx.journal.lines().join("\n"))),
+        }
+    }
+}
+
+/// A retried step's result says how many tries it took (and, failing, that the last failure
+/// is the one shown).
+fn with_attempts(
+    result: Result<String, StepFailure>,
+    attempts: u32,
+    retry: crate::scenario::model::Retry,
+) -> Result<String, StepFailure> {
+    let window = format!(
+        "every {} for {}",
+        humantime::format_duration(retry.every),
+        humantime::format_duration(retry.for_)
+    );
+    match result {
+        Ok(output) => Ok(format!(
+            "passed on attempt {attempts} (retried {window})\n{output}"
+        )),
+        Err(mut f) => {
+            let note = format!(" (attempt {attempts}, retried {window}; the last failure)");
+            f.outcome = match f.outcome {
+                Outcome::Failed { message } => Outcome::Failed {
+                    message: format!("{message}{note}"),
+                },
+                Outcome::TimedOut { message } => Outcome::TimedOut {
+                    message: format!("{message}{note}"),
+                },
+                other => other,
+            };
+            Err(f)
+        }
     }
 }
 

@@ -93,10 +93,16 @@ impl Cluster for Scripted {
         _: Option<&str>,
     ) -> Result<ExecOutput, ClusterError> {
         self.log(format!("exec {pod}"));
+        // `third-time` fails until its third exec.
+        let tries = self
+            .calls()
+            .iter()
+            .filter(|c| *c == "exec third-time")
+            .count();
         Ok(ExecOutput {
             stdout: format!("hello from {pod} password=hunter2-secret\n"),
             stderr: String::new(),
-            exit_code: i32::from(pod == "bad"),
+            exit_code: i32::from(pod == "bad" || (pod == "third-time" && tries < 3)),
         })
     }
     async fn fault(
@@ -154,6 +160,7 @@ pub(crate) fn step(id: &str, action: Action) -> PlannedStep {
         description: None,
         timeout: Duration::from_secs(5),
         continue_on_error: false,
+        retry: None,
         action,
     }
 }
@@ -579,4 +586,78 @@ async fn a_cluster_with_too_few_schedulable_nodes_fails_or_skips_the_scenario_at
     };
     let (_, events) = run(&cluster, &p, CancellationToken::new()).await;
     assert_eq!(outcomes(&events)[0].0, "never-runs");
+}
+
+// Layer 1 (scripted cluster): a retried step passes on its third attempt and says so; one that
+// never passes fails when `for` is up with the last failure and the number of attempts; a
+// step without `retry` runs once.
+#[tokio::test(start_paused = true)]
+async fn a_retried_step_passes_on_a_later_attempt_or_fails_with_the_last_failure() {
+    let retry = crate::scenario::model::Retry {
+        every: Duration::from_secs(2),
+        for_: Duration::from_secs(10),
+    };
+    let cluster = Scripted::default();
+    let mut flaky = step("eventually", exec_in("third-time"));
+    flaky.timeout = Duration::from_secs(60);
+    flaky.retry = Some(retry);
+    let (result, events) = run(
+        &cluster,
+        &plan(vec![flaky], vec![]),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(result.passed);
+    let output = events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished { output, .. } => Some(output.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        output.starts_with("passed on attempt 3 (retried every 2s for 10s)"),
+        "{output}"
+    );
+
+    let cluster = Scripted::default();
+    let mut never = step("never", exec_in("bad"));
+    never.timeout = Duration::from_secs(60);
+    never.retry = Some(retry);
+    let (result, events) = run(
+        &cluster,
+        &plan(vec![never], vec![]),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(!result.passed);
+    let message = events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished {
+                outcome: Outcome::Failed { message },
+                ..
+            } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    // Tries at 0, 2, 4, 6 and 8 s; the next would start at 10 s, when `for` is up.
+    assert!(
+        message.ends_with("(attempt 5, retried every 2s for 10s; the last failure)"),
+        "{message}"
+    );
+    let execs = cluster.calls().iter().filter(|c| *c == "exec bad").count();
+    assert_eq!(execs, 5);
+
+    let cluster = Scripted::default();
+    let (_, _) = run(
+        &cluster,
+        &plan(vec![step("once", exec_in("bad"))], vec![]),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(
+        cluster.calls().iter().filter(|c| *c == "exec bad").count(),
+        1
+    );
 }

@@ -68,7 +68,18 @@ pub struct Step {
     pub description: Option<String>,
     pub timeout: Option<Duration>,
     pub continue_on_error: bool,
+    /// Repeat a failing step until it passes or the time is up (`exec` and `verify` only).
+    pub retry: Option<Retry>,
     /// Key path in the scenario file, e.g. `steps[3]`.
     pub path: String,
     pub action: Action,
+}
+
+/// How a failing step is repeated: every `every`, until `for_` has passed since the first try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Retry {
+    #[serde(serialize_with = "crate::check::duration_text")]
+    pub every: Duration,
+    #[serde(rename = "for", serialize_with = "crate::check::duration_text")]
+    pub for_: Duration,
 }

@@ -136,10 +136,21 @@ pub struct RawStep {
     pub description: Option<String>,
     pub timeout: Option<String>,
     pub continue_on_error: bool,
+    pub retry: Option<RawRetry>,
     pub action: RawAction,
 }
 
-const STEP_COMMON_KEYS: [&str; 4] = ["id", "description", "timeout", "continue_on_error"];
+/// `retry: { every: 2s, for: 1m }`: repeat a failing `exec` or `verify` until it passes or the
+/// time is up.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    pub every: String,
+    #[serde(rename = "for")]
+    pub for_: String,
+}
+
+const STEP_COMMON_KEYS: [&str; 5] = ["id", "description", "timeout", "continue_on_error", "retry"];
 
 impl<'de> Deserialize<'de> for RawStep {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -152,6 +163,7 @@ impl<'de> Deserialize<'de> for RawStep {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawStep, A::Error> {
                 let (mut id, mut description, mut timeout, mut continue_on_error) =
                     (None, None, None, false);
+                let mut retry = None;
                 let mut action_seen: Option<RawAction> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
@@ -169,6 +181,10 @@ impl<'de> Deserialize<'de> for RawStep {
                         }
                         "continue_on_error" => {
                             continue_on_error = map.next_value()?;
+                            continue;
+                        }
+                        "retry" => {
+                            retry = Some(map.next_value()?);
                             continue;
                         }
                         other => {
@@ -207,6 +223,7 @@ impl<'de> Deserialize<'de> for RawStep {
                     description,
                     timeout,
                     continue_on_error,
+                    retry,
                     action,
                 })
             }

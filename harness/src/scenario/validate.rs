@@ -5,7 +5,7 @@
 //! a cluster.
 
 use super::load::{self, Loaded};
-use super::model::{ClusterNeeds, Scenario, Step, Timeouts};
+use super::model::{ClusterNeeds, Retry, Scenario, Step, Timeouts};
 use super::raw::RawStep;
 use super::{namespace_name, variables};
 use crate::check::Checker;
@@ -14,6 +14,9 @@ use crate::steps::KINDS;
 use crate::vars::{self, Values};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The step kinds whose failure can be retried: checks, which change nothing when they fail.
+const RETRYABLE: [&str; 3] = ["exec", "verify", "logs"];
 
 /// More steps than any flow needs; beyond it, validating them all would only cost time.
 pub const MAX_STEPS: usize = 1000;
@@ -302,6 +305,32 @@ fn build_steps(
             .timeout
             .as_ref()
             .and_then(|t| cx.duration(&format!("{path}.timeout"), t));
+        let retry = step.retry.as_ref().and_then(|r| {
+            let at = format!("{path}.retry");
+            if !RETRYABLE.contains(&kind) {
+                cx.error(
+                    &at,
+                    format!(
+                        "only `exec`, `verify` and `logs` steps (checks) can be retried; a `{kind}` step waits or acts once"
+                    ),
+                );
+                return None;
+            }
+            let every = cx.duration(&format!("{at}.every"), &r.every);
+            let for_ = cx.duration(&format!("{at}.for"), &r.for_);
+            let (every, for_) = (every?, for_?);
+            if every >= for_ {
+                cx.error(
+                    &at,
+                    format!(
+                        "`every` ({}) must be shorter than `for` ({}), or the step runs once",
+                        r.every, r.for_
+                    ),
+                );
+                return None;
+            }
+            Some(Retry { every, for_ })
+        });
         let action_path = format!("{path}.{kind}");
         if let Some(action) = step.action.check(cx, &action_path) {
             if !cluster.required && action.needs_cluster() {
@@ -312,6 +341,7 @@ fn build_steps(
                 description: step.description.clone(),
                 timeout,
                 continue_on_error: step.continue_on_error,
+                retry,
                 path,
                 action,
             });
