@@ -98,6 +98,21 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// A duration that may be zero (`0s`: a grace period of none).
+    pub fn duration_or_zero(&mut self, path: &str, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) => Some(d),
+            Err(_) if text.trim() == "0" => Some(Duration::ZERO),
+            Err(e) => {
+                self.error(
+                    path,
+                    format!("`{text}` is not a duration ({e}); write e.g. `0s`, `20s` or `1m`"),
+                );
+                None
+            }
+        }
+    }
+
     /// A whole number of at least `min` (and at most what Kubernetes' int32 fields hold).
     pub fn count(&mut self, path: &str, n: i64, min: i64) -> Option<u32> {
         if n < min || n > i64::from(i32::MAX) {

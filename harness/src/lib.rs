@@ -4,6 +4,8 @@
 //! - [`scenario`]: loading and validating scenario files (the only module that knows their shape).
 //! - [`check`]: the validation context step kinds and verifiers use on their raw specs.
 //! - [`steps`]: one module per step kind, registered in one list.
+//! - [`guards`]: conditions watched for the whole run (no restarts, no unready, no log match, no
+//!   warning events).
 //! - [`verify`]: data-level verifiers grouped by system, registered in one list.
 //! - [`plan`]: the IO-free plan of a run.
 //! - [`runner`]: executes plans against the cluster port and emits events.
@@ -17,6 +19,7 @@ pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod diag;
+pub mod guards;
 pub mod journal;
 pub mod k8s;
 pub mod manifest;

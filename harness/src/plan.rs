@@ -35,6 +35,7 @@ pub struct ScenarioPlan {
     pub cleanup: CleanupPolicy,
     pub steps: Vec<PlannedStep>,
     pub finally: Vec<PlannedStep>,
+    pub guards: Vec<crate::guards::Guard>,
     /// Run option (`--skip-undersized`): a cluster with fewer schedulable nodes than
     /// `cluster.workers` skips the scenario instead of failing it.
     pub skip_if_undersized: bool,
@@ -88,6 +89,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         cleanup,
         steps: plan_steps(&scenario.steps),
         finally: plan_steps(&scenario.finally),
+        guards: scenario.guards.clone(),
         skip_if_undersized: false,
         secrets: scenario
             .values
@@ -193,6 +195,22 @@ impl ScenarioPlan {
             "delete what was created, last first, whatever the outcome"
         };
         let _ = writeln!(out, "  cleanup: {cleanup}");
+        if !self.guards.is_empty() {
+            let _ = writeln!(
+                out,
+                "  guards (watched from their step to the end of the main steps):"
+            );
+            for g in &self.guards {
+                let from = self.steps.get(g.from).map_or("-", |s| s.id.as_str());
+                let _ = writeln!(
+                    out,
+                    "    - {} [from {from}{}]: {}",
+                    g.name,
+                    if g.fail_fast { ", fail fast" } else { "" },
+                    redactor.redact(&g.kind.summary())
+                );
+            }
+        }
         for (title, steps) in [("steps", &self.steps), ("finally", &self.finally)] {
             if steps.is_empty() {
                 continue;

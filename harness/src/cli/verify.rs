@@ -115,6 +115,7 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
         cleanup: CleanupPolicy::default(),
         steps: vec![step],
         finally: vec![],
+        guards: vec![],
         skip_if_undersized: false,
         secrets,
         values,

@@ -219,6 +219,14 @@ pub trait Cluster: Send + Sync {
         pod: &str,
         previous: bool,
     ) -> Result<Vec<ContainerLog>, ClusterError>;
+    /// Reports what a guard watches until `tx` closes or the future is dropped (watches, not
+    /// polls); an error that the watch cannot recover from ends it.
+    async fn observe(
+        &self,
+        namespace: &str,
+        watch: &Watch,
+        tx: tokio::sync::mpsc::Sender<Observation>,
+    ) -> Result<(), ClusterError>;
     /// The cluster's nodes, each with whether pods can be scheduled on it.
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError>;
     /// Pod logs (current and previous), events, object state: bounded, never failing.
@@ -292,6 +300,14 @@ impl Cluster for NoCluster {
         _: bool,
     ) -> Result<Vec<ContainerLog>, ClusterError> {
         Err(ClusterError::NoCluster("pod logs"))
+    }
+    async fn observe(
+        &self,
+        _: &str,
+        _: &Watch,
+        _: tokio::sync::mpsc::Sender<Observation>,
+    ) -> Result<(), ClusterError> {
+        Err(ClusterError::NoCluster("a guard"))
     }
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
         Err(ClusterError::NoCluster("listing nodes"))

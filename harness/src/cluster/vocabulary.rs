@@ -160,3 +160,56 @@ pub struct ProxyPods {
     pub host_env: String,
     pub port: u16,
 }
+
+/// What a guard asks the cluster to report, for as long as it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watch {
+    /// Every change of the matching pods (readiness, restart counts, deletion).
+    Pods { selector: String },
+    /// Every log line of the matching pods' containers (or one container), also of pods
+    /// created later.
+    Logs {
+        selector: String,
+        container: Option<String>,
+    },
+    /// Every event of the namespace.
+    Events,
+}
+
+/// One thing the cluster reported to a guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    Pod {
+        name: String,
+        uid: String,
+        /// Part of the list the watch started with (restarts before it do not count).
+        initial: bool,
+        ready: bool,
+        /// Restart count per container (init containers included).
+        restarts: std::collections::BTreeMap<String, i32>,
+        /// The pod is gone (deleted).
+        gone: bool,
+    },
+    LogLine {
+        pod: String,
+        container: String,
+        line: String,
+    },
+    Event {
+        /// `Normal` or `Warning`.
+        kind: String,
+        reason: String,
+        /// `Pod/galera-ss-1`.
+        object: String,
+        message: String,
+    },
+}
+
+/// The pods a step disrupts on purpose (a fault), which guards excuse while it runs and
+/// settles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disrupted {
+    Pods(Vec<String>),
+    /// A node or a whole workload: any pod may be affected.
+    AnyPod,
+}

@@ -10,12 +10,14 @@ pub mod exec_status;
 pub mod faults;
 pub mod labels;
 pub mod namespace;
+pub mod observe;
 pub mod wait;
 pub mod watch;
 
 use crate::cluster::{
     CleanupItem, Cluster, ClusterError, ContainerLog, DeleteTarget, Endpoint, Evidence, ExecOutput,
-    Fault, NodeInfo, PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
+    Fault, NodeInfo, Observation, PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
+    Watch,
 };
 use crate::manifest::Manifest;
 use async_trait::async_trait;
@@ -296,6 +298,15 @@ impl Cluster for KubeCluster {
         previous: bool,
     ) -> Result<Vec<ContainerLog>, ClusterError> {
         evidence::container_logs(&self.client, namespace, pod, previous).await
+    }
+
+    async fn observe(
+        &self,
+        namespace: &str,
+        watch: &Watch,
+        tx: tokio::sync::mpsc::Sender<Observation>,
+    ) -> Result<(), ClusterError> {
+        observe::observe(&self.client, namespace, watch, tx).await
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {

@@ -109,10 +109,10 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                     _ => "31",
                 };
                 let label = self.paint(code, &format!("{:<7}", outcome.label()));
-                let phase = if step.phase == Phase::Finally {
-                    "finally "
-                } else {
-                    ""
+                let phase = match step.phase {
+                    Phase::Finally => "finally ",
+                    Phase::Guard => "guard ",
+                    Phase::Main => "",
                 };
                 let mut line = format!(
                     "   {label} {scenario} / {phase}{} ({}) {:.1}s",

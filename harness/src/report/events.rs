@@ -8,6 +8,8 @@ use std::time::Duration;
 pub enum Phase {
     Main,
     Finally,
+    /// A guard's verdict over the whole run (`id` is the guard's name).
+    Guard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

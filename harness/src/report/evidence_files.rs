@@ -58,6 +58,7 @@ impl Reporter for EvidenceFiles {
         let step_dir = match step.phase {
             Phase::Main => format!("{:02}-{}", step.index + 1, step.id),
             Phase::Finally => format!("finally-{:02}-{}", step.index + 1, step.id),
+            Phase::Guard => format!("guard-{}", step.id),
         };
         let dir = self
             .dir

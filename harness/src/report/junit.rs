@@ -105,6 +105,7 @@ impl Reporter for JunitReporter {
                 let name = match step.phase {
                     Phase::Main => format!("{:02} {}", step.index + 1, step.id),
                     Phase::Finally => format!("finally {:02} {}", step.index + 1, step.id),
+                    Phase::Guard => format!("guard {}", step.id),
                 };
                 let status = match outcome {
                     Outcome::Passed => TestCaseStatus::success(),

@@ -3,7 +3,8 @@
 //! `continue_on_error`; always runs `finally` steps and the last-in-first-out clean-up list,
 //! after success, failure, timeout or cancellation (Ctrl-C). It emits [`Event`]s and never prints.
 
-use crate::cluster::{CleanupItem, Cluster, Evidence, EvidenceKind};
+use crate::cluster::{CleanupItem, Cluster, Disrupted, Evidence, EvidenceKind};
+use crate::guards::FaultWindow;
 use crate::journal::Journal;
 use crate::plan::{PlannedStep, ScenarioPlan};
 use crate::redact::Redactor;
@@ -159,54 +160,110 @@ impl Executor<'_> {
 
         let mut skip_reason: Option<String> =
             failed.then(|| "the namespace could not be created".to_string());
-        for (index, step) in plan.steps.iter().enumerate() {
-            let info = info(step, index, Phase::Main);
-            if let Some(reason) = &skip_reason {
-                sink.emit(skipped(plan, info, reason));
-                continue;
-            }
-            if self.cancel.is_cancelled() {
-                skip_reason = Some("the run was cancelled (Ctrl-C)".into());
-                sink.emit(skipped(
-                    plan,
-                    info,
-                    skip_reason.as_deref().unwrap_or_default(),
-                ));
-                continue;
-            }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                failed = true;
-                skip_reason = Some(format!(
-                    "the scenario deadline of {} passed",
-                    humantime::format_duration(plan.deadline)
-                ));
-                sink.emit(skipped(
-                    plan,
-                    info,
-                    skip_reason.as_deref().unwrap_or_default(),
-                ));
-                continue;
-            }
-            let outcome = self
-                .run_step(plan, step, info, remaining, &state, &sink, true)
-                .await;
-            if outcome.is_failure() {
-                failed = true;
-                if matches!(outcome, Outcome::Cancelled { .. }) {
+        // Guards watch beside the main steps, from the step that starts each to their end.
+        let origin = tokio::time::Instant::now();
+        let (step_tx, step_rx) = tokio::sync::watch::channel(None);
+        let faults = std::sync::Mutex::new(Vec::new());
+        let guard_run = guards::GuardRun {
+            origin,
+            step: step_rx,
+            faults: &faults,
+            stop: CancellationToken::new(),
+            trip: self.cancel.child_token(),
+        };
+        let main_steps = async {
+            for (index, step) in plan.steps.iter().enumerate() {
+                let info = info(step, index, Phase::Main);
+                if skip_reason.is_none()
+                    && guard_run.trip.is_cancelled()
+                    && !self.cancel.is_cancelled()
+                {
+                    failed = true;
+                    skip_reason = Some("a fail_fast guard was violated".into());
+                }
+                if let Some(reason) = &skip_reason {
+                    sink.emit(skipped(plan, info, reason));
+                    continue;
+                }
+                if self.cancel.is_cancelled() {
                     skip_reason = Some("the run was cancelled (Ctrl-C)".into());
-                } else if !step.continue_on_error {
-                    skip_reason = Some(format!("step `{}` failed", step.id));
+                    sink.emit(skipped(
+                        plan,
+                        info,
+                        skip_reason.as_deref().unwrap_or_default(),
+                    ));
+                    continue;
+                }
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                if remaining.is_zero() {
+                    failed = true;
+                    skip_reason = Some(format!(
+                        "the scenario deadline of {} passed",
+                        humantime::format_duration(plan.deadline)
+                    ));
+                    sink.emit(skipped(
+                        plan,
+                        info,
+                        skip_reason.as_deref().unwrap_or_default(),
+                    ));
+                    continue;
+                }
+                step_tx.send_replace(Some(index));
+                let window = step.action.disrupts().map(|d| {
+                    let mut all = faults.lock().unwrap_or_else(|e| e.into_inner());
+                    all.push(FaultWindow {
+                        start: origin.elapsed(),
+                        end: None,
+                        pods: match d {
+                            Disrupted::Pods(p) => Some(p),
+                            Disrupted::AnyPod => None,
+                        },
+                        step: step.id.clone(),
+                    });
+                    all.len() - 1
+                });
+                let outcome = self
+                    .run_step(plan, step, info, remaining, &state, &sink, &guard_run.trip)
+                    .await;
+                if let Some(i) = window {
+                    faults.lock().unwrap_or_else(|e| e.into_inner())[i].end =
+                        Some(origin.elapsed());
+                }
+                if outcome.is_failure() {
+                    failed = true;
+                    if matches!(outcome, Outcome::Cancelled { .. }) {
+                        skip_reason = Some(if self.cancel.is_cancelled() {
+                            "the run was cancelled (Ctrl-C)".into()
+                        } else {
+                            "a fail_fast guard was violated".into()
+                        });
+                    } else if !step.continue_on_error {
+                        skip_reason = Some(format!("step `{}` failed", step.id));
+                    }
                 }
             }
-        }
+            guard_run.stop.cancel();
+        };
+        let ((), verdicts) = tokio::join!(
+            main_steps,
+            guards::watch_all(self.cluster, &plan.namespace, &plan.guards, &guard_run)
+        );
+        failed |= self.report_guards(plan, &verdicts, &sink).await;
 
         // `finally` steps run whatever happened, each under its own timeout; a cancelled run
         // still tears down.
         for (index, step) in plan.finally.iter().enumerate() {
             let info = info(step, index, Phase::Finally);
             let outcome = self
-                .run_step(plan, step, info, step.timeout, &state, &sink, false)
+                .run_step(
+                    plan,
+                    step,
+                    info,
+                    step.timeout,
+                    &state,
+                    &sink,
+                    &CancellationToken::new(),
+                )
                 .await;
             failed |= outcome.is_failure();
         }
@@ -249,6 +306,50 @@ impl Executor<'_> {
             name: plan.name.clone(),
             passed: !failed,
         }
+    }
+
+    /// Reports each guard as its own test case (evidence gathered once if any was violated);
+    /// returns whether any failed.
+    async fn report_guards(
+        &self,
+        plan: &ScenarioPlan,
+        outcomes: &[guards::GuardOutcome],
+        sink: &RedactingSink<'_>,
+    ) -> bool {
+        let verdicts: Vec<(Outcome, String)> = outcomes.iter().map(guards::verdict).collect();
+        let any_failed = verdicts.iter().any(|(o, _)| o.is_failure());
+        let mut evidence = if any_failed && plan.cluster.required {
+            tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))
+                .await
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
+        for (index, (outcome, output)) in verdicts.into_iter().enumerate() {
+            let guard = &plan.guards[index];
+            let step = StepInfo {
+                index,
+                id: guard.name.clone(),
+                kind: guard.kind.key(),
+                description: Some(guard.kind.summary()),
+                phase: Phase::Guard,
+            };
+            // The evidence goes with the first violated guard.
+            let evidence = if outcome.is_failure() {
+                std::mem::take(&mut evidence)
+            } else {
+                vec![]
+            };
+            sink.emit(Event::StepFinished {
+                scenario: plan.name.clone(),
+                step,
+                outcome,
+                duration: Duration::ZERO,
+                output,
+                evidence,
+            });
+        }
+        any_failed
     }
 
     /// Why the cluster cannot hold the scenario: fewer schedulable nodes than its
@@ -345,7 +446,7 @@ impl Executor<'_> {
         remaining: Duration,
         state: &Arc<ScenarioState>,
         sink: &RedactingSink<'_>,
-        cancellable: bool,
+        cancel: &CancellationToken,
     ) -> Outcome {
         sink.emit(Event::StepStarted {
             scenario: plan.name.clone(),
@@ -353,12 +454,6 @@ impl Executor<'_> {
         });
         let started = Instant::now();
         let limit = step.timeout.min(remaining);
-        let never = CancellationToken::new();
-        let cancel = if cancellable {
-            self.cancel.clone()
-        } else {
-            never
-        };
         // A step with `retry` runs again after a failure, every `every`, while `for` has not
         // passed since the first try (and the step's own deadline allows).
         // Tokio's clock, so the tests' paused time drives the retries as real time does.
@@ -367,7 +462,7 @@ impl Executor<'_> {
         let result = loop {
             attempt += 1;
             let left = limit.saturating_sub(first_try.elapsed());
-            let result = self.attempt(plan, step, limit, left, state, &cancel).await;
+            let result = self.attempt(plan, step, limit, left, state, cancel).await;
             let Some(retry) = step.retry else {
                 break result;
             };
@@ -449,7 +544,17 @@ impl Executor<'_> {
                 ))
                 .with_output(ctx.journal.lines().join("\n"))),
             },
-            _ = cancel.cancelled() => Err(StepFailure::cancelled().with_output(ctx.journal.lines().join("\n"))),
+            _ = cancel.cancelled() => Err(if self.cancel.is_cancelled() {
+                StepFailure::cancelled()
+            } else {
+                StepFailure {
+                    outcome: Outcome::Cancelled {
+                        message: "stopped: a fail_fast guard was violated (see its guard test case)".into(),
+                    },
+                    output: String::new(),
+                }
+            }
+            .with_output(ctx.journal.lines().join("\n"))),
         }
     }
 }
@@ -508,6 +613,8 @@ fn skipped(plan: &ScenarioPlan, step: StepInfo, reason: &str) -> Event {
         evidence: vec![],
     }
 }
+
+mod guards;
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -5,6 +5,7 @@ use crate::cluster::{
     CleanupItem, ClusterError, DeleteTarget, Endpoint, Evidence, ExecOutput, Fault, NodeInfo,
     PodInfo, PodTarget, ProxyPods, RolloutKind, ScalableKind, Selection, WaitCondition,
 };
+use crate::cluster::{Observation, Watch};
 use crate::manifest::Manifest;
 use crate::plan::{CleanupPolicy, PlannedStep, ScenarioPlan};
 use crate::report::events::Collect;
@@ -23,6 +24,10 @@ use std::sync::Mutex as StdMutex;
 struct Scripted {
     calls: StdMutex<Vec<String>>,
     nodes: Vec<NodeInfo>,
+    /// What a guard's watch reports, at times since it started; then it stays open, quiet,
+    /// as a real watch does. `Err` ends it with that error.
+    observations: Vec<(u64, Observation)>,
+    watch_error: Option<String>,
 }
 
 impl Scripted {
@@ -113,6 +118,11 @@ impl Cluster for Scripted {
     ) -> Result<Vec<CleanupItem>, ClusterError> {
         match f {
             Fault::Cordon { node } => Ok(vec![CleanupItem::Uncordon(node.clone())]),
+            // Deleting a pod and waiting for its replacement takes a while.
+            Fault::DeletePod { .. } => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Ok(vec![])
+            }
             _ => Ok(vec![]),
         }
     }
@@ -133,6 +143,26 @@ impl Cluster for Scripted {
     ) -> Result<Vec<crate::cluster::ContainerLog>, ClusterError> {
         self.log(format!("logs {pod}"));
         Ok(vec![])
+    }
+    async fn observe(
+        &self,
+        _: &str,
+        watch: &Watch,
+        tx: tokio::sync::mpsc::Sender<Observation>,
+    ) -> Result<(), ClusterError> {
+        self.log(format!("observe {watch:?}"));
+        if let Some(e) = &self.watch_error {
+            return Err(ClusterError::Api(e.clone()));
+        }
+        let start = tokio::time::Instant::now();
+        for (at, obs) in &self.observations {
+            tokio::time::sleep_until(start + Duration::from_secs(*at)).await;
+            if tx.send(obs.clone()).await.is_err() {
+                return Ok(());
+            }
+        }
+        futures::future::pending::<()>().await;
+        Ok(())
     }
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
         self.log("list-nodes".into());
@@ -213,6 +243,7 @@ pub(crate) fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> Scenar
         cleanup: CleanupPolicy::default(),
         steps,
         finally,
+        guards: vec![],
         skip_if_undersized: false,
         secrets: vec!["hunter2-secret".into()],
         values: Default::default(),
@@ -660,4 +691,201 @@ async fn a_retried_step_passes_on_a_later_attempt_or_fails_with_the_last_failure
         cluster.calls().iter().filter(|c| *c == "exec bad").count(),
         1
     );
+}
+
+fn sleep_step(id: &str, secs: u64) -> PlannedStep {
+    let mut s = step(
+        id,
+        Action::Sleep(crate::steps::sleep::Sleep(Duration::from_secs(secs))),
+    );
+    s.timeout = Duration::from_secs(60);
+    s
+}
+
+fn guard(
+    name: &str,
+    from: usize,
+    fail_fast: bool,
+    kind: crate::guards::GuardKind,
+) -> crate::guards::Guard {
+    crate::guards::Guard {
+        name: name.into(),
+        from,
+        fail_fast,
+        kind,
+    }
+}
+
+fn pod_seen(name: &str, initial: bool, restarts: i32) -> Observation {
+    Observation::Pod {
+        name: name.into(),
+        uid: format!("uid-{name}"),
+        initial,
+        ready: true,
+        restarts: std::collections::BTreeMap::from([("db".to_string(), restarts)]),
+        gone: false,
+    }
+}
+
+/// (step id, label, message) of every step and guard, in order.
+fn verdicts(events: &[Event]) -> Vec<(String, &'static str, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { step, outcome, .. } => Some((
+                match step.phase {
+                    Phase::Guard => format!("guard {}", step.id),
+                    _ => step.id.clone(),
+                },
+                outcome.label(),
+                outcome.message().unwrap_or_default().to_string(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+// Layer 1 (scripted cluster, paused clock): a restart while a fault step deletes that pod is
+// excused; a restart of another pod outside it fails the guard (its own test case) and the
+// scenario, while every step still runs.
+#[tokio::test(start_paused = true)]
+async fn a_guard_excuses_what_a_fault_explains_and_fails_on_the_rest() {
+    let cluster = Scripted {
+        observations: vec![
+            (1, pod_seen("db-0", true, 0)),
+            (1, pod_seen("db-1", true, 0)),
+            (12, pod_seen("db-1", false, 1)),
+            (20, pod_seen("db-0", false, 1)),
+        ],
+        ..Default::default()
+    };
+    let mut fault = step(
+        "kill-db-1",
+        Action::Fault(FaultStep(Fault::DeletePod {
+            name: "db-1".into(),
+            wait_for_replacement: true,
+        })),
+    );
+    fault.timeout = Duration::from_secs(60);
+    let mut p = plan(
+        vec![sleep_step("before", 10), fault, sleep_step("after", 10)],
+        vec![],
+    );
+    p.guards = vec![guard(
+        "no-restarts",
+        0,
+        false,
+        crate::guards::GuardKind::NoRestarts {
+            selector: "app=db".into(),
+        },
+    )];
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    let v = verdicts(&events);
+    assert_eq!(
+        v.iter()
+            .map(|(id, label, _)| (id.as_str(), *label))
+            .collect::<Vec<_>>(),
+        vec![
+            ("before", "PASS"),
+            ("kill-db-1", "PASS"),
+            ("after", "PASS"),
+            ("guard no-restarts", "FAIL")
+        ]
+    );
+    assert_eq!(
+        v[3].2,
+        "guard `no-restarts` violated 1 time(s); first at +20s: Pod/db-0: container db of db-0 restarted (restart count 0 -> 1)"
+    );
+    let output = events
+        .iter()
+        .find_map(|e| match e {
+            Event::StepFinished { step, output, .. } if step.phase == Phase::Guard => {
+                Some(output.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        output.contains(
+            "excused: container db of db-1 restarted (restart count 0 -> 1), during `kill-db-1`"
+        ),
+        "{output}"
+    );
+    // Evidence was gathered for the violated guard, before clean-up.
+    let calls = cluster.calls();
+    let evidence = calls.iter().position(|c| c == "evidence").unwrap();
+    let cleanup = calls.iter().position(|c| c.starts_with("cleanup")).unwrap();
+    assert!(evidence < cleanup, "{calls:?}");
+}
+
+// Layer 1: a `fail_fast` guard stops the running step at its first violation and skips the
+// rest; a guard that starts at a later step watches only from there; a guard whose step never
+// ran is skipped; a guard that cannot watch fails.
+#[tokio::test(start_paused = true)]
+async fn fail_fast_later_starts_unstarted_and_blind_guards() {
+    let line = |text: &str| Observation::LogLine {
+        pod: "db-0".into(),
+        container: "db".into(),
+        line: text.into(),
+    };
+    let cluster = Scripted {
+        observations: vec![(2, line("ok")), (3, line("[ERROR] disk full"))],
+        ..Default::default()
+    };
+    let mut p = plan(vec![sleep_step("one", 10), sleep_step("two", 10)], vec![]);
+    p.guards = vec![
+        guard(
+            "no-errors",
+            0,
+            true,
+            crate::guards::GuardKind::NoLogMatch {
+                selector: "app=db".into(),
+                container: None,
+                regex: regex::Regex::new(r"\[ERROR\]").unwrap(),
+            },
+        ),
+        guard(
+            "from-two",
+            1,
+            false,
+            crate::guards::GuardKind::NoRestarts {
+                selector: "app=db".into(),
+            },
+        ),
+    ];
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    let v = verdicts(&events);
+    assert_eq!(v[0].0, "one");
+    assert_eq!(v[0].1, "CANCEL");
+    assert!(v[0].2.contains("a fail_fast guard was violated"), "{v:?}");
+    assert_eq!((v[1].0.as_str(), v[1].1), ("two", "SKIP"));
+    assert_eq!(v[1].2, "a fail_fast guard was violated");
+    assert_eq!(v[2].0, "guard no-errors");
+    assert_eq!(
+        v[2].2,
+        "guard `no-errors` violated 1 time(s); first at +3s: db-0/db: logged `[ERROR] disk full`"
+    );
+    // Its step never ran: skipped, not passed.
+    assert_eq!((v[3].0.as_str(), v[3].1), ("guard from-two", "SKIP"));
+
+    let blind = Scripted {
+        watch_error: Some("403 Forbidden: pods is forbidden".into()),
+        ..Default::default()
+    };
+    let mut p = plan(vec![sleep_step("one", 1)], vec![]);
+    p.guards = vec![guard(
+        "no-restarts",
+        0,
+        false,
+        crate::guards::GuardKind::NoRestarts {
+            selector: "app=db".into(),
+        },
+    )];
+    let (result, events) = run(&blind, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    let v = verdicts(&events);
+    assert_eq!(v[1].1, "FAIL");
+    assert!(v[1].2.contains("could not watch the cluster"), "{v:?}");
 }

@@ -22,6 +22,7 @@ pub struct Scenario {
     pub timeouts: Timeouts,
     pub steps: Vec<Step>,
     pub finally: Vec<Step>,
+    pub guards: Vec<crate::guards::Guard>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -27,6 +27,9 @@ pub struct RawScenario {
     pub steps: Vec<RawStep>,
     #[serde(default)]
     pub finally: Vec<RawStep>,
+    /// Conditions watched for the whole run.
+    #[serde(default)]
+    pub guards: Vec<crate::guards::RawGuard>,
 }
 
 /// What the scenario needs from a cluster. `required: false` marks a scenario that only talks to

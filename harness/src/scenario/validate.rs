@@ -118,6 +118,7 @@ pub fn validate(
         )
     };
     warn_on_waits_for_uncreated(&mut cx, &steps, &finally);
+    let guards = build_guards(&mut cx, raw, &cluster);
 
     let diags = cx.into_diagnostics();
     if diags.has_errors() {
@@ -135,8 +136,53 @@ pub fn validate(
         timeouts,
         steps,
         finally,
+        guards,
     };
     (Some(scenario), diags)
+}
+
+/// Guards with variables substituted; `from` names a main step (ids as written, or the
+/// generated `<kind>-<n>`).
+fn build_guards(
+    cx: &mut Checker,
+    raw: &super::raw::RawScenario,
+    cluster: &ClusterNeeds,
+) -> Vec<crate::guards::Guard> {
+    let ids: Vec<String> = raw
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.id.clone()
+                .unwrap_or_else(|| format!("{}-{}", s.action.kind(), i + 1))
+        })
+        .collect();
+    let mut names = BTreeMap::new();
+    let mut out = vec![];
+    for (i, guard) in raw.guards.iter().enumerate() {
+        let path = format!("guards[{i}]");
+        if !cluster.required {
+            cx.error(&path, "guards watch a Kubernetes cluster, but the scenario says `cluster: { required: false }`");
+            continue;
+        }
+        let Some(guard) = cx.render(&path, guard) else {
+            continue;
+        };
+        if let Some(g) = guard.check(cx, &path, &ids) {
+            if let Some(first) = names.insert(g.name.clone(), path.clone()) {
+                cx.error(
+                    &format!("{path}.name"),
+                    format!(
+                        "guard name `{}` is used twice (first at `{first}`): give each a `name`",
+                        g.name
+                    ),
+                );
+                continue;
+            }
+            out.push(g);
+        }
+    }
+    out
 }
 
 fn add_builtins(values: &mut Values, namespace: &str, run_id: &str, scenario: &str) {

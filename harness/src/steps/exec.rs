@@ -53,8 +53,12 @@ pub struct Expect {
     pub regex: Vec<regex::Regex>,
 }
 
-pub(super) fn patterns<S: serde::Serializer>(r: &[regex::Regex], s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn patterns<S: serde::Serializer>(r: &[regex::Regex], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(r.iter().map(regex::Regex::as_str))
+}
+
+pub(crate) fn pattern<S: serde::Serializer>(r: &regex::Regex, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(r.as_str())
 }
 
 #[async_trait::async_trait]

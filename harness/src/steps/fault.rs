@@ -101,4 +101,14 @@ impl StepKind for FaultStep {
             }
         }
     }
+
+    fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+        use crate::cluster::Disrupted;
+        Some(match &self.0 {
+            Fault::DeletePod { name, .. } => Disrupted::Pods(vec![name.clone()]),
+            Fault::Cordon { .. } | Fault::Uncordon { .. } | Fault::ScaleToZeroAndBack { .. } => {
+                Disrupted::AnyPod
+            }
+        })
+    }
 }

@@ -57,6 +57,10 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     fn watches(&self) -> Option<(&str, &str)> {
         None
     }
+    /// The pods the step disrupts on purpose (guards excuse what that causes).
+    fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+        None
+    }
 }
 
 pub struct StepContext<'a> {
@@ -276,6 +280,11 @@ macro_rules! step_kinds {
             pub fn watches(&self) -> Option<(&str, &str)> {
                 match self {
                     $(Self::$variant(a) => a.watches()),*
+                }
+            }
+            pub fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+                match self {
+                    $(Self::$variant(a) => a.disrupts()),*
                 }
             }
             pub async fn run(&self, ctx: &StepContext<'_>) -> StepResult {

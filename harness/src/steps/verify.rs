@@ -73,6 +73,10 @@ impl StepKind for Verify {
     fn needs_cluster(&self) -> bool {
         self.0.needs_cluster()
     }
+
+    fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+        self.0.disrupts()
+    }
 }
 
 /// The endpoints of one target: static ones as given, pods through local bridges.

@@ -54,6 +54,10 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     fn credentials(&self) -> Option<&Credentials> {
         None
     }
+    /// The pods it disrupts on purpose while it checks (a fault injected during writes).
+    fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+        None
+    }
     /// Whether it needs a Kubernetes cluster (pods to reach or to exec in).
     fn needs_cluster(&self) -> bool {
         self.targets().iter().any(|(_, t, _)| t.needs_cluster())

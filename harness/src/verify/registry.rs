@@ -101,6 +101,11 @@ macro_rules! verifiers {
                     $(Self::$variant(v) => v.needs_cluster()),*
                 }
             }
+            pub fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+                match self {
+                    $(Self::$variant(v) => v.disrupts()),*
+                }
+            }
             pub async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
                 match self {
                     $(Self::$variant(v) => v.run(cx).await),*

@@ -149,6 +149,12 @@ impl Verifier for GaleraAckWritesSpec {
         self.target.needs_cluster() || self.during.is_some()
     }
 
+    fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+        self.during
+            .as_ref()
+            .map(|d| crate::cluster::Disrupted::Pods(vec![d.delete_pod.clone()]))
+    }
+
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
         let login = Login::of(cx);
         let check = check_registering(self, cx.get("target"), &login, Some(cx.undo));

@@ -1,0 +1,281 @@
+//! The pure judgement of a guard: it is fed what the cluster reports, with the time since the
+//! scenario started and the fault windows the runner knows of, and says when the guard is
+//! violated. Times are offsets from the scenario's start, so tests need no clock.
+//!
+//! A fault window excuses what a fault explains: a restart, an unready period that begins, or
+//! a Warning event about a pod, inside a fault step (or a check that injects one), or within
+//! [`FAULT_SETTLE`] after it, for the pods it names (all pods when it names none).
+
+use super::spec::{Guard, GuardKind};
+use crate::cluster::Observation;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+/// How long after a fault ends its consequences are still excused (a replacement pod's first
+/// readiness, a container that restarts once as its peers come back).
+pub const FAULT_SETTLE: Duration = Duration::from_secs(30);
+
+/// Log lines kept per container to show around a match.
+const CONTEXT_LINES: usize = 3;
+
+/// A time a fault was being injected (or a check injecting one ran).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultWindow {
+    pub start: Duration,
+    /// `None` while it runs.
+    pub end: Option<Duration>,
+    /// The pods it disrupts; `None`: any pod (a cordon, a scale to zero).
+    pub pods: Option<Vec<String>>,
+    /// The step, for reports.
+    pub step: String,
+}
+
+impl FaultWindow {
+    fn covers(&self, pod: &str, at: Duration) -> bool {
+        let until = self.end.map(|e| e + FAULT_SETTLE);
+        at >= self.start
+            && until.is_none_or(|u| at <= u)
+            && self
+                .pods
+                .as_ref()
+                .is_none_or(|pods| pods.iter().any(|p| p == pod))
+    }
+}
+
+fn excused<'a>(faults: &'a [FaultWindow], pod: &str, at: Duration) -> Option<&'a FaultWindow> {
+    faults.iter().find(|f| f.covers(pod, at))
+}
+
+/// One violation: when, of what, what was seen, and the lines around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub at: Duration,
+    pub object: String,
+    pub what: String,
+    pub context: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Judge {
+    pub guard: Guard,
+    pub violations: Vec<Violation>,
+    /// What was excused, for the report.
+    pub excused: Vec<String>,
+    observed: BTreeSet<String>,
+    seen: u64,
+    /// (pod uid, container) -> restart count last seen.
+    restarts: BTreeMap<(String, String), i32>,
+    /// pod -> (not Ready since, excused by a fault, already reported).
+    unready: BTreeMap<String, (Duration, bool, bool)>,
+    recent: BTreeMap<(String, String), VecDeque<String>>,
+}
+
+impl Judge {
+    pub fn new(guard: Guard) -> Self {
+        Self {
+            guard,
+            violations: vec![],
+            excused: vec![],
+            observed: BTreeSet::new(),
+            seen: 0,
+            restarts: BTreeMap::new(),
+            unready: BTreeMap::new(),
+            recent: BTreeMap::new(),
+        }
+    }
+
+    /// Takes one observation; returns how many violations it added.
+    pub fn see(&mut self, at: Duration, obs: &Observation, faults: &[FaultWindow]) -> usize {
+        self.seen += 1;
+        let before = self.violations.len();
+        match (&self.guard.kind.clone(), obs) {
+            (
+                GuardKind::NoRestarts { .. },
+                Observation::Pod {
+                    name,
+                    uid,
+                    initial,
+                    restarts,
+                    gone,
+                    ..
+                },
+            ) => {
+                self.observed.insert(name.clone());
+                if *gone {
+                    return 0;
+                }
+                for (container, count) in restarts {
+                    let key = (uid.clone(), container.clone());
+                    // Restarts before the guard started do not count; a pod created since
+                    // started from zero.
+                    let last = *self.restarts.entry(key.clone()).or_insert(if *initial {
+                        *count
+                    } else {
+                        0
+                    });
+                    if *count > last {
+                        let what = format!(
+                            "container {container} of {name} restarted (restart count {last} -> {count})"
+                        );
+                        match excused(faults, name, at) {
+                            Some(f) => self.excused.push(format!("{what}, during `{}`", f.step)),
+                            None => self.violations.push(Violation {
+                                at,
+                                object: format!("Pod/{name}"),
+                                what,
+                                context: vec![],
+                            }),
+                        }
+                    }
+                    self.restarts.insert(key, *count);
+                }
+            }
+            (
+                GuardKind::NoUnready { grace, .. },
+                Observation::Pod {
+                    name, ready, gone, ..
+                },
+            ) => {
+                let grace = *grace;
+                self.observed.insert(name.clone());
+                if *ready || *gone {
+                    if let Some((since, excuse, reported)) = self.unready.remove(name) {
+                        let long = at.saturating_sub(since);
+                        if !excuse && !reported && long > grace {
+                            self.violations.push(unready(name, since, long, grace));
+                        }
+                    }
+                } else if !self.unready.contains_key(name) {
+                    let excuse = excused(faults, name, at);
+                    if let Some(f) = excuse {
+                        self.excused.push(format!(
+                            "{name} not Ready from +{}, during `{}`",
+                            secs(at),
+                            f.step
+                        ));
+                    }
+                    self.unready
+                        .insert(name.clone(), (at, excuse.is_some(), false));
+                }
+            }
+            (
+                GuardKind::NoLogMatch { regex, .. },
+                Observation::LogLine {
+                    pod,
+                    container,
+                    line,
+                },
+            ) => {
+                self.observed.insert(format!("{pod}/{container}"));
+                let recent = self
+                    .recent
+                    .entry((pod.clone(), container.clone()))
+                    .or_default();
+                if regex.is_match(line) {
+                    let mut context: Vec<String> = recent.iter().cloned().collect();
+                    context.push(format!("> {line}"));
+                    self.violations.push(Violation {
+                        at,
+                        object: format!("{pod}/{container}"),
+                        what: format!("logged `{}`", line.trim_end()),
+                        context,
+                    });
+                }
+                if recent.len() == CONTEXT_LINES {
+                    recent.pop_front();
+                }
+                recent.push_back(line.clone());
+            }
+            (
+                GuardKind::NoWarningEvents { reasons },
+                Observation::Event {
+                    kind,
+                    reason,
+                    object,
+                    message,
+                },
+            ) => {
+                self.observed.insert(object.clone());
+                if kind == "Warning" && (reasons.is_empty() || reasons.contains(reason)) {
+                    let what = format!("Warning {reason} on {object}: {message}");
+                    let pod = object.strip_prefix("Pod/").unwrap_or(object);
+                    match excused(faults, pod, at) {
+                        Some(f) => self.excused.push(format!("{what}, during `{}`", f.step)),
+                        None => self.violations.push(Violation {
+                            at,
+                            object: object.clone(),
+                            what,
+                            context: vec![],
+                        }),
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.violations.len() - before
+    }
+
+    /// When an unready pod will outlast its grace (so a `fail_fast` guard need not wait for
+    /// the next observation).
+    pub fn next_deadline(&self) -> Option<Duration> {
+        let GuardKind::NoUnready { grace, .. } = &self.guard.kind else {
+            return None;
+        };
+        self.unready
+            .values()
+            .filter(|(_, excuse, reported)| !excuse && !reported)
+            .map(|(since, _, _)| *since + *grace)
+            .min()
+    }
+
+    /// Judges what is still open at `now` (pods not Ready beyond their grace); returns how many
+    /// violations it added.
+    pub fn tick(&mut self, now: Duration) -> usize {
+        let GuardKind::NoUnready { grace, .. } = &self.guard.kind else {
+            return 0;
+        };
+        let grace = *grace;
+        let mut added = vec![];
+        for (name, (since, excuse, reported)) in self.unready.iter_mut() {
+            let long = now.saturating_sub(*since);
+            if !*excuse && !*reported && long > grace {
+                *reported = true;
+                added.push(unready(name, *since, long, grace));
+            }
+        }
+        let n = added.len();
+        self.violations.extend(added);
+        n
+    }
+
+    /// One line on what the guard watched.
+    pub fn watched(&self) -> String {
+        format!(
+            "{}: {} observation(s) of {} object(s)",
+            self.guard.kind.summary(),
+            self.seen,
+            self.observed.len()
+        )
+    }
+}
+
+fn unready(name: &str, since: Duration, long: Duration, grace: Duration) -> Violation {
+    Violation {
+        at: since,
+        object: format!("Pod/{name}"),
+        what: format!(
+            "{name} was not Ready for {}s from +{} (grace {})",
+            long.as_secs(),
+            secs(since),
+            humantime::format_duration(grace)
+        ),
+        context: vec![],
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs())
+}
+
+#[cfg(test)]
+mod tests;
