@@ -811,3 +811,82 @@ async fn a_logs_step_finds_a_secret_in_any_container_and_never_shows_it() {
         )
     );
 }
+
+// Layer 3 (fake API server): guards through KubeCluster end to end: the log of every matching
+// pod's containers (the init container's too) is followed, and a line matching the pattern
+// fails the guard naming pod, container and line; a restart guard over the same pods passes.
+#[tokio::test]
+async fn guards_follow_every_containers_log_and_watch_the_pods() {
+    let mut pod = fake_pod(
+        "db-0",
+        "10.244.1.7",
+        "db",
+        Arc::new(|_: &[String]| Command::Output {
+            stdout: "ok\n".into(),
+            stderr: String::new(),
+            exit: 0,
+        }),
+    );
+    pod.log = "starting\nready for connections\n".into();
+    pod.init_containers = vec![FakeContainer {
+        name: "discover".into(),
+        log: "peers: none\n[ERROR] etcd unreachable, bootstrapping alone\n".into(),
+        status: json!({"state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}),
+        ..Default::default()
+    }];
+    let api = FakeApi::start(vec![pod]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("guards.yaml");
+    std::fs::write(
+        &file,
+        "name: guarded\nguards:\n  - no_log_match: { selector: app=db, regex: '\\[ERROR\\]' }\n  - no_restarts: { selector: app=db }\nsteps:\n  - id: settle\n    sleep: 2s\n  - id: check\n    exec: { pod: db-0, command: [true] }\n",
+    )
+    .unwrap();
+    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
+    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
+    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
+    let cluster = cluster(&api);
+    let sink = crate::report::events::Collect::default();
+    let result = crate::runner::Executor {
+        cluster: &cluster,
+        sink: &sink,
+        cancel: Default::default(),
+    }
+    .run_scenario(&plan)
+    .await;
+    assert!(!result.passed);
+    let guards: Vec<(String, String, String)> = sink
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            crate::report::events::Event::StepFinished {
+                step,
+                outcome,
+                output,
+                ..
+            } if step.phase == crate::report::events::Phase::Guard => Some((
+                step.id.clone(),
+                outcome.message().unwrap_or(outcome.label()).to_string(),
+                output.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(guards[0].0, "no-log-match");
+    assert!(
+        guards[0]
+            .1
+            .ends_with("db-0/discover: logged `[ERROR] etcd unreachable, bootstrapping alone`"),
+        "{guards:?}"
+    );
+    assert!(guards[0].2.contains("    peers: none"), "{guards:?}");
+    assert_eq!(guards[1].0, "no-restarts");
+    assert_eq!(guards[1].1, "PASS", "{guards:?}");
+    let requests = api.requests();
+    assert!(
+        requests.iter().any(|r| r.contains("/pods/db-0/log?")
+            && r.contains("container=discover")
+            && r.contains("follow=true")),
+        "{requests:?}"
+    );
+}

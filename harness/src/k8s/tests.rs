@@ -859,3 +859,82 @@ async fn nodes_are_judged_schedulable_by_readiness_cordon_and_taints() {
         ]
     );
 }
+
+fn db_pod(uid: &str, rv: &str, ready: bool, restarts: i32) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "db-0", "namespace": "ns", "uid": uid, "resourceVersion": rv},
+        "status": {"phase": "Running",
+                   "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}],
+                   "containerStatuses": [{"name": "db", "image": "db", "imageID": "", "ready": ready,
+                                          "restartCount": restarts}]}})
+}
+
+/// Guards' pod watch on the mocked API: the initial list is marked initial, then each change
+/// arrives as it comes: readiness flapping, the restart count going up, the pod deleted.
+#[tokio::test]
+async fn the_pod_watch_reports_the_list_then_every_change() {
+    use crate::cluster::{Observation, Watch};
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let path = "/api/v1/namespaces/ns/pods";
+        let (_, r) = expect(&mut handle, Method::GET, path, &["labelSelector=app=db"]).await;
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "10"},
+                    "items": [db_pod("u1", "10", true, 2)]}),
+        );
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            path,
+            &["watch=true", "resourceVersion=10"],
+        )
+        .await;
+        let body = watch_body(&[
+            ("MODIFIED", db_pod("u1", "11", false, 2)),
+            ("MODIFIED", db_pod("u1", "12", true, 3)),
+            ("DELETED", db_pod("u1", "13", true, 3)),
+        ]);
+        r.send_response(Response::builder().body(Body::from(body)).unwrap());
+        // The watcher comes back for more; leave it waiting, as a quiet watch does.
+        let _held = handle.next_request().await;
+        futures::future::pending::<()>().await;
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let watch = Watch::Pods {
+        selector: "app=db".into(),
+    };
+    let observing = tokio::spawn(async move {
+        let _ = observe::observe(&client, "ns", &watch, tx).await;
+    });
+    let mut seen = vec![];
+    for _ in 0..4 {
+        let obs = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("an observation")
+            .expect("the watch goes on");
+        let Observation::Pod {
+            initial,
+            ready,
+            restarts,
+            gone,
+            ..
+        } = obs
+        else {
+            panic!("{obs:?}")
+        };
+        seen.push((initial, ready, restarts["db"], gone));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (true, true, 2, false),
+            (false, false, 2, false),
+            (false, true, 3, false),
+            (false, true, 3, true)
+        ]
+    );
+    observing.abort();
+    server.abort();
+}
