@@ -386,6 +386,17 @@ impl<'de> serde::Deserialize<'de> for ScalarString {
 }
 
 /// Serializes a typed duration as humantime text (`5m 30s`) in plans and reports.
+/// Serializes an optional `Duration` as text.
+pub fn opt_duration_text<S: serde::Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => duration_text(d, s),
+        None => s.serialize_none(),
+    }
+}
+
 pub fn duration_text<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }

@@ -212,12 +212,14 @@ pub trait Cluster: Send + Sync {
         key: &str,
     ) -> Result<String, ClusterError>;
     /// The logs of every container of `pod` (init containers and sidecars included), and with
-    /// `previous` those of their previous instances where there are any.
+    /// `previous` those of their previous instances where there are any; with `since`, only
+    /// what was logged in that last stretch of time.
     async fn container_logs(
         &self,
         namespace: &str,
         pod: &str,
         previous: bool,
+        since: Option<Duration>,
     ) -> Result<Vec<ContainerLog>, ClusterError>;
     /// Reports what a guard watches until `tx` closes or the future is dropped (watches, not
     /// polls); an error that the watch cannot recover from ends it.
@@ -298,6 +300,7 @@ impl Cluster for NoCluster {
         _: &str,
         _: &str,
         _: bool,
+        _: Option<Duration>,
     ) -> Result<Vec<ContainerLog>, ClusterError> {
         Err(ClusterError::NoCluster("pod logs"))
     }

@@ -126,6 +126,7 @@ pub async fn container_logs(
     ns: &str,
     pod: &str,
     previous: bool,
+    since: Option<std::time::Duration>,
 ) -> Result<Vec<crate::cluster::ContainerLog>, crate::cluster::ClusterError> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let object = api
@@ -142,6 +143,7 @@ pub async fn container_logs(
                 container: Some(container.clone()),
                 previous: earlier,
                 limit_bytes: Some(FULL_LOG_LIMIT_BYTES),
+                since_seconds: since.map(|d| d.as_secs().max(1) as i64),
                 ..Default::default()
             };
             match api.logs(pod, &params).await {

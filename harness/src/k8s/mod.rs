@@ -296,8 +296,9 @@ impl Cluster for KubeCluster {
         namespace: &str,
         pod: &str,
         previous: bool,
+        since: Option<Duration>,
     ) -> Result<Vec<ContainerLog>, ClusterError> {
-        evidence::container_logs(&self.client, namespace, pod, previous).await
+        evidence::container_logs(&self.client, namespace, pod, previous, since).await
     }
 
     async fn observe(

@@ -890,3 +890,80 @@ async fn guards_follow_every_containers_log_and_watch_the_pods() {
         "{requests:?}"
     );
 }
+
+// Layer 3 (fake API server): a `logs` step with `within` follows the logs until every expected
+// line has appeared in every selected pod, and fails when one never does, naming the pod.
+#[tokio::test]
+async fn a_logs_step_within_a_window_waits_for_the_line_or_names_the_pod_without_it() {
+    let quiet = |name: &str, log: &str| {
+        let mut pod = fake_pod(
+            name,
+            "10.244.1.9",
+            "galera",
+            Arc::new(|_: &[String]| Command::Output {
+                stdout: String::new(),
+                stderr: String::new(),
+                exit: 0,
+            }),
+        );
+        pod.log = log.into();
+        pod
+    };
+    let api = FakeApi::start(vec![
+        quiet(
+            "galera-0",
+            "WSREP: Synchronized with group, ready for connections\n",
+        ),
+        quiet("galera-1", "WSREP: joining\n"),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("within.yaml");
+    std::fs::write(
+        &file,
+        "name: galera-within\nsteps:\n  - id: first\n    sleep: 1s\n  - id: synced\n    logs: { selector: app=galera, contains: [Synchronized with group], since: first, within: 2s }\n",
+    )
+    .unwrap();
+    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
+    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
+    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
+    let cluster = cluster(&api);
+    let sink = crate::report::events::Collect::default();
+    let result = crate::runner::Executor {
+        cluster: &cluster,
+        sink: &sink,
+        cancel: Default::default(),
+    }
+    .run_scenario(&plan)
+    .await;
+    assert!(!result.passed);
+    let message = sink
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            crate::report::events::Event::StepFinished { step, outcome, .. }
+                if step.id == "synced" =>
+            {
+                outcome.message().map(str::to_string)
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        message,
+        "galera-1: no log line contains `Synchronized with group`"
+    );
+    let requests = api.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("/pods/galera-0/log?") && r.contains("sinceSeconds=")),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("/log?") && r.contains("follow=true")),
+        "{requests:?}"
+    );
+}

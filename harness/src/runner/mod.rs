@@ -209,6 +209,11 @@ impl Executor<'_> {
                     continue;
                 }
                 step_tx.send_replace(Some(index));
+                state
+                    .step_started
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(step.id.clone(), tokio::time::Instant::now());
                 let window = step.action.disrupts().map(|d| {
                     let mut all = faults.lock().unwrap_or_else(|e| e.into_inner());
                     all.push(FaultWindow {

@@ -140,6 +140,7 @@ impl Cluster for Scripted {
         _: &str,
         pod: &str,
         _: bool,
+        _: Option<Duration>,
     ) -> Result<Vec<crate::cluster::ContainerLog>, ClusterError> {
         self.log(format!("logs {pod}"));
         Ok(vec![])

@@ -379,6 +379,17 @@ fn build_steps(
         });
         let action_path = format!("{path}.{kind}");
         if let Some(action) = step.action.check(cx, &action_path) {
+            for (key, id) in action.step_refs() {
+                // Only main steps that run before this one have started by then (the ids seen so
+                // far, in file order).
+                let before = ids.get(&id).is_some_and(|at| at.starts_with("steps["));
+                if !before {
+                    cx.error(
+                        &format!("{action_path}.{key}"),
+                        format!("`{id}` is not the id of a main step before this one"),
+                    );
+                }
+            }
             if !cluster.required && action.needs_cluster() {
                 cx.error(&action_path, "this step needs a Kubernetes cluster, but the scenario says `cluster: { required: false }`");
             }

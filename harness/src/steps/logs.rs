@@ -4,13 +4,15 @@
 //! each `regex`; no log may hold a `not_contains` text. Secret values may be listed under
 //! `not_contains` (the password must never be logged): reports mask them like any secret.
 //!
-//! It checks the logs as they are when the step runs; following a log until a line appears
-//! (`within`) is not built yet.
+//! `since: <step id>` looks only at what was logged since that step started. With `within: 2m`
+//! the step also follows the logs (of pods created meanwhile too): it passes as soon as every
+//! expected line has appeared, and a `not_contains` text is watched for the whole window.
 
 use super::{StepContext, StepFailure, StepKind, StepResult};
 use crate::check::Checker;
-use crate::cluster::{ContainerLog, Selection};
+use crate::cluster::{ContainerLog, Observation, Selection, Watch};
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -30,6 +32,10 @@ pub struct Raw {
     pub not_contains: Vec<String>,
     #[serde(default)]
     pub regex: Vec<String>,
+    /// Only what was logged since this main step started.
+    pub since: Option<String>,
+    /// Follow the logs for up to this long.
+    pub within: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +47,9 @@ pub struct Logs {
     pub not_contains: Vec<String>,
     #[serde(serialize_with = "super::exec::patterns")]
     pub regex: Vec<regex::Regex>,
+    pub since: Option<String>,
+    #[serde(serialize_with = "crate::check::opt_duration_text")]
+    pub within: Option<Duration>,
 }
 
 #[async_trait::async_trait]
@@ -89,6 +98,10 @@ impl StepKind for Logs {
             );
             return None;
         }
+        let within = match &raw.within {
+            Some(w) => Some(cx.duration(&format!("{path}.within"), w)?),
+            None => None,
+        };
         if !one || regex.len() != raw.regex.len() {
             return None;
         }
@@ -103,7 +116,13 @@ impl StepKind for Logs {
             contains: raw.contains,
             not_contains: raw.not_contains,
             regex,
+            since: raw.since,
+            within,
         })
+    }
+
+    fn step_refs(&self) -> Vec<(&'static str, String)> {
+        self.since.iter().map(|id| ("since", id.clone())).collect()
     }
 
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
@@ -120,18 +139,43 @@ impl StepKind for Logs {
                 pods.into_iter().map(|p| p.name).collect()
             }
         };
+        // What to look back at: since the named step started (plus a second of clock slack).
+        let since = self.since.as_ref().and_then(|id| {
+            ctx.state
+                .step_started
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(id)
+                .map(|t| t.elapsed() + Duration::from_secs(1))
+        });
+        // Follow first, then read what is there, so no line falls between the two.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let watch = Watch::Logs {
+            selector: match &self.pods {
+                Selection::Selector(s) => s.clone(),
+                Selection::Name(_) => String::new(),
+            },
+            container: self.container.clone(),
+        };
+        let following = async {
+            match self.within {
+                Some(_) => ctx.cluster.observe(ctx.namespace(), &watch, tx).await,
+                None => Ok(()),
+            }
+        };
+        tokio::pin!(following);
+        let mut tally = Tally::new(self, &pods);
         let mut transcript = String::new();
-        let mut problems = vec![];
         for pod in &pods {
             let logs: Vec<ContainerLog> = ctx
                 .cluster
-                .container_logs(ctx.namespace(), pod, self.previous)
+                .container_logs(ctx.namespace(), pod, self.previous, since)
                 .await?
                 .into_iter()
                 .filter(|l| self.container.as_ref().is_none_or(|c| *c == l.container))
                 .collect();
-            if logs.is_empty() {
-                problems.push(format!(
+            if logs.is_empty() && self.within.is_none() {
+                tally.problems.push(format!(
                     "{pod}: no log of {}",
                     self.container
                         .as_ref()
@@ -146,9 +190,42 @@ impl StepKind for Logs {
                     label(log),
                     log.text.lines().count()
                 );
+                for line in log.text.lines() {
+                    tally.line(&log.pod, &label(log), line);
+                }
             }
-            problems.extend(judge(self, pod, &logs));
         }
+        if let Some(within) = self.within {
+            let deadline = tokio::time::Instant::now() + within;
+            let mut followed = 0u64;
+            // Expected lines end the wait as soon as they are all seen; forbidden ones are
+            // watched for the whole window.
+            while !(tally.satisfied() && self.not_contains.is_empty()) {
+                tokio::select! {
+                    line = rx.recv() => match line {
+                        Some(Observation::LogLine { pod, container, line }) => {
+                            if matches!(&self.pods, Selection::Name(n) if *n != pod) {
+                                continue;
+                            }
+                            followed += 1;
+                            tally.line(&pod, &format!("{pod}/{container}"), &line);
+                        }
+                        Some(_) => {}
+                        None => break,
+                    },
+                    ended = &mut following => {
+                        ended?;
+                    }
+                    _ = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            let _ = writeln!(
+                transcript,
+                "followed {followed} new line(s) for up to {}",
+                humantime::format_duration(within)
+            );
+        }
+        let problems = tally.problems();
         if problems.is_empty() {
             Ok(transcript)
         } else {
@@ -179,38 +256,84 @@ fn label(log: &ContainerLog) -> String {
     )
 }
 
-/// What one pod's logs miss or hold that they must not (pure).
-pub fn judge(spec: &Logs, pod: &str, logs: &[ContainerLog]) -> Vec<String> {
-    let mut problems = vec![];
-    for needle in &spec.contains {
-        if !logs.iter().any(|l| l.text.contains(needle.as_str())) {
-            problems.push(format!("{pod}: no log line contains `{needle}`"));
+/// What the logs have shown so far: per required pod the expected texts and patterns not yet
+/// seen, and every forbidden text seen (pure; fed line by line).
+struct Tally<'a> {
+    spec: &'a Logs,
+    /// pod -> indexes of `contains` not seen, and of `regex` not matched.
+    missing: BTreeMap<String, (BTreeSet<usize>, BTreeSet<usize>)>,
+    /// (log label, needle) -> lines holding it.
+    forbidden: BTreeMap<(String, usize), usize>,
+    problems: Vec<String>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(spec: &'a Logs, pods: &[String]) -> Self {
+        let all = |n: usize| (0..n).collect::<BTreeSet<usize>>();
+        Self {
+            spec,
+            missing: pods
+                .iter()
+                .map(|p| (p.clone(), (all(spec.contains.len()), all(spec.regex.len()))))
+                .collect(),
+            forbidden: BTreeMap::new(),
+            problems: vec![],
         }
     }
-    for re in &spec.regex {
-        if !logs
-            .iter()
-            .any(|l| l.text.lines().any(|line| re.is_match(line)))
-        {
-            problems.push(format!("{pod}: no log line matches /{}/", re.as_str()));
+
+    fn line(&mut self, pod: &str, log: &str, line: &str) {
+        if let Some((texts, patterns)) = self.missing.get_mut(pod) {
+            texts.retain(|&i| !line.contains(self.spec.contains[i].as_str()));
+            patterns.retain(|&i| !self.spec.regex[i].is_match(line));
         }
-    }
-    for needle in &spec.not_contains {
-        for log in logs {
-            let hits = log
-                .text
-                .lines()
-                .filter(|l| l.contains(needle.as_str()))
-                .count();
-            if hits > 0 {
-                problems.push(format!(
-                    "{}: {hits} log line(s) contain `{needle}`",
-                    label(log)
-                ));
+        for (i, needle) in self.spec.not_contains.iter().enumerate() {
+            if line.contains(needle.as_str()) {
+                *self.forbidden.entry((log.to_string(), i)).or_default() += 1;
             }
         }
     }
-    problems
+
+    fn satisfied(&self) -> bool {
+        self.missing
+            .values()
+            .all(|(t, p)| t.is_empty() && p.is_empty())
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut out = self.problems.clone();
+        for (pod, (texts, patterns)) in &self.missing {
+            for &i in texts {
+                out.push(format!(
+                    "{pod}: no log line contains `{}`",
+                    self.spec.contains[i]
+                ));
+            }
+            for &i in patterns {
+                out.push(format!(
+                    "{pod}: no log line matches /{}/",
+                    self.spec.regex[i].as_str()
+                ));
+            }
+        }
+        for ((log, i), hits) in &self.forbidden {
+            out.push(format!(
+                "{log}: {hits} log line(s) contain `{}`",
+                self.spec.not_contains[*i]
+            ));
+        }
+        out
+    }
+}
+
+/// What one pod's logs miss or hold that they must not (pure).
+pub fn judge(spec: &Logs, pod: &str, logs: &[ContainerLog]) -> Vec<String> {
+    let mut tally = Tally::new(spec, &[pod.to_string()]);
+    for log in logs {
+        for line in log.text.lines() {
+            tally.line(pod, &label(log), line);
+        }
+    }
+    tally.problems()
 }
 
 #[cfg(test)]
@@ -237,6 +360,8 @@ mod tests {
             contains: vec!["Synchronized with group".into()],
             not_contains: vec!["hunter2".into()],
             regex: vec![regex::Regex::new(r"^WSREP: .*Primary").unwrap()],
+            since: None,
+            within: None,
         };
         let good = [
             log("discover", false, "registered peers: none\n"),

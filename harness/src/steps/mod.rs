@@ -57,6 +57,10 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     fn watches(&self) -> Option<(&str, &str)> {
         None
     }
+    /// (key, id) of the main steps the step refers to (checked to exist and to come before it).
+    fn step_refs(&self) -> Vec<(&'static str, String)> {
+        vec![]
+    }
     /// The pods the step disrupts on purpose (guards excuse what that causes).
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
         None
@@ -87,6 +91,8 @@ pub struct ScenarioState {
     pub facts: Mutex<BTreeMap<String, String>>,
     /// What verifiers wrote on the servers they check, to remove at the end, last first.
     pub undo: crate::verify::Undo,
+    /// When each main step started (for `since: <step id>`).
+    pub step_started: Mutex<BTreeMap<String, tokio::time::Instant>>,
     /// The values every event is masked with: the plan's secrets, and those learnt while
     /// running (a password read from a Secret).
     pub redactor: std::sync::RwLock<crate::redact::Redactor>,
@@ -280,6 +286,11 @@ macro_rules! step_kinds {
             pub fn watches(&self) -> Option<(&str, &str)> {
                 match self {
                     $(Self::$variant(a) => a.watches()),*
+                }
+            }
+            pub fn step_refs(&self) -> Vec<(&'static str, String)> {
+                match self {
+                    $(Self::$variant(a) => a.step_refs()),*
                 }
             }
             pub fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
