@@ -253,6 +253,8 @@ impl Executor<'_> {
             main_steps,
             guards::watch_all(self.cluster, &plan.namespace, &plan.guards, &guard_run)
         );
+        // Workloads end with the main steps (a check of one has stopped it already).
+        state.workloads.stop_all().await;
         failed |= self.report_guards(plan, &verdicts, &sink).await;
 
         // `finally` steps run whatever happened, each under its own timeout; a cancelled run

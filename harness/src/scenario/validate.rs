@@ -99,6 +99,7 @@ pub fn validate(
         cx.error("steps", "a scenario needs at least one step");
     }
     let mut ids = BTreeMap::new();
+    let mut workloads = BTreeMap::new();
     let too_many = raw.steps.len() + raw.finally.len() > MAX_STEPS;
     if too_many {
         cx.error(
@@ -113,8 +114,22 @@ pub fn validate(
         (vec![], vec![])
     } else {
         (
-            build_steps(&mut cx, "steps", &raw.steps, &mut ids, &cluster),
-            build_steps(&mut cx, "finally", &raw.finally, &mut ids, &cluster),
+            build_steps(
+                &mut cx,
+                "steps",
+                &raw.steps,
+                &mut ids,
+                &mut workloads,
+                &cluster,
+            ),
+            build_steps(
+                &mut cx,
+                "finally",
+                &raw.finally,
+                &mut ids,
+                &mut workloads,
+                &cluster,
+            ),
         )
     };
     warn_on_waits_for_uncreated(&mut cx, &steps, &finally);
@@ -317,6 +332,7 @@ fn build_steps(
     section: &str,
     raw: &[RawStep],
     ids: &mut BTreeMap<String, String>,
+    workloads: &mut BTreeMap<String, String>,
     cluster: &ClusterNeeds,
 ) -> Vec<Step> {
     let mut out = vec![];
@@ -379,6 +395,22 @@ fn build_steps(
         });
         let action_path = format!("{path}.{kind}");
         if let Some(action) = step.action.check(cx, &action_path) {
+            if let Some(w) = action.starts_workload()
+                && let Some(first) = workloads.insert(w.to_string(), path.clone())
+            {
+                cx.error(
+                    &format!("{action_path}.start"),
+                    format!("workload `{w}` is already started at `{first}`"),
+                );
+            }
+            for (key, id) in action.workload_refs() {
+                if !workloads.contains_key(&id) {
+                    cx.error(
+                        &format!("{action_path}.{key}"),
+                        format!("`{id}` is not a workload an earlier step starts"),
+                    );
+                }
+            }
             for (key, id) in action.step_refs() {
                 // Only main steps that run before this one have started by then (the ids seen so
                 // far, in file order).

@@ -13,6 +13,7 @@ pub mod scale;
 pub mod sleep;
 pub mod verify;
 pub mod wait;
+pub mod workload;
 
 pub use exec::check_output;
 
@@ -61,6 +62,14 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     fn step_refs(&self) -> Vec<(&'static str, String)> {
         vec![]
     }
+    /// (key, id) of the workloads the step refers to (started by an earlier step).
+    fn workload_refs(&self) -> Vec<(&'static str, String)> {
+        vec![]
+    }
+    /// The id of the workload the step starts.
+    fn starts_workload(&self) -> Option<&str> {
+        None
+    }
     /// The pods the step disrupts on purpose (guards excuse what that causes).
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
         None
@@ -91,6 +100,8 @@ pub struct ScenarioState {
     pub facts: Mutex<BTreeMap<String, String>>,
     /// What verifiers wrote on the servers they check, to remove at the end, last first.
     pub undo: crate::verify::Undo,
+    /// Background workloads started by `workload` steps.
+    pub workloads: crate::verify::workload::Workloads,
     /// When each main step started (for `since: <step id>`).
     pub step_started: Mutex<BTreeMap<String, tokio::time::Instant>>,
     /// The values every event is masked with: the plan's secrets, and those learnt while
@@ -298,6 +309,16 @@ macro_rules! step_kinds {
                     $(Self::$variant(a) => a.disrupts()),*
                 }
             }
+            pub fn workload_refs(&self) -> Vec<(&'static str, String)> {
+                match self {
+                    $(Self::$variant(a) => a.workload_refs()),*
+                }
+            }
+            pub fn starts_workload(&self) -> Option<&str> {
+                match self {
+                    $(Self::$variant(a) => a.starts_workload()),*
+                }
+            }
             pub async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
                 match self {
                     $(Self::$variant(a) => a.run(ctx).await),*
@@ -317,6 +338,7 @@ step_kinds! {
     Fault: fault::FaultStep,
     Verify: verify::Verify,
     Sleep: sleep::Sleep,
+    Workload: workload::WorkloadStep,
 }
 
 pub use apply::Apply;

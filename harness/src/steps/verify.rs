@@ -62,6 +62,7 @@ impl StepKind for Verify {
             pods: &shell,
             facts,
             undo: &ctx.state.undo,
+            workloads: &ctx.state.workloads,
         };
         step_result(ctx.journal.scope(spec.run(&cx)).await)
     }
@@ -76,6 +77,10 @@ impl StepKind for Verify {
 
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
         self.0.disrupts()
+    }
+
+    fn workload_refs(&self) -> Vec<(&'static str, String)> {
+        self.0.workload_refs()
     }
 }
 
@@ -93,14 +98,24 @@ pub async fn resolve(ctx: &StepContext<'_>, target: &Target) -> Result<Vec<Endpo
 }
 
 async fn login(spec: &VerifySpec, ctx: &StepContext<'_>) -> Result<Login, StepFailure> {
-    let Some(creds) = spec.credentials() else {
+    login_for(spec.credentials(), spec.name(), ctx).await
+}
+
+/// The login `creds` describe, its password read now (and masked from then on); `who` names
+/// the check in messages.
+pub(super) async fn login_for(
+    creds: Option<&crate::verify::Credentials>,
+    who: &str,
+    ctx: &StepContext<'_>,
+) -> Result<Login, StepFailure> {
+    let Some(creds) = creds else {
         return Ok(Login::default());
     };
     let password = match &creds.password {
         None => None,
         Some(PasswordSource::Env(var)) => Some(std::env::var(var).map_err(|_| {
             StepFailure::failed(
-                format!("{}: the password variable `{var}` is not set", spec.name()),
+                format!("{who}: the password variable `{var}` is not set"),
                 "",
             )
         })?),

@@ -15,6 +15,7 @@ pub mod etcd;
 pub mod galera;
 pub mod http;
 pub mod memcache;
+pub mod workload;
 
 mod flags;
 mod registry;
@@ -53,6 +54,10 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     }
     fn credentials(&self) -> Option<&Credentials> {
         None
+    }
+    /// (key, id) of the workloads it checks (started by an earlier `workload` step).
+    fn workload_refs(&self) -> Vec<(&'static str, String)> {
+        vec![]
     }
     /// The pods it disrupts on purpose while it checks (a fault injected during writes).
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
@@ -180,6 +185,8 @@ pub struct VerifyContext<'a> {
     pub pods: &'a dyn PodShell,
     pub facts: &'a Mutex<BTreeMap<String, String>>,
     pub undo: &'a Undo,
+    /// The scenario's background workloads (`verify: { workload }` checks their ledgers).
+    pub workloads: &'a workload::Workloads,
 }
 
 impl VerifyContext<'_> {

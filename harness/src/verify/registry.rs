@@ -3,7 +3,7 @@
 //! ([`NAMES`]), validation, the `harness verify` flags, and dispatch.
 
 use super::{Credentials, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
-use super::{cassandra, dns, etcd, galera, http, memcache};
+use super::{cassandra, dns, etcd, galera, http, memcache, workload};
 use crate::check::Checker;
 use crate::diag::did_you_mean;
 use serde::de::{self, MapAccess, Visitor};
@@ -106,6 +106,11 @@ macro_rules! verifiers {
                     $(Self::$variant(v) => v.disrupts()),*
                 }
             }
+            pub fn workload_refs(&self) -> Vec<(&'static str, String)> {
+                match self {
+                    $(Self::$variant(v) => v.workload_refs()),*
+                }
+            }
             pub async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
                 match self {
                     $(Self::$variant(v) => v.run(cx).await),*
@@ -128,6 +133,7 @@ verifiers! {
     MemcacheProxy: memcache::proxy::MemcacheProxySpec,
     Http: http::check::HttpSpec,
     DnsService: dns::service::DnsServiceSpec,
+    Workload: workload::WorkloadSpec,
 }
 
 impl<'de> Deserialize<'de> for RawVerify {

@@ -282,16 +282,52 @@ pub async fn write_phase(
     writers: usize,
     delete_every: u64,
 ) -> History {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let timer = async {
+        tokio::time::sleep(duration).await;
+        stop.cancel();
+    };
     let history = Arc::new(Mutex::new(History::default()));
-    let end = Instant::now() + duration;
+    let writing = write_until(
+        nodes,
+        login,
+        table,
+        writers,
+        delete_every,
+        &stop,
+        history.clone(),
+    );
+    tokio::join!(timer, writing);
+    history.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// Runs `writers` writers per node until `stop` is cancelled, recording every acknowledgement
+/// in `history` as it comes (so a caller can read the ledger while they write).
+pub async fn write_until(
+    nodes: &[Endpoint],
+    login: &Login,
+    table: &str,
+    writers: usize,
+    delete_every: u64,
+    stop: &tokio_util::sync::CancellationToken,
+    history: Arc<Mutex<History>>,
+) {
     let tasks = nodes.iter().enumerate().flat_map(|(n, node)| {
         let history = history.clone();
-        (0..writers)
-            .map(move |w| writer(node, n, w, login, table, end, delete_every, history.clone()))
+        (0..writers).map(move |w| {
+            writer(
+                node,
+                n,
+                w,
+                login,
+                table,
+                stop,
+                delete_every,
+                history.clone(),
+            )
+        })
     });
     futures::future::join_all(tasks).await;
-
-    history.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -301,13 +337,13 @@ async fn writer(
     w: usize,
     login: &Login,
     table: &str,
-    end: Instant,
+    stop: &tokio_util::sync::CancellationToken,
     delete_every: u64,
     history: Arc<Mutex<History>>,
 ) {
     let mut conn: Option<Conn> = None;
     let mut seq: u64 = 0;
-    while Instant::now() < end {
+    while !stop.is_cancelled() {
         seq += 1;
         let id = format!("n{n}-w{w}-{seq}");
         if conn.is_none() {
@@ -320,7 +356,10 @@ async fn writer(
                         .unwrap_or_else(|e| e.into_inner())
                         .unacknowledged
                         .push((id, format!("{node}: {e}")));
-                    tokio::time::sleep(RECONNECT_PAUSE).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
+                        _ = stop.cancelled() => {}
+                    }
                     continue;
                 }
             }
