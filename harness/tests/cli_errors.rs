@@ -252,3 +252,85 @@ fn sigterm_cancels_the_run_runs_finally_and_writes_reports() {
     let xml = std::fs::read_to_string(&junit).expect("JUnit written after the signal");
     assert!(xml.contains(r#"type="cancelled""#), "{xml}");
 }
+
+// Layer 1 (the real binary, static scenarios, no cluster): `--rerun-failed` runs only what
+// failed in the named run, and the new report says which run it re-ran; with nothing failed it
+// runs nothing.
+#[test]
+fn rerun_failed_runs_only_the_failed_scenarios_and_names_the_earlier_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["rr-a", "rr-b"] {
+        std::fs::write(
+            dir.path().join(format!("{name}.yaml")),
+            format!("name: {name}\ncluster: {{ required: false }}\nsteps:\n  - sleep: 10ms\n"),
+        )
+        .unwrap();
+    }
+    let reports = dir.path().join("reports");
+    let earlier = reports.join("run-earlier");
+    std::fs::create_dir_all(&earlier).unwrap();
+    let file = |n: &str| dir.path().join(format!("{n}.yaml")).display().to_string();
+    std::fs::write(
+        earlier.join("summary.json"),
+        serde_json::json!({"run_id": "run-earlier", "scenarios": [
+            {"name": "rr-a", "file": file("rr-a"), "passed": true},
+            {"name": "rr-b", "file": file("rr-b"), "passed": false}]})
+        .to_string(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = harness(
+        &[
+            "run",
+            "--provider",
+            "none",
+            "--report-dir",
+            reports.to_str().unwrap(),
+            "--rerun-failed",
+            earlier.to_str().unwrap(),
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("re-running the failed scenarios of run run-earlier"),
+        "{stdout}"
+    );
+    let new_run = std::fs::read_dir(&reports)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| *p != earlier)
+        .expect("a new run folder");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(new_run.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["reran"], "run-earlier");
+    let names: Vec<&str> = summary["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["rr-b"]);
+    let junit = std::fs::read_to_string(new_run.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"name="reran" value="run-earlier""#),
+        "{junit}"
+    );
+
+    // The new run passed: re-running its failures runs nothing.
+    let (code, stdout, _) = harness(
+        &[
+            "run",
+            "--provider",
+            "none",
+            "--report-dir",
+            reports.to_str().unwrap(),
+            "--rerun-failed",
+            new_run.to_str().unwrap(),
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("nothing to re-run"), "{stdout}");
+}

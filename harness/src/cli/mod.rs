@@ -4,6 +4,7 @@
 //! Thin on purpose: every command selects scenarios through [`select`] and runs plans through
 //! [`run::execute`]; `harness verify` builds a one-step static plan and goes the same way.
 
+mod rerun;
 mod run;
 mod select;
 mod verify;
@@ -108,6 +109,10 @@ pub struct RunArgs {
     /// the cluster has.
     #[arg(long)]
     pub skip_undersized: bool,
+    /// Run only the scenarios that failed (or never finished) in an earlier run: its
+    /// summary.json or run folder, by default the latest run under --report-dir.
+    #[arg(long, value_name = "REPORT", num_args = 0..=1, default_missing_value = "")]
+    pub rerun_failed: Option<PathBuf>,
     /// kind/minikube: use (or create) the cluster with this name; a cluster the harness did
     /// not create is reused only when named here, and never deleted.
     #[arg(long)]

@@ -17,16 +17,54 @@ use std::path::Path;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(args: RunArgs) -> u8 {
+pub async fn run(mut args: RunArgs) -> u8 {
     let run_id = new_run_id();
     let cleanup = CleanupPolicy {
         keep: args.keep,
         keep_on_failure: args.keep_on_failure,
     };
+    let rerun = match &args.rerun_failed {
+        None => None,
+        Some(given) => {
+            let earlier = super::rerun::summary_path(given, &args.report_dir)
+                .and_then(|p| super::rerun::read(&p));
+            match earlier {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_USAGE;
+                }
+            }
+        }
+    };
+    if let Some(r) = &rerun {
+        if r.failed.is_empty() {
+            println!(
+                "nothing to re-run: every scenario of run {} passed ({})",
+                r.run_id,
+                r.summary.display()
+            );
+            return EXIT_PASS;
+        }
+        // Unless the user narrowed the selection, the failed scenarios' own files.
+        if args.select.paths.is_empty() {
+            args.select.paths = r.failed.iter().map(|(_, f)| f.clone()).collect();
+            args.select.paths.dedup();
+        }
+    }
     let mut plans = match select::plans(&args.select, &run_id, cleanup) {
         Ok(p) => p,
         Err(code) => return code,
     };
+    if let Some(r) = &rerun {
+        plans.retain(|p| r.failed.iter().any(|(name, _)| *name == p.name));
+        eprintln!(
+            "re-running {} scenario(s) that did not pass in run {}",
+            plans.len(),
+            r.run_id
+        );
+    }
+    let reran = rerun.map(|r| r.run_id);
     for p in &mut plans {
         p.skip_if_undersized = args.skip_undersized;
     }
@@ -68,9 +106,21 @@ pub async fn run(args: RunArgs) -> u8 {
         .unwrap_or_else(|| run_dir.join("junit.xml"));
     let summary = run_dir.join("summary.json");
     if !needs_cluster {
-        return execute(&NoCluster, &plans, &run_id, &junit, &summary, args.parallel).await;
+        return execute(
+            &NoCluster,
+            &plans,
+            &run_id,
+            &junit,
+            &summary,
+            args.parallel,
+            reran,
+        )
+        .await;
     }
-    run_on_cluster(&args, provider, &plans, &run_id, &run_dir, &junit, &summary).await
+    run_on_cluster(
+        &args, provider, &plans, &run_id, &run_dir, &junit, &summary, reran,
+    )
+    .await
 }
 
 /// One line per scenario: name, file and the nodes it declares.
@@ -103,6 +153,7 @@ fn provider_for(choice: Provider, args: &RunArgs) -> Box<dyn prov::Provider> {
 
 /// Gets a cluster from the provider, runs the plans on it, exports logs on failure and gives
 /// the cluster back (unless --keep-cluster; one the harness did not create is never deleted).
+#[allow(clippy::too_many_arguments)]
 async fn run_on_cluster(
     args: &RunArgs,
     choice: Provider,
@@ -111,6 +162,7 @@ async fn run_on_cluster(
     run_dir: &Path,
     junit: &Path,
     summary: &Path,
+    reran: Option<String>,
 ) -> u8 {
     let request = prov::Request {
         name: args
@@ -138,6 +190,7 @@ async fn run_on_cluster(
         junit,
         summary,
         args.parallel,
+        reran,
     )
     .await;
     if !args.keep_cluster
@@ -162,6 +215,7 @@ async fn run_prepared(
     junit: &Path,
     summary: &Path,
     parallel: u16,
+    reran: Option<String>,
 ) -> u8 {
     let (client, version) =
         match prov::client_for(prepared.kubeconfig.as_deref(), prepared.context.as_deref()).await {
@@ -176,7 +230,7 @@ async fn run_prepared(
         return EXIT_USAGE;
     }
     let cluster = crate::k8s::KubeCluster::new(client, prepared.provider, &version, run_id);
-    let code = execute(&cluster, plans, run_id, junit, summary, parallel).await;
+    let code = execute(&cluster, plans, run_id, junit, summary, parallel, reran).await;
     if code != EXIT_PASS
         && let Err(e) = provider.export_logs(&run_dir.join("cluster-logs")).await
     {
@@ -212,6 +266,7 @@ pub async fn execute(
     junit: &Path,
     json: &Path,
     parallel: u16,
+    reran: Option<String>,
 ) -> u8 {
     let console: Box<dyn Reporter> = Box::new(ConsoleReporter::new(
         std::io::stdout(),
@@ -228,7 +283,7 @@ pub async fn execute(
         Box::new(JsonReporter::new(json.to_path_buf())),
         Box::new(EvidenceFiles::new(evidence)),
     ];
-    let code = execute_with(cluster, plans, run_id, reporters, parallel).await;
+    let code = execute_with(cluster, plans, run_id, reporters, parallel, reran).await;
     eprintln!("reports: {} and {}", junit.display(), json.display());
     code
 }
@@ -240,6 +295,7 @@ pub async fn execute_with(
     run_id: &str,
     reporters: Vec<Box<dyn Reporter>>,
     parallel: u16,
+    reran: Option<String>,
 ) -> u8 {
     let sink = Fanout::new(reporters);
     let cancel = CancellationToken::new();
@@ -250,6 +306,7 @@ pub async fn execute_with(
         provider,
         cluster_version: version,
         scenarios: plans.len(),
+        reran,
     });
     let started = Instant::now();
     let executor = Executor {

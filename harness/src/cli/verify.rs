@@ -32,6 +32,7 @@ pub async fn verify(args: VerifyArgs) -> u8 {
                 &plan.run_id,
                 reporters,
                 1,
+                None,
             )
             .await
         }

@@ -62,8 +62,12 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                 provider,
                 cluster_version,
                 scenarios,
+                reran,
             } => Some(format!(
-                "run {run_id}: {scenarios} scenario(s) on {provider} ({cluster_version})"
+                "run {run_id}: {scenarios} scenario(s) on {provider} ({cluster_version}){}",
+                reran.as_ref().map_or(String::new(), |r| format!(
+                    ", re-running the failed scenarios of run {r}"
+                ))
             )),
             Event::ScenarioStarted {
                 scenario,

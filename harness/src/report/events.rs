@@ -75,6 +75,8 @@ pub enum Event {
         provider: String,
         cluster_version: String,
         scenarios: usize,
+        /// The run whose failed scenarios this one re-runs (`--rerun-failed`).
+        reran: Option<String>,
     },
     ScenarioStarted {
         scenario: String,

@@ -11,6 +11,9 @@ pub struct Summary {
     pub run_id: String,
     pub provider: String,
     pub cluster_version: String,
+    /// The run whose failed scenarios this one re-ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reran: Option<String>,
     pub passed: usize,
     pub failed: usize,
     pub duration_secs: f64,
@@ -72,8 +75,10 @@ impl Reporter for JsonReporter {
                 run_id,
                 provider,
                 cluster_version,
+                reran,
                 ..
             } => {
+                self.summary.reran = reran.clone();
                 self.summary.run_id = run_id.clone();
                 self.summary.provider = provider.clone();
                 self.summary.cluster_version = cluster_version.clone();

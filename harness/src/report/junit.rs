@@ -75,6 +75,7 @@ impl Reporter for JunitReporter {
                 run_id,
                 provider,
                 cluster_version,
+                reran,
                 ..
             } => {
                 self.report_name = format!("harness run {run_id}");
@@ -83,6 +84,9 @@ impl Reporter for JunitReporter {
                     ("provider".into(), provider.clone()),
                     ("cluster_version".into(), cluster_version.clone()),
                 ];
+                if let Some(r) = reran {
+                    self.properties.push(("reran".into(), r.clone()));
+                }
             }
             Event::ScenarioStarted {
                 scenario,

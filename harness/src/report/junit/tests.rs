@@ -48,6 +48,7 @@ fn sample_events() -> Vec<Event> {
             provider: "kind".into(),
             cluster_version: "v1.33.1".into(),
             scenarios: 2,
+            reran: None,
         },
         Event::ScenarioStarted {
             scenario: "good".into(),
