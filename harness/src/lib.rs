@@ -15,6 +15,7 @@
 //! - [`report`]: the events and the reporters that consume them (console, JUnit, JSON).
 //! - [`cli`]: the command line, thin: select, then run through the same pipeline.
 
+pub mod capacity;
 pub mod check;
 pub mod cli;
 pub mod cluster;

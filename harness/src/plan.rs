@@ -36,6 +36,8 @@ pub struct ScenarioPlan {
     pub steps: Vec<PlannedStep>,
     pub finally: Vec<PlannedStep>,
     pub guards: Vec<crate::guards::Guard>,
+    /// What its pods request at its largest scale (checked against the nodes before it runs).
+    pub demand: crate::capacity::Demand,
     /// Run option (`--skip-undersized`): a cluster with fewer schedulable nodes than
     /// `cluster.workers` skips the scenario instead of failing it.
     pub skip_if_undersized: bool,
@@ -90,6 +92,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         steps: plan_steps(&scenario.steps),
         finally: plan_steps(&scenario.finally),
         guards: scenario.guards.clone(),
+        demand: demand_of(scenario),
         skip_if_undersized: false,
         secrets: scenario
             .values
@@ -106,6 +109,22 @@ impl PlannedStep {
     pub fn summary(&self) -> String {
         self.action.summary()
     }
+}
+
+/// What the workloads the scenario applies request at their largest scale.
+fn demand_of(scenario: &Scenario) -> crate::capacity::Demand {
+    let mut manifests = vec![];
+    let mut scaled = vec![];
+    for step in &scenario.steps {
+        match &step.action {
+            crate::steps::Action::Apply(apply) => manifests.extend(apply.manifests.iter()),
+            crate::steps::Action::Scale(s) => {
+                scaled.push((s.kind.as_str().to_string(), s.name.clone(), s.replicas));
+            }
+            _ => {}
+        }
+    }
+    crate::capacity::demand(&manifests, &scaled)
 }
 
 /// The values of every Secret the scenario applies (`stringData` as written, `data` decoded):

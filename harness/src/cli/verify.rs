@@ -117,6 +117,7 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
         steps: vec![step],
         finally: vec![],
         guards: vec![],
+        demand: Default::default(),
         skip_if_undersized: false,
         secrets,
         values,

@@ -67,6 +67,10 @@ pub struct NodeInfo {
     /// `None` when pods can be scheduled there; otherwise why not (not Ready, cordoned, a
     /// NoSchedule taint).
     pub unschedulable: Option<String>,
+    /// What the node offers pods (`status.allocatable`), when it says.
+    pub allocatable: Option<crate::capacity::Resources>,
+    /// What the pods already on it request.
+    pub requested: crate::capacity::Resources,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -311,17 +311,53 @@ impl Cluster for KubeCluster {
     }
 
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError> {
+        use crate::capacity::{Resources, parse_cpu, parse_memory, pod_requests};
         let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
         let nodes = api
             .list(&ListParams::default())
             .await
             .map_err(|e| api_error("listing nodes", e))?;
+        // What the pods already on each node request, as the scheduler counts it (pods that
+        // finished hold nothing).
+        let pods: Api<Pod> = Api::all(self.client.clone());
+        let running = pods
+            .list(&ListParams::default().fields("status.phase!=Succeeded,status.phase!=Failed"))
+            .await
+            .map_err(|e| api_error("listing the pods of every namespace", e))?;
+        let mut requested: std::collections::BTreeMap<String, Resources> = Default::default();
+        for p in &running.items {
+            let (Some(node), Some(spec)) = (
+                p.spec.as_ref().and_then(|s| s.node_name.clone()),
+                p.spec.as_ref().and_then(|s| serde_json::to_value(s).ok()),
+            ) else {
+                continue;
+            };
+            let r = requested.entry(node).or_default();
+            let pod = pod_requests(&spec);
+            r.cpu_milli += pod.cpu_milli;
+            r.memory += pod.memory;
+        }
         Ok(nodes
             .items
             .iter()
-            .map(|n| NodeInfo {
-                name: n.metadata.name.clone().unwrap_or_default(),
-                unschedulable: conditions::node_unschedulable(n),
+            .map(|n| {
+                let name = n.metadata.name.clone().unwrap_or_default();
+                let allocatable = n
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.allocatable.as_ref())
+                    .and_then(|a| {
+                        Some(Resources {
+                            cpu_milli: parse_cpu(&a.get("cpu")?.0)?,
+                            memory: parse_memory(&a.get("memory")?.0)?,
+                        })
+                    });
+                NodeInfo {
+                    requested: requested.get(&name).copied().unwrap_or_default(),
+                    unschedulable: conditions::node_unschedulable(n),
+                    allocatable,
+                    name,
+                }
             })
             .collect())
     }

@@ -30,7 +30,8 @@ async fn expect(handle: &mut Handle, method: Method, path: &str, query: &[&str])
     let decoded = q
         .replace("%3D", "=")
         .replace("%2C", ",")
-        .replace("%2F", "/");
+        .replace("%2F", "/")
+        .replace("%21", "!");
     for fragment in query {
         assert!(
             decoded.contains(fragment),
@@ -828,7 +829,8 @@ async fn nodes_are_judged_schedulable_by_readiness_cordon_and_taints() {
             r,
             200,
             &json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {}, "items": [
-                {"metadata": {"name": "kind-worker"}, "spec": {}, "status": {"conditions": ready}},
+                {"metadata": {"name": "kind-worker"}, "spec": {},
+                 "status": {"conditions": ready, "allocatable": {"cpu": "4", "memory": "8026Mi", "pods": "110"}}},
                 {"metadata": {"name": "kind-control-plane"}, "spec": {"taints": [
                     {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]},
                  "status": {"conditions": ready}},
@@ -838,10 +840,44 @@ async fn nodes_are_judged_schedulable_by_readiness_cordon_and_taints() {
                  "status": {"conditions": [{"type": "Ready", "status": "Unknown"}]}}
             ]}),
         );
+        // What runs on the nodes already: only unfinished pods count.
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            "/api/v1/pods",
+            &["fieldSelector=status.phase!=Succeeded,status.phase!=Failed"],
+        )
+        .await;
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": [
+                {"metadata": {"name": "coredns", "namespace": "kube-system"},
+                 "spec": {"nodeName": "kind-worker", "containers": [
+                     {"name": "coredns", "resources": {"requests": {"cpu": "100m", "memory": "70Mi"}}}]}},
+                {"metadata": {"name": "kindnet", "namespace": "kube-system"},
+                 "spec": {"nodeName": "kind-worker", "containers": [
+                     {"name": "kindnet", "resources": {"requests": {"cpu": "100m", "memory": "50Mi"}}}]}}
+            ]}),
+        );
     });
     let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1");
     let nodes = cluster.nodes().await.unwrap();
     server.await.unwrap();
+    assert_eq!(
+        nodes[0].allocatable,
+        Some(crate::capacity::Resources {
+            cpu_milli: 4000,
+            memory: 8026 << 20
+        })
+    );
+    assert_eq!(
+        nodes[0].requested,
+        crate::capacity::Resources {
+            cpu_milli: 200,
+            memory: 120 << 20
+        }
+    );
     let judged: Vec<(&str, Option<&str>)> = nodes
         .iter()
         .map(|n| (n.name.as_str(), n.unschedulable.as_deref()))

@@ -360,11 +360,12 @@ impl Executor<'_> {
     }
 
     /// Why the cluster cannot hold the scenario: fewer schedulable nodes than its
-    /// `cluster.workers` (each node named with why it does not count), or the nodes could not
-    /// be listed. `None` when it fits or declares no size.
+    /// `cluster.workers` (each node named with why it does not count), less free CPU or memory
+    /// than its pods request at their largest scale, or the nodes could not be listed. `None`
+    /// when it fits.
     async fn undersized(&self, plan: &ScenarioPlan) -> Option<String> {
         let want = plan.cluster.workers;
-        if !plan.cluster.required || want == 0 {
+        if !plan.cluster.required || (want == 0 && plan.demand.is_empty()) {
             return None;
         }
         let nodes = match self.cluster.nodes().await {
@@ -373,7 +374,7 @@ impl Executor<'_> {
         };
         let usable = nodes.iter().filter(|n| n.unschedulable.is_none()).count();
         if usable >= want as usize {
-            return None;
+            return crate::capacity::fits(&plan.demand, &nodes).err();
         }
         let listed: Vec<String> = nodes
             .iter()
@@ -426,7 +427,7 @@ impl Executor<'_> {
             output: String::new(),
             evidence: vec![],
         });
-        let reason = "the cluster has too few schedulable nodes for the scenario";
+        let reason = "the cluster cannot hold the scenario";
         for (index, step) in plan.steps.iter().enumerate() {
             sink.emit(skipped(plan, info(step, index, Phase::Main), reason));
         }

@@ -245,6 +245,7 @@ pub(crate) fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> Scenar
         steps,
         finally,
         guards: vec![],
+        demand: Default::default(),
         skip_if_undersized: false,
         secrets: vec!["hunter2-secret".into()],
         values: Default::default(),
@@ -563,6 +564,8 @@ async fn a_cluster_with_too_few_schedulable_nodes_fails_or_skips_the_scenario_at
     let node = |name: &str, why: Option<&str>| NodeInfo {
         name: name.into(),
         unschedulable: why.map(str::to_string),
+        allocatable: None,
+        requested: Default::default(),
     };
     let cluster = Scripted {
         nodes: vec![
@@ -889,4 +892,54 @@ async fn fail_fast_later_starts_unstarted_and_blind_guards() {
     let v = verdicts(&events);
     assert_eq!(v[1].1, "FAIL");
     assert!(v[1].2.contains("could not watch the cluster"), "{v:?}");
+}
+
+// Layer 1 (scripted cluster): a scenario whose pods request more than the schedulable nodes
+// have free fails at once, naming the shortfall and what asks it, with nothing created.
+#[tokio::test]
+async fn a_scenario_that_cannot_fit_the_nodes_fails_before_creating_anything() {
+    use crate::capacity::{Demand, Resources};
+    let cluster = Scripted {
+        nodes: vec![NodeInfo {
+            name: "kind-worker".into(),
+            unschedulable: None,
+            allocatable: Some(Resources {
+                cpu_milli: 2000,
+                memory: 4 << 30,
+            }),
+            requested: Resources {
+                cpu_milli: 500,
+                memory: 0,
+            },
+        }],
+        ..Default::default()
+    };
+    let mut p = plan(vec![step("never-runs", hang())], vec![]);
+    p.cluster.workers = 1;
+    p.demand = Demand {
+        total: Resources {
+            cpu_milli: 4000,
+            memory: 1 << 30,
+        },
+        per_node: Resources::default(),
+        largest_pod: Resources {
+            cpu_milli: 1000,
+            memory: 256 << 20,
+        },
+        parts: vec!["StatefulSet/cassandra: 4 x 1 CPU and 256Mi".into()],
+    };
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    let v = verdicts(&events);
+    assert_eq!((v[0].0.as_str(), v[0].1), ("cluster-size", "FAIL"));
+    assert!(
+        v[0].2
+            .starts_with("the scenario requests 4 CPU and 1Gi at its largest scale"),
+        "{v:?}"
+    );
+    assert!(
+        v[0].2.contains("kind-worker 1500m CPU and 4Gi free"),
+        "{v:?}"
+    );
+    assert_eq!(cluster.calls(), vec!["list-nodes"], "nothing was created");
 }
