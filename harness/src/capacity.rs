@@ -298,5 +298,34 @@ pub fn fits(demand: &Demand, nodes: &[NodeInfo]) -> Result<(), String> {
     Ok(())
 }
 
+/// The container images of the workloads and pods in `manifests` (init containers included),
+/// each once, in order of appearance.
+pub fn images(manifests: &[&Manifest]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for m in manifests {
+        let spec = match m.kind() {
+            "Pod" => m.object.pointer("/spec"),
+            "CronJob" => m.object.pointer("/spec/jobTemplate/spec/template/spec"),
+            _ => m.object.pointer("/spec/template/spec"),
+        };
+        let Some(spec) = spec else { continue };
+        for key in ["initContainers", "containers"] {
+            for c in spec
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(image) = c.get("image").and_then(Value::as_str)
+                    && !out.iter().any(|i| i == image)
+                {
+                    out.push(image.to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

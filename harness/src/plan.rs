@@ -38,6 +38,8 @@ pub struct ScenarioPlan {
     pub guards: Vec<crate::guards::Guard>,
     /// What its pods request at its largest scale (checked against the nodes before it runs).
     pub demand: crate::capacity::Demand,
+    /// The container images its manifests name (preloaded into kind or Minikube).
+    pub images: Vec<String>,
     /// Run option (`--skip-undersized`): a cluster with fewer schedulable nodes than
     /// `cluster.workers` skips the scenario instead of failing it.
     pub skip_if_undersized: bool,
@@ -93,6 +95,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         finally: plan_steps(&scenario.finally),
         guards: scenario.guards.clone(),
         demand: demand_of(scenario),
+        images: crate::capacity::images(&applied(scenario)),
         skip_if_undersized: false,
         secrets: scenario
             .values
@@ -109,6 +112,20 @@ impl PlannedStep {
     pub fn summary(&self) -> String {
         self.action.summary()
     }
+}
+
+/// Every manifest the scenario applies, `finally` included.
+fn applied(scenario: &Scenario) -> Vec<&crate::manifest::Manifest> {
+    scenario
+        .steps
+        .iter()
+        .chain(&scenario.finally)
+        .filter_map(|s| match &s.action {
+            crate::steps::Action::Apply(apply) => Some(apply.manifests.iter()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// What the workloads the scenario applies request at their largest scale.

@@ -119,3 +119,22 @@ fn demand_takes_the_largest_scale_and_daemonsets_per_node_then_judges_the_fit() 
     // Nodes that report no allocatable (or a scenario that requests nothing): no judgement.
     assert_eq!(fits(&Demand::default(), &small), Ok(()));
 }
+
+#[test]
+fn images_of_every_workload_and_init_container_once_each() {
+    let sts = manifest(
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "g"},
+        "spec": {"template": {"spec": {
+            "initContainers": [{"name": "d", "image": "curlimages/curl:8.11.1"}],
+            "containers": [{"name": "r", "image": "curlimages/curl:8.11.1"}, {"name": "m", "image": "mariadb:11.4.4"}]}}}}),
+    );
+    let pod = manifest(
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "b", "image": "busybox:1.36.1"}]}}),
+    );
+    let cm = manifest(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
+    assert_eq!(
+        images(&[&sts, &pod, &cm]),
+        vec!["curlimages/curl:8.11.1", "mariadb:11.4.4", "busybox:1.36.1"]
+    );
+}

@@ -105,6 +105,10 @@ pub struct RunArgs {
     /// Keep the cluster the harness created.
     #[arg(long)]
     pub keep_cluster: bool,
+    /// Do not pull the scenarios' images once on the host and load them into the kind or
+    /// Minikube cluster before the first scenario (each node then pulls for itself).
+    #[arg(long)]
+    pub no_preload: bool,
     /// Skip (instead of fail) a scenario whose `cluster.workers` exceeds the schedulable nodes
     /// the cluster has.
     #[arg(long)]

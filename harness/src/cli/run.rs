@@ -181,6 +181,17 @@ async fn run_on_cluster(
             return EXIT_USAGE;
         }
     };
+    if !args.no_preload {
+        let mut images: Vec<String> = vec![];
+        for image in plans.iter().flat_map(|p| &p.images) {
+            if !images.contains(image) {
+                images.push(image.clone());
+            }
+        }
+        for line in provider.preload(&images).await {
+            eprintln!("preload: {line}");
+        }
+    }
     let code = run_prepared(
         &prepared,
         &*provider,

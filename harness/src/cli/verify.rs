@@ -118,6 +118,7 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
         finally: vec![],
         guards: vec![],
         demand: Default::default(),
+        images: vec![],
         skip_if_undersized: false,
         secrets,
         values,

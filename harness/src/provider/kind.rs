@@ -53,6 +53,19 @@ impl Provider for Kind {
         }
     }
 
+    async fn preload(&self, images: &[String]) -> Vec<String> {
+        let Some(p) = &self.up else {
+            return vec![];
+        };
+        let name = p.name.clone();
+        // kind itself skips nodes that already hold the image.
+        super::preload_each(images, |image| {
+            let args = kind_load_args(&name, &image);
+            async move { run_tool("kind", &args, Duration::from_secs(600)).await }
+        })
+        .await
+    }
+
     async fn export_logs(&self, dir: &Path) -> Result<(), ProviderError> {
         match &self.up {
             Some(p) => kind_export_logs(&p.name, dir).await,
@@ -70,6 +83,17 @@ pub fn kind_config(workers: u32) -> String {
         text.push_str("  - role: worker\n");
     }
     text
+}
+
+/// `kind load docker-image IMAGE --name CLUSTER`.
+pub fn kind_load_args(cluster: &str, image: &str) -> Vec<String> {
+    vec![
+        "load".into(),
+        "docker-image".into(),
+        image.into(),
+        "--name".into(),
+        cluster.into(),
+    ]
 }
 
 pub fn kind_create_args(name: &str, config: &Path, kubeconfig: &Path) -> Vec<String> {
@@ -207,6 +231,17 @@ mod tests {
         assert_eq!(
             command_line("kind", &args),
             "kind create cluster --name harness-x --config /r/kind.yaml --kubeconfig /r/kc --wait 5m"
+        );
+        assert_eq!(
+            command_line("kind", &kind_load_args("harness-x", "cassandra:4.1.11")),
+            "kind load docker-image cassandra:4.1.11 --name harness-x"
+        );
+        assert_eq!(
+            command_line(
+                "docker",
+                &super::super::docker_pull_args("cassandra:4.1.11")
+            ),
+            "docker pull cassandra:4.1.11"
         );
     }
 }

@@ -18,6 +18,18 @@ impl Provider for Minikube {
         Ok(prepared)
     }
 
+    async fn preload(&self, images: &[String]) -> Vec<String> {
+        let Some(p) = &self.up else {
+            return vec![];
+        };
+        let profile = p.name.clone();
+        super::preload_each(images, |image| {
+            let args = minikube_load_args(&profile, &image);
+            async move { run_tool("minikube", &args, Duration::from_secs(600)).await }
+        })
+        .await
+    }
+
     async fn teardown(&mut self) -> Result<(), ProviderError> {
         match self.up.take() {
             Some(p) if p.created => run_tool(
@@ -30,6 +42,17 @@ impl Provider for Minikube {
             _ => Ok(()),
         }
     }
+}
+
+/// `minikube -p PROFILE image load IMAGE` (it skips an image the nodes already hold).
+pub fn minikube_load_args(profile: &str, image: &str) -> Vec<String> {
+    vec![
+        "-p".into(),
+        profile.into(),
+        "image".into(),
+        "load".into(),
+        image.into(),
+    ]
 }
 
 pub fn minikube_start_args(profile: &str, nodes: u32) -> Vec<String> {
@@ -71,6 +94,10 @@ mod tests {
         assert_eq!(
             command_line("minikube", &minikube_start_args("p", 0)),
             "minikube start -p p --nodes 1 --wait=all"
+        );
+        assert_eq!(
+            command_line("minikube", &minikube_load_args("p", "memcached:1.6.38")),
+            "minikube -p p image load memcached:1.6.38"
         );
     }
 }

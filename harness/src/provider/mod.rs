@@ -109,6 +109,62 @@ pub async fn run_tool(
     .map_err(|e| ProviderError::Config(format!("running a tool: {e}")))?
 }
 
+/// `docker pull IMAGE`, only when the host does not have it: each image is pulled once,
+/// instead of once per node (and once per node's retry) against the registry's rate limits.
+pub async fn pull_once(image: &str) -> Result<&'static str, ProviderError> {
+    let present = run_tool(
+        "docker",
+        &["image".into(), "inspect".into(), image.into()],
+        Duration::from_secs(20),
+    )
+    .await
+    .is_ok();
+    if present {
+        return Ok("on the host already");
+    }
+    run_tool("docker", &docker_pull_args(image), Duration::from_secs(600))
+        .await
+        .map(|_| "pulled")
+}
+
+pub fn docker_pull_args(image: &str) -> Vec<String> {
+    vec!["pull".into(), image.into()]
+}
+
+/// Preloads each image with `load`, after pulling it once on the host; one line per image
+/// (a failure is said, not fatal: the nodes will try to pull it themselves).
+pub async fn preload_each<F, Fut>(images: &[String], load: F) -> Vec<String>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<String, ProviderError>>,
+{
+    let mut out = vec![];
+    for image in images {
+        let line = match pull_once(image).await {
+            Err(e) => format!(
+                "{image}: not preloaded, the host could not pull it ({})",
+                first_line(&e.to_string())
+            ),
+            Ok(how) => match load(image.clone()).await {
+                Ok(_) => format!("{image}: {how}, loaded into the cluster"),
+                Err(e) => format!(
+                    "{image}: {how}, but loading it failed ({})",
+                    first_line(&e.to_string())
+                ),
+            },
+        };
+        out.push(line);
+    }
+    out
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(text)
+}
+
 /// What a run asks of a provider.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -129,6 +185,11 @@ pub trait Provider: Send + Sync {
     async fn up(&mut self, request: &Request) -> Result<Prepared, ProviderError>;
     /// Deletes what `up` created; a cluster the harness did not create is left alone.
     async fn teardown(&mut self) -> Result<(), ProviderError>;
+    /// Makes `images` present in the cluster before the first scenario (pulled once on the
+    /// host, loaded into every node), where the provider can; returns one line per image.
+    async fn preload(&self, _images: &[String]) -> Vec<String> {
+        vec![]
+    }
     /// Writes the cluster's own logs under `dir` after a failed run, where it can.
     async fn export_logs(&self, _dir: &Path) -> Result<(), ProviderError> {
         Ok(())
@@ -208,6 +269,26 @@ pub async fn client_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Layer 2 (the machine's real Docker, which has no registry here): an image the host lacks
+    // and cannot pull is not loaded, and the line says why; the loader is never called for it.
+    #[tokio::test]
+    async fn preload_says_when_an_image_could_not_be_pulled_and_skips_loading_it() {
+        let loaded = std::sync::Mutex::new(vec![]);
+        let lines = preload_each(&["harness-test/no-such-image:0".to_string()], |image| {
+            loaded.lock().unwrap().push(image);
+            async { Ok(String::new()) }
+        })
+        .await;
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with(
+                "harness-test/no-such-image:0: not preloaded, the host could not pull it"
+            ),
+            "{lines:?}"
+        );
+        assert!(loaded.lock().unwrap().is_empty());
+    }
 
     // Layer 1 (pure): running tools, without the cluster binaries.
     #[tokio::test]

@@ -246,6 +246,7 @@ pub(crate) fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> Scenar
         finally,
         guards: vec![],
         demand: Default::default(),
+        images: vec![],
         skip_if_undersized: false,
         secrets: vec!["hunter2-secret".into()],
         values: Default::default(),
