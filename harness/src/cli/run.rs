@@ -8,8 +8,8 @@ use crate::plan::{CleanupPolicy, ScenarioPlan};
 use crate::provider as prov;
 use crate::report::events::{Event, EventSink};
 use crate::report::{
-    Fanout, Reporter, console::ConsoleReporter, evidence_files::EvidenceFiles, json::JsonReporter,
-    junit::JunitReporter,
+    Fanout, Reporter, console::ConsoleReporter, evidence_files::EvidenceFiles, html::HtmlReporter,
+    json::JsonReporter, junit::JunitReporter,
 };
 use crate::runner::Executor;
 use std::io::IsTerminal;
@@ -293,9 +293,19 @@ pub async fn execute(
         Box::new(JunitReporter::new(junit.to_path_buf())),
         Box::new(JsonReporter::new(json.to_path_buf())),
         Box::new(EvidenceFiles::new(evidence)),
+        Box::new(HtmlReporter::new(
+            json.parent()
+                .unwrap_or_else(|| Path::new("."))
+                .join("index.html"),
+        )),
     ];
     let code = execute_with(cluster, plans, run_id, reporters, parallel, reran).await;
-    eprintln!("reports: {} and {}", junit.display(), json.display());
+    eprintln!(
+        "reports: {}, {} and {}",
+        junit.display(),
+        json.display(),
+        json.with_file_name("index.html").display()
+    );
     code
 }
 

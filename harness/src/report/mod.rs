@@ -1,12 +1,14 @@
 //! Reporters: they consume the runner's [`Event`]s (defined here, in [`events`], beside their
 //! consumers) and write results. The console reporter prints
 //! live progress to stdout; the JUnit and JSON reporters write files at the end of the run; the
-//! evidence files reporter writes each failed step's evidence, complete, as it comes.
+//! evidence files reporter writes each failed step's evidence, complete, as it comes; the HTML
+//! reporter writes one self-contained page with a timeline per scenario.
 
 pub mod budget;
 pub mod console;
 pub mod events;
 pub mod evidence_files;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod sanitize;
