@@ -357,6 +357,15 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, ReadError> {
 #[serde(transparent)]
 pub struct ScalarString(pub String);
 
+impl schemars::JsonSchema for ScalarString {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scalar".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": ["string", "number", "boolean"]})
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for ScalarString {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;

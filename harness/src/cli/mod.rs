@@ -58,6 +58,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run one verifier against static endpoints (no cluster needed).
     Verify(Box<VerifyArgs>),
+    /// Print the JSON Schema of scenario files (for editors: yaml-language-server).
+    Schema,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -201,6 +203,10 @@ async fn dispatch(cli: Cli) -> u8 {
         } => plan_cmd(&file, manifests, json, run_id),
         Command::Run(args) => run::run(args).await,
         Command::Verify(args) => verify::verify(*args).await,
+        Command::Schema => {
+            println!("{}", crate::scenario::schema());
+            EXIT_PASS
+        }
     }
 }
 

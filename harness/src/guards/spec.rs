@@ -16,7 +16,7 @@ use crate::cluster::Watch;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGuard {
     pub name: Option<String>,
@@ -29,13 +29,13 @@ pub struct RawGuard {
     pub no_warning_events: Option<RawWarningEvents>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSelector {
     pub selector: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUnready {
     pub selector: String,
@@ -47,7 +47,7 @@ fn default_grace() -> String {
     "0s".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLogMatch {
     pub selector: String,
@@ -55,7 +55,7 @@ pub struct RawLogMatch {
     pub regex: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWarningEvents {
     /// Event reasons that violate the guard; every Warning event when empty.

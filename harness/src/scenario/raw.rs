@@ -10,7 +10,7 @@ use std::fmt;
 
 pub use crate::check::ScalarString;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     pub name: String,
@@ -34,7 +34,7 @@ pub struct RawScenario {
 
 /// What the scenario needs from a cluster. `required: false` marks a scenario that only talks to
 /// static endpoints (no Kubernetes at all).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterNeeds {
     #[serde(default = "yes")]
@@ -60,7 +60,7 @@ impl Default for ClusterNeeds {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VersionRange {
     pub min: Option<String>,
@@ -77,7 +77,7 @@ pub struct VariableDef {
     pub secret: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct VariableDefMap {
     value: Option<ScalarString>,
@@ -85,6 +85,18 @@ struct VariableDefMap {
     default: Option<ScalarString>,
     #[serde(default)]
     secret: bool,
+}
+
+/// A variable: a scalar, or a map with `value`, `env`, `default`, `secret`.
+impl schemars::JsonSchema for VariableDef {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Variable".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let scalar = generator.subschema_for::<ScalarString>();
+        let map = generator.subschema_for::<VariableDefMap>();
+        schemars::json_schema!({"anyOf": [scalar, map]})
+    }
 }
 
 impl<'de> Deserialize<'de> for VariableDef {
@@ -145,12 +157,50 @@ pub struct RawStep {
 
 /// `retry: { every: 2s, for: 1m }`: repeat a failing `exec` or `verify` until it passes or the
 /// time is up.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRetry {
     pub every: String,
     #[serde(rename = "for")]
     pub for_: String,
+}
+
+/// A step: its common keys and exactly one kind, from the step registry.
+impl schemars::JsonSchema for RawStep {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Step".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let mut properties = serde_json::Map::new();
+        properties.insert(
+            "id".into(),
+            serde_json::json!({"type": "string", "pattern": "^[a-z0-9-]+$"}),
+        );
+        properties.insert("description".into(), serde_json::json!({"type": "string"}));
+        properties.insert(
+            "timeout".into(),
+            serde_json::json!({"type": "string", "description": "a duration such as 90s or 5m"}),
+        );
+        properties.insert(
+            "continue_on_error".into(),
+            serde_json::json!({"type": "boolean"}),
+        );
+        properties.insert(
+            "retry".into(),
+            generator.subschema_for::<RawRetry>().to_value(),
+        );
+        let mut one_kind = vec![];
+        for (kind, schema) in crate::steps::kind_schemas(generator) {
+            properties.insert(kind.into(), schema.to_value());
+            one_kind.push(serde_json::json!({"required": [kind]}));
+        }
+        schemars::json_schema!({
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+            "oneOf": one_kind
+        })
+    }
 }
 
 const STEP_COMMON_KEYS: [&str; 5] = ["id", "description", "timeout", "continue_on_error", "retry"];

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub const MAX_MANIFEST_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Paths are relative to the scenario file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub file: Option<String>,

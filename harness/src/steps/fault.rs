@@ -8,7 +8,7 @@ use crate::cluster::Fault;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Raw {
     /// Delete a pod; by default wait for a replacement (new UID) to be Ready.

@@ -39,8 +39,9 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     /// Whether variables are substituted in the raw spec before [`StepKind::check`] sees it
     /// (`apply` substitutes in its manifests itself, to report their own lines).
     const RENDER: bool = true;
-    /// What the scenario file says under the kind's key.
-    type Raw: DeserializeOwned + Serialize + Clone + Debug;
+    /// What the scenario file says under the kind's key (its JSON Schema is what `harness
+    /// schema` prints for it).
+    type Raw: DeserializeOwned + Serialize + Clone + Debug + schemars::JsonSchema;
 
     /// Validates the raw spec into the typed one, reporting every problem at `path`.
     fn check(raw: Self::Raw, cx: &mut Checker, path: &str) -> Option<Self>;
@@ -236,6 +237,16 @@ macro_rules! step_kinds {
 
         /// Every step kind's key, in registration order.
         pub const KINDS: &[&str] = &[$(<$module::$kind as StepKind>::NAME),*];
+
+        /// Each kind's key with the JSON Schema of what a scenario may write under it.
+        pub fn kind_schemas(
+            generator: &mut schemars::SchemaGenerator,
+        ) -> Vec<(&'static str, schemars::Schema)> {
+            vec![$((
+                <$module::$kind as StepKind>::NAME,
+                generator.subschema_for::<<$module::$kind as StepKind>::Raw>(),
+            )),*]
+        }
 
         /// The built-in timeout of a kind (`None` for a name that is no kind).
         pub fn default_timeout(kind: &str) -> Option<Duration> {

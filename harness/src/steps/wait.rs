@@ -7,7 +7,7 @@ use crate::cluster::{RolloutKind, Selection, WaitCondition};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Raw {
     /// StatefulSet/Deployment/DaemonSet/ReplicaSet/ReplicationController fully rolled out.

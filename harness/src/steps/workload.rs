@@ -23,7 +23,7 @@ use crate::verify::{Credentials, RawCredentials, RawTarget, Target, nonce};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub start: Option<String>,
@@ -32,7 +32,7 @@ pub struct Raw {
     pub galera_writes: Option<RawGaleraWrites>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGaleraWrites {
     pub target: RawTarget,

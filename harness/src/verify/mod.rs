@@ -41,7 +41,7 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     /// The key that names it under `verify:` and on `harness verify`.
     const NAME: &'static str;
     /// What a scenario says under its key.
-    type Raw: DeserializeOwned + Serialize + Clone + Debug;
+    type Raw: DeserializeOwned + Serialize + Clone + Debug + schemars::JsonSchema;
 
     /// Validates the raw spec (variables already substituted) into the typed one.
     fn check(raw: Self::Raw, cx: &mut Checker, path: &str) -> Option<Self>;

@@ -28,6 +28,28 @@ macro_rules! verifiers {
         /// Every verifier's name, in registration order.
         pub const NAMES: &[&str] = &[$(<$($module)::+ as Verifier>::NAME),*];
 
+        /// A `verify:` value: exactly one verifier's name with its raw spec.
+        impl schemars::JsonSchema for RawVerify {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                "Verify".into()
+            }
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let mut properties = serde_json::Map::new();
+                $(properties.insert(
+                    <$($module)::+ as Verifier>::NAME.to_string(),
+                    generator.subschema_for::<<$($module)::+ as Verifier>::Raw>().to_value(),
+                );)*
+                schemars::json_schema!({
+                    "description": "One verifier: its name and its spec.",
+                    "type": "object",
+                    "properties": properties,
+                    "additionalProperties": false,
+                    "minProperties": 1,
+                    "maxProperties": 1
+                })
+            }
+        }
+
         impl RawVerify {
             pub fn name(&self) -> &'static str {
                 match self {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Pods of a selector in the scenario namespace (reached through port-forward bridges), or
 /// fixed `host:port` endpoints (static targets, no cluster needed).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
     /// Label selector of the pods, e.g. `app=galera`.
@@ -21,7 +21,7 @@ pub struct RawTarget {
 
 /// Proxies reached from inside application pods (`via_pods` + `host_env` + `port`), or static
 /// proxy endpoints.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProxyTarget {
     /// Label selector of the application pods that reach their node-local proxy.
@@ -182,7 +182,7 @@ impl RawProxyTarget {
 
 /// A password from an environment variable of the harness, a scenario variable marked secret,
 /// or a Kubernetes Secret in the scenario namespace. Never a literal.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum PasswordSource {
     Env(String),
@@ -190,11 +190,12 @@ pub enum PasswordSource {
     Secret { name: String, key: String },
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCredentials {
     pub user: String,
     #[serde(default, with = "serde_yaml::with::singleton_map")]
+    #[schemars(with = "Option<PasswordSource>")]
     pub password: Option<PasswordSource>,
 }
 

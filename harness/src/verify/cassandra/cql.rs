@@ -29,7 +29,7 @@ use std::time::Duration;
 /// CQL scripts larger than this are refused.
 pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub target: RawTarget,

@@ -6,7 +6,7 @@ use crate::check::Checker;
 use crate::verify::{Verdict, Verifier, VerifyContext, VerifyFlags, nonce};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub pod: String,

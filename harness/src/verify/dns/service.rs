@@ -11,7 +11,7 @@ use crate::verify::{PodRef, PodShell, Verdict, Verifier, VerifyContext, VerifyFl
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     /// The headless Service's name.

@@ -25,7 +25,7 @@ const OP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause before a writer reconnects after an error (bounds the retry rate against a dead node).
 const RECONNECT_PAUSE: Duration = Duration::from_millis(200);
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub target: RawTarget,
@@ -47,7 +47,7 @@ pub struct Raw {
 }
 
 /// Deletes a pod `after` the writers started (the node-loss scenario).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDuring {
     pub delete_pod: String,

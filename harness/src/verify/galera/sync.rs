@@ -14,7 +14,7 @@ use crate::verify::{
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub target: RawTarget,

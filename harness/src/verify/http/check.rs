@@ -8,7 +8,7 @@ use crate::cluster::Endpoint;
 use crate::verify::{RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub target: RawTarget,

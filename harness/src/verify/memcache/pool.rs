@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use tokio::io::BufWriter;
 use tokio::net::TcpStream;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub target: RawTarget,

@@ -14,7 +14,7 @@ use crate::verify::{RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyF
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub proxies: RawProxyTarget,

@@ -1,0 +1,97 @@
+//! `harness schema` (layer 1, the real binary): the JSON Schema editors use accepts every
+//! scenario in `scenarios/` and refuses files whose shape is wrong (an unknown key, a step with
+//! two kinds or none, a verifier that does not exist, a wrong type), as the loader does.
+
+use std::process::Command;
+
+fn schema() -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .arg("schema")
+        .output()
+        .expect("run harness schema");
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).expect("the schema is JSON")
+}
+
+fn yaml(text: &str) -> serde_json::Value {
+    serde_yaml::from_str(text).expect("YAML")
+}
+
+fn scenario_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            scenario_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_scenario_matches_the_schema_and_wrong_shapes_do_not() {
+    let validator = jsonschema::validator_for(&schema()).expect("a valid JSON Schema");
+    let mut files = vec![];
+    scenario_files(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"),
+        &mut files,
+    );
+    assert!(files.len() >= 8, "{files:?}");
+    for file in &files {
+        let doc = yaml(&std::fs::read_to_string(file).unwrap());
+        let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", file.display());
+    }
+    for (what, text) in [
+        (
+            "unknown top-level key",
+            "name: x\nstepz: []\nsteps: [{sleep: 1s}]\n",
+        ),
+        (
+            "a step with two kinds",
+            "name: x\nsteps:\n  - sleep: 1s\n    exec: { pod: p, command: [true] }\n",
+        ),
+        ("a step with no kind", "name: x\nsteps:\n  - id: nothing\n"),
+        (
+            "an unknown verifier",
+            "name: x\nsteps:\n  - verify: { galera.statuz: {} }\n",
+        ),
+        (
+            "two verifiers in one step",
+            "name: x\nsteps:\n  - verify: { http: {}, cql: {} }\n",
+        ),
+        (
+            "a wrong type",
+            "name: x\nsteps:\n  - scale: { kind: StatefulSet, name: s, replicas: many }\n",
+        ),
+        (
+            "an unknown key in a step kind",
+            "name: x\nsteps:\n  - wait: { rollout: { kind: StatefulSet, name: s }, forever: true }\n",
+        ),
+        (
+            "a literal password",
+            "name: x\nsteps:\n  - verify:\n      galera.status:\n        target: { endpoints: [a:1] }\n        credentials: { user: root, password: hunter2 }\n",
+        ),
+    ] {
+        assert!(
+            !validator.is_valid(&yaml(text)),
+            "the schema accepted {what}"
+        );
+    }
+}
+
+// The committed copy the scenarios' modelines point at is what `harness schema` prints.
+#[test]
+fn the_committed_schema_is_current() {
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenario.schema.json"
+    ))
+    .expect("scenario.schema.json at the repository root");
+    let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(
+        committed,
+        schema(),
+        "scenario.schema.json is stale: run `cargo run -q -p harness -- schema > scenario.schema.json`"
+    );
+}
