@@ -11,7 +11,8 @@
 //!
 //! Statements it understands: `DROP KEYSPACE [IF EXISTS]`, `CREATE KEYSPACE [IF NOT EXISTS]`,
 //! `USE`, `CREATE TABLE [IF NOT EXISTS] t (col type [PRIMARY KEY], ...)`,
-//! `INSERT INTO t (cols) VALUES (literals)` and `SELECT cols|* FROM t`; anything else is a
+//! `INSERT INTO t (cols) VALUES (literals)`, `DELETE FROM t WHERE col = literal` and
+//! `SELECT cols|* FROM t`; anything else is a
 //! syntax error, so a driver query it was not built for shows up as a failing test.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -215,6 +216,18 @@ impl StandIn {
     }
 
     /// Rows stored in `keyspace.table`.
+    /// The keyspaces that exist now.
+    pub fn keyspaces(&self) -> Vec<String> {
+        self.shared
+            .store
+            .lock()
+            .unwrap()
+            .keyspaces
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     pub fn rows(&self, table: &str) -> usize {
         let store = self.shared.store.lock().unwrap();
         store.tables.get(table).map_or(0, |(_, rows)| rows.len())
@@ -718,6 +731,33 @@ fn query(
                 return error(INVALID, &format!("unconfigured table {table}"));
             };
             data.push(cols.into_iter().zip(values).collect());
+            void()
+        }
+        Some("DELETE") if up.get(1).map(String::as_str) == Some("FROM") => {
+            let Some(name) = w.get(2) else {
+                return error(SYNTAX_ERROR, "DELETE FROM without a table");
+            };
+            let (ks, table) = match qualified(name, keyspace) {
+                Ok(q) => q,
+                Err(e) => return error(INVALID, &e),
+            };
+            let Some((_, condition)) = flat
+                .split_once(" WHERE ")
+                .or_else(|| flat.split_once(" where "))
+            else {
+                return error(SYNTAX_ERROR, "DELETE without WHERE");
+            };
+            let Some((column, value)) = condition.split_once('=') else {
+                return error(SYNTAX_ERROR, "DELETE ... WHERE needs `col = literal`");
+            };
+            let (column, value) = (
+                column.trim().to_string(),
+                literals(value.trim()).pop().unwrap_or_default(),
+            );
+            let Some((_, data)) = store.tables.get_mut(&format!("{ks}.{table}")) else {
+                return error(INVALID, &format!("unconfigured table {table}"));
+            };
+            data.retain(|row| row.get(&column) != Some(&value));
             void()
         }
         Some("SELECT") => {

@@ -967,3 +967,33 @@ async fn a_logs_step_within_a_window_waits_for_the_line_or_names_the_pod_without
         "{requests:?}"
     );
 }
+
+// Layer 3 (fake API server, CQL stand-in behind the port-forwards): a `cql.writes` workload
+// started by one step writes through the bridges while later steps run, a later step stops
+// it, `verify: { workload }` reads every acknowledged write back through every node at QUORUM,
+// and the clean-up registered before the first write drops its keyspace.
+#[tokio::test]
+async fn a_cql_workload_runs_across_steps_and_is_verified_then_dropped() {
+    let standin = StandIn::start(3, None, Faults::default()).await;
+    let handle = standin.handle();
+    let api = FakeApi::start(cassandra_pods(&standin, move || handle.nodetool_status())).await;
+    let yaml = "name: cassandra-streams\nsteps:\n  - workload:\n      start: writes\n      cql.writes: { target: { pods: app=cassandra, port: 9042 }, writers: 2 }\n  - sleep: 1s\n  - workload: { stop: writes }\n  - verify: { workload: writes }\n";
+    let (result, events) = run_scenario(&api, yaml).await;
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(result.passed, "{text}");
+    assert!(text.contains("acknowledged"), "{text}");
+    assert!(
+        standin
+            .keyspaces()
+            .iter()
+            .all(|k| !k.starts_with("harness_workload_")),
+        "{:?}",
+        standin.keyspaces()
+    );
+    let writes = standin
+        .coordinated()
+        .iter()
+        .filter(|c| c.statement.starts_with("INSERT INTO harness_workload_"))
+        .count();
+    assert!(writes > 5, "{writes}");
+}

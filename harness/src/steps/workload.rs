@@ -1,6 +1,8 @@
 //! `workload`: starts a background workload under an id, or stops one. It keeps writing while
 //! the following steps run (faults, scales, restarts); `verify: { workload: <id> }` checks its
-//! ledger later (see `verify/workload.rs`).
+//! ledger later (see `verify/workload.rs`). `galera.writes` writes on every Galera node;
+//! `cql.writes` through the Cassandra driver at a consistency level (default QUORUM) into a
+//! keyspace of its own, replicated to up to three nodes.
 //!
 //! ```yaml
 //! - workload:
@@ -30,6 +32,30 @@ pub struct Raw {
     pub stop: Option<String>,
     #[serde(rename = "galera.writes")]
     pub galera_writes: Option<RawGaleraWrites>,
+    #[serde(rename = "cql.writes")]
+    pub cql_writes: Option<RawCqlWrites>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawCqlWrites {
+    pub target: RawTarget,
+    pub credentials: Option<RawCredentials>,
+    /// The consistency of the writes and of the read-back.
+    #[serde(default = "quorum")]
+    pub consistency: String,
+    #[serde(default = "two")]
+    pub writers: i64,
+    /// Delete every Nth acknowledged row (0: never).
+    #[serde(default = "five")]
+    pub delete_every: i64,
+}
+
+fn quorum() -> String {
+    "QUORUM".into()
+}
+fn two() -> i64 {
+    2
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -54,8 +80,25 @@ fn five() -> i64 {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkloadStep {
-    Start { id: String, galera: GaleraWrites },
+    Start { id: String, writes: Writes },
     Stop { id: String },
+}
+
+/// What a workload writes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Writes {
+    Galera(GaleraWrites),
+    Cql(CqlWrites),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CqlWrites {
+    pub target: Target,
+    pub credentials: Option<Credentials>,
+    pub consistency: crate::verify::cassandra::cql::Level,
+    pub writers: u32,
+    pub delete_every: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,9 +123,9 @@ impl StepKind for WorkloadStep {
             return None;
         }
         if let Some(id) = raw.stop {
-            if raw.galera_writes.is_some() {
+            if raw.galera_writes.is_some() || raw.cql_writes.is_some() {
                 cx.error(
-                    &format!("{path}.galera.writes"),
+                    path,
                     "a `stop` names the workload only; its kind was given when it started",
                 );
                 return None;
@@ -90,23 +133,59 @@ impl StepKind for WorkloadStep {
             return Some(WorkloadStep::Stop { id });
         }
         let id = raw.start?;
-        let Some(g) = raw.galera_writes else {
-            cx.error(path, "say what to start: `galera.writes`");
+        if !cx.exactly_one(
+            path,
+            &[
+                ("galera.writes", raw.galera_writes.is_some()),
+                ("cql.writes", raw.cql_writes.is_some()),
+            ],
+        ) {
             return None;
+        }
+        if let Some(g) = raw.galera_writes {
+            let at = format!("{path}.galera.writes");
+            let target = g.target.check(cx, &format!("{at}.target"), 1);
+            let credentials = g.credentials.check(cx, &format!("{at}.credentials"));
+            let writers = cx.count(&format!("{at}.writers_per_node"), g.writers_per_node, 1);
+            let delete_every = cx.count(&format!("{at}.delete_every"), g.delete_every, 0);
+            return Some(WorkloadStep::Start {
+                id,
+                writes: Writes::Galera(GaleraWrites {
+                    target: target?,
+                    credentials: credentials?,
+                    writers_per_node: writers?,
+                    delete_every: delete_every?,
+                }),
+            });
+        }
+        let c = raw.cql_writes?;
+        let at = format!("{path}.cql.writes");
+        let target = c.target.check(cx, &format!("{at}.target"), 1);
+        let credentials = match &c.credentials {
+            Some(creds) => Some(creds.check(cx, &format!("{at}.credentials"))?),
+            None => None,
         };
-        let at = format!("{path}.galera.writes");
-        let target = g.target.check(cx, &format!("{at}.target"), 1);
-        let credentials = g.credentials.check(cx, &format!("{at}.credentials"));
-        let writers = cx.count(&format!("{at}.writers_per_node"), g.writers_per_node, 1);
-        let delete_every = cx.count(&format!("{at}.delete_every"), g.delete_every, 0);
+        let consistency = crate::verify::cassandra::cql::consistency(&c.consistency);
+        if consistency.is_none() {
+            cx.error(
+                &format!("{at}.consistency"),
+                format!(
+                    "`{}` is not a consistency level: ONE, TWO, THREE, QUORUM, ALL, LOCAL_QUORUM or LOCAL_ONE",
+                    c.consistency
+                ),
+            );
+        }
+        let writers = cx.count(&format!("{at}.writers"), c.writers, 1);
+        let delete_every = cx.count(&format!("{at}.delete_every"), c.delete_every, 0);
         Some(WorkloadStep::Start {
             id,
-            galera: GaleraWrites {
+            writes: Writes::Cql(CqlWrites {
                 target: target?,
-                credentials: credentials?,
-                writers_per_node: writers?,
+                credentials,
+                consistency: consistency?,
+                writers: writers?,
                 delete_every: delete_every?,
-            },
+            }),
         })
     }
 
@@ -118,7 +197,10 @@ impl StepKind for WorkloadStep {
                 .stop(id)
                 .await
                 .map_err(|e| StepFailure::failed(e, "")),
-            WorkloadStep::Start { id, galera } => {
+            WorkloadStep::Start {
+                id,
+                writes: Writes::Galera(galera),
+            } => {
                 let nodes = resolve(ctx, &galera.target).await?;
                 let login = login_for(Some(&galera.credentials), "galera.writes", ctx).await?;
                 let login = crate::verify::galera::Login {
@@ -152,14 +234,68 @@ impl StepKind for WorkloadStep {
                     names.join(", ")
                 ))
             }
+            WorkloadStep::Start {
+                id,
+                writes: Writes::Cql(cql),
+            } => {
+                use crate::verify::cassandra::writes as cql_writes;
+                let nodes = resolve(ctx, &cql.target).await?;
+                let login = login_for(cql.credentials.as_ref(), "cql.writes", ctx).await?;
+                let login = login.user.zip(login.password);
+                let failed = |e: String| StepFailure::failed(format!("cql.writes: {e}"), "");
+                let session = cql_writes::connect(&nodes, login.clone())
+                    .await
+                    .map_err(failed)?;
+                let keyspace = format!("harness_workload_{}", nonce());
+                // The drop is registered before the first write: it runs however the run ends.
+                let (drop_nodes, drop_keyspace) = (nodes.clone(), keyspace.clone());
+                ctx.state
+                    .undo
+                    .register(format!("drop keyspace {keyspace}"), async move {
+                        let session = cql_writes::connect(&drop_nodes, login).await?;
+                        session
+                            .query_unpaged(format!("DROP KEYSPACE IF EXISTS {drop_keyspace}"), &[])
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    });
+                let table = cql_writes::prepare(&session, &keyspace, nodes.len())
+                    .await
+                    .map_err(failed)?;
+                ctx.state
+                    .workloads
+                    .start_cql(
+                        id,
+                        nodes,
+                        std::sync::Arc::new(session),
+                        table,
+                        cql.consistency.value,
+                        (cql.writers as usize, u64::from(cql.delete_every)),
+                    )
+                    .map_err(|e| StepFailure::failed(e, ""))?;
+                Ok(format!(
+                    "workload `{id}` started: {} CQL writer(s) at {}",
+                    cql.writers, cql.consistency.name
+                ))
+            }
         }
     }
 
     fn summary(&self) -> String {
         match self {
-            WorkloadStep::Start { id, galera } => format!(
+            WorkloadStep::Start {
+                id,
+                writes: Writes::Galera(galera),
+            } => format!(
                 "start workload `{id}`: galera.writes, {} writer(s) per node",
                 galera.writers_per_node
+            ),
+            WorkloadStep::Start {
+                id,
+                writes: Writes::Cql(cql),
+            } => format!(
+                "start workload `{id}`: cql.writes, {} writer(s) at {}",
+                cql.writers, cql.consistency.name
             ),
             WorkloadStep::Stop { id } => format!("stop workload `{id}`"),
         }
@@ -167,7 +303,14 @@ impl StepKind for WorkloadStep {
 
     fn needs_cluster(&self) -> bool {
         match self {
-            WorkloadStep::Start { galera, .. } => galera.target.needs_cluster(),
+            WorkloadStep::Start {
+                writes: Writes::Galera(g),
+                ..
+            } => g.target.needs_cluster(),
+            WorkloadStep::Start {
+                writes: Writes::Cql(c),
+                ..
+            } => c.target.needs_cluster(),
             WorkloadStep::Stop { .. } => false,
         }
     }

@@ -1,8 +1,9 @@
 //! Background workloads that keep writing across the steps of a scenario (through faults,
 //! scales and restarts), and the `workload` verifier that checks their ledger afterwards.
 //!
-//! A `workload` step starts one under an id (`galera.writes`: writers on every Galera node,
-//! acknowledged inserts and deletes recorded as they happen) or stops it; `verify: { workload:
+//! A `workload` step starts one under an id (`galera.writes`: writers on every Galera node;
+//! `cql.writes`: writers through the driver at a consistency level; acknowledged inserts and
+//! deletes recorded as they happen) or stops it; `verify: { workload:
 //! <id> }` stops it if it still runs and checks the ledger on every node: every acknowledged
 //! write readable, every acknowledged delete gone, unacknowledged writes reported apart, the
 //! history kept as evidence (JSON lines). The runner stops whatever still runs when the main
@@ -33,11 +34,25 @@ impl std::fmt::Debug for Workloads {
     }
 }
 
-/// One Galera write workload: where it writes, its ledger, and how to stop it.
+/// Where a workload writes.
+#[derive(Clone)]
+pub enum Store {
+    Galera {
+        nodes: Vec<Endpoint>,
+        login: Login,
+        table: String,
+    },
+    Cql {
+        nodes: Vec<Endpoint>,
+        session: Arc<scylla::client::session::Session>,
+        table: String,
+        level: scylla::statement::Consistency,
+    },
+}
+
+/// One write workload: where it writes, its ledger, and how to stop it.
 pub struct Running {
-    pub nodes: Vec<Endpoint>,
-    pub login: Login,
-    pub table: String,
+    pub store: Store,
     pub history: Arc<Mutex<History>>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -61,39 +76,72 @@ impl Workloads {
         writers: usize,
         delete_every: u64,
     ) -> Result<(), String> {
+        let store = Store::Galera {
+            nodes: nodes.clone(),
+            login: login.clone(),
+            table: table.clone(),
+        };
+        self.start(id, store, move |stop, history| async move {
+            writes::write_until(
+                &nodes,
+                &login,
+                &table,
+                writers,
+                delete_every,
+                &stop,
+                history,
+            )
+            .await;
+        })
+    }
+
+    /// Starts `writers` CQL writers into `table` (created by the caller) through `session`,
+    /// at `level`, deleting every `delete_every`th row, in the background, under `id`.
+    pub fn start_cql(
+        &self,
+        id: &str,
+        nodes: Vec<Endpoint>,
+        session: Arc<scylla::client::session::Session>,
+        table: String,
+        level: scylla::statement::Consistency,
+        (writers, delete_every): (usize, u64),
+    ) -> Result<(), String> {
+        let store = Store::Cql {
+            nodes,
+            session: session.clone(),
+            table: table.clone(),
+            level,
+        };
+        self.start(id, store, move |stop, history| async move {
+            super::cassandra::writes::write_until(
+                &session,
+                &table,
+                level,
+                writers,
+                delete_every,
+                &stop,
+                history,
+            )
+            .await;
+        })
+    }
+
+    fn start<F, Fut>(&self, id: &str, store: Store, writers: F) -> Result<(), String>
+    where
+        F: FnOnce(CancellationToken, Arc<Mutex<History>>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let mut all = self.lock();
         if all.contains_key(id) {
             return Err(format!("workload `{id}` was already started"));
         }
         let stop = CancellationToken::new();
         let history = Arc::new(Mutex::new(History::default()));
-        let task = {
-            let (nodes, login, table, stop, history) = (
-                nodes.clone(),
-                login.clone(),
-                table.clone(),
-                stop.clone(),
-                history.clone(),
-            );
-            tokio::spawn(async move {
-                writes::write_until(
-                    &nodes,
-                    &login,
-                    &table,
-                    writers,
-                    delete_every,
-                    &stop,
-                    history,
-                )
-                .await;
-            })
-        };
+        let task = tokio::spawn(writers(stop.clone(), history.clone()));
         all.insert(
             id.to_string(),
             Running {
-                nodes,
-                login,
-                table,
+                store,
                 history,
                 stop,
                 task: Some(task),
@@ -141,11 +189,11 @@ impl Workloads {
     }
 
     /// Where a workload wrote and what it was told, once stopped.
-    fn ledger(&self, id: &str) -> Option<(Vec<Endpoint>, Login, String, History)> {
+    fn ledger(&self, id: &str) -> Option<(Store, History)> {
         let all = self.lock();
         let w = all.get(id)?;
         let h = w.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Some((w.nodes.clone(), w.login.clone(), w.table.clone(), h))
+        Some((w.store.clone(), h))
     }
 }
 
@@ -213,7 +261,7 @@ impl Verifier for WorkloadSpec {
             Ok(note) => note,
             Err(e) => return Verdict::fail(e, vec![]),
         };
-        let Some((nodes, login, table, history)) = cx.workloads.ledger(&self.id) else {
+        let Some((store, history)) = cx.workloads.ledger(&self.id) else {
             return Verdict::fail(format!("no workload `{}` was started", self.id), vec![]);
         };
         if history.present.len() + history.deleted.len() + history.uncertain.len() == 0 {
@@ -227,7 +275,22 @@ impl Verifier for WorkloadSpec {
                 evidence,
             );
         }
-        let mut verdict = writes::read_back(&nodes, &login, &table, &history, SETTLE).await;
+        let mut verdict = match &store {
+            Store::Galera {
+                nodes,
+                login,
+                table,
+            } => writes::read_back(nodes, login, table, &history, SETTLE).await,
+            Store::Cql {
+                nodes,
+                session,
+                table,
+                level,
+            } => {
+                super::cassandra::writes::read_back(session, nodes, table, *level, &history, SETTLE)
+                    .await
+            }
+        };
         verdict.evidence.insert(0, stopped);
         verdict
             .evidence
@@ -302,7 +365,7 @@ mod rig {
             "{:?}",
             v.evidence[0]
         );
-        let history = workloads.ledger("w").unwrap().3;
+        let history = workloads.ledger("w").unwrap().1;
         assert!(history.present.len() > 20, "too few writes");
         assert!(
             !history.unacknowledged.is_empty(),

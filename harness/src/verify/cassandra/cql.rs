@@ -341,6 +341,74 @@ impl AddressTranslator for BridgeTranslator {
     }
 }
 
+/// A driver session through the targets' bridges (address translation to them), logged in.
+pub async fn session(
+    nodes: &[Endpoint],
+    login: Option<(String, String)>,
+) -> Result<Session, String> {
+    let first = nodes.first().ok_or("no CQL endpoint")?;
+    let translator = BridgeTranslator::new(nodes).await?;
+    let mut builder = SessionBuilder::new()
+        // A host name is resolved by the driver.
+        .known_node(first.address())
+        .address_translator(Arc::new(translator))
+        // No check reads schema metadata; skipping it keeps connecting cheap on big schemas.
+        .fetch_schema_metadata(false);
+    if let Some((user, password)) = login {
+        builder = builder.user(user, password);
+    }
+    bounded(
+        &format!("connecting to {first}"),
+        CONNECT_TIMEOUT,
+        builder.build(),
+    )
+    .await
+}
+
+/// `query` read with each node the driver knows as the coordinator: (that node as the user knows
+/// it, the rows' first column as text, or why it failed).
+pub async fn read_from_every_node(
+    session: &Session,
+    targets: &[Endpoint],
+    query: &str,
+    level: Consistency,
+) -> Vec<(String, Result<BTreeSet<String>, String>)> {
+    let mut out = vec![];
+    for node in session.get_cluster_state().get_nodes_info() {
+        let profile = ExecutionProfile::builder()
+            .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
+                NodeIdentifier::Node(node.clone()),
+                None,
+            ))
+            .build();
+        let mut statement = Statement::new(query.to_string());
+        statement.set_consistency(level);
+        statement.set_execution_profile_handle(Some(profile.into_handle()));
+        let who = label(targets, node.address.ip());
+        let read = async {
+            let result = bounded(
+                &format!("{who} as coordinator"),
+                STATEMENT_TIMEOUT,
+                session.query_unpaged(statement, &[]),
+            )
+            .await?;
+            let rows = result
+                .into_rows_result()
+                .map_err(|e| format!("{who}: not a rows result: {e}"))?;
+            let ids = rows
+                .rows::<(String,)>()
+                .map_err(|e| format!("{who}: {e}"))?
+                .filter_map(Result::ok)
+                .map(|(id,)| id)
+                .collect::<BTreeSet<String>>();
+            Ok(ids)
+        }
+        .await;
+        out.push((who, read));
+    }
+    out
+}
+
 /// A node as the user knows it: the target's name (the pod) and the IP it advertises.
 fn label(targets: &[Endpoint], ip: IpAddr) -> String {
     let known_as = |e: &Endpoint| e.cluster_address().parse::<IpAddr>().ok();
@@ -411,24 +479,8 @@ async fn run(
     log: &mut Vec<String>,
 ) -> Result<String, String> {
     let level = spec.consistency.value;
-    let first = nodes.first().ok_or("no CQL endpoint")?;
-    let translator = BridgeTranslator::new(nodes).await?;
-    let mut builder = SessionBuilder::new()
-        // A host name is resolved by the driver.
-        .known_node(first.address())
-        .address_translator(Arc::new(translator))
-        // The check reads no schema metadata; skipping it keeps connecting cheap on big schemas.
-        .fetch_schema_metadata(false);
-    if let Some((user, password)) = login {
-        builder = builder.user(user, password);
-    }
-    let session: Session = bounded(
-        &format!("connecting to {first}"),
-        CONNECT_TIMEOUT,
-        builder.build(),
-    )
-    .await?;
-    log.push(format!("connected through {first}"));
+    let session = session(nodes, login).await?;
+    log.push(format!("connected through {}", nodes[0]));
 
     if let Some(script) = script {
         for statement in statements(script) {

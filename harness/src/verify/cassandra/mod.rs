@@ -10,6 +10,7 @@ pub mod identity;
 pub mod nodetool;
 pub mod ring;
 pub mod snapshot;
+pub mod writes;
 
 pub use identity::{identity, judge_identity};
 pub use ring::{judge_ring, ring, stability_sample};
