@@ -215,7 +215,6 @@ impl StandIn {
         Handle(self.shared.clone())
     }
 
-    /// Rows stored in `keyspace.table`.
     /// The keyspaces that exist now.
     pub fn keyspaces(&self) -> Vec<String> {
         self.shared
@@ -228,6 +227,7 @@ impl StandIn {
             .collect()
     }
 
+    /// Rows stored in `keyspace.table`.
     pub fn rows(&self, table: &str) -> usize {
         let store = self.shared.store.lock().unwrap();
         store.tables.get(table).map_or(0, |(_, rows)| rows.len())
