@@ -2,7 +2,8 @@
 //! the following steps run (faults, scales, restarts); `verify: { workload: <id> }` checks its
 //! ledger later (see `verify/workload.rs`). `galera.writes` writes on every Galera node;
 //! `cql.writes` through the Cassandra driver at a consistency level (default QUORUM) into a
-//! keyspace of its own, replicated to up to three nodes.
+//! keyspace of its own, replicated to up to three nodes; `memcache.writes` sets keys on their
+//! owners among the memcached servers.
 //!
 //! ```yaml
 //! - workload:
@@ -34,6 +35,20 @@ pub struct Raw {
     pub galera_writes: Option<RawGaleraWrites>,
     #[serde(rename = "cql.writes")]
     pub cql_writes: Option<RawCqlWrites>,
+    #[serde(rename = "memcache.writes")]
+    pub memcache_writes: Option<RawMemcacheWrites>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawMemcacheWrites {
+    /// The memcached servers (keys go to their owners by rendezvous hashing).
+    pub target: RawTarget,
+    #[serde(default = "two")]
+    pub writers: i64,
+    /// Delete every Nth acknowledged key (0: never).
+    #[serde(default = "five")]
+    pub delete_every: i64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -90,6 +105,14 @@ pub enum WorkloadStep {
 pub enum Writes {
     Galera(GaleraWrites),
     Cql(CqlWrites),
+    Memcache(MemcacheWrites),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemcacheWrites {
+    pub target: Target,
+    pub writers: u32,
+    pub delete_every: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,7 +146,10 @@ impl StepKind for WorkloadStep {
             return None;
         }
         if let Some(id) = raw.stop {
-            if raw.galera_writes.is_some() || raw.cql_writes.is_some() {
+            if raw.galera_writes.is_some()
+                || raw.cql_writes.is_some()
+                || raw.memcache_writes.is_some()
+            {
                 cx.error(
                     path,
                     "a `stop` names the workload only; its kind was given when it started",
@@ -138,9 +164,24 @@ impl StepKind for WorkloadStep {
             &[
                 ("galera.writes", raw.galera_writes.is_some()),
                 ("cql.writes", raw.cql_writes.is_some()),
+                ("memcache.writes", raw.memcache_writes.is_some()),
             ],
         ) {
             return None;
+        }
+        if let Some(m) = raw.memcache_writes {
+            let at = format!("{path}.memcache.writes");
+            let target = m.target.check(cx, &format!("{at}.target"), 1);
+            let writers = cx.count(&format!("{at}.writers"), m.writers, 1);
+            let delete_every = cx.count(&format!("{at}.delete_every"), m.delete_every, 0);
+            return Some(WorkloadStep::Start {
+                id,
+                writes: Writes::Memcache(MemcacheWrites {
+                    target: target?,
+                    writers: writers?,
+                    delete_every: delete_every?,
+                }),
+            });
         }
         if let Some(g) = raw.galera_writes {
             let at = format!("{path}.galera.writes");
@@ -236,6 +277,33 @@ impl StepKind for WorkloadStep {
             }
             WorkloadStep::Start {
                 id,
+                writes: Writes::Memcache(m),
+            } => {
+                let servers = resolve(ctx, &m.target).await?;
+                let ledger = ctx
+                    .state
+                    .workloads
+                    .start_memcache(
+                        id,
+                        servers.clone(),
+                        m.writers as usize,
+                        u64::from(m.delete_every),
+                    )
+                    .map_err(|e| StepFailure::failed(e, ""))?;
+                // The keys go at the end whatever happens (they also expire on their own).
+                ctx.state
+                    .undo
+                    .register(format!("delete the keys of workload {id}"), async move {
+                        let h = ledger.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        crate::verify::memcache::writes::delete_keys(&servers, &h).await
+                    });
+                Ok(format!(
+                    "workload `{id}` started: {} memcached writer(s)",
+                    m.writers
+                ))
+            }
+            WorkloadStep::Start {
+                id,
                 writes: Writes::Cql(cql),
             } => {
                 use crate::verify::cassandra::writes as cql_writes;
@@ -292,6 +360,13 @@ impl StepKind for WorkloadStep {
             ),
             WorkloadStep::Start {
                 id,
+                writes: Writes::Memcache(m),
+            } => format!(
+                "start workload `{id}`: memcache.writes, {} writer(s)",
+                m.writers
+            ),
+            WorkloadStep::Start {
+                id,
                 writes: Writes::Cql(cql),
             } => format!(
                 "start workload `{id}`: cql.writes, {} writer(s) at {}",
@@ -311,6 +386,10 @@ impl StepKind for WorkloadStep {
                 writes: Writes::Cql(c),
                 ..
             } => c.target.needs_cluster(),
+            WorkloadStep::Start {
+                writes: Writes::Memcache(m),
+                ..
+            } => m.target.needs_cluster(),
             WorkloadStep::Stop { .. } => false,
         }
     }

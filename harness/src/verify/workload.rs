@@ -2,8 +2,8 @@
 //! scales and restarts), and the `workload` verifier that checks their ledger afterwards.
 //!
 //! A `workload` step starts one under an id (`galera.writes`: writers on every Galera node;
-//! `cql.writes`: writers through the driver at a consistency level; acknowledged inserts and
-//! deletes recorded as they happen) or stops it; `verify: { workload:
+//! `cql.writes`: writers through the driver at a consistency level; `memcache.writes`: keys
+//! set on their owners; acknowledged writes and deletes recorded as they happen) or stops it; `verify: { workload:
 //! <id> }` stops it if it still runs and checks the ledger on every node: every acknowledged
 //! write readable, every acknowledged delete gone, unacknowledged writes reported apart, the
 //! history kept as evidence (JSON lines). The runner stops whatever still runs when the main
@@ -47,6 +47,9 @@ pub enum Store {
         session: Arc<scylla::client::session::Session>,
         table: String,
         level: scylla::statement::Consistency,
+    },
+    Memcache {
+        servers: Vec<Endpoint>,
     },
 }
 
@@ -124,6 +127,33 @@ impl Workloads {
             )
             .await;
         })
+    }
+
+    /// Starts `writers` memcached writers on `servers` (keys on their owners) in the
+    /// background, under `id`; returns the ledger, so the caller can register the keys' removal.
+    pub fn start_memcache(
+        &self,
+        id: &str,
+        servers: Vec<Endpoint>,
+        writers: usize,
+        delete_every: u64,
+    ) -> Result<Arc<Mutex<History>>, String> {
+        let store = Store::Memcache {
+            servers: servers.clone(),
+        };
+        let run = super::nonce();
+        self.start(id, store, move |stop, history| async move {
+            super::memcache::writes::write_until(
+                &servers,
+                &run,
+                writers,
+                delete_every,
+                &stop,
+                history,
+            )
+            .await;
+        })?;
+        Ok(self.lock()[id].history.clone())
     }
 
     fn start<F, Fut>(&self, id: &str, store: Store, writers: F) -> Result<(), String>
@@ -289,6 +319,9 @@ impl Verifier for WorkloadSpec {
             } => {
                 super::cassandra::writes::read_back(session, nodes, table, *level, &history, SETTLE)
                     .await
+            }
+            Store::Memcache { servers } => {
+                super::memcache::writes::read_back(servers, &history).await
             }
         };
         verdict.evidence.insert(0, stopped);

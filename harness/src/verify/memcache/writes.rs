@@ -1,0 +1,254 @@
+//! memcached writes for a workload: writers set keys on their owners (rendezvous hashing, as the
+//! pool check and pymemcache's `HashClient` spread them), each acknowledged by a round trip,
+//! and delete every Nth; the read-back reads each key from its owner: every acknowledged set
+//! there with its value, every acknowledged delete gone. A server that restarted loses its keys
+//! (it is a cache): the verdict names it with the keys it lost, and the user decides whether a
+//! fault belongs in the workload's window.
+
+use super::client::{KEY_TTL_SECS, connect, owner};
+use crate::cluster::Endpoint;
+use crate::verify::Verdict;
+use crate::verify::galera::acknowledged_writes::History;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Pause after a failed write (a server is down).
+const AFTER_FAILURE: Duration = Duration::from_millis(200);
+
+/// `writers` writers until `stop`; keys are `harness:<run>:w<w>-<seq>`, their value the key.
+pub async fn write_until(
+    servers: &[Endpoint],
+    run: &str,
+    writers: usize,
+    delete_every: u64,
+    stop: &CancellationToken,
+    history: Arc<Mutex<History>>,
+) {
+    let one = |w: usize| {
+        let history = history.clone();
+        async move {
+            let mut clients = BTreeMap::new();
+            let mut seq = 0u64;
+            while !stop.is_cancelled() {
+                seq += 1;
+                let key = format!("harness:{run}:w{w}-{seq}");
+                let server = owner(&key, servers);
+                let result: Result<bool, String> = async {
+                    if !clients.contains_key(&server.name) {
+                        clients.insert(server.name.clone(), connect(server).await?);
+                    }
+                    let client = clients.get_mut(&server.name).expect("just connected");
+                    client.set(&key, key.as_bytes()).await?;
+                    // `set` is pipelined: a round trip makes it acknowledged.
+                    client.version().await?;
+                    if delete_every > 0 && seq.is_multiple_of(delete_every) {
+                        client.delete_all(std::slice::from_ref(&key)).await?;
+                        return Ok(true);
+                    }
+                    Ok(false)
+                }
+                .await;
+                let failed = {
+                    let mut h = history.lock().unwrap_or_else(|e| e.into_inner());
+                    match result {
+                        Ok(deleted) => {
+                            *h.acks_per_node.entry(server.name.clone()).or_default() += 1;
+                            if deleted {
+                                h.deleted.insert(key);
+                            } else {
+                                h.present.insert(key);
+                            }
+                            false
+                        }
+                        Err(e) => {
+                            h.unacknowledged.push((key, e));
+                            true
+                        }
+                    }
+                };
+                if failed {
+                    // The connection is out of step after an error: open a new one.
+                    clients.remove(&server.name);
+                    tokio::select! {
+                        _ = tokio::time::sleep(AFTER_FAILURE) => {}
+                        _ = stop.cancelled() => {}
+                    }
+                }
+            }
+        }
+    };
+    futures::future::join_all((0..writers).map(one)).await;
+}
+
+/// Reads every key the ledger names from its owner and judges: lost sets and resurrected
+/// deletes, by server.
+pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
+    let mut by_owner: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for key in history.present.iter().chain(&history.deleted) {
+        by_owner
+            .entry(owner(key, servers).name.clone())
+            .or_default()
+            .push(key.clone());
+    }
+    let mut problems = vec![];
+    let mut evidence = vec![];
+    for server in servers {
+        let keys = by_owner.remove(&server.name).unwrap_or_default();
+        if keys.is_empty() {
+            continue;
+        }
+        let values = match async { connect(server).await?.get_many(&keys).await }.await {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{e} ({} keys not read)", keys.len()));
+                continue;
+            }
+        };
+        let lost: Vec<&String> = keys
+            .iter()
+            .filter(|k| history.present.contains(*k))
+            .filter(|k| values.get(*k).map(Vec::as_slice) != Some(k.as_bytes()))
+            .collect();
+        let resurrected: Vec<&String> = keys
+            .iter()
+            .filter(|k| history.deleted.contains(*k) && values.contains_key(*k))
+            .collect();
+        evidence.push(format!(
+            "{server}: {} of its {} acknowledged key(s) read back, {} deleted key(s) present",
+            keys.iter().filter(|k| history.present.contains(*k)).count() - lost.len(),
+            keys.iter().filter(|k| history.present.contains(*k)).count(),
+            resurrected.len()
+        ));
+        if let Some(first) = lost.first() {
+            problems.push(format!(
+                "{server}: {} acknowledged write(s) lost, e.g. {first}",
+                lost.len()
+            ));
+        }
+        if let Some(first) = resurrected.first() {
+            problems.push(format!(
+                "{server}: {} acknowledged delete(s) not applied, e.g. {first}",
+                resurrected.len()
+            ));
+        }
+    }
+    let acknowledged = history.present.len() + history.deleted.len();
+    evidence.push(format!(
+        "{} write(s) not acknowledged (may or may not be there)",
+        history.unacknowledged.len()
+    ));
+    if problems.is_empty() {
+        Verdict::pass(
+            format!(
+                "{acknowledged} acknowledged write(s) on their {} server(s); every acknowledged delete gone",
+                servers.len()
+            ),
+            evidence,
+        )
+    } else {
+        Verdict::fail(problems.join("; "), evidence)
+    }
+}
+
+/// Deletes every key the ledger names from its owner (they also expire after
+/// [`KEY_TTL_SECS`] seconds).
+pub async fn delete_keys(servers: &[Endpoint], history: &History) -> Result<(), String> {
+    let keys: BTreeSet<&String> = history
+        .present
+        .iter()
+        .chain(&history.deleted)
+        .chain(history.unacknowledged.iter().map(|(k, _)| k))
+        .collect();
+    let mut errors = vec![];
+    for server in servers {
+        let own: Vec<String> = keys
+            .iter()
+            .filter(|k| owner(k, servers).name == server.name)
+            .map(|k| k.to_string())
+            .collect();
+        if own.is_empty() {
+            continue;
+        }
+        if let Err(e) = async { connect(server).await?.delete_all(&own).await }.await {
+            errors.push(e.to_string());
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} (the keys expire after {KEY_TTL_SECS}s)",
+            errors.join("; ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod rig {
+    //! Layer 2 (real servers): three memcached servers from the rig image.
+    use super::*;
+    use crate::testing::eps;
+    use harness_testkit::rig;
+
+    // Writes keep going while a server is stopped: writes to it are refused and recorded
+    // apart; after it restarts (empty, as a cache is) its acknowledged keys are named lost,
+    // the others' all read back; nothing is left behind.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn writes_are_read_back_and_a_restarted_server_is_named_with_its_lost_keys() {
+        let (_net, nodes, servers) = rig::memcached(3).await;
+        let servers = eps(servers);
+        let run = crate::verify::nonce();
+        let write = |secs: u64| {
+            let (servers, run) = (servers.clone(), run.clone());
+            async move {
+                let history = Arc::new(Mutex::new(History::default()));
+                let stop = CancellationToken::new();
+                let timer = async {
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    stop.cancel();
+                };
+                tokio::join!(
+                    write_until(&servers, &run, 2, 5, &stop, history.clone()),
+                    timer
+                );
+                history.lock().unwrap().clone()
+            }
+        };
+        let history = write(2).await;
+        assert!(history.present.len() > 20 && !history.deleted.is_empty());
+        let v = read_back(&servers, &history).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+
+        nodes[1].stop().await;
+        let during = write(2).await;
+        assert!(
+            !during.unacknowledged.is_empty(),
+            "writes to the stopped server were refused"
+        );
+        nodes[1].start().await;
+        let mut all = history.clone();
+        all.present.extend(during.present.iter().cloned());
+        let v = read_back(&servers, &all).await;
+        assert!(!v.passed);
+        assert!(
+            v.summary.contains(&format!("{}: ", servers[1].name))
+                && v.summary.contains("acknowledged write(s) lost"),
+            "{}",
+            v.summary
+        );
+        assert!(
+            !v.summary.contains(&format!("{}: ", servers[0].name)),
+            "{}",
+            v.summary
+        );
+
+        delete_keys(&servers, &all).await.unwrap();
+        delete_keys(&servers, &during).await.unwrap();
+        for s in [&servers[0], &servers[2]] {
+            assert_eq!(rig::memcached_items(&s.address()).await, 0, "{s}");
+        }
+    }
+}
