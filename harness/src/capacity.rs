@@ -9,36 +9,7 @@ use crate::manifest::Manifest;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// CPU in millicores and memory in bytes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Resources {
-    pub cpu_milli: u64,
-    pub memory: u64,
-}
-
-impl Resources {
-    fn add(self, o: Resources) -> Resources {
-        Resources {
-            cpu_milli: self.cpu_milli + o.cpu_milli,
-            memory: self.memory + o.memory,
-        }
-    }
-    fn max(self, o: Resources) -> Resources {
-        Resources {
-            cpu_milli: self.cpu_milli.max(o.cpu_milli),
-            memory: self.memory.max(o.memory),
-        }
-    }
-    fn times(self, n: u64) -> Resources {
-        Resources {
-            cpu_milli: self.cpu_milli * n,
-            memory: self.memory * n,
-        }
-    }
-    fn fits_in(self, o: Resources) -> bool {
-        self.cpu_milli <= o.cpu_milli && self.memory <= o.memory
-    }
-}
+pub use crate::cluster::Resources;
 
 impl std::fmt::Display for Resources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -68,9 +68,9 @@ pub struct NodeInfo {
     /// NoSchedule taint).
     pub unschedulable: Option<String>,
     /// What the node offers pods (`status.allocatable`), when it says.
-    pub allocatable: Option<crate::capacity::Resources>,
+    pub allocatable: Option<Resources>,
     /// What the pods already on it request.
-    pub requested: crate::capacity::Resources,
+    pub requested: Resources,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -213,3 +213,34 @@ pub enum Disrupted {
     /// A node or a whole workload: any pod may be affected.
     AnyPod,
 }
+
+/// CPU in millicores and memory in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Resources {
+    pub cpu_milli: u64,
+    pub memory: u64,
+}
+
+impl Resources {
+    pub fn add(self, o: Resources) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli + o.cpu_milli,
+            memory: self.memory + o.memory,
+        }
+    }
+    pub fn max(self, o: Resources) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli.max(o.cpu_milli),
+            memory: self.memory.max(o.memory),
+        }
+    }
+    pub fn times(self, n: u64) -> Resources {
+        Resources {
+            cpu_milli: self.cpu_milli * n,
+            memory: self.memory * n,
+        }
+    }
+    pub fn fits_in(self, o: Resources) -> bool {
+        self.cpu_milli <= o.cpu_milli && self.memory <= o.memory
+    }
+}
