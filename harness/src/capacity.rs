@@ -136,7 +136,7 @@ pub fn pod_requests(spec: &Value) -> Resources {
         .iter()
         .chain(&sidecars)
         .map(container_requests)
-        .fold(Resources::default(), Resources::add);
+        .fold(Resources::default(), Resources::plus);
     init.iter()
         .map(container_requests)
         .fold(running, Resources::max)
@@ -187,10 +187,10 @@ pub fn demand(manifests: &[&Manifest], scaled: &[(String, String, u32)]) -> Dema
         }
         d.largest_pod = d.largest_pod.max(pod);
         if daemon {
-            d.per_node = d.per_node.add(pod);
+            d.per_node = d.per_node.plus(pod);
             d.parts.push(format!("{kind}/{name}: {pod} on every node"));
         } else {
-            d.total = d.total.add(pod.times(count));
+            d.total = d.total.plus(pod.times(count));
             d.parts.push(format!("{kind}/{name}: {count} x {pod}"));
         }
     }
@@ -230,7 +230,7 @@ pub fn fits(demand: &Demand, nodes: &[NodeInfo]) -> Result<(), String> {
         .collect();
     let total_free = after_daemons
         .iter()
-        .fold(Resources::default(), |acc, (_, r)| acc.add(*r));
+        .fold(Resources::default(), |acc, (_, r)| acc.plus(*r));
     let nodes_text = usable
         .iter()
         .map(|n| format!("{} {} free", n.name, free(n)))

@@ -222,7 +222,7 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn add(self, o: Resources) -> Resources {
+    pub fn plus(self, o: Resources) -> Resources {
         Resources {
             cpu_milli: self.cpu_milli + o.cpu_milli,
             memory: self.memory + o.memory,
