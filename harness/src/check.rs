@@ -98,6 +98,45 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// `pod:` or `selector:` (exactly one) as a typed selection.
+    pub fn pods(
+        &mut self,
+        path: &str,
+        pod: Option<&String>,
+        selector: Option<&String>,
+    ) -> Option<crate::cluster::Selection> {
+        let one = self.exactly_one(
+            path,
+            &[("pod", pod.is_some()), ("selector", selector.is_some())],
+        );
+        let selector = match selector {
+            Some(sel) => self.selector(&format!("{path}.selector"), sel),
+            None => None,
+        };
+        if !one {
+            return None;
+        }
+        match pod {
+            Some(pod) => Some(crate::cluster::Selection::Name(pod.clone())),
+            None => selector.map(crate::cluster::Selection::Selector),
+        }
+    }
+
+    /// Regular expressions, each reported at `path[i]` when invalid; `None` if any is.
+    pub fn patterns(&mut self, path: &str, patterns: &[String]) -> Option<Vec<regex::Regex>> {
+        let mut out = vec![];
+        for (i, re) in patterns.iter().enumerate() {
+            match regex::Regex::new(re) {
+                Ok(r) => out.push(r),
+                Err(e) => self.error(
+                    &format!("{path}[{i}]"),
+                    format!("invalid regular expression: {e}"),
+                ),
+            }
+        }
+        (out.len() == patterns.len()).then_some(out)
+    }
+
     /// A duration that may be zero (`0s`: a grace period of none).
     pub fn duration_or_zero(&mut self, path: &str, text: &str) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {

@@ -68,17 +68,7 @@ impl StepKind for Exec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let one = cx.exactly_one(
-            path,
-            &[
-                ("pod", raw.pod.is_some()),
-                ("selector", raw.selector.is_some()),
-            ],
-        );
-        let selector = match &raw.selector {
-            Some(sel) => cx.selector(&format!("{path}.selector"), sel),
-            None => None,
-        };
+        let pods = cx.pods(path, raw.pod.as_ref(), raw.selector.as_ref());
         if raw.command.is_empty() {
             cx.error(&format!("{path}.command"), "the command is empty");
         }
@@ -92,25 +82,12 @@ impl StepKind for Exec {
                 None
             }
         };
-        let mut regex = vec![];
-        for (i, re) in raw.expect.regex.iter().enumerate() {
-            match regex::Regex::new(re) {
-                Ok(r) => regex.push(r),
-                Err(e) => cx.error(
-                    &format!("{path}.expect.regex[{i}]"),
-                    format!("invalid regular expression: {e}"),
-                ),
-            }
-        }
-        if !one || raw.command.is_empty() {
+        let regex = cx.patterns(&format!("{path}.expect.regex"), &raw.expect.regex);
+        if raw.command.is_empty() {
             return None;
         }
-        let pods = match raw.pod {
-            Some(pod) => Selection::Name(pod),
-            None => Selection::Selector(selector?),
-        };
         Some(Exec {
-            pods,
+            pods: pods?,
             container: raw.container,
             command: raw.command,
             stdin: raw.stdin,
@@ -118,25 +95,13 @@ impl StepKind for Exec {
                 exit_code: exit_code?,
                 contains: raw.expect.contains,
                 not_contains: raw.expect.not_contains,
-                regex,
+                regex: regex?,
             },
         })
     }
 
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
-        let pods = match &self.pods {
-            Selection::Name(pod) => vec![pod.clone()],
-            Selection::Selector(selector) => {
-                let pods = ctx.cluster.list_pods(ctx.namespace(), selector).await?;
-                if pods.is_empty() {
-                    return Err(StepFailure::failed(
-                        format!("no pod matches `{selector}`"),
-                        "",
-                    ));
-                }
-                pods.into_iter().map(|p| p.name).collect()
-            }
-        };
+        let pods = ctx.pod_names(&self.pods).await?;
         let mut transcript = String::new();
         let mut problems = vec![];
         for pod in &pods {

@@ -59,27 +59,8 @@ impl StepKind for Logs {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let one = cx.exactly_one(
-            path,
-            &[
-                ("pod", raw.pod.is_some()),
-                ("selector", raw.selector.is_some()),
-            ],
-        );
-        let selector = match &raw.selector {
-            Some(sel) => cx.selector(&format!("{path}.selector"), sel),
-            None => None,
-        };
-        let mut regex = vec![];
-        for (i, re) in raw.regex.iter().enumerate() {
-            match regex::Regex::new(re) {
-                Ok(r) => regex.push(r),
-                Err(e) => cx.error(
-                    &format!("{path}.regex[{i}]"),
-                    format!("invalid regular expression: {e}"),
-                ),
-            }
-        }
+        let pods = cx.pods(path, raw.pod.as_ref(), raw.selector.as_ref());
+        let regex = cx.patterns(&format!("{path}.regex"), &raw.regex);
         for (key, list) in [
             ("contains", &raw.contains),
             ("not_contains", &raw.not_contains),
@@ -102,20 +83,13 @@ impl StepKind for Logs {
             Some(w) => Some(cx.duration(&format!("{path}.within"), w)?),
             None => None,
         };
-        if !one || regex.len() != raw.regex.len() {
-            return None;
-        }
-        let pods = match raw.pod {
-            Some(pod) => Selection::Name(pod),
-            None => Selection::Selector(selector?),
-        };
         Some(Logs {
-            pods,
+            pods: pods?,
             container: raw.container,
             previous: raw.previous,
             contains: raw.contains,
             not_contains: raw.not_contains,
-            regex,
+            regex: regex?,
             since: raw.since,
             within,
         })
@@ -126,19 +100,7 @@ impl StepKind for Logs {
     }
 
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
-        let pods = match &self.pods {
-            Selection::Name(pod) => vec![pod.clone()],
-            Selection::Selector(selector) => {
-                let pods = ctx.cluster.list_pods(ctx.namespace(), selector).await?;
-                if pods.is_empty() {
-                    return Err(StepFailure::failed(
-                        format!("no pod matches `{selector}`"),
-                        "",
-                    ));
-                }
-                pods.into_iter().map(|p| p.name).collect()
-            }
-        };
+        let pods = ctx.pod_names(&self.pods).await?;
         // What to look back at: since the named step started (plus a second of clock slack).
         let since = self.since.as_ref().and_then(|id| {
             ctx.state

@@ -131,6 +131,25 @@ impl StepContext<'_> {
     pub fn namespace(&self) -> &str {
         self.namespace
     }
+    /// The names of the selected pods; a selector that matches none is a failure.
+    pub async fn pod_names(
+        &self,
+        pods: &crate::cluster::Selection,
+    ) -> Result<Vec<String>, StepFailure> {
+        match pods {
+            crate::cluster::Selection::Name(pod) => Ok(vec![pod.clone()]),
+            crate::cluster::Selection::Selector(selector) => {
+                let pods = self.cluster.list_pods(self.namespace(), selector).await?;
+                if pods.is_empty() {
+                    return Err(StepFailure::failed(
+                        format!("no pod matches `{selector}`"),
+                        "",
+                    ));
+                }
+                Ok(pods.into_iter().map(|p| p.name).collect())
+            }
+        }
+    }
     /// Registers things to remove at the end, last first.
     pub fn register(&self, items: impl IntoIterator<Item = CleanupItem>) {
         self.state

@@ -6,7 +6,7 @@
 use super::cql::{read_from_every_node, session};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
-use crate::verify::galera::acknowledged_writes::{self as ledger, History};
+use crate::verify::galera::acknowledged_writes::{self as ledger, History, Write};
 use scylla::client::session::Session;
 use scylla::statement::{Consistency, Statement};
 use std::collections::BTreeSet;
@@ -80,50 +80,28 @@ pub async fn write_until(
             while !stop.is_cancelled() {
                 seq += 1;
                 let id = format!("w{w}-{seq}");
-                match run(
-                    session,
-                    format!("INSERT INTO {table} (id) VALUES ('{id}')"),
-                    level,
-                )
-                .await
-                {
-                    Err(e) => {
-                        history
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .unacknowledged
-                            .push((id, e));
-                        tokio::select! {
-                            _ = tokio::time::sleep(AFTER_FAILURE) => {}
-                            _ = stop.cancelled() => {}
+                let insert = format!("INSERT INTO {table} (id) VALUES ('{id}')");
+                let write = match run(session, insert, level).await {
+                    Err(e) => Write::Refused(e),
+                    Ok(()) if delete_every > 0 && seq.is_multiple_of(delete_every) => {
+                        let delete = format!("DELETE FROM {table} WHERE id = '{id}'");
+                        match run(session, delete, level).await {
+                            Ok(()) => Write::Deleted,
+                            Err(_) => Write::DeleteFailed,
                         }
                     }
-                    Ok(()) => {
-                        let deleted = if delete_every > 0 && seq.is_multiple_of(delete_every) {
-                            Some(
-                                run(
-                                    session,
-                                    format!("DELETE FROM {table} WHERE id = '{id}'"),
-                                    level,
-                                )
-                                .await,
-                            )
-                        } else {
-                            None
-                        };
-                        let mut h = history.lock().unwrap_or_else(|e| e.into_inner());
-                        *h.acks_per_node.entry(format!("writer {w}")).or_default() += 1;
-                        match deleted {
-                            None => {
-                                h.present.insert(id);
-                            }
-                            Some(Ok(())) => {
-                                h.deleted.insert(id);
-                            }
-                            Some(Err(_)) => {
-                                h.uncertain.insert(id);
-                            }
-                        }
+                    Ok(()) => Write::Kept,
+                };
+                let refused = matches!(write, Write::Refused(_));
+                history.lock().unwrap_or_else(|e| e.into_inner()).record(
+                    &format!("writer {w}"),
+                    id,
+                    write,
+                );
+                if refused {
+                    tokio::select! {
+                        _ = tokio::time::sleep(AFTER_FAILURE) => {}
+                        _ = stop.cancelled() => {}
                     }
                 }
             }

@@ -193,6 +193,47 @@ pub struct History {
     pub acks_per_node: BTreeMap<String, usize>,
 }
 
+/// What became of one write.
+pub enum Write {
+    /// The insert failed: never acknowledged, so it may or may not exist.
+    Refused(String),
+    /// Acknowledged and kept.
+    Kept,
+    /// Acknowledged, then deleted (the delete acknowledged too).
+    Deleted,
+    /// Acknowledged, but its delete failed: either state is correct.
+    DeleteFailed,
+}
+
+impl History {
+    /// Records what became of write `id` by `writer` (the node or writer it went through).
+    pub fn record(&mut self, writer: &str, id: String, write: Write) {
+        if !matches!(write, Write::Refused(_)) {
+            *self.acks_per_node.entry(writer.to_string()).or_default() += 1;
+        }
+        match write {
+            Write::Refused(why) => self.unacknowledged.push((id, why)),
+            Write::Kept => {
+                self.present.insert(id);
+            }
+            Write::Deleted => {
+                self.deleted.insert(id);
+            }
+            Write::DeleteFailed => {
+                self.uncertain.insert(id);
+            }
+        }
+    }
+}
+
+/// Records into a shared ledger (the lock is held only for the update).
+fn record(history: &Mutex<History>, writer: &str, id: String, write: Write) {
+    history
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .record(writer, id, write);
+}
+
 pub async fn check(spec: &GaleraAckWritesSpec, nodes: &[Endpoint], login: &Login) -> Verdict {
     check_registering(spec, nodes, login, None).await
 }
@@ -351,11 +392,12 @@ async fn writer(
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     // The write was attempted and failed: it is not acknowledged.
-                    history
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .unacknowledged
-                        .push((id, format!("{node}: {e}")));
+                    record(
+                        &history,
+                        &node.name,
+                        id,
+                        Write::Refused(format!("{node}: {e}")),
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
                         _ = stop.cancelled() => {}
@@ -384,27 +426,23 @@ async fn writer(
                 } else {
                     None
                 };
-                let mut h = history.lock().unwrap_or_else(|e| e.into_inner());
-                *h.acks_per_node.entry(node.name.clone()).or_default() += 1;
-                match deleted {
-                    None => {
-                        h.present.insert(id);
-                    }
-                    Some(Ok(())) => {
-                        h.deleted.insert(id);
-                    }
+                let write = match deleted {
+                    None => Write::Kept,
+                    Some(Ok(())) => Write::Deleted,
                     Some(Err(_)) => {
-                        h.uncertain.insert(id);
                         conn = None;
+                        Write::DeleteFailed
                     }
-                }
+                };
+                record(&history, &node.name, id, write);
             }
             Err(e) => {
-                history
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .unacknowledged
-                    .push((id, format!("{node}: {e}")));
+                record(
+                    &history,
+                    &node.name,
+                    id,
+                    Write::Refused(format!("{node}: {e}")),
+                );
                 conn = None;
                 tokio::time::sleep(RECONNECT_PAUSE).await;
             }

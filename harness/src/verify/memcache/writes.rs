@@ -8,7 +8,7 @@
 use super::client::{KEY_TTL_SECS, connect, owner};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
-use crate::verify::galera::acknowledged_writes::History;
+use crate::verify::galera::acknowledged_writes::{History, Write};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,24 +50,16 @@ pub async fn write_until(
                     Ok(false)
                 }
                 .await;
-                let failed = {
-                    let mut h = history.lock().unwrap_or_else(|e| e.into_inner());
-                    match result {
-                        Ok(deleted) => {
-                            *h.acks_per_node.entry(server.name.clone()).or_default() += 1;
-                            if deleted {
-                                h.deleted.insert(key);
-                            } else {
-                                h.present.insert(key);
-                            }
-                            false
-                        }
-                        Err(e) => {
-                            h.unacknowledged.push((key, e));
-                            true
-                        }
-                    }
+                let failed = result.is_err();
+                let write = match result {
+                    Ok(true) => Write::Deleted,
+                    Ok(false) => Write::Kept,
+                    Err(e) => Write::Refused(e),
                 };
+                history
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .record(&server.name, key, write);
                 if failed {
                     // The connection is out of step after an error: open a new one.
                     clients.remove(&server.name);
