@@ -434,6 +434,16 @@ impl Executor<'_> {
         for (index, step) in plan.finally.iter().enumerate() {
             sink.emit(skipped(plan, info(step, index, Phase::Finally), reason));
         }
+        for (index, guard) in plan.guards.iter().enumerate() {
+            let step = StepInfo {
+                index,
+                id: guard.name.clone(),
+                kind: guard.kind.key(),
+                description: Some(guard.kind.summary()),
+                phase: Phase::Guard,
+            };
+            sink.emit(skipped(plan, step, reason));
+        }
         sink.emit(Event::ScenarioFinished {
             scenario: plan.name.clone(),
             passed: skip,
