@@ -767,29 +767,10 @@ async fn a_logs_step_finds_a_secret_in_any_container_and_never_shows_it() {
     let mut leaky = quiet("galera-1");
     leaky.init_containers[0].previous_log = Some(format!("sst auth root:{SECRET}\n"));
     let api = FakeApi::start(vec![quiet("galera-0"), leaky]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("logs.yaml");
-    std::fs::write(
-        &file,
-        format!(
+    let (result, events) = run_scenario(&api, &format!(
             "name: galera-logs\nvariables:\n  pw: {{ value: {SECRET}, secret: true }}\nsteps:\n  - id: synced\n    logs: {{ selector: app=galera, contains: [Synchronized with group] }}\n  - id: no-password\n    logs: {{ selector: app=galera, previous: true, not_contains: [\"${{pw}}\"] }}\n"
-        ),
-    )
-    .unwrap();
-    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
-    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
-    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
-    let cluster = cluster(&api);
-    let sink = crate::report::events::Collect::default();
-    let result = crate::runner::Executor {
-        cluster: &cluster,
-        sink: &sink,
-        cancel: Default::default(),
-    }
-    .run_scenario(&plan)
-    .await;
+        )).await;
     assert!(!result.passed);
-    let events = sink.events();
     let text = serde_json::to_string(&events).unwrap();
     assert!(!text.contains(SECRET), "{text}");
     let outcomes: Vec<(String, String)> = events
@@ -835,28 +816,9 @@ async fn guards_follow_every_containers_log_and_watch_the_pods() {
         ..Default::default()
     }];
     let api = FakeApi::start(vec![pod]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("guards.yaml");
-    std::fs::write(
-        &file,
-        "name: guarded\nguards:\n  - no_log_match: { selector: app=db, regex: '\\[ERROR\\]' }\n  - no_restarts: { selector: app=db }\nsteps:\n  - id: settle\n    sleep: 2s\n  - id: check\n    exec: { pod: db-0, command: [true] }\n",
-    )
-    .unwrap();
-    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
-    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
-    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
-    let cluster = cluster(&api);
-    let sink = crate::report::events::Collect::default();
-    let result = crate::runner::Executor {
-        cluster: &cluster,
-        sink: &sink,
-        cancel: Default::default(),
-    }
-    .run_scenario(&plan)
-    .await;
+    let (result, events) = run_scenario(&api, "name: guarded\nguards:\n  - no_log_match: { selector: app=db, regex: '\\[ERROR\\]' }\n  - no_restarts: { selector: app=db }\nsteps:\n  - id: settle\n    sleep: 2s\n  - id: check\n    exec: { pod: db-0, command: [true] }\n").await;
     assert!(!result.passed);
-    let guards: Vec<(String, String, String)> = sink
-        .events()
+    let guards: Vec<(String, String, String)> = events
         .iter()
         .filter_map(|e| match e {
             crate::report::events::Event::StepFinished {
@@ -917,28 +879,9 @@ async fn a_logs_step_within_a_window_waits_for_the_line_or_names_the_pod_without
         quiet("galera-1", "WSREP: joining\n"),
     ])
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("within.yaml");
-    std::fs::write(
-        &file,
-        "name: galera-within\nsteps:\n  - id: first\n    sleep: 1s\n  - id: synced\n    logs: { selector: app=galera, contains: [Synchronized with group], since: first, within: 2s }\n",
-    )
-    .unwrap();
-    let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
-    let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
-    let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
-    let cluster = cluster(&api);
-    let sink = crate::report::events::Collect::default();
-    let result = crate::runner::Executor {
-        cluster: &cluster,
-        sink: &sink,
-        cancel: Default::default(),
-    }
-    .run_scenario(&plan)
-    .await;
+    let (result, events) = run_scenario(&api, "name: galera-within\nsteps:\n  - id: first\n    sleep: 1s\n  - id: synced\n    logs: { selector: app=galera, contains: [Synchronized with group], since: first, within: 2s }\n").await;
     assert!(!result.passed);
-    let message = sink
-        .events()
+    let message = events
         .iter()
         .find_map(|e| match e {
             crate::report::events::Event::StepFinished { step, outcome, .. }
