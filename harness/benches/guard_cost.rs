@@ -52,7 +52,7 @@ async fn measure(pods: usize) {
     let before = rss_kib();
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let watch = Watch::Logs {
-        selector: "app=db".into(),
+        pods: harness::cluster::Selection::Selector("app=db".into()),
         container: None,
     };
     let observing = cluster.observe("ns", &watch, tx);

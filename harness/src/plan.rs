@@ -81,6 +81,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
             })
             .collect()
     };
+    let applied = applied(scenario);
     ScenarioPlan {
         name: scenario.name.clone(),
         file: scenario.file.clone(),
@@ -94,14 +95,14 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         steps: plan_steps(&scenario.steps),
         finally: plan_steps(&scenario.finally),
         guards: scenario.guards.clone(),
-        demand: demand_of(scenario),
-        images: crate::capacity::images(&applied(scenario)),
+        demand: demand_of(scenario, &applied),
+        images: crate::capacity::images(&applied),
         skip_if_undersized: false,
         secrets: scenario
             .values
             .secret_values()
             .into_iter()
-            .chain(secret_manifest_values(scenario))
+            .chain(secret_manifest_values(&applied))
             .collect(),
         values: scenario.values.clone(),
     }
@@ -115,7 +116,7 @@ impl PlannedStep {
 }
 
 /// Every manifest the scenario applies, `finally` included.
-fn applied(scenario: &Scenario) -> Vec<&crate::manifest::Manifest> {
+fn applied(scenario: &Scenario) -> Vec<&Manifest> {
     scenario
         .steps
         .iter()
@@ -129,47 +130,41 @@ fn applied(scenario: &Scenario) -> Vec<&crate::manifest::Manifest> {
 }
 
 /// What the workloads the scenario applies request at their largest scale.
-fn demand_of(scenario: &Scenario) -> crate::capacity::Demand {
-    let mut manifests = vec![];
-    let mut scaled = vec![];
-    for step in &scenario.steps {
-        match &step.action {
-            crate::steps::Action::Apply(apply) => manifests.extend(apply.manifests.iter()),
+fn demand_of(scenario: &Scenario, applied: &[&Manifest]) -> crate::capacity::Demand {
+    let scaled: Vec<(String, String, u32)> = scenario
+        .steps
+        .iter()
+        .filter_map(|step| match &step.action {
             crate::steps::Action::Scale(s) => {
-                scaled.push((s.kind.as_str().to_string(), s.name.clone(), s.replicas));
+                Some((s.kind.as_str().to_string(), s.name.clone(), s.replicas))
             }
-            _ => {}
-        }
-    }
-    crate::capacity::demand(&manifests, &scaled)
+            _ => None,
+        })
+        .collect();
+    crate::capacity::demand(applied, &scaled)
 }
 
 /// The values of every Secret the scenario applies (`stringData` as written, `data` decoded):
 /// a pod that logs one must not put it in a report, even when no variable holds it.
-fn secret_manifest_values(scenario: &Scenario) -> Vec<String> {
+fn secret_manifest_values(applied: &[&Manifest]) -> Vec<String> {
     use base64::Engine;
     let mut out = vec![];
-    for step in scenario.steps.iter().chain(&scenario.finally) {
-        let crate::steps::Action::Apply(apply) = &step.action else {
-            continue;
+    for m in applied.iter().filter(|m| m.kind() == "Secret") {
+        let field = |name: &str| {
+            m.object
+                .get(name)
+                .and_then(|d| d.as_object())
+                .into_iter()
+                .flat_map(|map| map.values())
+                .filter_map(|v| v.as_str())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
         };
-        for m in apply.manifests.iter().filter(|m| m.kind() == "Secret") {
-            let field = |name: &str| {
-                m.object
-                    .get(name)
-                    .and_then(|d| d.as_object())
-                    .into_iter()
-                    .flat_map(|map| map.values())
-                    .filter_map(|v| v.as_str())
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            };
-            out.extend(field("stringData"));
-            out.extend(field("data").iter().filter_map(|b64| {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-                String::from_utf8(bytes).ok()
-            }));
-        }
+        out.extend(field("stringData"));
+        out.extend(field("data").iter().filter_map(|b64| {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+            String::from_utf8(bytes).ok()
+        }));
     }
     out
 }
@@ -352,6 +347,31 @@ mod tests {
         );
         assert!(!text.contains("s3cr3t-value"), "{text}");
         assert!(text.contains("h-demo-abcdef"));
+    }
+
+    // Layer 1 (pure): the values of Secrets a scenario applies are secrets of the run even when
+    // no variable holds them (`stringData` as written, `data` decoded), so a pod that logs one
+    // is masked in every report; other manifests' values are not.
+    #[test]
+    fn secret_manifest_values_are_masked_like_secret_variables() {
+        let p = planned(
+            "name: literal\nsteps:\n  - apply:\n      inline: |\n        apiVersion: v1\n        kind: Secret\n        metadata: { name: creds }\n        stringData: { root: literal-root-pw }\n        data: { sst: c3N0LXB3LWI2NA== }\n        ---\n        apiVersion: v1\n        kind: ConfigMap\n        metadata: { name: cfg }\n        data: { mode: not-a-secret }\n",
+        );
+        assert!(
+            p.secrets.contains(&"literal-root-pw".to_string()),
+            "{:?}",
+            p.secrets
+        );
+        assert!(
+            p.secrets.contains(&"sst-pw-b64".to_string()),
+            "{:?}",
+            p.secrets
+        );
+        assert!(
+            !p.secrets.contains(&"not-a-secret".to_string()),
+            "{:?}",
+            p.secrets
+        );
     }
 
     #[test]

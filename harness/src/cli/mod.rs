@@ -177,7 +177,7 @@ pub fn main() -> ExitCode {
 /// context, and during a fault step (a pod deleted on purpose) an alarming one.
 pub const DEFAULT_LOG_FILTER: &str = "warn,kube_client=off";
 
-fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
+pub(crate) fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
     spec.and_then(|s| tracing_subscriber::EnvFilter::try_new(s).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER))
 }

@@ -80,6 +80,16 @@ pub enum Selection {
     Selector(String),
 }
 
+impl Selection {
+    /// The pods in words, for plans: `galera-0`, or `every pod of app=galera`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Name(name) => name.clone(),
+            Self::Selector(selector) => format!("every pod of {selector}"),
+        }
+    }
+}
+
 impl std::fmt::Display for Selection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -169,7 +179,7 @@ pub enum Watch {
     /// Every log line of the matching pods' containers (or one container), also of pods
     /// created later.
     Logs {
-        selector: String,
+        pods: Selection,
         container: Option<String>,
     },
     /// Every event of the namespace.

@@ -88,7 +88,18 @@ impl Judge {
     pub fn see(&mut self, at: Duration, obs: &Observation, faults: &[FaultWindow]) -> usize {
         self.seen += 1;
         let before = self.violations.len();
-        match (&self.guard.kind.clone(), obs) {
+        // Disjoint borrows: the guard's kind is read while the state it judges is updated.
+        let Judge {
+            guard,
+            violations,
+            excused: excuses,
+            observed,
+            restarts: counts,
+            unready,
+            recent,
+            ..
+        } = self;
+        match (&guard.kind, obs) {
             (
                 GuardKind::NoRestarts { .. },
                 Observation::Pod {
@@ -100,7 +111,7 @@ impl Judge {
                     ..
                 },
             ) => {
-                self.observed.insert(name.clone());
+                observed.insert(name.clone());
                 if *gone {
                     return 0;
                 }
@@ -108,18 +119,17 @@ impl Judge {
                     let key = (uid.clone(), container.clone());
                     // Restarts before the guard started do not count; a pod created since
                     // started from zero.
-                    let last = *self.restarts.entry(key.clone()).or_insert(if *initial {
-                        *count
-                    } else {
-                        0
-                    });
+                    let last =
+                        *counts
+                            .entry(key.clone())
+                            .or_insert(if *initial { *count } else { 0 });
                     if *count > last {
                         let what = format!(
                             "container {container} of {name} restarted (restart count {last} -> {count})"
                         );
                         match excused(faults, name, at) {
-                            Some(f) => self.excused.push(format!("{what}, during `{}`", f.step)),
-                            None => self.violations.push(Violation {
+                            Some(f) => excuses.push(format!("{what}, during `{}`", f.step)),
+                            None => violations.push(Violation {
                                 at,
                                 object: format!("Pod/{name}"),
                                 what,
@@ -127,7 +137,7 @@ impl Judge {
                             }),
                         }
                     }
-                    self.restarts.insert(key, *count);
+                    counts.insert(key, *count);
                 }
             }
             (
@@ -137,25 +147,24 @@ impl Judge {
                 },
             ) => {
                 let grace = *grace;
-                self.observed.insert(name.clone());
+                observed.insert(name.clone());
                 if *ready || *gone {
-                    if let Some((since, excuse, reported)) = self.unready.remove(name) {
+                    if let Some((since, excuse, reported)) = unready.remove(name) {
                         let long = at.saturating_sub(since);
                         if !excuse && !reported && long > grace {
-                            self.violations.push(unready(name, since, long, grace));
+                            violations.push(unready_for(name, since, long, grace));
                         }
                     }
-                } else if !self.unready.contains_key(name) {
+                } else if !unready.contains_key(name) {
                     let excuse = excused(faults, name, at);
                     if let Some(f) = excuse {
-                        self.excused.push(format!(
+                        excuses.push(format!(
                             "{name} not Ready from +{}, during `{}`",
                             secs(at),
                             f.step
                         ));
                     }
-                    self.unready
-                        .insert(name.clone(), (at, excuse.is_some(), false));
+                    unready.insert(name.clone(), (at, excuse.is_some(), false));
                 }
             }
             (
@@ -166,15 +175,12 @@ impl Judge {
                     line,
                 },
             ) => {
-                self.observed.insert(format!("{pod}/{container}"));
-                let recent = self
-                    .recent
-                    .entry((pod.clone(), container.clone()))
-                    .or_default();
+                observed.insert(format!("{pod}/{container}"));
+                let recent = recent.entry((pod.clone(), container.clone())).or_default();
                 if regex.is_match(line) {
                     let mut context: Vec<String> = recent.iter().cloned().collect();
                     context.push(format!("> {line}"));
-                    self.violations.push(Violation {
+                    violations.push(Violation {
                         at,
                         object: format!("{pod}/{container}"),
                         what: format!("logged `{}`", line.trim_end()),
@@ -195,13 +201,13 @@ impl Judge {
                     message,
                 },
             ) => {
-                self.observed.insert(object.clone());
+                observed.insert(object.clone());
                 if kind == "Warning" && (reasons.is_empty() || reasons.contains(reason)) {
                     let what = format!("Warning {reason} on {object}: {message}");
                     let pod = object.strip_prefix("Pod/").unwrap_or(object);
                     match excused(faults, pod, at) {
-                        Some(f) => self.excused.push(format!("{what}, during `{}`", f.step)),
-                        None => self.violations.push(Violation {
+                        Some(f) => excuses.push(format!("{what}, during `{}`", f.step)),
+                        None => violations.push(Violation {
                             at,
                             object: object.clone(),
                             what,
@@ -212,7 +218,7 @@ impl Judge {
             }
             _ => {}
         }
-        self.violations.len() - before
+        violations.len() - before
     }
 
     /// When an unready pod will outlast its grace (so a `fail_fast` guard need not wait for
@@ -240,7 +246,7 @@ impl Judge {
             let long = now.saturating_sub(*since);
             if !*excuse && !*reported && long > grace {
                 *reported = true;
-                added.push(unready(name, *since, long, grace));
+                added.push(unready_for(name, *since, long, grace));
             }
         }
         let n = added.len();
@@ -259,7 +265,7 @@ impl Judge {
     }
 }
 
-fn unready(name: &str, since: Duration, long: Duration, grace: Duration) -> Violation {
+fn unready_for(name: &str, since: Duration, long: Duration, grace: Duration) -> Violation {
     Violation {
         at: since,
         object: format!("Pod/{name}"),

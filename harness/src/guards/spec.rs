@@ -118,7 +118,7 @@ impl GuardKind {
                 container,
                 ..
             } => Watch::Logs {
-                selector: selector.clone(),
+                pods: crate::cluster::Selection::Selector(selector.clone()),
                 container: container.clone(),
             },
             GuardKind::NoWarningEvents { .. } => Watch::Events,

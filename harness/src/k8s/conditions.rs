@@ -141,6 +141,18 @@ pub fn node_unschedulable(node: &k8s_openapi::api::core::v1::Node) -> Option<Str
         .map(|t| format!("taint {}:{}", t.key, t.effect))
 }
 
+/// The status of every container of a pod, init containers (sidecars among them) first.
+pub fn container_statuses(
+    p: &Pod,
+) -> impl Iterator<Item = &k8s_openapi::api::core::v1::ContainerStatus> {
+    p.status.iter().flat_map(|s| {
+        s.init_container_statuses
+            .iter()
+            .flatten()
+            .chain(s.container_statuses.iter().flatten())
+    })
+}
+
 pub fn pod_is_ready(p: &Pod) -> bool {
     p.status
         .as_ref()

@@ -200,15 +200,7 @@ fn pod_states(pod: &Pod) -> String {
             format!(", {}", unmet.join(", "))
         }
     )];
-    let statuses: Vec<&ContainerStatus> = status
-        .map(|s| {
-            s.init_container_statuses
-                .iter()
-                .flatten()
-                .chain(s.container_statuses.iter().flatten())
-                .collect()
-        })
-        .unwrap_or_default();
+    let statuses: Vec<&ContainerStatus> = super::conditions::container_statuses(pod).collect();
     for (container, role) in containers(pod) {
         let role = if role.is_empty() {
             String::new()

@@ -4,7 +4,7 @@
 //! instances that appear later. No polling. It runs until its receiver closes or it is dropped
 //! (its followers are aborted with it).
 
-use crate::cluster::{ClusterError, Observation, Watch};
+use crate::cluster::{ClusterError, Observation, Selection, Watch};
 use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::LogParams;
@@ -23,10 +23,9 @@ pub async fn observe(
     match watch {
         Watch::Pods { selector } => pods(client, namespace, selector, tx).await,
         Watch::Events => events(client, namespace, tx).await,
-        Watch::Logs {
-            selector,
-            container,
-        } => logs(client, namespace, selector, container.as_deref(), tx).await,
+        Watch::Logs { pods, container } => {
+            logs(client, namespace, pods, container.as_deref(), tx).await
+        }
     }
 }
 
@@ -36,18 +35,10 @@ fn watch_error(what: &str, e: watcher::Error) -> ClusterError {
 
 /// A pod as a guard sees it.
 pub fn pod_observation(p: &Pod, initial: bool, gone: bool) -> Observation {
-    let status = p.status.as_ref();
     let ready = super::conditions::pod_is_ready(p);
-    let restarts: BTreeMap<String, i32> = status
-        .map(|s| {
-            s.init_container_statuses
-                .iter()
-                .flatten()
-                .chain(s.container_statuses.iter().flatten())
-                .map(|c| (c.name.clone(), c.restart_count))
-                .collect()
-        })
-        .unwrap_or_default();
+    let restarts: BTreeMap<String, i32> = super::conditions::container_statuses(p)
+        .map(|c| (c.name.clone(), c.restart_count))
+        .collect();
     Observation::Pod {
         name: p.name_any(),
         uid: p.uid().unwrap_or_default(),
@@ -140,12 +131,19 @@ async fn events(client: &Client, ns: &str, tx: Sender<Observation>) -> Result<()
 async fn logs(
     client: &Client,
     ns: &str,
-    selector: &str,
+    pods: &Selection,
     only: Option<&str>,
     tx: Sender<Observation>,
 ) -> Result<(), ClusterError> {
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
-    let config = watcher::Config::default().labels(selector);
+    // One pod by name follows that pod only (its replacement too: same name).
+    let config = match pods {
+        Selection::Name(name) => {
+            watcher::Config::default().fields(&format!("metadata.name={name}"))
+        }
+        Selection::Selector(selector) => watcher::Config::default().labels(selector),
+    };
+    let selector = pods.to_string();
     let mut stream = watcher::watcher(api.clone(), config)
         .default_backoff()
         .boxed();
@@ -173,15 +171,7 @@ async fn logs(
         };
         let name = pod.name_any();
         let uid = pod.uid().unwrap_or_default();
-        let statuses = pod.status.as_ref().map(|s| {
-            s.init_container_statuses
-                .iter()
-                .flatten()
-                .chain(s.container_statuses.iter().flatten())
-                .cloned()
-                .collect::<Vec<_>>()
-        });
-        for status in statuses.into_iter().flatten() {
+        for status in super::conditions::container_statuses(&pod) {
             let started = status
                 .state
                 .as_ref()

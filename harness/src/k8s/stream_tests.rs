@@ -940,3 +940,46 @@ async fn a_cql_workload_runs_across_steps_and_is_verified_then_dropped() {
         .count();
     assert!(writes > 5, "{writes}");
 }
+
+/// What the log lines of `f` look like under the harness's filter `spec` (the default: `None`).
+async fn logged_under<F: std::future::Future<Output = ()>>(spec: Option<&str>, f: F) -> String {
+    let buffer = Captured::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_env_filter(crate::cli::log_filter(spec))
+        .with_ansi(false)
+        .finish();
+    {
+        // The test runtime has one thread: the bridge's tasks log through this subscriber.
+        let _current = tracing::subscriber::set_default(subscriber);
+        f.await;
+    }
+    String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+}
+
+// Layer 3 (fake API server): a bridge to a pod that is gone (a fault step deleted it) closes
+// the connection, which the verifier reports; by default the bridge itself prints nothing,
+// and with HARNESS_LOG=debug its line is there.
+#[tokio::test]
+async fn a_bridge_to_a_deleted_pod_is_quiet_by_default() {
+    let api = FakeApi::start(vec![]).await;
+    let connect_once = || async {
+        let (addr, task) =
+            bridge::port_forward_listener(api.client.clone(), NS, "galera-ss-1", 3306)
+                .await
+                .unwrap();
+        let mut conn = TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 16];
+        let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "the bridge closes: {read:?}"
+        );
+        task.abort();
+    };
+    let quiet = logged_under(None, connect_once()).await;
+    assert!(!quiet.contains("galera-ss-1"), "{quiet}");
+    let loud = logged_under(Some("debug"), connect_once()).await;
+    assert!(loud.contains("port-forward to galera-ss-1:3306"), "{loud}");
+}

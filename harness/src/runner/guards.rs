@@ -84,9 +84,7 @@ async fn watch_one(
             }
             obs = rx.recv() => match obs {
                 Some(obs) => {
-                    let at = run.origin.elapsed();
-                    let faults = run.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                    let added = judge.see(at, &obs, &faults);
+                    let added = see(&mut judge, run, &obs);
                     trip(&judge, added);
                 }
                 // The watch ended and everything it sent was judged.
@@ -101,8 +99,7 @@ async fn watch_one(
     }
     // Drain what arrived before the end of the main steps.
     while let Ok(obs) = rx.try_recv() {
-        let faults = run.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        judge.see(run.origin.elapsed(), &obs, &faults);
+        see(&mut judge, run, &obs);
     }
     judge.tick(run.origin.elapsed());
     if error.is_none() && !run.stop.is_cancelled() {
@@ -113,6 +110,13 @@ async fn watch_one(
         started: Some(started),
         error,
     }
+}
+
+/// Judges one observation now, against the fault windows as they stand (the lock is held for
+/// the judgement only, which never waits).
+fn see(judge: &mut Judge, run: &GuardRun<'_>, obs: &crate::cluster::Observation) -> usize {
+    let faults = run.faults.lock().unwrap_or_else(|e| e.into_inner());
+    judge.see(run.origin.elapsed(), obs, &faults)
 }
 
 /// A guard's verdict as a test case: passed with what it watched (and what faults excused),

@@ -134,10 +134,7 @@ impl StepKind for Exec {
     }
 
     fn summary(&self) -> String {
-        let place = match &self.pods {
-            Selection::Name(pod) => pod.clone(),
-            Selection::Selector(s) => format!("every pod of {s}"),
-        };
+        let place = self.pods.describe();
         format!("exec in {place}: {}", self.command.join(" "))
     }
 }

@@ -113,10 +113,7 @@ impl StepKind for Logs {
         // Follow first, then read what is there, so no line falls between the two.
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let watch = Watch::Logs {
-            selector: match &self.pods {
-                Selection::Selector(s) => s.clone(),
-                Selection::Name(_) => String::new(),
-            },
+            pods: self.pods.clone(),
             container: self.container.clone(),
         };
         let following = async {
@@ -166,9 +163,6 @@ impl StepKind for Logs {
                 tokio::select! {
                     line = rx.recv() => match line {
                         Some(Observation::LogLine { pod, container, line }) => {
-                            if matches!(&self.pods, Selection::Name(n) if *n != pod) {
-                                continue;
-                            }
                             followed += 1;
                             tally.line(&pod, &format!("{pod}/{container}"), &line);
                         }
@@ -196,10 +190,7 @@ impl StepKind for Logs {
     }
 
     fn summary(&self) -> String {
-        let place = match &self.pods {
-            Selection::Name(pod) => pod.clone(),
-            Selection::Selector(s) => format!("every pod of {s}"),
-        };
+        let place = self.pods.describe();
         format!(
             "check the logs of {place}{}",
             self.container
