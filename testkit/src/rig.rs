@@ -93,54 +93,113 @@ async fn start_publishing(
 
 pub const GALERA_USER: &str = "harness";
 pub const GALERA_PASSWORD: &str = "rig-pass-4f9d1c";
+/// A user with an application's privileges only (no admin rights: `read_only` applies to it).
+pub const GALERA_APP_USER: &str = "app";
 
-/// A Galera cluster of `n` nodes: the first bootstraps, the others join one at a time.
-/// Peers are addressed by container name, so a restarted node rejoins whatever its new IP.
-pub async fn galera(n: usize) -> (Vec<Node>, Vec<Endpoint>) {
-    let net = unique("rig-galera");
-    let names: Vec<String> = (0..n).map(|i| format!("{net}-g{i}")).collect();
-    let mut nodes = vec![];
-    for (i, name) in names.iter().enumerate() {
-        let cluster_address = if i == 0 {
-            String::new()
-        } else {
-            names.join(",")
-        };
-        let bootstrap = if i == 0 {
-            "--wsrep-new-cluster --init-file=/tmp/init.sql"
-        } else {
-            ""
-        };
-        let script = format!(
-            r#"set -e
+/// The start script of a Galera node: joins `peers` (empty: bootstraps a new cluster), with
+/// `extra` server options. A node can later be split off into a cluster of its own (see
+/// [`galera_split_off`]): its script then reads the address and cluster name from the data
+/// directory and bootstraps from its own data, keeping the state UUID.
+fn galera_script(peers: &str, extra: &str) -> String {
+    let bootstrap = if peers.is_empty() {
+        "--wsrep-new-cluster --init-file=/tmp/init.sql"
+    } else {
+        ""
+    };
+    format!(
+        r#"set -e
 mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
 [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql --datadir=/var/lib/mysql >/dev/null 2>&1
 cat > /tmp/init.sql <<'SQL'
 CREATE USER IF NOT EXISTS '{GALERA_USER}'@'%' IDENTIFIED BY '{GALERA_PASSWORD}';
 GRANT ALL PRIVILEGES ON *.* TO '{GALERA_USER}'@'%';
+CREATE USER IF NOT EXISTS '{GALERA_APP_USER}'@'%' IDENTIFIED BY '{GALERA_PASSWORD}';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP ON *.* TO '{GALERA_APP_USER}'@'%';
 SQL
 chown mysql /tmp/init.sql
+address="{peers}"; name=rig; bootstrap="{bootstrap}"
+if [ -f /var/lib/mysql/rig-split ]; then
+  address="$(sed -n 1p /var/lib/mysql/rig-split)"; name="$(sed -n 2p /var/lib/mysql/rig-split)"
+  bootstrap=""
+  if [ -z "$address" ]; then
+    bootstrap=--wsrep-new-cluster
+    sed -i 's/safe_to_bootstrap: 0/safe_to_bootstrap: 1/' /var/lib/mysql/grastate.dat
+  fi
+fi
 exec mariadbd --user=mysql --bind-address=0.0.0.0 --binlog_format=ROW --default_storage_engine=InnoDB \
   --innodb_autoinc_lock_mode=2 --innodb_buffer_pool_size=64M --wsrep_on=ON \
-  --wsrep_provider=/usr/lib/galera/libgalera_smm.so --wsrep_cluster_name=rig \
-  --wsrep_cluster_address=gcomm://{cluster_address} --wsrep_sst_method=rsync \
-  --wsrep_provider_options='gcache.size=32M' --wsrep-node-address=$(hostname -i) {bootstrap}"#
-        );
-        nodes.push(
-            start(
-                &net,
-                name,
-                WaitFor::message_on_stderr("ready for connections"),
-                script,
-            )
-            .await,
-        );
+  --wsrep_provider=/usr/lib/galera/libgalera_smm.so --wsrep_cluster_name="$name" \
+  --wsrep_cluster_address="gcomm://$address" --wsrep_sst_method=rsync \
+  --wsrep_provider_options='gcache.size=32M' --wsrep-node-address=$(hostname -i) $bootstrap {extra}"#
+    )
+}
+
+/// A Galera cluster of `n` nodes: the first bootstraps, the others join one at a time.
+/// Peers are addressed by container name, so a restarted node rejoins whatever its new IP.
+pub async fn galera(n: usize) -> (Vec<Node>, Vec<Endpoint>) {
+    galera_with(n, &[]).await
+}
+
+/// [`galera`] with extra server options for some nodes (`(index, options)`), e.g. a node that
+/// starts with a setting Galera does not allow.
+pub async fn galera_with(n: usize, extra: &[(usize, &str)]) -> (Vec<Node>, Vec<Endpoint>) {
+    let net = unique("rig-galera");
+    let names: Vec<String> = (0..n).map(|i| format!("{net}-g{i}")).collect();
+    let mut nodes = vec![];
+    for (i, name) in names.iter().enumerate() {
+        let peers = if i == 0 {
+            String::new()
+        } else {
+            names.join(",")
+        };
+        let options = extra
+            .iter()
+            .filter(|(at, _)| *at == i)
+            .map(|(_, o)| *o)
+            .collect::<Vec<_>>()
+            .join(" ");
+        nodes.push(galera_node(&net, name, &peers, &options).await);
     }
     let mut endpoints = vec![];
     for node in &nodes {
         endpoints.push(node.endpoint(3306).await);
     }
     (nodes, endpoints)
+}
+
+/// One Galera node on `net` joining `peers` (comma-separated names; empty bootstraps).
+pub async fn galera_node(net: &str, name: &str, peers: &str, extra: &str) -> Node {
+    start(
+        net,
+        name,
+        WaitFor::message_on_stderr("ready for connections"),
+        galera_script(peers, extra),
+    )
+    .await
+}
+
+/// The network a rig node is on (its name's prefix, as [`unique`] made it).
+pub fn network_of(node: &Node) -> String {
+    node.name
+        .rsplit_once('-')
+        .map_or(node.name.clone(), |(net, _)| net.to_string())
+}
+
+/// Takes `node` out of its cluster: stopped, then started again as the first node of a new
+/// cluster named `cluster_name`, bootstrapped from its own data, so the new cluster shares the
+/// old one's state UUID (as a cluster restored or bootstrapped from another's data does).
+pub async fn galera_split_off(node: &Node, cluster_name: &str) {
+    exec(
+        node,
+        &[
+            "bash",
+            "-c",
+            &format!("printf '\\n{cluster_name}\\n' > /var/lib/mysql/rig-split"),
+        ],
+    )
+    .await;
+    node.stop().await;
+    node.start().await;
 }
 
 /// One plain MariaDB server (wsrep off, not Galera), its port published on the host: the same

@@ -294,7 +294,7 @@ impl StepKind for WorkloadStep {
                 ctx.state
                     .undo
                     .register(format!("delete the keys of workload {id}"), async move {
-                        let h = ledger.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        let h = ledger.snapshot();
                         crate::verify::memcache::writes::delete_keys(&servers, &h).await
                     });
                 Ok(format!(

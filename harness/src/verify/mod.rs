@@ -14,6 +14,7 @@ pub mod dns;
 pub mod etcd;
 pub mod galera;
 pub mod http;
+pub mod ledger;
 pub mod memcache;
 pub mod workload;
 

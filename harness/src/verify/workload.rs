@@ -10,7 +10,8 @@
 //! steps end; the database is dropped by a clean-up registered before the first write.
 
 use super::galera::Login;
-use super::galera::acknowledged_writes::{self as writes, History};
+use super::galera::acknowledged_writes as writes;
+use super::ledger::{History, Ledger};
 use super::{Verdict, Verifier, VerifyContext, VerifyFlags};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
@@ -56,7 +57,7 @@ pub enum Store {
 /// One write workload: where it writes, its ledger, and how to stop it.
 pub struct Running {
     pub store: Store,
-    pub history: Arc<Mutex<History>>,
+    pub ledger: Arc<Ledger>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
     started: tokio::time::Instant,
@@ -84,7 +85,7 @@ impl Workloads {
             login: login.clone(),
             table: table.clone(),
         };
-        self.start(id, store, move |stop, history| async move {
+        self.start(id, store, move |stop, ledger| async move {
             writes::write_until(
                 &nodes,
                 &login,
@@ -92,7 +93,7 @@ impl Workloads {
                 writers,
                 delete_every,
                 &stop,
-                history,
+                &ledger,
             )
             .await;
         })
@@ -115,7 +116,7 @@ impl Workloads {
             table: table.clone(),
             level,
         };
-        self.start(id, store, move |stop, history| async move {
+        self.start(id, store, move |stop, ledger| async move {
             super::cassandra::writes::write_until(
                 &session,
                 &table,
@@ -123,7 +124,7 @@ impl Workloads {
                 writers,
                 delete_every,
                 &stop,
-                history,
+                &ledger,
             )
             .await;
         })
@@ -137,28 +138,28 @@ impl Workloads {
         servers: Vec<Endpoint>,
         writers: usize,
         delete_every: u64,
-    ) -> Result<Arc<Mutex<History>>, String> {
+    ) -> Result<Arc<Ledger>, String> {
         let store = Store::Memcache {
             servers: servers.clone(),
         };
         let run = super::nonce();
-        self.start(id, store, move |stop, history| async move {
+        self.start(id, store, move |stop, ledger| async move {
             super::memcache::writes::write_until(
                 &servers,
                 &run,
                 writers,
                 delete_every,
                 &stop,
-                history,
+                &ledger,
             )
             .await;
         })?;
-        Ok(self.lock()[id].history.clone())
+        Ok(self.lock()[id].ledger.clone())
     }
 
     fn start<F, Fut>(&self, id: &str, store: Store, writers: F) -> Result<(), String>
     where
-        F: FnOnce(CancellationToken, Arc<Mutex<History>>) -> Fut,
+        F: FnOnce(CancellationToken, Arc<Ledger>) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let mut all = self.lock();
@@ -166,13 +167,13 @@ impl Workloads {
             return Err(format!("workload `{id}` was already started"));
         }
         let stop = CancellationToken::new();
-        let history = Arc::new(Mutex::new(History::default()));
-        let task = tokio::spawn(writers(stop.clone(), history.clone()));
+        let ledger = Arc::new(Ledger::new());
+        let task = tokio::spawn(writers(stop.clone(), ledger.clone()));
         all.insert(
             id.to_string(),
             Running {
                 store,
-                history,
+                ledger,
                 stop,
                 task: Some(task),
                 started: tokio::time::Instant::now(),
@@ -200,7 +201,7 @@ impl Workloads {
         }
         let all = self.lock();
         let w = &all[id];
-        let h = w.history.lock().unwrap_or_else(|e| e.into_inner());
+        let h = w.ledger.snapshot();
         Ok(format!(
             "workload `{id}` stopped after {}s: {} acknowledged insert(s), {} acknowledged delete(s), {} unacknowledged",
             w.stopped_after.unwrap_or_default().as_secs(),
@@ -222,8 +223,7 @@ impl Workloads {
     fn ledger(&self, id: &str) -> Option<(Store, History)> {
         let all = self.lock();
         let w = all.get(id)?;
-        let h = w.history.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        Some((w.store.clone(), h))
+        Some((w.store.clone(), w.ledger.snapshot()))
     }
 }
 

@@ -6,11 +6,9 @@
 use super::cql::{read_from_every_node, session};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
-use crate::verify::galera::acknowledged_writes::{self as ledger, History, Write};
+use crate::verify::ledger::{self, Attempt, History, Ledger, Rows};
 use scylla::client::session::Session;
 use scylla::statement::{Consistency, Statement};
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -63,7 +61,7 @@ async fn run(session: &Session, text: String, level: Consistency) -> Result<(), 
     }
 }
 
-/// `writers` writers until `stop`; every acknowledgement goes into `history` as it comes.
+/// `writers` writers until `stop`; every acknowledgement goes into `ledger` as it comes.
 pub async fn write_until(
     session: &Session,
     table: &str,
@@ -71,43 +69,46 @@ pub async fn write_until(
     writers: usize,
     delete_every: u64,
     stop: &CancellationToken,
-    history: Arc<Mutex<History>>,
+    ledger: &Ledger,
 ) {
     let one = |w: usize| {
-        let history = history.clone();
-        async move {
-            let mut seq = 0u64;
-            while !stop.is_cancelled() {
-                seq += 1;
-                let id = format!("w{w}-{seq}");
-                let insert = format!("INSERT INTO {table} (id) VALUES ('{id}')");
-                let write = match run(session, insert, level).await {
-                    Err(e) => Write::Refused(e),
-                    Ok(()) if delete_every > 0 && seq.is_multiple_of(delete_every) => {
-                        let delete = format!("DELETE FROM {table} WHERE id = '{id}'");
-                        match run(session, delete, level).await {
-                            Ok(()) => Write::Deleted,
-                            Err(_) => Write::DeleteFailed,
-                        }
-                    }
-                    Ok(()) => Write::Kept,
-                };
-                let refused = matches!(write, Write::Refused(_));
-                history.lock().unwrap_or_else(|e| e.into_inner()).record(
-                    &format!("writer {w}"),
-                    id,
-                    write,
-                );
-                if refused {
-                    tokio::select! {
-                        _ = tokio::time::sleep(AFTER_FAILURE) => {}
-                        _ = stop.cancelled() => {}
-                    }
-                }
-            }
-        }
+        let writer = DriverWriter {
+            session,
+            table: table.to_string(),
+            level,
+            name: format!("writer {w}"),
+            prefix: format!("w{w}"),
+        };
+        ledger::drive(writer, delete_every, AFTER_FAILURE, stop, ledger)
     };
     futures::future::join_all((0..writers).map(one)).await;
+}
+
+/// One writer through the driver, which picks the coordinator.
+struct DriverWriter<'a> {
+    session: &'a Session,
+    table: String,
+    level: Consistency,
+    name: String,
+    prefix: String,
+}
+
+#[async_trait::async_trait]
+impl ledger::Writer for DriverWriter<'_> {
+    async fn insert(&mut self, seq: u64) -> Attempt {
+        let id = format!("{}-{seq}", self.prefix);
+        let insert = format!("INSERT INTO {} (id) VALUES ('{id}')", self.table);
+        Attempt {
+            node: self.name.clone(),
+            result: run(self.session, insert, self.level).await,
+            id,
+        }
+    }
+
+    async fn delete(&mut self, _node: &str, id: &str) -> Result<(), String> {
+        let delete = format!("DELETE FROM {} WHERE id = '{id}'", self.table);
+        run(self.session, delete, self.level).await
+    }
 }
 
 /// Reads the table with every node as coordinator at `level` (retrying failed reads once a
@@ -126,19 +127,18 @@ pub async fn read_back(
         let reads = read_from_every_node(session, targets, &query, level).await;
         let failing = reads.iter().any(|(_, r)| r.is_err());
         if !failing || tokio::time::Instant::now() >= deadline {
-            let nodes: Vec<Endpoint> = reads
-                .iter()
-                .map(|(who, _)| Endpoint {
-                    name: who.clone(),
-                    host: String::new(),
-                    port: 0,
-                    advertised: None,
-                    node: None,
-                })
+            let nodes: Vec<String> = reads.iter().map(|(who, _)| who.clone()).collect();
+            let reads: Vec<Result<Rows, String>> = reads
+                .into_iter()
+                .map(|(_, r)| r.map(|ids| ids.into_iter().map(|id| (id.clone(), id)).collect()))
                 .collect();
-            let reads: Vec<Result<BTreeSet<String>, String>> =
-                reads.into_iter().map(|(_, r)| r).collect();
-            return ledger::judge(&nodes, &reads, history);
+            // Writers go through the driver, not one per node; each coordinator's read at
+            // `level` must show the same table.
+            let rules = ledger::Rules {
+                every_node_writes: false,
+                full_copies: true,
+            };
+            return ledger::judge(&nodes, &reads, history, rules);
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -156,24 +156,15 @@ mod tests {
         let table = prepare(&session, "harness_wl_t", nodes.len())
             .await
             .unwrap();
-        let history = Arc::new(Mutex::new(History::default()));
+        let ledger = Ledger::new();
         let stop = CancellationToken::new();
-        let writing = write_until(
-            &session,
-            &table,
-            Consistency::Quorum,
-            2,
-            5,
-            &stop,
-            history.clone(),
-        );
+        let writing = write_until(&session, &table, Consistency::Quorum, 2, 5, &stop, &ledger);
         let timer = async {
             tokio::time::sleep(Duration::from_millis(600)).await;
             stop.cancel();
         };
         tokio::join!(writing, timer);
-        let h = history.lock().unwrap().clone();
-        (session, table, h)
+        (session, table, ledger.snapshot())
     }
 
     // Layer 1 (the CQL protocol stand-in, not Cassandra: one shared store, no replication):
@@ -201,8 +192,8 @@ mod tests {
             .iter()
             .filter(|c| c.statement.starts_with("INSERT INTO harness_wl_t.writes"))
             .map(|c| c.consistency)
-            .collect::<BTreeSet<u16>>();
-        assert_eq!(inserts, BTreeSet::from([0x0004]), "written at QUORUM");
+            .collect::<std::collections::BTreeSet<u16>>();
+        assert_eq!(inserts, [0x0004].into(), "written at QUORUM");
 
         let faulty = StandIn::start(
             3,

@@ -9,14 +9,13 @@
 use super::{Login, connect, connect_within, rows, run, run_within};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
+use crate::verify::ledger::{self, Attempt, History, Ledger, Rows};
 use crate::verify::nonce;
 use crate::verify::{
     Credentials, RawCredentials, RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags,
 };
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -178,62 +177,6 @@ impl Verifier for GaleraAckWritesSpec {
     }
 }
 
-/// What the writers were told.
-#[derive(Debug, Default, Clone)]
-pub struct History {
-    /// Acknowledged inserts that were not deleted afterwards.
-    pub present: BTreeSet<String>,
-    /// Acknowledged inserts whose delete was acknowledged too.
-    pub deleted: BTreeSet<String>,
-    /// Acknowledged inserts whose delete failed: either state is correct.
-    pub uncertain: BTreeSet<String>,
-    /// Inserts that failed: never acknowledged, so they may or may not exist.
-    pub unacknowledged: Vec<(String, String)>,
-    /// Acknowledged inserts per node.
-    pub acks_per_node: BTreeMap<String, usize>,
-}
-
-/// What became of one write.
-pub enum Write {
-    /// The insert failed: never acknowledged, so it may or may not exist.
-    Refused(String),
-    /// Acknowledged and kept.
-    Kept,
-    /// Acknowledged, then deleted (the delete acknowledged too).
-    Deleted,
-    /// Acknowledged, but its delete failed: either state is correct.
-    DeleteFailed,
-}
-
-impl History {
-    /// Records what became of write `id` by `writer` (the node or writer it went through).
-    pub fn record(&mut self, writer: &str, id: String, write: Write) {
-        if !matches!(write, Write::Refused(_)) {
-            *self.acks_per_node.entry(writer.to_string()).or_default() += 1;
-        }
-        match write {
-            Write::Refused(why) => self.unacknowledged.push((id, why)),
-            Write::Kept => {
-                self.present.insert(id);
-            }
-            Write::Deleted => {
-                self.deleted.insert(id);
-            }
-            Write::DeleteFailed => {
-                self.uncertain.insert(id);
-            }
-        }
-    }
-}
-
-/// Records into a shared ledger (the lock is held only for the update).
-fn record(history: &Mutex<History>, writer: &str, id: String, write: Write) {
-    history
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .record(writer, id, write);
-}
-
 pub async fn check(spec: &GaleraAckWritesSpec, nodes: &[Endpoint], login: &Login) -> Verdict {
     check_registering(spec, nodes, login, None).await
 }
@@ -246,9 +189,10 @@ pub async fn check_registering(
     undo: Option<&crate::verify::Undo>,
 ) -> Verdict {
     let (duration, settle) = (spec.duration, spec.settle);
-    if let Err(why) = super::establish(nodes, login).await {
-        return Verdict::fail(why, vec![]);
-    }
+    let members = match super::establish(nodes, login).await {
+        Ok(note) => note,
+        Err(why) => return Verdict::fail(why, vec![]),
+    };
     let db = format!("harness_ack_{}", nonce());
     super::drop_later(undo, nodes, login, &db);
     let table = match prepare_named(nodes, login, &db).await {
@@ -264,8 +208,14 @@ pub async fn check_registering(
         u64::from(spec.delete_every),
     )
     .await;
-    let verdict = read_back(nodes, login, &table, &history, settle).await;
-    drop_table(nodes, login, &table).await;
+    let mut verdict = read_back(nodes, login, &table, &history, settle).await;
+    verdict.evidence.insert(0, members);
+    if let Err(e) = drop_table(nodes, login, &table).await {
+        // The clean-up registered before the first write tries again at the scenario's end.
+        verdict
+            .evidence
+            .push(format!("dropping the check's database: {e}"));
+    }
     verdict
 }
 
@@ -299,19 +249,10 @@ pub async fn prepare_named(nodes: &[Endpoint], login: &Login, db: &str) -> Resul
     ))
 }
 
-pub async fn drop_table(nodes: &[Endpoint], login: &Login, table: &str) {
+/// Drops the database of `table` (see [`super::drop_database`]).
+pub async fn drop_table(nodes: &[Endpoint], login: &Login, table: &str) -> Result<(), String> {
     let db = table.split('.').next().unwrap_or(table);
-    for node in nodes {
-        if let Ok(mut conn) = connect(node, login).await {
-            let ok = run(&mut conn, &format!("DROP DATABASE IF EXISTS {db}"))
-                .await
-                .is_ok();
-            let _ = conn.disconnect().await;
-            if ok {
-                return;
-            }
-        }
-    }
+    super::drop_database(nodes, login, db).await
 }
 
 /// Runs `writers` writers per node until `duration` has passed.
@@ -328,22 +269,14 @@ pub async fn write_phase(
         tokio::time::sleep(duration).await;
         stop.cancel();
     };
-    let history = Arc::new(Mutex::new(History::default()));
-    let writing = write_until(
-        nodes,
-        login,
-        table,
-        writers,
-        delete_every,
-        &stop,
-        history.clone(),
-    );
+    let ledger = Ledger::new();
+    let writing = write_until(nodes, login, table, writers, delete_every, &stop, &ledger);
     tokio::join!(timer, writing);
-    history.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    ledger.snapshot()
 }
 
 /// Runs `writers` writers per node until `stop` is cancelled, recording every acknowledgement
-/// in `history` as it comes (so a caller can read the ledger while they write).
+/// in `ledger` as it comes (so a caller can read the ledger while they write).
 pub async fn write_until(
     nodes: &[Endpoint],
     login: &Login,
@@ -351,110 +284,83 @@ pub async fn write_until(
     writers: usize,
     delete_every: u64,
     stop: &tokio_util::sync::CancellationToken,
-    history: Arc<Mutex<History>>,
+    ledger: &Ledger,
 ) {
     let tasks = nodes.iter().enumerate().flat_map(|(n, node)| {
-        let history = history.clone();
         (0..writers).map(move |w| {
-            writer(
-                node,
-                n,
-                w,
-                login,
-                table,
-                stop,
-                delete_every,
-                history.clone(),
-            )
+            let writer = NodeWriter {
+                node: node.clone(),
+                prefix: format!("n{n}-w{w}"),
+                login: login.clone(),
+                table: table.to_string(),
+                conn: None,
+            };
+            ledger::drive(writer, delete_every, RECONNECT_PAUSE, stop, ledger)
         })
     });
     futures::future::join_all(tasks).await;
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn writer(
-    node: &Endpoint,
-    n: usize,
-    w: usize,
-    login: &Login,
-    table: &str,
-    stop: &tokio_util::sync::CancellationToken,
-    delete_every: u64,
-    history: Arc<Mutex<History>>,
-) {
-    let mut conn: Option<Conn> = None;
-    let mut seq: u64 = 0;
-    while !stop.is_cancelled() {
-        seq += 1;
-        let id = format!("n{n}-w{w}-{seq}");
-        if conn.is_none() {
-            match connect_within(node, login, OP_TIMEOUT).await {
-                Ok(c) => conn = Some(c),
-                Err(e) => {
-                    // The write was attempted and failed: it is not acknowledged.
-                    record(
-                        &history,
-                        &node.name,
-                        id,
-                        Write::Refused(format!("{node}: {e}")),
-                    );
-                    tokio::select! {
-                        _ = tokio::time::sleep(RECONNECT_PAUSE) => {}
-                        _ = stop.cancelled() => {}
-                    }
-                    continue;
-                }
-            }
+/// One writer on one node, with its own connection (opened again after an error).
+struct NodeWriter {
+    node: Endpoint,
+    prefix: String,
+    login: Login,
+    table: String,
+    conn: Option<Conn>,
+}
+
+impl NodeWriter {
+    async fn statement(&mut self, sql: &str) -> Result<(), String> {
+        if self.conn.is_none() {
+            let conn = connect_within(&self.node, &self.login, OP_TIMEOUT)
+                .await
+                .map_err(|e| format!("{}: {e}", self.node))?;
+            self.conn = Some(conn);
         }
-        let Some(c) = conn.as_mut() else { continue };
-        let insert = format!(
-            "INSERT INTO {table} (id, node) VALUES ('{id}', '{}')",
-            node.name.replace('\'', "")
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(format!("{}: not connected", self.node));
+        };
+        let result = run_within(conn, sql, OP_TIMEOUT).await;
+        if result.is_err() {
+            // A failed statement leaves the connection in doubt: open a new one next time.
+            self.conn = None;
+        }
+        result.map_err(|e| format!("{}: {e}", self.node))
+    }
+}
+
+#[async_trait::async_trait]
+impl ledger::Writer for NodeWriter {
+    async fn insert(&mut self, seq: u64) -> Attempt {
+        let id = format!("{}-{seq}", self.prefix);
+        let sql = format!(
+            "INSERT INTO {} (id, node) VALUES ('{id}', '{}')",
+            self.table,
+            self.node.name.replace(['\\', '\''], "")
         );
-        match run_within(c, &insert, OP_TIMEOUT).await {
-            Ok(()) => {
-                let delete = delete_every > 0 && seq.is_multiple_of(delete_every);
-                let deleted = if delete {
-                    Some(
-                        run_within(
-                            c,
-                            &format!("DELETE FROM {table} WHERE id = '{id}'"),
-                            OP_TIMEOUT,
-                        )
-                        .await,
-                    )
-                } else {
-                    None
-                };
-                let write = match deleted {
-                    None => Write::Kept,
-                    Some(Ok(())) => Write::Deleted,
-                    Some(Err(_)) => {
-                        conn = None;
-                        Write::DeleteFailed
-                    }
-                };
-                record(&history, &node.name, id, write);
-            }
-            Err(e) => {
-                record(
-                    &history,
-                    &node.name,
-                    id,
-                    Write::Refused(format!("{node}: {e}")),
-                );
-                conn = None;
-                tokio::time::sleep(RECONNECT_PAUSE).await;
-            }
+        let result = self.statement(&sql).await;
+        Attempt {
+            node: self.node.name.clone(),
+            id,
+            result,
         }
     }
-    if let Some(c) = conn {
-        let _ = c.disconnect().await;
+
+    async fn delete(&mut self, _node: &str, id: &str) -> Result<(), String> {
+        let sql = format!("DELETE FROM {} WHERE id = '{id}'", self.table);
+        self.statement(&sql).await
+    }
+
+    async fn close(self) {
+        if let Some(c) = self.conn {
+            let _ = c.disconnect().await;
+        }
     }
 }
 
 /// Reads the table on every node (retrying until `settle` for nodes that are rejoining) and
-/// compares with the history.
+/// compares with the history: every acknowledged row on every node, every node's copy the same.
 pub async fn read_back(
     nodes: &[Endpoint],
     login: &Login,
@@ -469,15 +375,22 @@ pub async fn read_back(
             .map(|node| read_node(node, login, table, deadline)),
     )
     .await;
-    judge(nodes, &reads, history)
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    ledger::judge(&names, &reads, history, GALERA_RULES)
 }
+
+/// Writers run on every node, and every node holds the whole table.
+pub const GALERA_RULES: ledger::Rules = ledger::Rules {
+    every_node_writes: true,
+    full_copies: true,
+};
 
 async fn read_node(
     node: &Endpoint,
     login: &Login,
     table: &str,
     deadline: Instant,
-) -> Result<BTreeSet<String>, String> {
+) -> Result<Rows, String> {
     // A node that was killed needs time to rejoin and catch up; there is no event to watch, so
     // this retries once a second until the settle deadline.
     loop {
@@ -490,134 +403,18 @@ async fn read_node(
         }
         .await;
         match attempt {
-            Ok(rows) => return Ok(rows.into_iter().map(|(id, _)| id).collect()),
+            Ok(rows) => {
+                return Ok(rows
+                    .into_iter()
+                    .map(|(id, node)| {
+                        let row = format!("{id}\t{node}");
+                        (id, row)
+                    })
+                    .collect());
+            }
             Err(e) if Instant::now() >= deadline => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
         }
-    }
-}
-
-/// The verdict (pure): missing acknowledged rows and present acknowledged deletes, by node.
-pub fn judge(
-    nodes: &[Endpoint],
-    reads: &[Result<BTreeSet<String>, String>],
-    h: &History,
-) -> Verdict {
-    let mut problems = vec![];
-    let acked = h.present.len() + h.deleted.len() + h.uncertain.len();
-    let mut evidence = vec![
-        format!(
-            "acknowledged inserts: {acked} ({} later deleted with acknowledgement, {} with a failed delete)",
-            h.deleted.len(),
-            h.uncertain.len()
-        ),
-        format!("acknowledged inserts per node: {:?}", h.acks_per_node),
-        format!(
-            "writes not acknowledged (failed, may or may not exist; not counted as lost): {}",
-            h.unacknowledged.len()
-        ),
-    ];
-    for (id, e) in h.unacknowledged.iter().take(5) {
-        evidence.push(format!("  not acknowledged: {id}: {e}"));
-    }
-    let unacked: BTreeSet<&String> = h.unacknowledged.iter().map(|(id, _)| id).collect();
-    if acked == 0 {
-        problems.push("no write was acknowledged by any node".to_string());
-    }
-    for (node, read) in nodes.iter().zip(reads) {
-        match read {
-            Err(e) => problems.push(format!("{node}: could not read back: {e}")),
-            Ok(got) => {
-                let missing: Vec<&String> =
-                    h.present.iter().filter(|id| !got.contains(*id)).collect();
-                let resurrected: Vec<&String> =
-                    h.deleted.iter().filter(|id| got.contains(*id)).collect();
-                let committed_unacked = got.iter().filter(|id| unacked.contains(id)).count();
-                evidence.push(format!(
-                    "{node}: {} rows; {} acknowledged rows missing; {} acknowledged deletes still present; {committed_unacked} unacknowledged writes committed anyway",
-                    got.len(),
-                    missing.len(),
-                    resurrected.len()
-                ));
-                if !missing.is_empty() {
-                    problems.push(format!(
-                        "{node}: {} acknowledged write(s) lost, e.g. {}",
-                        missing.len(),
-                        sample(&missing)
-                    ));
-                }
-                if !resurrected.is_empty() {
-                    problems.push(format!(
-                        "{node}: {} acknowledged delete(s) not applied, e.g. {}",
-                        resurrected.len(),
-                        sample(&resurrected)
-                    ));
-                }
-            }
-        }
-    }
-    if problems.is_empty() {
-        Verdict::pass(
-            format!(
-                "{acked} acknowledged writes present on all {} nodes; {} unacknowledged reported apart",
-                nodes.len(),
-                h.unacknowledged.len()
-            ),
-            evidence,
-        )
-    } else {
-        Verdict::fail(problems.join("; "), evidence)
-    }
-}
-
-fn sample(ids: &[&String]) -> String {
-    let shown: Vec<&str> = ids.iter().take(5).map(|s| s.as_str()).collect();
-    shown.join(", ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Layer 1 (pure): the judgement; layer 2 runs it on a real cluster with a node killed.
-    #[test]
-    fn lost_and_resurrected_rows_are_named_by_node_and_unacknowledged_are_apart() {
-        let nodes = [
-            Endpoint::parse("a:3306").unwrap(),
-            Endpoint::parse("b:3306").unwrap(),
-        ];
-        let h = History {
-            present: ["n0-w0-1", "n0-w0-2"].map(String::from).into(),
-            deleted: ["n0-w0-3"].map(String::from).into(),
-            unacknowledged: vec![("n1-w0-9".into(), "b: refused".into())],
-            ..Default::default()
-        };
-        let good: BTreeSet<String> = ["n0-w0-1", "n0-w0-2", "n1-w0-9"].map(String::from).into();
-        let bad: BTreeSet<String> = ["n0-w0-1", "n0-w0-3"].map(String::from).into();
-        let v = judge(&nodes, &[Ok(good.clone()), Ok(good.clone())], &h);
-        assert!(v.passed, "{}", v.summary);
-        assert!(
-            v.evidence
-                .iter()
-                .any(|e| e.contains("not acknowledged") && e.contains(": 1")),
-            "{:?}",
-            v.evidence
-        );
-        let v = judge(&nodes, &[Ok(good), Ok(bad)], &h);
-        assert!(!v.passed);
-        assert!(
-            v.summary
-                .contains("b:3306: 1 acknowledged write(s) lost, e.g. n0-w0-2"),
-            "{}",
-            v.summary
-        );
-        assert!(
-            v.summary
-                .contains("b:3306: 1 acknowledged delete(s) not applied, e.g. n0-w0-3"),
-            "{}",
-            v.summary
-        );
-        assert!(!v.summary.contains("a:3306"), "{}", v.summary);
     }
 }
 
@@ -700,7 +497,7 @@ mod rig {
             "{}",
             v.summary
         );
-        drop_table(&endpoints, &login, &table).await;
+        drop_table(&endpoints, &login, &table).await.unwrap();
 
         // Through the runner: a step that times out mid-write, and one cancelled (Ctrl-C)
         // mid-write, leave no database behind (the drop registered before the first write runs

@@ -2,7 +2,7 @@
 //! `wsrep_local_state_comment` = Synced, `wsrep_connected` = ON, `wsrep_ready` = ON, and all
 //! nodes report the same `wsrep_cluster_state_uuid`. A failure names the node and the value seen.
 
-use super::{Login, same_server, survey};
+use super::{Facts, Login, REQUIRED_SETTINGS, same_server, survey};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
 use crate::verify::{
@@ -69,25 +69,31 @@ impl Verifier for GaleraStatusSpec {
 
 pub async fn check(spec: &GaleraStatusSpec, nodes: &[Endpoint], login: &Login) -> Verdict {
     let size = spec.size.map_or(nodes.len().to_string(), |n| n.to_string());
-    let expected = [
-        ("wsrep_cluster_size", size.as_str()),
-        ("wsrep_cluster_status", "Primary"),
-        ("wsrep_local_state_comment", "Synced"),
-        ("wsrep_connected", "ON"),
-        ("wsrep_ready", "ON"),
-    ];
+    let expected = expected(&size);
     let facts = survey(nodes, login).await;
     if let Some(twice) = same_server(nodes, &facts) {
         return Verdict::fail(twice, vec![]);
     }
-    let seen: Vec<_> = facts.into_iter().map(|f| f.map(|f| f.status)).collect();
-    judge(nodes, &seen, &expected)
+    judge(nodes, &facts, &expected)
 }
 
-/// The verdict over what each node reported (pure, so it is tested without servers).
+/// The status every node must report, with the cluster size `size`.
+pub fn expected(size: &str) -> [(&'static str, &str); 5] {
+    [
+        ("wsrep_cluster_size", size),
+        ("wsrep_cluster_status", "Primary"),
+        ("wsrep_local_state_comment", "Synced"),
+        ("wsrep_connected", "ON"),
+        ("wsrep_ready", "ON"),
+    ]
+}
+
+/// The verdict over what each node reported (pure, so it is tested without servers): the
+/// expected status, the settings Galera requires, one state UUID, and every node in every
+/// other's component.
 pub fn judge(
     nodes: &[Endpoint],
-    seen: &[Result<BTreeMap<String, String>, String>],
+    seen: &[Result<Facts, String>],
     expected: &[(&str, &str)],
 ) -> Verdict {
     let mut problems = vec![];
@@ -99,17 +105,29 @@ pub fn judge(
                 problems.push(format!("{node}: {e}"));
                 evidence.push(format!("{node}: unreachable: {e}"));
             }
-            Ok(status) => {
-                let get = |k: &str| status.get(k).map_or("<missing>", String::as_str);
+            Ok(facts) => {
+                let get = |k: &str| match facts.get(k) {
+                    "" => "<missing>",
+                    v => v,
+                };
                 let line: Vec<String> = expected
                     .iter()
                     .map(|(k, _)| format!("{k}={}", get(k)))
                     .collect();
+                let settings: Vec<String> = facts
+                    .settings
+                    .iter()
+                    .filter(|(k, _)| !k.contains("address"))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
                 evidence.push(format!(
-                    "{node}: {} wsrep_local_index={} wsrep_cluster_state_uuid={}",
+                    "{node}: {} wsrep_local_index={} wsrep_cluster_state_uuid={} wsrep_gcomm_uuid={} members={}; {}",
                     line.join(" "),
                     get("wsrep_local_index"),
-                    get("wsrep_cluster_state_uuid")
+                    get("wsrep_cluster_state_uuid"),
+                    get("wsrep_gcomm_uuid"),
+                    facts.members.as_ref().map_or_else(|e| format!("<{e}>"), |m| m.len().to_string()),
+                    settings.join(" ")
                 ));
                 for (key, want) in expected {
                     let got = get(key);
@@ -117,6 +135,7 @@ pub fn judge(
                         problems.push(format!("{node}: {key} is {got}, expected {want}"));
                     }
                 }
+                problems.extend(setting_problems(node, facts));
                 uuids
                     .entry(get("wsrep_cluster_state_uuid").to_string())
                     .or_default()
@@ -134,11 +153,16 @@ pub fn judge(
             groups.join("; ")
         ));
     }
+    let membership = super::one_component(nodes, seen);
+    match &membership {
+        Ok(note) => evidence.push(note.clone()),
+        Err(e) => problems.push(e.clone()),
+    }
     if problems.is_empty() {
         Verdict::pass(
             format!(
-                "{} node(s) Primary and Synced, cluster size {}",
-                nodes.len(),
+                "{}: each Primary and Synced, cluster size {}, the settings Galera requires in place",
+                membership.unwrap_or_default(),
                 expected[0].1
             ),
             evidence,
@@ -146,6 +170,34 @@ pub fn judge(
     } else {
         Verdict::fail(problems.join("; "), evidence)
     }
+}
+
+/// A setting of MariaDB's list of mandatory Galera options that differs on `node`.
+fn setting_problems(node: &Endpoint, facts: &Facts) -> Vec<String> {
+    let mut out = vec![];
+    for (key, want) in REQUIRED_SETTINGS {
+        let got = facts.setting(key);
+        // innodb_doublewrite reads ON or 1 depending on the version.
+        let same = got.eq_ignore_ascii_case(want) || (want == "ON" && got == "1");
+        if !same {
+            let got = if got.is_empty() { "<missing>" } else { got };
+            out.push(format!(
+                "{node}: {key} is {got}, but Galera requires {want}"
+            ));
+        }
+    }
+    let provider = facts.setting("wsrep_provider");
+    if provider.is_empty() || provider.eq_ignore_ascii_case("none") {
+        out.push(format!(
+            "{node}: wsrep_provider is {}, but Galera requires the path of its library",
+            if provider.is_empty() {
+                "<missing>"
+            } else {
+                provider
+            }
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -156,18 +208,44 @@ mod tests {
         Endpoint::parse(&format!("{name}:3306")).unwrap()
     }
 
-    fn status(size: &str, comment: &str, uuid: &str) -> Result<BTreeMap<String, String>, String> {
-        Ok([
+    fn status_of(
+        size: &str,
+        comment: &str,
+        uuid: &str,
+        binlog: &str,
+        members: &[&str],
+        me: &str,
+    ) -> Result<Facts, String> {
+        let status = [
             ("wsrep_cluster_size", size),
             ("wsrep_cluster_status", "Primary"),
             ("wsrep_local_state_comment", comment),
             ("wsrep_connected", "ON"),
             ("wsrep_ready", "ON"),
             ("wsrep_cluster_state_uuid", uuid),
+            ("wsrep_gcomm_uuid", me),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
+        .collect();
+        let settings = [
+            ("binlog_format", binlog),
+            ("default_storage_engine", "InnoDB"),
+            ("innodb_autoinc_lock_mode", "2"),
+            ("innodb_doublewrite", "ON"),
+            ("wsrep_on", "ON"),
+            ("wsrep_provider", "/usr/lib/galera/libgalera_smm.so"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Ok(Facts {
+            server: format!("{me}:3306"),
+            wsrep_on: "ON".into(),
+            status,
+            settings,
+            members: Ok(members.iter().map(|m| m.to_string()).collect()),
+        })
     }
 
     const EXPECT: [(&str, &str); 5] = [
@@ -182,30 +260,21 @@ mod tests {
     #[test]
     fn names_the_node_and_the_value_seen() {
         let nodes = [node("a"), node("b"), node("c")];
+        let all = ["a", "b", "c"];
         let seen = [
-            status("3", "Synced", "u1"),
-            status("2", "Donor/Desynced", "u1"),
+            status_of("3", "Synced", "u1", "ROW", &all, "a"),
+            status_of("2", "Donor/Desynced", "u1", "ROW", &all, "b"),
             Err("cannot connect: refused".into()),
         ];
         let v = judge(&nodes, &seen, &EXPECT);
         assert!(!v.passed);
-        assert!(
-            v.summary
-                .contains("b:3306: wsrep_cluster_size is 2, expected 3"),
-            "{}",
-            v.summary
-        );
-        assert!(
-            v.summary
-                .contains("b:3306: wsrep_local_state_comment is Donor/Desynced"),
-            "{}",
-            v.summary
-        );
-        assert!(
-            v.summary.contains("c:3306: cannot connect"),
-            "{}",
-            v.summary
-        );
+        for want in [
+            "b:3306: wsrep_cluster_size is 2, expected 3",
+            "b:3306: wsrep_local_state_comment is Donor/Desynced",
+            "c:3306: cannot connect",
+        ] {
+            assert!(v.summary.contains(want), "{want}: {}", v.summary);
+        }
     }
 
     #[test]
@@ -213,18 +282,60 @@ mod tests {
         let nodes = [node("a"), node("b")];
         let mut expect = EXPECT;
         expect[0].1 = "2";
+        let ab = ["a", "b"];
         let v = judge(
             &nodes,
-            &[status("2", "Synced", "u1"), status("2", "Synced", "u2")],
+            &[
+                status_of("2", "Synced", "u1", "ROW", &ab, "a"),
+                status_of("2", "Synced", "u2", "ROW", &ab, "b"),
+            ],
             &expect,
         );
         assert!(!v.passed && v.summary.contains("disagree"), "{}", v.summary);
         let v = judge(
             &nodes,
-            &[status("2", "Synced", "u1"), status("2", "Synced", "u1")],
+            &[
+                status_of("2", "Synced", "u1", "ROW", &ab, "a"),
+                status_of("2", "Synced", "u1", "ROW", &ab, "b"),
+            ],
             &expect,
         );
         assert!(v.passed, "{}", v.summary);
+        assert!(
+            v.summary
+                .starts_with("2 of the cluster's 2 members checked"),
+            "{}",
+            v.summary
+        );
+    }
+
+    #[test]
+    fn a_setting_galera_requires_is_named_with_the_node() {
+        let nodes = [node("a"), node("b")];
+        let mut expect = EXPECT;
+        expect[0].1 = "2";
+        let ab = ["a", "b"];
+        let mut b = status_of("2", "Synced", "u1", "ROW", &ab, "b").unwrap();
+        b.settings
+            .insert("innodb_autoinc_lock_mode".into(), "1".into());
+        let v = judge(
+            &nodes,
+            &[status_of("2", "Synced", "u1", "STATEMENT", &ab, "a"), Ok(b)],
+            &expect,
+        );
+        assert!(!v.passed);
+        assert!(
+            v.summary
+                .contains("a:3306: binlog_format is STATEMENT, but Galera requires ROW"),
+            "{}",
+            v.summary
+        );
+        assert!(
+            v.summary
+                .contains("b:3306: innodb_autoinc_lock_mode is 1, but Galera requires 2"),
+            "{}",
+            v.summary
+        );
     }
 }
 

@@ -5,13 +5,14 @@
 //! (it is a cache): the verdict names it with the keys it lost, and the user decides whether a
 //! fault belongs in the workload's window.
 
-use super::client::{KEY_TTL_SECS, connect, owner};
+use super::client::{Client, KEY_TTL_SECS, connect, owner};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
-use crate::verify::galera::acknowledged_writes::{History, Write};
+use crate::verify::ledger::{self, Attempt, History, Ledger};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::BufWriter;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 /// Pause after a failed write (a server is down).
@@ -24,54 +25,80 @@ pub async fn write_until(
     writers: usize,
     delete_every: u64,
     stop: &CancellationToken,
-    history: Arc<Mutex<History>>,
+    ledger: &Ledger,
 ) {
     let one = |w: usize| {
-        let history = history.clone();
-        async move {
-            let mut clients = BTreeMap::new();
-            let mut seq = 0u64;
-            while !stop.is_cancelled() {
-                seq += 1;
-                let key = format!("harness:{run}:w{w}-{seq}");
-                let server = owner(&key, servers);
-                let result: Result<bool, String> = async {
-                    if !clients.contains_key(&server.name) {
-                        clients.insert(server.name.clone(), connect(server).await?);
-                    }
-                    let client = clients.get_mut(&server.name).expect("just connected");
-                    client.set(&key, key.as_bytes()).await?;
-                    // `set` is pipelined: a round trip makes it acknowledged.
-                    client.version().await?;
-                    if delete_every > 0 && seq.is_multiple_of(delete_every) {
-                        client.delete_all(std::slice::from_ref(&key)).await?;
-                        return Ok(true);
-                    }
-                    Ok(false)
-                }
-                .await;
-                let failed = result.is_err();
-                let write = match result {
-                    Ok(true) => Write::Deleted,
-                    Ok(false) => Write::Kept,
-                    Err(e) => Write::Refused(e),
-                };
-                history
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .record(&server.name, key, write);
-                if failed {
-                    // The connection is out of step after an error: open a new one.
-                    clients.remove(&server.name);
-                    tokio::select! {
-                        _ = tokio::time::sleep(AFTER_FAILURE) => {}
-                        _ = stop.cancelled() => {}
-                    }
-                }
-            }
-        }
+        let writer = KeyWriter {
+            servers: servers.to_vec(),
+            prefix: format!("harness:{run}:w{w}"),
+            clients: BTreeMap::new(),
+        };
+        ledger::drive(writer, delete_every, AFTER_FAILURE, stop, ledger)
     };
     futures::future::join_all((0..writers).map(one)).await;
+}
+
+/// One writer: each key set on its owner, over a connection per server (opened again after
+/// an error, which leaves a connection out of step).
+struct KeyWriter {
+    servers: Vec<Endpoint>,
+    prefix: String,
+    clients: BTreeMap<String, Client<BufWriter<TcpStream>>>,
+}
+
+impl KeyWriter {
+    async fn client(
+        &mut self,
+        server: &Endpoint,
+    ) -> Result<&mut Client<BufWriter<TcpStream>>, String> {
+        if !self.clients.contains_key(&server.name) {
+            self.clients
+                .insert(server.name.clone(), connect(server).await?);
+        }
+        self.clients
+            .get_mut(&server.name)
+            .ok_or_else(|| format!("{server}: not connected"))
+    }
+}
+
+#[async_trait::async_trait]
+impl ledger::Writer for KeyWriter {
+    async fn insert(&mut self, seq: u64) -> Attempt {
+        let key = format!("{}-{seq}", self.prefix);
+        let server = owner(&key, &self.servers).clone();
+        let result = async {
+            let client = self.client(&server).await?;
+            client.set(&key, key.as_bytes()).await?;
+            // `set` is pipelined: a round trip makes it acknowledged.
+            client.version().await?;
+            Ok::<_, String>(())
+        }
+        .await;
+        if result.is_err() {
+            self.clients.remove(&server.name);
+        }
+        Attempt {
+            node: server.name.clone(),
+            id: key,
+            result,
+        }
+    }
+
+    async fn delete(&mut self, node: &str, key: &str) -> Result<(), String> {
+        let Some(server) = self.servers.iter().find(|s| s.name == node).cloned() else {
+            return Err(format!("no server {node}"));
+        };
+        let result = async {
+            let client = self.client(&server).await?;
+            client.delete_all(&[key.to_string()]).await?;
+            Ok::<_, String>(())
+        }
+        .await;
+        if result.is_err() {
+            self.clients.remove(&server.name);
+        }
+        result
+    }
 }
 
 /// Reads every key the ledger names from its owner and judges: lost sets and resurrected
@@ -126,6 +153,14 @@ pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
             ));
         }
     }
+    // Writes went to each key's owner: a server that was sent writes must have acknowledged
+    // some of them.
+    let attempted: Vec<String> = servers
+        .iter()
+        .filter(|s| history.refusals_per_node.contains_key(&s.name))
+        .map(|s| s.name.clone())
+        .collect();
+    problems.extend(ledger::silent_nodes(&attempted, history));
     let acknowledged = history.present.len() + history.deleted.len();
     evidence.push(format!(
         "{} write(s) not acknowledged (may or may not be there)",
@@ -196,17 +231,14 @@ mod rig {
         let write = |secs: u64| {
             let (servers, run) = (servers.clone(), run.clone());
             async move {
-                let history = Arc::new(Mutex::new(History::default()));
+                let ledger = Ledger::new();
                 let stop = CancellationToken::new();
                 let timer = async {
                     tokio::time::sleep(Duration::from_secs(secs)).await;
                     stop.cancel();
                 };
-                tokio::join!(
-                    write_until(&servers, &run, 2, 5, &stop, history.clone()),
-                    timer
-                );
-                history.lock().unwrap().clone()
+                tokio::join!(write_until(&servers, &run, 2, 5, &stop, &ledger), timer);
+                ledger.snapshot()
             }
         };
         let history = write(2).await;
