@@ -122,6 +122,7 @@ async fn main() {
         target: Target::Endpoints(servers.clone()),
         keys: KEYS,
         min_share: 0.5,
+        min_memory: None,
     };
     let mut ours = vec![];
     for _ in 0..RUNS {

@@ -15,6 +15,10 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The longest duration a scenario may give anywhere (a scenario's own timeout included): a
+/// day. Longer runs belong in several scenarios; the bound keeps every deadline computable.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
+
 pub struct Checker<'a> {
     file: &'a Path,
     /// Secret variable values, masked in every message.
@@ -75,14 +79,29 @@ impl<'a> Checker<'a> {
         self.diags.0.extend(diags.0);
     }
 
-    /// A positive duration such as `90s`, `5m` or `1h 30m`.
+    /// A positive duration such as `90s`, `5m` or `1h 30m`, at most [`MAX_DURATION`].
     pub fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
+        self.bounded_duration(path, text, MAX_DURATION)
+    }
+
+    /// A positive duration of at most `max`.
+    pub fn bounded_duration(&mut self, path: &str, text: &str, max: Duration) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {
             Ok(d) if d.is_zero() => {
                 self.error(
                     path,
                     format!(
                         "duration `{text}` is zero; give a positive duration such as `30s` or `5m`"
+                    ),
+                );
+                None
+            }
+            Ok(d) if d > max => {
+                self.error(
+                    path,
+                    format!(
+                        "duration `{text}` is longer than the longest allowed here, {}",
+                        humantime::format_duration(max)
                     ),
                 );
                 None
@@ -137,9 +156,19 @@ impl<'a> Checker<'a> {
         (out.len() == patterns.len()).then_some(out)
     }
 
-    /// A duration that may be zero (`0s`: a grace period of none).
+    /// A duration that may be zero (`0s`: a grace period of none), at most [`MAX_DURATION`].
     pub fn duration_or_zero(&mut self, path: &str, text: &str) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {
+            Ok(d) if d > MAX_DURATION => {
+                self.error(
+                    path,
+                    format!(
+                        "duration `{text}` is longer than the longest allowed here, {}",
+                        humantime::format_duration(MAX_DURATION)
+                    ),
+                );
+                None
+            }
             Ok(d) => Some(d),
             Err(_) if text.trim() == "0" => Some(Duration::ZERO),
             Err(e) => {
@@ -154,10 +183,15 @@ impl<'a> Checker<'a> {
 
     /// A whole number of at least `min` (and at most what Kubernetes' int32 fields hold).
     pub fn count(&mut self, path: &str, n: i64, min: i64) -> Option<u32> {
-        if n < min || n > i64::from(i32::MAX) {
+        self.count_within(path, n, min, i64::from(i32::MAX))
+    }
+
+    /// A whole number from `min` to `max`.
+    pub fn count_within(&mut self, path: &str, n: i64, min: i64, max: i64) -> Option<u32> {
+        if n < min || n > max {
             self.error(
                 path,
-                format!("{n} is out of range: it must be at least {min}"),
+                format!("{n} is out of range: it must be from {min} to {max}"),
             );
             None
         } else {

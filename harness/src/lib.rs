@@ -26,6 +26,7 @@ pub mod k8s;
 pub mod manifest;
 pub mod plan;
 pub mod provider;
+pub mod quantity;
 pub mod redact;
 pub mod report;
 pub mod runner;

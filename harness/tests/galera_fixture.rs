@@ -203,12 +203,13 @@ mod rig {
         .await;
         let ip = sidecar.ip().await;
         let registered = || async {
-            harness::verify::etcd::keys::registrations_v2(&member, "fixture")
+            harness::verify::etcd::client::registrations_v2(&member, "fixture")
                 .await
                 .unwrap_or_default()
+                .by_address
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !registered().await.contains(&ip) {
+        while !registered().await.contains_key(&ip) {
             assert!(Instant::now() < deadline, "{ip} never registered");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -224,7 +225,10 @@ mod rig {
             "the sidecar ignored SIGTERM: stopping took {took:?} (killed after the grace period)"
         );
         let left = registered().await;
-        assert!(!left.contains(&ip), "{ip} is still registered: {left:?}");
+        assert!(
+            !left.contains_key(&ip),
+            "{ip} is still registered: {left:?}"
+        );
         assert!(
             rig::output(&sidecar)
                 .await

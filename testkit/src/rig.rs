@@ -230,19 +230,32 @@ exec mariadbd --user=mysql --bind-address=0.0.0.0 --innodb_buffer_pool_size=32M 
     (node, port)
 }
 
+/// A background server started by a shell that is PID 1: the shell passes SIGTERM on (a shell
+/// as PID 1 ignores it otherwise, and `docker stop` would wait its whole grace period), and
+/// says `ready` once `port` accepts connections.
+fn serve(command: &str, port: u16, ready: &str) -> String {
+    format!(
+        "{command} &\ntrap 'kill $! 2>/dev/null; wait; exit 0' TERM INT\n\
+         until bash -c '</dev/tcp/127.0.0.1/{port}' 2>/dev/null; do sleep 0.1; done\n\
+         echo {ready} >&2\nwait $!"
+    )
+}
+
+/// The memcached command line of the rig (64 MiB unless `args` say otherwise).
+fn memcached_command(args: &str) -> String {
+    let memory = if args.contains("-m ") { "" } else { "-m 64" };
+    format!("memcached -u nobody -p 11211 -l 0.0.0.0 {memory} {args}")
+}
+
 /// One memcached, its port published on the host (see [`mariadb_plain`]).
 pub async fn memcached_published() -> (Node, u16) {
     let net = unique("rig-mc1");
     let name = format!("{net}-m");
-    let script = "memcached -u nobody -p 11211 -l 0.0.0.0 -m 64 &\n\
-                  until bash -c '</dev/tcp/127.0.0.1/11211' 2>/dev/null; do sleep 0.1; done\n\
-                  echo memcached-ready >&2\nwait"
-        .to_string();
     let node = start_publishing(
         &net,
         &name,
         WaitFor::message_on_stderr("memcached-ready"),
-        script,
+        serve(&memcached_command(""), 11211, "memcached-ready"),
         Some(11211),
     )
     .await;
@@ -252,24 +265,38 @@ pub async fn memcached_published() -> (Node, u16) {
 
 /// An etcd cluster of `n` members with the v2 API enabled, started together.
 pub async fn etcd(n: usize) -> (Vec<Node>, Vec<Endpoint>) {
+    let names: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+    etcd_named(&names).await
+}
+
+/// [`etcd`] whose members carry the given etcd member names (`--name`), whatever their
+/// containers are called: two clusters can then have members of the same names.
+pub async fn etcd_named(member_names: &[String]) -> (Vec<Node>, Vec<Endpoint>) {
     let net = unique("rig-etcd");
-    let names: Vec<String> = (0..n).map(|i| format!("{net}-e{i}")).collect();
-    let initial: Vec<String> = names
-        .iter()
-        .map(|m| format!("{m}=http://{m}:2380"))
+    let hosts: Vec<String> = (0..member_names.len())
+        .map(|i| format!("{net}-e{i}"))
         .collect();
-    let starts = names.iter().map(|name| {
+    let initial: Vec<String> = member_names
+        .iter()
+        .zip(&hosts)
+        .map(|(m, h)| format!("{m}=http://{h}:2380"))
+        .collect();
+    let starts = member_names.iter().zip(&hosts).map(|(member, host)| {
         // Peers are named in --initial-cluster: wait until Docker's DNS knows all of them.
-        let resolve: Vec<String> = names.iter().map(|m| format!("getent hosts {m} >/dev/null")).collect();
+        let resolve: Vec<String> = hosts.iter().map(|h| format!("getent hosts {h} >/dev/null")).collect();
         let script = format!(
-            "until {}; do sleep 0.1; done\nexec etcd --name {name} --data-dir /tmp/etcd --enable-v2=true \
-             --listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://{name}:2379 \
-             --listen-peer-urls http://0.0.0.0:2380 --initial-advertise-peer-urls http://{name}:2380 \
+            "until {}; do sleep 0.1; done\nexec etcd --name {member} --data-dir /tmp/etcd --enable-v2=true \
+             --listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://{host}:2379 \
+             --listen-peer-urls http://0.0.0.0:2380 --initial-advertise-peer-urls http://{host}:2380 \
              --initial-cluster {} --initial-cluster-state new --initial-cluster-token {net}",
             resolve.join(" && "),
             initial.join(",")
         );
-        start(&net, name, WaitFor::message_on_stderr("ready to serve client requests"), script)
+        let net = net.clone();
+        let host = host.clone();
+        async move {
+            start(&net, &host, WaitFor::message_on_stderr("ready to serve client requests"), script).await
+        }
     });
     let nodes = futures::future::join_all(starts).await;
     let mut endpoints = vec![];
@@ -281,14 +308,16 @@ pub async fn etcd(n: usize) -> (Vec<Node>, Vec<Endpoint>) {
 
 /// `n` memcached servers on one network (returned with that network's name).
 pub async fn memcached(n: usize) -> (String, Vec<Node>, Vec<Endpoint>) {
+    memcached_with(n, "").await
+}
+
+/// [`memcached`] with extra server options (`-m 2 -M`: 2 MiB, refusing sets once full).
+pub async fn memcached_with(n: usize, args: &str) -> (String, Vec<Node>, Vec<Endpoint>) {
     let net = unique("rig-mc");
     let starts = (0..n).map(|i| {
         let name = format!("{net}-m{i}");
         // Not -vv: logging every command would make the server, not the client, the bottleneck.
-        let script = "memcached -u nobody -p 11211 -l 0.0.0.0 -m 64 &\n\
-                      until bash -c '</dev/tcp/127.0.0.1/11211' 2>/dev/null; do sleep 0.1; done\n\
-                      echo memcached-ready >&2\nwait"
-            .to_string();
+        let script = serve(&memcached_command(args), 11211, "memcached-ready");
         let net = net.clone();
         async move {
             start(
@@ -327,7 +356,8 @@ pub async fn memcached_items(address: &str) -> u64 {
 }
 
 /// `n` twemproxy (nutcracker) instances in front of `servers`, one per "node", in the role
-/// mcrouter plays on a cluster; ketama distribution, no host ejection (so a dead server shows).
+/// mcrouter plays on a cluster; twemproxy's default hash (fnv1a_64) with ketama distribution,
+/// no host ejection (so a dead server shows).
 pub async fn twemproxy(net: &str, servers: &[Node], n: usize) -> (Vec<Node>, Vec<Endpoint>) {
     twemproxy_weighted(net, servers, n, &vec![1; servers.len()]).await
 }
@@ -339,19 +369,34 @@ pub async fn twemproxy_weighted(
     n: usize,
     weights: &[u32],
 ) -> (Vec<Node>, Vec<Endpoint>) {
+    twemproxy_hashed(net, servers, n, weights, None).await
+}
+
+/// [`twemproxy_weighted`] with one of twemproxy's hashes (`md5`, `crc32`, `murmur`, …), or
+/// its default (fnv1a_64).
+pub async fn twemproxy_hashed(
+    net: &str,
+    servers: &[Node],
+    n: usize,
+    weights: &[u32],
+    hash: Option<&str>,
+) -> (Vec<Node>, Vec<Endpoint>) {
     let pool: String = servers
         .iter()
         .zip(weights)
         .map(|(s, w)| format!("    - {}:11211:{w}\\n", s.name))
         .collect();
+    let hash = hash.map(|h| format!("  hash: {h}\\n")).unwrap_or_default();
+    // Several sets of proxies may share a network: each set's names are its own.
+    static SETS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let set = SETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let starts = (0..n).map(|i| {
-        let name = format!("{net}-p{i}");
-        let script = format!(
-            "printf 'pool:\\n  listen: 0.0.0.0:5000\\n  hash: md5\\n  distribution: ketama\\n  timeout: 2000\\n  auto_eject_hosts: false\\n  servers:\\n{pool}' > /tmp/nc.yml\n\
-             nutcracker -c /tmp/nc.yml &\n\
-             until bash -c '</dev/tcp/127.0.0.1/5000' 2>/dev/null; do sleep 0.1; done\n\
-             echo proxy-ready >&2\nwait"
+        let name = format!("{net}-p{set}x{i}");
+        let command = format!(
+            "printf 'pool:\\n  listen: 0.0.0.0:5000\\n{hash}  distribution: ketama\\n  timeout: 2000\\n  auto_eject_hosts: false\\n  servers:\\n{pool}' > /tmp/nc.yml\n\
+             nutcracker -c /tmp/nc.yml"
         );
+        let script = serve(&command, 5000, "proxy-ready");
         let net = net.to_string();
         async move { start(&net, &name, WaitFor::message_on_stderr("proxy-ready"), script).await }
     });
@@ -361,6 +406,38 @@ pub async fn twemproxy_weighted(
         endpoints.push(node.endpoint(5000).await);
     }
     (nodes, endpoints)
+}
+
+/// A TCP forwarder on `net` (socat): its port 5000 leads to `target:port`. One server reached
+/// at two addresses.
+pub async fn forwarder(net: &str, name: &str, target: &Node, port: u16) -> (Node, Endpoint) {
+    let command = format!(
+        "socat TCP-LISTEN:5000,fork,reuseaddr TCP:{}:{port}",
+        target.name
+    );
+    let node = start(
+        net,
+        name,
+        WaitFor::message_on_stderr("forwarder-ready"),
+        serve(&command, 5000, "forwarder-ready"),
+    )
+    .await;
+    let endpoint = node.endpoint(5000).await;
+    (node, endpoint)
+}
+
+/// Something on `net` that accepts connections on 5000 and never answers (a hung proxy).
+pub async fn silent_listener(net: &str, name: &str) -> (Node, Endpoint) {
+    let command = "socat TCP-LISTEN:5000,fork,reuseaddr EXEC:'sleep 3600'";
+    let node = start(
+        net,
+        name,
+        WaitFor::message_on_stderr("silent-ready"),
+        serve(command, 5000, "silent-ready"),
+    )
+    .await;
+    let endpoint = node.endpoint(5000).await;
+    (node, endpoint)
 }
 
 /// A node that runs a project script as it runs in a pod: `files` written first (path, text),

@@ -17,6 +17,12 @@ pub struct VerifyFlags {
     /// For etcd.keys: the Galera cluster name.
     #[arg(long)]
     pub cluster: Option<String>,
+    /// For etcd.keys: each registration must expire within this (e.g. 30s).
+    #[arg(long)]
+    pub max_ttl: Option<String>,
+    /// For etcd.keys: the registrations must match for this long, watched (e.g. 30s).
+    #[arg(long)]
+    pub stable_for: Option<String>,
     #[arg(long)]
     pub user: Option<String>,
     /// Name of the environment variable that holds the password (never the password itself).

@@ -14,6 +14,17 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Response {
     pub status: u16,
     pub body: String,
+    /// Response headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 pub async fn request(
@@ -22,14 +33,25 @@ pub async fn request(
     path: &str,
     body: Option<(&str, String)>,
 ) -> Result<Response, String> {
+    request_within(endpoint, method, path, body, REQUEST_TIMEOUT).await
+}
+
+/// [`request`] with its own bound (a long poll waits longer than a plain request).
+pub async fn request_within(
+    endpoint: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<(&str, String)>,
+    limit: Duration,
+) -> Result<Response, String> {
     let key = endpoint.address();
     crate::journal::track(&key, || format!("{method} {path}"), async {
-        tokio::time::timeout(REQUEST_TIMEOUT, send(endpoint, method, path, body))
+        tokio::time::timeout(limit, send(endpoint, method, path, body))
             .await
             .map_err(|_| {
                 format!(
-                    "{method} {path} on {endpoint}: no answer within {}s",
-                    REQUEST_TIMEOUT.as_secs()
+                    "{method} {path} on {endpoint}: no answer within {}",
+                    humantime::format_duration(limit)
                 )
             })?
     })
@@ -64,6 +86,16 @@ async fn send(
     let request = builder.body(Full::new(payload)).map_err(|e| what(&e))?;
     let response = sender.send_request(request).await.map_err(|e| what(&e))?;
     let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let bytes = response
         .into_body()
         .collect()
@@ -74,5 +106,6 @@ async fn send(
     Ok(Response {
         status,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+        headers,
     })
 }

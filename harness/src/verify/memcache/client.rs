@@ -1,12 +1,18 @@
 //! What the memcached verifiers share: a memcache-async client over any
 //! `AsyncRead + AsyncWrite` (a TCP stream here; a port-forward or exec stream from the cluster
-//! layer, which bridges them to local sockets), and client-side consistent hashing.
+//! layer, which bridges them to local sockets) whose writes are pipelined ([`Pipelined`]),
+//! `stats` on a connection of its own (who a server is, its memory and evictions), and
+//! client-side consistent hashing.
 
 use crate::cluster::Endpoint;
 use memcache_async::ascii::Protocol;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, BufWriter};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 pub const OP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -15,10 +21,108 @@ pub const OP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const KEY_TTL_SECS: u32 = 600;
 /// Keys per `get` command (memcached reads long key lists fine, proxies prefer short ones).
 pub const MULTIGET_CHUNK: usize = 100;
+/// Writes wait in the pipeline until this much is waiting, or until the next read.
+pub const PIPELINE_BYTES: usize = 64 * 1024;
+
+/// A stream whose writes wait in a buffer until an answer is needed: memcache-async flushes
+/// after every command, `noreply` sets and deletes included, which costs a system call each;
+/// here a flush is deferred to the next read (the server must have every command before it can
+/// answer the one being read) or to [`PIPELINE_BYTES`] waiting. Every command a verifier sends
+/// is followed by a round trip (a `get`, or `version`), so nothing waits forever.
+pub struct Pipelined<S> {
+    inner: S,
+    pending: Vec<u8>,
+    /// Write system calls made on `inner` (shared, so a test can count them).
+    writes: Arc<AtomicU64>,
+}
+
+impl<S> Pipelined<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            pending: Vec::with_capacity(PIPELINE_BYTES),
+            writes: Arc::default(),
+        }
+    }
+
+    /// How many writes reached the underlying stream so far.
+    pub fn write_calls(&self) -> Arc<AtomicU64> {
+        self.writes.clone()
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Pipelined<S> {
+    /// Sends what is waiting, then flushes the underlying stream.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.writes.fetch_add(1, Ordering::Relaxed);
+                    self.pending.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Pipelined<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        if this.pending.len() + buf.len() > PIPELINE_BYTES {
+            match this.poll_drain(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        this.pending.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // Deferred: the next read (or a full buffer) sends what is waiting.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match this.poll_drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_shutdown(cx),
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Pipelined<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        match this.poll_drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut this.inner).poll_read(cx, buf),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
 
 pub struct Client<S> {
     pub endpoint: Endpoint,
     proto: Protocol<S>,
+    /// Each round trip's bound.
+    limit: Duration,
 }
 
 /// A failed operation: where, what, and the cause as the server or the OS said it.
@@ -27,6 +131,13 @@ pub struct OpError {
     pub endpoint: String,
     pub op: String,
     pub cause: String,
+}
+
+impl OpError {
+    /// The server (or the proxy) did not answer within its bound.
+    pub fn is_silence(&self) -> bool {
+        self.cause.starts_with("no answer within")
+    }
 }
 
 impl std::fmt::Display for OpError {
@@ -41,20 +152,21 @@ impl From<OpError> for String {
     }
 }
 
-/// Runs one operation under [`OP_TIMEOUT`], naming the endpoint and the operation on failure
-/// (and recording it in the step's journal).
+/// Runs one operation under `limit`, naming the endpoint and the operation on failure (and
+/// recording it in the step's journal).
 async fn bounded<T>(
     endpoint: &Endpoint,
+    limit: Duration,
     op: impl FnOnce() -> String,
     f: impl std::future::Future<Output = std::io::Result<T>>,
 ) -> Result<T, OpError> {
     let op = op();
     let key = endpoint.address();
     crate::journal::track(&key, || op.clone(), async {
-        let cause = match tokio::time::timeout(OP_TIMEOUT, f).await {
+        let cause = match tokio::time::timeout(limit, f).await {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {}s", OP_TIMEOUT.as_secs()),
+            Err(_) => format!("no answer within {}", humantime::format_duration(limit)),
         };
         Err(OpError {
             endpoint: endpoint.to_string(),
@@ -65,17 +177,26 @@ async fn bounded<T>(
     .await
 }
 
-pub async fn connect(endpoint: &Endpoint) -> Result<Client<BufWriter<TcpStream>>, OpError> {
+/// A connection over TCP with pipelined writes.
+pub type TcpClient = Client<Pipelined<TcpStream>>;
+
+pub async fn connect(endpoint: &Endpoint) -> Result<TcpClient, OpError> {
+    connect_within(endpoint, OP_TIMEOUT).await
+}
+
+/// [`connect`] whose round trips (the connect included) are each bounded by `limit`.
+pub async fn connect_within(endpoint: &Endpoint, limit: Duration) -> Result<TcpClient, OpError> {
     let stream = bounded(
         endpoint,
+        limit,
         || "cannot connect".into(),
         TcpStream::connect(endpoint.address()),
     )
     .await?;
     let _ = stream.set_nodelay(true);
-    // memcache-async writes a command in several pieces and flushes each; a write buffer makes
-    // that one syscall per command instead of three.
-    Ok(Client::new(endpoint.clone(), BufWriter::new(stream)))
+    let mut client = Client::new(endpoint.clone(), Pipelined::new(stream));
+    client.limit = limit;
+    Ok(client)
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
@@ -83,6 +204,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         Self {
             endpoint,
             proto: Protocol::new(stream),
+            limit: OP_TIMEOUT,
         }
     }
 
@@ -90,6 +212,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     pub async fn set(&mut self, key: &str, value: &[u8]) -> Result<(), OpError> {
         bounded(
             &self.endpoint,
+            self.limit,
             || format!("set {key}"),
             self.proto.set(key, value, KEY_TTL_SECS),
         )
@@ -101,6 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         for key in keys {
             bounded(
                 &self.endpoint,
+                self.limit,
                 || format!("delete {key}"),
                 self.proto.delete(key),
             )
@@ -118,7 +242,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 Err(e) => Err(e),
             }
         };
-        bounded(&self.endpoint.clone(), || format!("get {key}"), found).await
+        bounded(
+            &self.endpoint.clone(),
+            self.limit,
+            || format!("get {key}"),
+            found,
+        )
+        .await
     }
 
     /// Values of many keys, in chunks.
@@ -129,6 +259,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             out.extend(
                 bounded(
                     &endpoint,
+                    self.limit,
                     || format!("get of {} keys", chunk.len()),
                     self.proto.get_multi(chunk),
                 )
@@ -140,8 +271,65 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     pub async fn version(&mut self) -> Result<String, OpError> {
         let endpoint = self.endpoint.clone();
-        bounded(&endpoint, || "version".into(), self.proto.version()).await
+        bounded(
+            &endpoint,
+            self.limit,
+            || "version".into(),
+            self.proto.version(),
+        )
+        .await
     }
+}
+
+/// `stats` (or `stats <args>`, e.g. `settings`, `items`) on a connection of its own: every
+/// `STAT name value` line up to `END`. A proxy that does not speak it (twemproxy closes the
+/// connection) gets an error saying so.
+pub async fn stats(
+    endpoint: &Endpoint,
+    args: &str,
+    limit: Duration,
+) -> Result<BTreeMap<String, String>, OpError> {
+    let command = if args.is_empty() {
+        "stats".to_string()
+    } else {
+        format!("stats {args}")
+    };
+    let what = command.clone();
+    bounded(endpoint, limit, || what, async {
+        let mut stream = TcpStream::connect(endpoint.address()).await?;
+        stream
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await?;
+        let mut text = Vec::new();
+        let mut buf = [0u8; 8192];
+        while !text.ends_with(b"END\r\n") {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::Error::other(format!(
+                    "closed the connection without answering `{command}`"
+                )));
+            }
+            text.extend_from_slice(&buf[..n]);
+            if text.len() > 1024 * 1024 {
+                return Err(std::io::Error::other(format!(
+                    "answered `{command}` with more than 1 MiB"
+                )));
+            }
+            if text.starts_with(b"ERROR") || text.starts_with(b"CLIENT_ERROR") {
+                return Err(std::io::Error::other(format!(
+                    "does not know `{command}`: {}",
+                    String::from_utf8_lossy(&text).trim()
+                )));
+            }
+        }
+        Ok(String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(|l| l.strip_prefix("STAT "))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect())
+    })
+    .await
 }
 
 /// FNV-1a, 64 bit: a stable hash (the same in every run and on every platform).

@@ -1,16 +1,22 @@
-//! `memcache.pool`: set/get on every server; then K keys spread with client-side consistent
-//! hashing (rendezvous, as pymemcache's `HashClient`) are written to their owners, read back,
-//! and every server must hold at least `min_share` of its fair share (K / servers).
+//! `memcache.pool`: every server is a memcached (its own `stats`: pid, start time, version,
+//! memory) and a distinct one (each got a probe key of its own, and must hold exactly that
+//! one); set/get works on each; then K keys spread with client-side consistent hashing
+//! (rendezvous, as pymemcache's `HashClient`) are written to their owners, read back, none
+//! refused or evicted meanwhile, and every server holds at least the floor a fair hash beats
+//! (`spread`). With `min_memory`, each server's memory limit must be at least that. Everything
+//! written is deleted at the end, and by a clean-up registered before the first write.
 
-use super::client::{Client, connect, owner};
+use super::client::{TcpClient, connect, owner};
+use super::identity::{self, Server};
+use super::spread;
 use crate::check::Checker;
 use crate::cluster::Endpoint;
 use crate::verify::nonce;
-use crate::verify::{RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
+use crate::verify::{RawTarget, Target, Undo, Verdict, Verifier, VerifyContext, VerifyFlags};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use tokio::io::BufWriter;
-use tokio::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,9 +25,14 @@ pub struct Raw {
     /// Keys spread with client-side consistent hashing.
     #[serde(default = "default_keys")]
     pub keys: i64,
-    /// Each server must hold at least this fraction of its fair share (keys / servers).
+    /// Each server must hold what a hash giving it this fraction of its fair share (keys /
+    /// servers) would give, but for a one-in-a-million chance.
     #[serde(default = "default_min_share")]
     pub min_share: f64,
+    /// The memory each server must have for items (`limit_maxbytes`), as a Kubernetes
+    /// quantity, e.g. `64Mi`: a server started with too little refuses or evicts what the pool
+    /// must hold.
+    pub min_memory: Option<String>,
 }
 
 fn default_keys() -> i64 {
@@ -31,11 +42,16 @@ fn default_min_share() -> f64 {
     0.5
 }
 
+/// The most keys one check writes (more proves nothing more, and costs memory and time).
+pub const MAX_KEYS: i64 = 1_000_000;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct MemcachePoolSpec {
     pub target: Target,
     pub keys: u32,
     pub min_share: f64,
+    /// Bytes.
+    pub min_memory: Option<u64>,
 }
 
 #[async_trait::async_trait]
@@ -45,18 +61,35 @@ impl Verifier for MemcachePoolSpec {
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
         let target = raw.target.check(cx, &format!("{path}.target"), 1);
-        let keys = cx.count(&format!("{path}.keys"), raw.keys, 1);
-        if !(0.0..=1.0).contains(&raw.min_share) {
+        let keys = cx.count_within(&format!("{path}.keys"), raw.keys, 1, MAX_KEYS);
+        if !(raw.min_share > 0.0 && raw.min_share <= 1.0) {
             cx.error(
                 &format!("{path}.min_share"),
-                format!("{} is not a fraction between 0 and 1", raw.min_share),
+                format!(
+                    "{} is not a fraction above 0 and at most 1 (0 would not check the spread)",
+                    raw.min_share
+                ),
             );
             return None;
         }
+        let min_memory = match &raw.min_memory {
+            None => None,
+            Some(q) => match crate::quantity::parse(q) {
+                Ok(q) => Some(q.units()),
+                Err(why) => {
+                    cx.error(
+                        &format!("{path}.min_memory"),
+                        format!("`{q}` is not a quantity ({why}); write e.g. `64Mi`"),
+                    );
+                    return None;
+                }
+            },
+        };
         Some(Self {
             target: target?,
             keys: keys?,
             min_share: raw.min_share,
+            min_memory,
         })
     }
 
@@ -65,6 +98,7 @@ impl Verifier for MemcachePoolSpec {
             target: flags.target(),
             keys: flags.keys.unwrap_or_else(default_keys),
             min_share: default_min_share(),
+            min_memory: None,
         })
     }
 
@@ -73,20 +107,90 @@ impl Verifier for MemcachePoolSpec {
     }
 
     async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check(self, cx.get("target")).await
+        check_registering(self, cx.get("target"), Some(cx.undo)).await
     }
 }
 
 pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
+    check_registering(spec, servers, None).await
+}
+
+/// Registers the deletion of `keys` on every server (bounded, each round trip) before the first
+/// write; it does nothing once the check has deleted them itself (`done`).
+pub fn delete_later(
+    undo: Option<&Undo>,
+    what: String,
+    servers: &[Endpoint],
+    keys: Arc<Vec<String>>,
+    done: Arc<AtomicBool>,
+) {
+    let Some(undo) = undo else {
+        return;
+    };
+    let servers = servers.to_vec();
+    undo.register(what, async move {
+        if done.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        delete_everywhere(&servers, &keys).await
+    });
+}
+
+/// Deletes `keys` on every server; `Err` names the servers where they may be left (they also
+/// expire on their own).
+pub async fn delete_everywhere(servers: &[Endpoint], keys: &[String]) -> Result<(), String> {
+    let results = futures::future::join_all(
+        servers
+            .iter()
+            .map(|s| async move { connect(s).await?.delete_all(keys).await }),
+    )
+    .await;
+    let errors: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| e.to_string()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} key(s) may be left until they expire in {}s: {}",
+            keys.len(),
+            super::client::KEY_TTL_SECS,
+            errors.join("; ")
+        ))
+    }
+}
+
+/// [`check`], registering the deletion of what it writes before its first write.
+pub async fn check_registering(
+    spec: &MemcachePoolSpec,
+    servers: &[Endpoint],
+    undo: Option<&Undo>,
+) -> Verdict {
     let run = nonce();
     let mut problems = vec![];
     let mut evidence = vec![];
-    let mut clients: Vec<Client<BufWriter<TcpStream>>> = vec![];
-    for server in servers {
-        match probe(server, &run).await {
-            Ok((client, version)) => {
-                evidence.push(format!("{server}: set/get ok (memcached {version})"));
-                clients.push(client);
+    // Who is who, from each server's own stats: nothing is written to what is no memcached.
+    let who = futures::future::join_all(servers.iter().map(identity::server)).await;
+    let mut before: Vec<Server> = vec![];
+    for (server, found) in servers.iter().zip(who) {
+        match found {
+            Ok(s) => {
+                let evictions = identity::evictions_setting(server)
+                    .await
+                    .unwrap_or_else(|| "?".into());
+                evidence.push(format!("{server}: {}, evictions {evictions}", s.describe()));
+                if let Some(min) = spec.min_memory
+                    && s.max_bytes < min
+                {
+                    problems.push(format!(
+                        "{server}: has {} MiB for items (limit_maxbytes {}), less than the {} MiB the pool must hold per server (min_memory)",
+                        s.max_bytes / (1024 * 1024),
+                        s.max_bytes,
+                        min / (1024 * 1024)
+                    ));
+                }
+                before.push(s);
             }
             Err(e) => problems.push(e),
         }
@@ -94,16 +198,92 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
     if !problems.is_empty() {
         return Verdict::fail(problems.join("; "), evidence);
     }
-    let probe_key = vec![format!("harness:{run}:probe")];
-    if let Some(twice) = same_server(servers, &mut clients, &probe_key[0]).await {
-        cleanup(&mut clients, &probe_key).await;
-        return Verdict::fail(twice, evidence);
-    }
+    let probes: Vec<String> = (0..servers.len())
+        .map(|i| format!("harness:{run}:probe:{i}"))
+        .collect();
     let keys: Vec<String> = (0..spec.keys)
         .map(|k| format!("harness:{run}:pool:{k}"))
         .collect();
+    let everything: Arc<Vec<String>> = Arc::new(probes.iter().chain(&keys).cloned().collect());
+    let done = Arc::new(AtomicBool::new(false));
+    delete_later(
+        undo,
+        format!(
+            "delete the {} keys of memcache.pool run {run}",
+            everything.len()
+        ),
+        servers,
+        everything.clone(),
+        done.clone(),
+    );
+    let verdict = write_and_judge(spec, servers, &probes, &keys, &before, evidence).await;
+    let mut verdict = verdict;
+    match delete_everywhere(servers, &everything).await {
+        Ok(()) => done.store(true, Ordering::Release),
+        // The registered clean-up tries again at the scenario's end.
+        Err(e) => verdict
+            .evidence
+            .push(format!("deleting the check's keys: {e}")),
+    }
+    verdict
+}
+
+async fn write_and_judge(
+    spec: &MemcachePoolSpec,
+    servers: &[Endpoint],
+    probes: &[String],
+    keys: &[String],
+    before: &[Server],
+    mut evidence: Vec<String>,
+) -> Verdict {
+    let mut problems = vec![];
+    // Each server gets its own probe key, and must then hold exactly that one: a server that
+    // holds another's is that other server (or forwards to it).
+    let mut clients: Vec<TcpClient> = vec![];
+    for (server, probe) in servers.iter().zip(probes) {
+        let written = async {
+            let mut client = connect(server).await?;
+            client.set(probe, server.name.as_bytes()).await?;
+            match client.get(probe).await? {
+                Some(v) if v == server.name.as_bytes() => Ok(client),
+                other => Err(format!(
+                    "{server}: set then get returned {:?}",
+                    other.map(|v| String::from_utf8_lossy(&v).into_owned())
+                )),
+            }
+        }
+        .await;
+        match written {
+            Ok(c) => clients.push(c),
+            Err(e) => return Verdict::fail(e, evidence),
+        }
+    }
+    for (i, client) in clients.iter_mut().enumerate() {
+        let held = match client.get_many(probes).await {
+            Ok(h) => h,
+            Err(e) => return Verdict::fail(e.to_string(), evidence),
+        };
+        if let Some((j, _)) = probes
+            .iter()
+            .enumerate()
+            .find(|(j, p)| *j != i && held.contains_key(*p))
+        {
+            return Verdict::fail(
+                format!(
+                    "{} and {} are the same server (the key written to {} was read back from {}): naming one server twice proves nothing about distribution",
+                    servers[i], servers[j], servers[j], servers[i]
+                ),
+                evidence,
+            );
+        }
+    }
+    evidence.push(format!(
+        "{} distinct servers: each holds its own probe key and no other's",
+        servers.len()
+    ));
+
     let mut by_server: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for key in &keys {
+    for key in keys {
         let o = owner(key, servers);
         let index = servers.iter().position(|s| s == o).unwrap_or(0);
         by_server.entry(index).or_default().push(key.clone());
@@ -114,13 +294,8 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
             async move { write_and_read(client, &keys).await }
         }))
         .await;
-    for (i, client) in clients.iter_mut().enumerate() {
-        let mut own = by_server.remove(&i).unwrap_or_default();
-        own.extend(probe_key.iter().cloned());
-        cleanup(std::slice::from_mut(client), &own).await;
-    }
+    let floor = spread::floor(keys.len(), servers.len(), spec.min_share).max(1);
     let fair = keys.len() as f64 / servers.len() as f64;
-    let floor = (fair * spec.min_share).floor() as usize;
     for (i, result) in per_server.into_iter().enumerate() {
         let server = &servers[i];
         match result {
@@ -131,20 +306,45 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
                 ));
                 if !missing.is_empty() {
                     problems.push(format!(
-                        "{server}: {} key(s) written but not read back, e.g. {}",
+                        "{server}: {} key(s) written but not read back (refused or evicted), e.g. {}",
                         missing.len(),
                         missing[..missing.len().min(3)].join(", ")
                     ));
                 }
                 if stored < floor {
-                    problems.push(format!("{server}: holds {stored} keys, below {floor} ({:.0}% of its fair share {fair:.0})", spec.min_share * 100.0));
+                    problems.push(format!(
+                        "{server}: holds {stored} keys, below {floor} (what a hash giving it {:.0}% of its fair share {fair:.0} exceeds but once in a million)",
+                        spec.min_share * 100.0
+                    ));
                 }
+            }
+        }
+    }
+    // What the servers refused or dropped meanwhile, by their own counters.
+    for (server, was) in servers.iter().zip(before) {
+        if let Ok(now) = identity::server(server).await {
+            let refused = now.refused.saturating_sub(was.refused);
+            let evicted = now.evictions.saturating_sub(was.evictions);
+            if refused > 0 {
+                problems.push(format!(
+                    "{server}: refused {refused} write(s) for lack of memory during the check (store_no_memory/store_too_large), with {} MiB for items",
+                    now.max_bytes / (1024 * 1024)
+                ));
+            }
+            if evicted > 0 {
+                evidence.push(format!(
+                    "{server}: evicted {evicted} item(s) during the check"
+                ));
             }
         }
     }
     if problems.is_empty() {
         Verdict::pass(
-            format!("{} keys spread over {} servers", keys.len(), servers.len()),
+            format!(
+                "{} keys spread over {} distinct memcached servers, each above its floor of {floor}",
+                keys.len(),
+                servers.len()
+            ),
             evidence,
         )
     } else {
@@ -152,62 +352,9 @@ pub async fn check(spec: &MemcachePoolSpec, servers: &[Endpoint]) -> Verdict {
     }
 }
 
-/// Two targets that are one server: each server got the probe key with its own name as the
-/// value, one after the other, so a server that holds another's name is that other server.
-pub async fn same_server<S>(
-    servers: &[Endpoint],
-    clients: &mut [Client<S>],
-    probe_key: &str,
-) -> Option<String>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    for (server, client) in servers.iter().zip(clients.iter_mut()) {
-        let Ok(Some(value)) = client.get(probe_key).await else {
-            continue;
-        };
-        if let Some(other) = servers
-            .iter()
-            .find(|s| s.name.as_bytes() == value && s.name != server.name)
-        {
-            return Some(format!(
-                "{server} and {other} are the same server (the key written to {other} was read back from {server}): naming one server twice proves nothing about distribution"
-            ));
-        }
-    }
-    None
-}
-
-/// Deletes what a check wrote; a failure to delete is left to the keys' expiry.
-pub async fn cleanup<S>(clients: &mut [Client<S>], keys: &[String])
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    for client in clients.iter_mut() {
-        if let Err(e) = client.delete_all(keys).await {
-            tracing::debug!("deleting the check's keys: {e} (they expire on their own)");
-        }
-    }
-}
-
-async fn probe(
-    server: &Endpoint,
-    run: &str,
-) -> Result<(Client<BufWriter<TcpStream>>, String), String> {
-    let mut client = connect(server).await?;
-    let key = format!("harness:{run}:probe");
-    client.set(&key, server.name.as_bytes()).await?;
-    match client.get(&key).await? {
-        Some(v) if v == server.name.as_bytes() => {}
-        other => return Err(format!("{server}: set then get returned {other:?}")),
-    }
-    let version = client.version().await?;
-    Ok((client, version))
-}
-
 /// Writes keys (pipelined), reads them back; returns (keys read back, keys missing).
 pub async fn write_and_read<S>(
-    client: &mut Client<S>,
+    client: &mut super::client::Client<S>,
     keys: &[String],
 ) -> Result<(usize, Vec<String>), String>
 where
@@ -227,22 +374,28 @@ where
 
 #[cfg(test)]
 mod rig {
+    //! Layer 2 (real servers): memcached 1.6 servers and twemproxy from the rig image.
     use super::*;
     use crate::testing::eps;
     use harness_testkit::rig;
+    use rig::memcached_items as items;
+    use std::time::Duration;
 
-    // Layer 2 (real servers): three memcached 1.6 servers.
+    fn spec(keys: u32) -> MemcachePoolSpec {
+        MemcachePoolSpec {
+            target: Default::default(),
+            keys,
+            min_share: 0.5,
+            min_memory: None,
+        }
+    }
+
     #[tokio::test]
     #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
     async fn keys_spread_over_every_server_and_a_stopped_server_is_named() {
         let (_net, nodes, servers) = rig::memcached(3).await;
         let servers = eps(servers);
-        let spec = MemcachePoolSpec {
-            target: Default::default(),
-            keys: 3000,
-            min_share: 0.7,
-        };
-        let v = check(&spec, &servers).await;
+        let v = check(&spec(3000), &servers).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
         assert!(
             v.evidence
@@ -253,28 +406,134 @@ mod rig {
             "{:?}",
             v.evidence
         );
-
-        // An impossible bound fails and names a server.
-        let strict = MemcachePoolSpec {
-            min_share: 1.0,
-            ..spec.clone()
-        };
-        let v = check(&strict, &servers).await;
         assert!(
-            !v.passed && v.summary.contains("below 1000"),
-            "{}",
-            v.summary
+            v.evidence
+                .iter()
+                .any(|e| e.contains("memcached 1.6") && e.contains("evictions on")),
+            "{:?}",
+            v.evidence
         );
+        for s in &servers {
+            assert_eq!(items(&s.address()).await, 0, "{s}: keys left");
+        }
 
         nodes[1].stop().await;
-        let v = check(&spec, &servers).await;
+        let v = check(&spec(3000), &servers).await;
         assert!(!v.passed);
         assert!(
-            v.summary
-                .contains(&format!("{}: cannot connect", servers[1].name)),
+            v.summary.contains(&format!(
+                "{}: cannot ask who it is (`stats`)",
+                servers[1].name
+            )),
             "{}",
             v.summary
         );
+    }
+
+    // A twemproxy listed among the servers: named as no memcached, every time (today's verdict
+    // does not depend on where a probe key hashes).
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn a_proxy_listed_as_a_server_is_named_every_time() {
+        let (net, nodes, servers) = rig::memcached(2).await;
+        let (_proxies, proxy) = rig::twemproxy(&net, &nodes, 1).await;
+        let mut listed = eps(servers);
+        listed.extend(eps(proxy.clone()));
+        for _ in 0..5 {
+            let v = check(&spec(300), &listed).await;
+            assert!(!v.passed, "{} {:?}", v.summary, v.evidence);
+            assert!(
+                v.summary.contains(&format!(
+                    "{} is not a memcached server: it closed the connection without answering `stats`",
+                    proxy[0].name
+                )),
+                "{}",
+                v.summary
+            );
+        }
+        for s in &listed[..2] {
+            assert_eq!(items(&s.address()).await, 0, "{s}: keys left");
+        }
+    }
+
+    // memcached started with too little memory, refusing sets once full (`-m 2 -M`): the
+    // memory limit is read against what the pool must hold, and refused writes are seen.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn a_server_with_too_little_memory_is_named_and_its_refusals_seen() {
+        let (_net, _nodes, servers) = rig::memcached_with(3, "-m 2 -M").await;
+        let servers = eps(servers);
+        let v = check(
+            &MemcachePoolSpec {
+                min_memory: Some(64 * 1024 * 1024),
+                ..spec(300)
+            },
+            &servers,
+        )
+        .await;
+        assert!(!v.passed);
+        assert!(
+            v.summary.contains(&format!(
+                "{}: has 2 MiB for items (limit_maxbytes 2097152), less than the 64 MiB",
+                servers[0]
+            )),
+            "{}",
+            v.summary
+        );
+        // Without the bound, enough keys to fill 2 MiB: the refusals are seen.
+        let v = check(&spec(60_000), &servers).await;
+        assert!(!v.passed, "{} {:?}", v.summary, v.evidence);
+        assert!(
+            v.summary.contains("refused") && v.summary.contains("for lack of memory"),
+            "{}",
+            v.summary
+        );
+    }
+
+    // Through the runner: a 300,000-key check cancelled mid-write (Ctrl-C) and one cut short
+    // by its deadline leave no key behind: the clean-up registered before the first write runs.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn a_check_cancelled_or_timed_out_mid_write_leaves_no_key() {
+        let (_net, _nodes, servers) = rig::memcached(3).await;
+        let servers = eps(servers);
+        for (what, timeout, cancel_after) in [
+            ("cancelled", 120, Some(Duration::from_millis(700))),
+            ("timed out", 1, None),
+        ] {
+            let spec = MemcachePoolSpec {
+                target: Target::Endpoints(servers.clone()),
+                ..spec(300_000)
+            };
+            let mut step = crate::runner::tests::step(
+                "pool",
+                crate::steps::Action::Verify(crate::steps::Verify(
+                    crate::verify::VerifySpec::MemcachePool(spec),
+                )),
+            );
+            step.timeout = Duration::from_secs(timeout);
+            let mut plan = crate::runner::tests::plan(vec![step], vec![]);
+            plan.cluster.required = false;
+            plan.namespace = String::new();
+            let sink = crate::report::events::Collect::default();
+            let cancel = tokio_util::sync::CancellationToken::new();
+            let runner = crate::runner::Executor {
+                cluster: &crate::cluster::NoCluster,
+                sink: &sink,
+                cancel: cancel.clone(),
+            };
+            let canceller = async {
+                if let Some(after) = cancel_after {
+                    tokio::time::sleep(after).await;
+                    cancel.cancel();
+                }
+            };
+            let (result, ()) = tokio::join!(runner.run_scenario(&plan), canceller);
+            assert!(!result.passed, "{what}");
+            for s in &servers {
+                assert_eq!(items(&s.address()).await, 0, "{what}: keys left on {s}");
+            }
+        }
     }
 }
 
@@ -290,6 +549,7 @@ mod rig_identity {
             target: Default::default(),
             keys,
             min_share: 0.5,
+            min_memory: None,
         }
     }
 

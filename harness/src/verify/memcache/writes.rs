@@ -5,14 +5,12 @@
 //! (it is a cache): the verdict names it with the keys it lost, and the user decides whether a
 //! fault belongs in the workload's window.
 
-use super::client::{Client, KEY_TTL_SECS, connect, owner};
+use super::client::{KEY_TTL_SECS, TcpClient, connect, owner};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
 use crate::verify::ledger::{self, Attempt, History, Ledger};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use tokio::io::BufWriter;
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 /// Pause after a failed write (a server is down).
@@ -43,14 +41,11 @@ pub async fn write_until(
 struct KeyWriter {
     servers: Vec<Endpoint>,
     prefix: String,
-    clients: BTreeMap<String, Client<BufWriter<TcpStream>>>,
+    clients: BTreeMap<String, TcpClient>,
 }
 
 impl KeyWriter {
-    async fn client(
-        &mut self,
-        server: &Endpoint,
-    ) -> Result<&mut Client<BufWriter<TcpStream>>, String> {
+    async fn client(&mut self, server: &Endpoint) -> Result<&mut TcpClient, String> {
         if !self.clients.contains_key(&server.name) {
             self.clients
                 .insert(server.name.clone(), connect(server).await?);
