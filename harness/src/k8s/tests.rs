@@ -753,7 +753,9 @@ async fn the_executor_runs_a_plan_through_kube_cluster() {
     let cleanups: Vec<(String, Option<String>)> = events
         .iter()
         .filter_map(|e| match e {
-            Event::CleanupFinished { item, error, .. } => Some((item.clone(), error.clone())),
+            Event::CleanupFinished { item, outcome, .. } => {
+                Some((item.clone(), outcome.failure().map(str::to_string)))
+            }
             _ => None,
         })
         .collect();

@@ -3,7 +3,7 @@
 //! lines otherwise. Results go to stdout; logs go to stderr through `tracing`.
 
 use super::Reporter;
-use super::events::{Event, Outcome, Phase};
+use super::events::{CleanupOutcome, Event, Outcome, Phase};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::io::Write;
@@ -162,8 +162,16 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
             Event::CleanupFinished {
                 scenario,
                 item,
-                error: Some(e),
-            } => Some(format!("   cleanup {scenario}: {item}: {e}")),
+                outcome,
+            } => match outcome {
+                CleanupOutcome::Done => None,
+                CleanupOutcome::Kept { reason } => {
+                    Some(format!("   cleanup {scenario}: {item}: kept ({reason})"))
+                }
+                CleanupOutcome::Failed { message } => Some(format!(
+                    "   CLEAN-UP FAILED {scenario}: {item}: {message}"
+                )),
+            },
             Event::ScenarioFinished {
                 scenario,
                 passed,
@@ -202,7 +210,6 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                 ));
                 Some(table)
             }
-            _ => None,
         };
         if let Some(line) = line {
             let _ = writeln!(self.out, "{line}");

@@ -67,6 +67,26 @@ impl Outcome {
     }
 }
 
+/// What became of one clean-up item.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CleanupOutcome {
+    Done,
+    /// Left on purpose (`--keep`, `--keep-on-failure`).
+    Kept { reason: String },
+    /// Not removed: what was left where, and why. The scenario fails.
+    Failed { message: String },
+}
+
+impl CleanupOutcome {
+    pub fn failure(&self) -> Option<&str> {
+        match self {
+            CleanupOutcome::Failed { message } => Some(message),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -101,7 +121,7 @@ pub enum Event {
     CleanupFinished {
         scenario: String,
         item: String,
-        error: Option<String>,
+        outcome: CleanupOutcome,
     },
     ScenarioFinished {
         scenario: String,

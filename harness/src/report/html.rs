@@ -7,7 +7,7 @@
 //! Times are when the events arrived, relative to the scenario's start.
 
 use super::Reporter;
-use super::events::{Event, Outcome, Phase};
+use super::events::{CleanupOutcome, Event, Outcome, Phase};
 use super::sanitize::{strip_ansi, truncate_middle};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -356,11 +356,16 @@ impl Reporter for HtmlReporter {
             Event::CleanupFinished {
                 scenario,
                 item,
-                error,
+                outcome,
             } => {
                 let s = self.scenario(scenario);
                 let at = s.started.map(|t| t.elapsed()).unwrap_or_default();
-                s.cleanup.push((at, item.clone(), error.clone()));
+                let error = match outcome {
+                    CleanupOutcome::Done => None,
+                    CleanupOutcome::Kept { reason } => Some(format!("kept ({reason})")),
+                    CleanupOutcome::Failed { message } => Some(message.clone()),
+                };
+                s.cleanup.push((at, item.clone(), error));
             }
             Event::ScenarioFinished {
                 scenario,

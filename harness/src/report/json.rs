@@ -2,7 +2,7 @@
 //! report for tools that prefer JSON.
 
 use super::Reporter;
-use super::events::{Event, Outcome};
+use super::events::{CleanupOutcome, Event, Outcome};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -111,7 +111,7 @@ impl Reporter for JsonReporter {
             Event::CleanupFinished {
                 scenario,
                 item,
-                error: Some(e),
+                outcome: CleanupOutcome::Failed { message: e },
             } => {
                 let line = format!("{item}: {e}");
                 self.scenario(scenario).cleanup_errors.push(line);

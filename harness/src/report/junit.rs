@@ -5,7 +5,7 @@
 //! Jenkins xUnit JUnit schema (`fixtures/junit/jenkins-xunit-junit-10.xsd`).
 
 use super::Reporter;
-use super::events::{Event, Outcome, Phase};
+use super::events::{CleanupOutcome, Event, Outcome, Phase};
 use super::sanitize::{MAX_OUTPUT_CHARS, for_xml};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::path::PathBuf;
@@ -146,8 +146,8 @@ impl Reporter for JunitReporter {
             Event::CleanupFinished {
                 scenario,
                 item,
-                error: Some(error),
-            } if !error.starts_with("kept") => {
+                outcome: CleanupOutcome::Failed { message: error },
+            } => {
                 self.cleanup_errors
                     .push((scenario.clone(), format!("{item}: {error}")));
             }

@@ -2,7 +2,7 @@
 //! line per check on stdout, then its evidence, indented.
 
 use super::Reporter;
-use super::events::{Event, Outcome};
+use super::events::{CleanupOutcome, Event, Outcome};
 use std::io::Write;
 
 pub struct VerdictReporter<W: Write + Send> {
@@ -17,6 +17,15 @@ impl<W: Write + Send> VerdictReporter<W> {
 
 impl<W: Write + Send> Reporter for VerdictReporter<W> {
     fn event(&mut self, event: &Event) {
+        if let Event::CleanupFinished {
+            item,
+            outcome: CleanupOutcome::Failed { message },
+            ..
+        } = event
+        {
+            let _ = writeln!(self.out, "FAIL clean-up: {item}: {message}");
+            return;
+        }
         let Event::StepFinished {
             step,
             outcome,
@@ -90,5 +99,26 @@ mod tests {
             "b: cannot connect\na: 50",
         );
         assert_eq!(fail, "FAIL memcache.pool: b: cannot connect\n  a: 50\n");
+    }
+
+    #[test]
+    fn a_failed_clean_up_is_printed() {
+        let mut r = VerdictReporter::new(Vec::new());
+        r.event(&Event::CleanupFinished {
+            scenario: "verify-galera.sync".into(),
+            item: "drop database harness_sync_1".into(),
+            outcome: CleanupOutcome::Failed {
+                message: "left on db-0".into(),
+            },
+        });
+        r.event(&Event::CleanupFinished {
+            scenario: "verify-galera.sync".into(),
+            item: "drop database harness_sync_2".into(),
+            outcome: CleanupOutcome::Done,
+        });
+        assert_eq!(
+            String::from_utf8(r.out).unwrap(),
+            "FAIL clean-up: drop database harness_sync_1: left on db-0\n"
+        );
     }
 }

@@ -8,7 +8,7 @@ use crate::guards::FaultWindow;
 use crate::journal::Journal;
 use crate::plan::{PlannedStep, ScenarioPlan};
 use crate::redact::Redactor;
-use crate::report::events::{Event, EventSink, Outcome, Phase, StepInfo};
+use crate::report::events::{CleanupOutcome, Event, EventSink, Outcome, Phase, StepInfo};
 use crate::steps::{ScenarioState, StepContext, StepFailure};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -79,11 +79,16 @@ impl RedactingSink<'_> {
             Event::CleanupFinished {
                 scenario,
                 item,
-                error,
+                outcome,
             } => Event::CleanupFinished {
                 scenario,
                 item,
-                error: error.map(|e| r.redact(&e)),
+                outcome: match outcome {
+                    CleanupOutcome::Failed { message } => CleanupOutcome::Failed {
+                        message: r.redact(&message),
+                    },
+                    other => other,
+                },
             },
             other => other,
         };
@@ -278,29 +283,48 @@ impl Executor<'_> {
         // What verifiers wrote on the servers they checked goes first, while the bridges to
         // those servers are still open (they close with the namespace).
         for (what, work) in state.undo.take() {
-            let error = bounded_cleanup(work).await;
+            let outcome = match bounded_cleanup(work).await {
+                None => CleanupOutcome::Done,
+                Some(message) => {
+                    failed = true;
+                    CleanupOutcome::Failed { message }
+                }
+            };
             sink.emit(Event::CleanupFinished {
                 scenario: plan.name.clone(),
                 item: what,
-                error,
+                outcome,
             });
         }
         let keep = plan.cleanup.keep || (failed && plan.cleanup.keep_on_failure);
         let items: Vec<CleanupItem> =
             std::mem::take(&mut *state.cleanup.lock().unwrap_or_else(|e| e.into_inner()));
         for item in items.into_iter().rev() {
-            let error = if keep {
-                Some("kept (--keep or --keep-on-failure)".to_string())
+            let outcome = if keep {
+                CleanupOutcome::Kept {
+                    reason: if plan.cleanup.keep {
+                        "--keep".into()
+                    } else {
+                        "--keep-on-failure".into()
+                    },
+                }
             } else {
-                bounded_cleanup(async {
+                match bounded_cleanup(async {
                     self.cluster.cleanup(&item).await.map_err(|e| e.to_string())
                 })
                 .await
+                {
+                    None => CleanupOutcome::Done,
+                    Some(message) => {
+                        failed = true;
+                        CleanupOutcome::Failed { message }
+                    }
+                }
             };
             sink.emit(Event::CleanupFinished {
                 scenario: plan.name.clone(),
                 item: item.to_string(),
-                error,
+                outcome,
             });
         }
 

@@ -28,6 +28,8 @@ struct Scripted {
     /// as a real watch does. `Err` ends it with that error.
     observations: Vec<(u64, Observation)>,
     watch_error: Option<String>,
+    /// Clean-up of objects with this name fails.
+    stuck: Option<String>,
 }
 
 impl Scripted {
@@ -179,7 +181,12 @@ impl Cluster for Scripted {
     }
     async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError> {
         self.log(format!("cleanup {item}"));
-        Ok(())
+        match &self.stuck {
+            Some(name) if item.to_string().ends_with(&format!("/{name}")) => Err(
+                ClusterError::Api(format!("{item} has a finalizer that never clears")),
+            ),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -943,4 +950,42 @@ async fn a_scenario_that_cannot_fit_the_nodes_fails_before_creating_anything() {
         "{v:?}"
     );
     assert_eq!(cluster.calls(), vec!["list-nodes"], "nothing was created");
+}
+
+// A clean-up that fails is a failure: the scenario fails (exit 1) and the event names what was
+// left where; so does a verifier's clean-up that fails.
+#[tokio::test]
+async fn a_failed_clean_up_fails_the_scenario_naming_what_was_left() {
+    let cluster = Scripted {
+        stuck: Some("stuck".into()),
+        ..Default::default()
+    };
+    let p = plan(
+        vec![step("cm", apply(vec![configmap("stuck"), configmap("fine")]))],
+        vec![],
+    );
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed, "{events:#?}");
+    let failed: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::CleanupFinished { item, outcome, .. } => {
+                outcome.failure().map(|m| format!("{item}: {m}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{events:#?}");
+    assert!(failed[0].contains("ConfigMap h-demo-r/stuck") && failed[0].contains("finalizer"));
+
+    // A verifier's clean-up (registered in the scenario's state) that fails.
+    let state = ScenarioState::new(vec![]);
+    state.undo.register("drop database x", async {
+        Err::<(), String>("database x left on db-0: no node could drop it".into())
+    });
+    let outcome = bounded_cleanup(state.undo.take().remove(0).1).await;
+    assert_eq!(
+        outcome.as_deref(),
+        Some("database x left on db-0: no node could drop it")
+    );
 }

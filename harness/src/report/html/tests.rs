@@ -147,7 +147,9 @@ fn every_outcome_is_on_the_timeline_and_failures_are_collapsed_with_their_eviden
         Event::CleanupFinished {
             scenario: "galera-node-loss".into(),
             item: "namespace h-galera-node-loss-abcd".into(),
-            error: Some("timed out after 3m".into()),
+            outcome: crate::report::events::CleanupOutcome::Failed {
+                message: "timed out after 3m".into(),
+            },
         },
         Event::ScenarioFinished {
             scenario: "galera-node-loss".into(),

@@ -120,7 +120,9 @@ fn sample_events() -> Vec<Event> {
         Event::CleanupFinished {
             scenario: "bad".into(),
             item: "namespace h-bad-abcd".into(),
-            error: Some("timed out".into()),
+            outcome: crate::report::events::CleanupOutcome::Failed {
+                message: "timed out".into(),
+            },
         },
         Event::ScenarioFinished {
             scenario: "bad".into(),
