@@ -28,6 +28,8 @@ pub struct Checker<'a> {
     lines: Option<&'a LineIndex>,
     values: &'a Values,
     diags: Diagnostics,
+    /// The environment the run will read (passwords named by `env:`), when known.
+    env: Option<&'a dyn Fn(&str) -> Option<String>>,
 }
 
 impl<'a> Checker<'a> {
@@ -39,7 +41,19 @@ impl<'a> Checker<'a> {
             lines,
             values,
             diags: Diagnostics::default(),
+            env: None,
         }
+    }
+
+    /// Checks `env:` sources against `env` (the run's environment) from now on.
+    pub fn with_env(mut self, env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Whether the environment variable `name` is set, when the environment is known.
+    pub fn env_is_set(&self, name: &str) -> Option<bool> {
+        self.env.map(|env| env(name).is_some())
     }
 
     pub fn file(&self) -> &Path {
@@ -189,10 +203,12 @@ impl<'a> Checker<'a> {
     /// A whole number from `min` to `max`.
     pub fn count_within(&mut self, path: &str, n: i64, min: i64, max: i64) -> Option<u32> {
         if n < min || n > max {
-            self.error(
-                path,
-                format!("{n} is out of range: it must be from {min} to {max}"),
-            );
+            let range = if max == i64::from(i32::MAX) {
+                format!("at least {min}")
+            } else {
+                format!("from {min} to {max}")
+            };
+            self.error(path, format!("{n} is out of range: it must be {range}"));
             None
         } else {
             u32::try_from(n).ok()

@@ -8,6 +8,26 @@ use std::collections::BTreeMap;
 /// Names the harness defines for every scenario.
 pub const BUILTINS: [&str; 3] = ["namespace", "run_id", "scenario"];
 
+/// Whether `text` looks like an environment variable's name (`[A-Z_][A-Z0-9_]*`). Only then
+/// is it repeated in a message: a value given where a variable's name belongs may be the
+/// password itself.
+pub fn looks_like_env_name(text: &str) -> bool {
+    let mut bytes = text.bytes();
+    matches!(bytes.next(), Some(b'A'..=b'Z' | b'_'))
+        && bytes.all(|b| matches!(b, b'A'..=b'Z' | b'0'..=b'9' | b'_'))
+        && text.len() <= 128
+}
+
+/// An environment variable's name as a message shows it: `` `NAME` ``, or words saying the
+/// value is not shown because it does not look like a name.
+pub fn env_name_shown(text: &str) -> String {
+    if looks_like_env_name(text) {
+        format!("`{text}`")
+    } else {
+        "(its name is not shown: it does not look like a variable name, `[A-Z_][A-Z0-9_]*`, and may be the password itself)".into()
+    }
+}
+
 /// Resolved variable values, with the set of secret values to mask.
 #[derive(Debug, Clone, Default)]
 pub struct Values {

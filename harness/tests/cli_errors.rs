@@ -334,3 +334,40 @@ fn rerun_failed_runs_only_the_failed_scenarios_and_names_the_earlier_run() {
     assert_eq!(code, Some(0));
     assert!(stdout.contains("nothing to re-run"), "{stdout}");
 }
+
+// A password given where the name of its environment variable belongs is never printed, on
+// the command line as in a scenario run; a variable name that is not set is named.
+#[test]
+fn a_password_given_as_password_env_is_never_printed() {
+    let (code, stdout, stderr) = harness(
+        &[
+            "verify",
+            "galera.status",
+            "--endpoint",
+            "127.0.0.1:1",
+            "--user",
+            "root",
+            "--password-env",
+            "S3cr3t-hunter2",
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("S3cr3t") && !stdout.contains("S3cr3t"), "{stderr}");
+    assert!(stderr.contains("its name is not shown"), "{stderr}");
+    let (code, _, stderr) = harness(
+        &[
+            "verify",
+            "galera.status",
+            "--endpoint",
+            "127.0.0.1:1",
+            "--user",
+            "root",
+            "--password-env",
+            "HARNESS_SURELY_UNSET_PW",
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`HARNESS_SURELY_UNSET_PW`, which is not set"), "{stderr}");
+}

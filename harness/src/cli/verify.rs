@@ -63,7 +63,8 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
             Ok(p) => secrets.push(p),
             Err(_) => {
                 return Err(vec![format!(
-                    "--password-env names `{var}`, which is not set"
+                    "--password-env names the environment variable {}, which is not set",
+                    crate::vars::env_name_shown(var)
                 )]);
             }
         }

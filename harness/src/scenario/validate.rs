@@ -89,7 +89,7 @@ pub fn validate(
     };
     add_builtins(&mut values, &namespace, run_id, &raw.name);
 
-    let mut cx = Checker::new(file, Some(&loaded.lines), &values);
+    let mut cx = Checker::new(file, Some(&loaded.lines), &values).with_env(env);
     for (path, message) in early {
         cx.error(&path, message);
     }

@@ -31,7 +31,10 @@ pub fn resolve(
                 None => {
                     errors.push((
                         name.clone(),
-                        format!("reads the environment variable `{var}`, which is not set, and has no `default`"),
+                        format!(
+                            "reads the environment variable {}, which is not set, and has no `default`",
+                            crate::vars::env_name_shown(var)
+                        ),
                     ));
                     None
                 }

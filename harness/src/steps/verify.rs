@@ -115,7 +115,10 @@ pub(super) async fn login_for(
         None => None,
         Some(PasswordSource::Env(var)) => Some(std::env::var(var).map_err(|_| {
             StepFailure::failed(
-                format!("{who}: the password variable `{var}` is not set"),
+                format!(
+                    "{who}: the password variable {} is not set",
+                    crate::vars::env_name_shown(var)
+                ),
                 "",
             )
         })?),

@@ -208,6 +208,29 @@ pub struct Credentials {
 
 impl RawCredentials {
     pub fn check(&self, cx: &mut Checker, path: &str) -> Option<Credentials> {
+        if let Some(PasswordSource::Env(name)) = &self.password {
+            let at = format!("{path}.password.env");
+            let posix = !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !posix {
+                cx.error(
+                    &at,
+                    "`env` names the environment variable that holds the password, but this value is no variable name (it is not shown: it may be the password itself)",
+                );
+                return None;
+            }
+            if cx.env_is_set(name) == Some(false) {
+                cx.error(
+                    &at,
+                    format!(
+                        "the password comes from the environment variable {}, which is not set: set it before the run",
+                        crate::vars::env_name_shown(name)
+                    ),
+                );
+                return None;
+            }
+        }
         if let Some(PasswordSource::Var(name)) = &self.password {
             let at = format!("{path}.password.var");
             if cx.values().get(name).is_none() {
