@@ -155,19 +155,57 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Regular expressions, each reported at `path[i]` when invalid; `None` if any is.
-    pub fn patterns(&mut self, path: &str, patterns: &[String]) -> Option<Vec<regex::Regex>> {
+    /// Regular expressions, each reported at `path[i]` when invalid or vacuous; `None` if any
+    /// is. `judged` says what they are matched against.
+    pub fn patterns(
+        &mut self,
+        path: &str,
+        patterns: &[String],
+        judged: Judged,
+    ) -> Option<Vec<regex::Regex>> {
         let mut out = vec![];
         for (i, re) in patterns.iter().enumerate() {
-            match regex::Regex::new(re) {
-                Ok(r) => out.push(r),
-                Err(e) => self.error(
-                    &format!("{path}[{i}]"),
-                    format!("invalid regular expression: {e}"),
-                ),
+            if let Some(r) = self.pattern(&format!("{path}[{i}]"), re, judged) {
+                out.push(r);
             }
         }
         (out.len() == patterns.len()).then_some(out)
+    }
+
+    /// One regular expression that can tell something apart: not invalid, not matching every
+    /// text (the empty string matches, so every line would), and, when lines are judged one at
+    /// a time, not needing a line break (it could never match).
+    pub fn pattern(&mut self, path: &str, pattern: &str, judged: Judged) -> Option<regex::Regex> {
+        let re = match regex::RegexBuilder::new(pattern)
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
+        {
+            Ok(re) => re,
+            Err(e) => {
+                self.error(path, format!("invalid regular expression: {e}"));
+                return None;
+            }
+        };
+        if re.is_match("") {
+            self.error(
+                path,
+                format!(
+                    "`{pattern}` matches the empty text, so it matches every {}: it tells nothing apart",
+                    judged.what()
+                ),
+            );
+            return None;
+        }
+        if judged == Judged::Lines && needs_line_break(pattern) {
+            self.error(
+                path,
+                format!(
+                    "`{pattern}` contains a line break, but logs are judged one line at a time: it can never match"
+                ),
+            );
+            return None;
+        }
+        Some(re)
     }
 
     /// A duration that may be zero (`0s`: a grace period of none), at most [`MAX_DURATION`].
@@ -363,6 +401,54 @@ impl<'a> Checker<'a> {
             }
         }
     }
+}
+
+/// What a pattern is matched against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judged {
+    /// Each log line alone.
+    Lines,
+    /// A command's whole output.
+    Text,
+}
+
+impl Judged {
+    fn what(self) -> &'static str {
+        match self {
+            Judged::Lines => "line",
+            Judged::Text => "output",
+        }
+    }
+}
+
+/// The compiled size one pattern may take: beyond it, the pattern is refused at once.
+pub const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// Whether a pattern can only match text holding a line break (a literal `\n` in it).
+fn needs_line_break(pattern: &str) -> bool {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn walk(h: &Hir) -> bool {
+        match h.kind() {
+            HirKind::Literal(lit) => lit.0.contains(&b'\n'),
+            HirKind::Concat(parts) => parts.iter().any(walk),
+            // An alternative without a line break can still match.
+            HirKind::Alternation(parts) => parts.iter().all(walk),
+            HirKind::Repetition(r) => r.min > 0 && walk(&r.sub),
+            HirKind::Capture(c) => walk(&c.sub),
+            HirKind::Class(class) => match class {
+                regex_syntax::hir::Class::Unicode(u) => u
+                    .ranges()
+                    .iter()
+                    .all(|r| r.start() == '\n' && r.end() == '\n'),
+                regex_syntax::hir::Class::Bytes(b) => b
+                    .ranges()
+                    .iter()
+                    .all(|r| r.start() == b'\n' && r.end() == b'\n'),
+            },
+            HirKind::Empty | HirKind::Look(_) => false,
+        }
+    }
+    regex_syntax::parse(pattern).is_ok_and(|h| walk(&h))
 }
 
 /// Why a file could not be read, and where in it (invalid UTF-8), in plain words.
@@ -644,6 +730,23 @@ mod tests {
             &format!("app={}", "x".repeat(64)),
         ] {
             assert!(selector_problem(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_pattern_that_needs_a_line_break_is_found() {
+        for needs in [r"a\nb", "a\nb", r"(x|y)\n", r"[\n]", r"\x0A", r"(a\n|b\n)"] {
+            assert!(needs_line_break(needs), "{needs}");
+        }
+        for fine in [
+            r"a\s+b",
+            r"(a|\n)",
+            r"a(\n)?b",
+            r"[\n ]",
+            r"ERROR",
+            r"\[ERROR\]",
+        ] {
+            assert!(!needs_line_break(fine), "{fine}");
         }
     }
 }

@@ -353,7 +353,10 @@ fn a_password_given_as_password_env_is_never_printed() {
         "/usr/bin:/bin",
     );
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(!stderr.contains("S3cr3t") && !stdout.contains("S3cr3t"), "{stderr}");
+    assert!(
+        !stderr.contains("S3cr3t") && !stdout.contains("S3cr3t"),
+        "{stderr}"
+    );
     assert!(stderr.contains("its name is not shown"), "{stderr}");
     let (code, _, stderr) = harness(
         &[
@@ -369,5 +372,8 @@ fn a_password_given_as_password_env_is_never_printed() {
         "/usr/bin:/bin",
     );
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("`HARNESS_SURELY_UNSET_PW`, which is not set"), "{stderr}");
+    assert!(
+        stderr.contains("`HARNESS_SURELY_UNSET_PW`, which is not set"),
+        "{stderr}"
+    );
 }

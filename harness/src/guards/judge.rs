@@ -216,7 +216,17 @@ impl Judge {
                     }
                 }
             }
-            _ => {}
+            // What a guard does not judge, listed pair by pair: a new kind of guard or of
+            // observation does not compile until it is judged here.
+            (
+                GuardKind::NoRestarts { .. } | GuardKind::NoUnready { .. },
+                Observation::LogLine { .. } | Observation::Event { .. },
+            )
+            | (GuardKind::NoLogMatch { .. }, Observation::Pod { .. } | Observation::Event { .. })
+            | (
+                GuardKind::NoWarningEvents { .. },
+                Observation::Pod { .. } | Observation::LogLine { .. },
+            ) => {}
         }
         violations.len() - before
     }

@@ -196,16 +196,11 @@ impl RawGuard {
         } else if let Some(r) = &self.no_log_match {
             let at = format!("{path}.no_log_match");
             let selector = cx.selector(&format!("{at}.selector"), &r.selector);
-            let regex = match regex::Regex::new(&r.regex) {
-                Ok(re) => Some(re),
-                Err(e) => {
-                    cx.error(
-                        &format!("{at}.regex"),
-                        format!("invalid regular expression: {e}"),
-                    );
-                    None
-                }
-            };
+            let regex = cx.pattern(
+                &format!("{at}.regex"),
+                &r.regex,
+                crate::check::Judged::Lines,
+            );
             GuardKind::NoLogMatch {
                 selector: selector?,
                 container: r.container.clone(),
@@ -213,6 +208,13 @@ impl RawGuard {
             }
         } else {
             let r = self.no_warning_events.as_ref()?;
+            if let Some(i) = r.reasons.iter().position(|reason| reason.trim().is_empty()) {
+                cx.error(
+                    &format!("{path}.no_warning_events.reasons[{i}]"),
+                    "an empty reason matches no event: name an event reason such as `BackOff`, or leave `reasons` out to watch every Warning event",
+                );
+                return None;
+            }
             GuardKind::NoWarningEvents {
                 reasons: r.reasons.clone(),
             }

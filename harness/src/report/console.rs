@@ -168,9 +168,9 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                 CleanupOutcome::Kept { reason } => {
                     Some(format!("   cleanup {scenario}: {item}: kept ({reason})"))
                 }
-                CleanupOutcome::Failed { message } => Some(format!(
-                    "   CLEAN-UP FAILED {scenario}: {item}: {message}"
-                )),
+                CleanupOutcome::Failed { message } => {
+                    Some(format!("   CLEAN-UP FAILED {scenario}: {item}: {message}"))
+                }
             },
             Event::ScenarioFinished {
                 scenario,

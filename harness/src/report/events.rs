@@ -73,9 +73,13 @@ impl Outcome {
 pub enum CleanupOutcome {
     Done,
     /// Left on purpose (`--keep`, `--keep-on-failure`).
-    Kept { reason: String },
+    Kept {
+        reason: String,
+    },
     /// Not removed: what was left where, and why. The scenario fails.
-    Failed { message: String },
+    Failed {
+        message: String,
+    },
 }
 
 impl CleanupOutcome {

@@ -961,7 +961,10 @@ async fn a_failed_clean_up_fails_the_scenario_naming_what_was_left() {
         ..Default::default()
     };
     let p = plan(
-        vec![step("cm", apply(vec![configmap("stuck"), configmap("fine")]))],
+        vec![step(
+            "cm",
+            apply(vec![configmap("stuck"), configmap("fine")]),
+        )],
         vec![],
     );
     let (result, events) = run(&cluster, &p, CancellationToken::new()).await;

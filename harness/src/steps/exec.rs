@@ -82,7 +82,22 @@ impl StepKind for Exec {
                 None
             }
         };
-        let regex = cx.patterns(&format!("{path}.expect.regex"), &raw.expect.regex);
+        for (key, list) in [
+            ("contains", &raw.expect.contains),
+            ("not_contains", &raw.expect.not_contains),
+        ] {
+            if let Some(i) = list.iter().position(|t| t.is_empty()) {
+                cx.error(
+                    &format!("{path}.expect.{key}[{i}]"),
+                    "an empty text is in every output: it tells nothing apart",
+                );
+            }
+        }
+        let regex = cx.patterns(
+            &format!("{path}.expect.regex"),
+            &raw.expect.regex,
+            crate::check::Judged::Text,
+        );
         if raw.command.is_empty() {
             return None;
         }

@@ -60,7 +60,11 @@ impl StepKind for Logs {
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
         let pods = cx.pods(path, raw.pod.as_ref(), raw.selector.as_ref());
-        let regex = cx.patterns(&format!("{path}.regex"), &raw.regex);
+        let regex = cx.patterns(
+            &format!("{path}.regex"),
+            &raw.regex,
+            crate::check::Judged::Lines,
+        );
         for (key, list) in [
             ("contains", &raw.contains),
             ("not_contains", &raw.not_contains),

@@ -29,7 +29,7 @@ impl StepKind for Verify {
 
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
         let spec = &self.0;
-        let mut endpoints = vec![];
+        let mut endpoints = std::collections::BTreeMap::new();
         for (key, target, min) in spec.targets() {
             let list =
                 crate::journal::track("", || format!("reaching `{key}`"), resolve(ctx, target))
@@ -51,20 +51,19 @@ impl StepKind for Verify {
                     "",
                 ));
             }
-            endpoints.push((key, list));
+            endpoints.insert(key, list);
         }
         let login = login(spec, ctx).await?;
         let shell = ClusterShell { ctx };
         let facts = &ctx.state.facts;
         let cx = VerifyContext {
-            endpoints,
             login,
             pods: &shell,
             facts,
             undo: &ctx.state.undo,
             workloads: &ctx.state.workloads,
         };
-        step_result(ctx.journal.scope(spec.run(&cx)).await)
+        step_result(ctx.journal.scope(spec.run(&cx, endpoints)).await)
     }
 
     fn summary(&self) -> String {

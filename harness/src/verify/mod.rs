@@ -24,7 +24,10 @@ mod target;
 
 pub use flags::VerifyFlags;
 pub use registry::{NAMES, RawVerify, VerifySpec};
-pub use target::{Credentials, PasswordSource, RawCredentials, RawProxyTarget, RawTarget, Target};
+pub use target::{
+    Credentials, Need, NoTargets, One, PasswordSource, Proxied, RawCredentials, RawProxyTarget,
+    RawTarget, Registry, Shape, Target,
+};
 
 use crate::check::Checker;
 use crate::cluster::Endpoint;
@@ -48,11 +51,11 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     fn check(raw: Self::Raw, cx: &mut Checker, path: &str) -> Option<Self>;
     /// The raw spec from `harness verify` flags; `Err` is a usage message.
     fn from_flags(flags: &VerifyFlags) -> Result<Self::Raw, String>;
-    /// Its targets with their key names and the fewest endpoints each must resolve to (a check
-    /// that would compare nothing is refused), resolved to endpoints before [`Verifier::run`].
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![]
-    }
+    /// The shape of its targets ([`NoTargets`], [`One`], [`Registry`], [`Proxied`]).
+    type Shape: Shape;
+    /// Its targets, each with the fewest endpoints it must resolve to (a check that would
+    /// compare nothing is refused); [`Verifier::run`] gets them resolved, in the same shape.
+    fn targets(&self) -> <Self::Shape as Shape>::Of<Need<'_>>;
     fn credentials(&self) -> Option<&Credentials> {
         None
     }
@@ -66,9 +69,15 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     }
     /// Whether it needs a Kubernetes cluster (pods to reach or to exec in).
     fn needs_cluster(&self) -> bool {
-        self.targets().iter().any(|(_, t, _)| t.needs_cluster())
+        Self::Shape::each::<Need<'_>>(&self.targets())
+            .iter()
+            .any(|(_, need)| need.target.needs_cluster())
     }
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict;
+    async fn run(
+        &self,
+        cx: &VerifyContext<'_>,
+        at: <Self::Shape as Shape>::Of<Vec<Endpoint>>,
+    ) -> Verdict;
 }
 
 /// What a verifier found: pass or fail, a one-line summary, and evidence lines (what each
@@ -177,27 +186,15 @@ impl Debug for Undo {
     }
 }
 
-/// What a verifier gets to work with: its resolved endpoints, login, the pods (exec), the
-/// facts earlier steps recorded, and where to register its clean-ups.
+/// What a verifier gets to work with besides its endpoints: login, the pods (exec), the facts
+/// earlier steps recorded, and where to register its clean-ups.
 pub struct VerifyContext<'a> {
-    /// Endpoints per target key (`target`, `nodes`, `servers`, `proxies`).
-    pub endpoints: Vec<(&'static str, Vec<Endpoint>)>,
     pub login: Login,
     pub pods: &'a dyn PodShell,
     pub facts: &'a Mutex<BTreeMap<String, String>>,
     pub undo: &'a Undo,
     /// The scenario's background workloads (`verify: { workload }` checks their ledgers).
     pub workloads: &'a workload::Workloads,
-}
-
-impl VerifyContext<'_> {
-    pub fn get(&self, key: &str) -> &[Endpoint] {
-        self.endpoints
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.as_slice())
-            .unwrap_or(&[])
-    }
 }
 
 /// A short token unique to this run of a check (names its keys, databases and tables).

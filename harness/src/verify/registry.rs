@@ -2,9 +2,10 @@
 //! scenario writes under `verify:` ([`RawVerify`]), the typed spec ([`VerifySpec`]), the names
 //! ([`NAMES`]), validation, the `harness verify` flags, and dispatch.
 
-use super::{Credentials, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
+use super::{Credentials, Need, Shape, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
 use super::{cassandra, dns, etcd, galera, http, memcache, workload};
 use crate::check::Checker;
+use crate::cluster::Endpoint;
 use crate::diag::did_you_mean;
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
@@ -108,9 +109,16 @@ macro_rules! verifiers {
                     $(Self::$variant(_) => <$($module)::+ as Verifier>::NAME),*
                 }
             }
+            /// Each target with its key and the fewest endpoints it must resolve to.
             pub fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
                 match self {
-                    $(Self::$variant(v) => v.targets()),*
+                    $(Self::$variant(v) => {
+                        let targets = v.targets();
+                        <<$($module)::+ as Verifier>::Shape as Shape>::each::<Need<'_>>(&targets)
+                            .into_iter()
+                            .map(|(key, need)| (key, need.target, need.min))
+                            .collect()
+                    }),*
                 }
             }
             pub fn credentials(&self) -> Option<&Credentials> {
@@ -133,9 +141,35 @@ macro_rules! verifiers {
                     $(Self::$variant(v) => v.workload_refs()),*
                 }
             }
-            pub async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+            /// Runs the check with the endpoints each target resolved to (by key, as
+            /// [`VerifySpec::targets`] listed them).
+            pub async fn run(
+                &self,
+                cx: &VerifyContext<'_>,
+                mut resolved: std::collections::BTreeMap<&'static str, Vec<Endpoint>>,
+            ) -> Verdict {
+                // Nothing to compare is never a PASS, whoever resolved the targets.
+                for (key, _, min) in self.targets() {
+                    let got = resolved.get(key).map_or(0, Vec::len);
+                    if got < min {
+                        return Verdict::fail(
+                            format!(
+                                "{}: `{key}` has {got} endpoint(s), but the check needs at least {min} to compare anything",
+                                self.name()
+                            ),
+                            vec![],
+                        );
+                    }
+                }
                 match self {
-                    $(Self::$variant(v) => v.run(cx).await),*
+                    $(Self::$variant(v) => {
+                        let at = <<$($module)::+ as Verifier>::Shape as Shape>::map::<Need<'_>, Vec<Endpoint>>(
+                            v.targets(),
+                            // Every key was resolved: the step resolves what `targets` lists.
+                            |key, _| resolved.remove(key).unwrap_or_default(),
+                        );
+                        v.run(cx, at).await
+                    }),*
                 }
             }
         }

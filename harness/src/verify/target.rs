@@ -5,6 +5,104 @@ use crate::check::Checker;
 use crate::cluster::{Endpoint, PodTarget, ProxyPods};
 use serde::{Deserialize, Serialize};
 
+/// The shape of a verifier's targets: which targets it has, by name, whatever each holds (the
+/// [`Target`] as written with the fewest endpoints it must resolve to, or the endpoints it
+/// resolved to). A verifier gets its endpoints in its own shape, so it cannot ask for a target
+/// it does not have.
+pub trait Shape {
+    type Of<T: Send + Sync>: Send + Sync;
+    /// Each target with its key, in a fixed order.
+    fn each<T: Send + Sync>(of: &Self::Of<T>) -> Vec<(&'static str, &T)>;
+    /// The same targets, each turned into something else.
+    fn map<T: Send + Sync, U: Send + Sync>(
+        of: Self::Of<T>,
+        f: impl FnMut(&'static str, T) -> U,
+    ) -> Self::Of<U>;
+}
+
+/// A target as a verifier declares it: where, and the fewest endpoints it must resolve to (a
+/// check that would compare nothing is refused).
+#[derive(Debug, Clone, Copy)]
+pub struct Need<'a> {
+    pub target: &'a Target,
+    pub min: usize,
+}
+
+/// No target: the verifier works inside pods, or on what earlier steps recorded.
+pub struct NoTargets;
+
+impl Shape for NoTargets {
+    type Of<T: Send + Sync> = ();
+    fn each<T: Send + Sync>(_: &()) -> Vec<(&'static str, &T)> {
+        vec![]
+    }
+    fn map<T: Send + Sync, U: Send + Sync>(_: (), _: impl FnMut(&'static str, T) -> U) {}
+}
+
+/// One target, `target`.
+pub struct One<T> {
+    pub target: T,
+}
+
+impl Shape for One<()> {
+    type Of<T: Send + Sync> = One<T>;
+    fn each<T: Send + Sync>(of: &One<T>) -> Vec<(&'static str, &T)> {
+        vec![("target", &of.target)]
+    }
+    fn map<T: Send + Sync, U: Send + Sync>(
+        of: One<T>,
+        mut f: impl FnMut(&'static str, T) -> U,
+    ) -> One<U> {
+        One {
+            target: f("target", of.target),
+        }
+    }
+}
+
+/// etcd members (`target`) and the Galera nodes they must list (`nodes`).
+pub struct Registry<T> {
+    pub target: T,
+    pub nodes: T,
+}
+
+impl Shape for Registry<()> {
+    type Of<T: Send + Sync> = Registry<T>;
+    fn each<T: Send + Sync>(of: &Registry<T>) -> Vec<(&'static str, &T)> {
+        vec![("target", &of.target), ("nodes", &of.nodes)]
+    }
+    fn map<T: Send + Sync, U: Send + Sync>(
+        of: Registry<T>,
+        mut f: impl FnMut(&'static str, T) -> U,
+    ) -> Registry<U> {
+        Registry {
+            target: f("target", of.target),
+            nodes: f("nodes", of.nodes),
+        }
+    }
+}
+
+/// Proxies and the servers behind them.
+pub struct Proxied<T> {
+    pub proxies: T,
+    pub servers: T,
+}
+
+impl Shape for Proxied<()> {
+    type Of<T: Send + Sync> = Proxied<T>;
+    fn each<T: Send + Sync>(of: &Proxied<T>) -> Vec<(&'static str, &T)> {
+        vec![("proxies", &of.proxies), ("servers", &of.servers)]
+    }
+    fn map<T: Send + Sync, U: Send + Sync>(
+        of: Proxied<T>,
+        mut f: impl FnMut(&'static str, T) -> U,
+    ) -> Proxied<U> {
+        Proxied {
+            proxies: f("proxies", of.proxies),
+            servers: f("servers", of.servers),
+        }
+    }
+}
+
 /// Pods of a selector in the scenario namespace (reached through port-forward bridges), or
 /// fixed `host:port` endpoints (static targets, no cluster needed).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]

@@ -286,7 +286,11 @@ impl Verifier for WorkloadSpec {
         vec![("workload", self.id.clone())]
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+    type Shape = crate::verify::NoTargets;
+
+    fn targets(&self) {}
+
+    async fn run(&self, cx: &VerifyContext<'_>, (): ()) -> Verdict {
         let stopped = match cx.workloads.stop(&self.id).await {
             Ok(note) => note,
             Err(e) => return Verdict::fail(e, vec![]),
@@ -347,7 +351,6 @@ mod rig {
         facts: &'a Mutex<BTreeMap<String, String>>,
     ) -> VerifyContext<'a> {
         VerifyContext {
-            endpoints: vec![],
             login: crate::verify::Login::default(),
             pods: &crate::verify::NoPods,
             facts,
@@ -386,7 +389,7 @@ mod rig {
         nodes[2].start().await;
         tokio::time::sleep(Duration::from_secs(3)).await;
         let spec = WorkloadSpec { id: "w".into() };
-        let v = spec.run(&context(&workloads, &undo, &facts)).await;
+        let v = spec.run(&context(&workloads, &undo, &facts), ()).await;
         assert!(
             v.passed,
             "{} {:?}",
@@ -420,7 +423,7 @@ mod rig {
         )
         .await
         .unwrap();
-        let v = spec.run(&context(&workloads, &undo, &facts)).await;
+        let v = spec.run(&context(&workloads, &undo, &facts), ()).await;
         assert!(!v.passed);
         assert!(
             v.summary.contains(&format!(

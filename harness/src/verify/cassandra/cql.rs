@@ -13,6 +13,7 @@ use crate::verify::{
     Credentials, RawCredentials, RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags,
     bounded,
 };
+use crate::verify::{Need, One};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
@@ -158,15 +159,22 @@ impl Verifier for CqlSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("target", &self.target, 1)]
+    type Shape = One<()>;
+
+    fn targets(&self) -> One<Need<'_>> {
+        One {
+            target: Need {
+                target: &self.target,
+                min: 1,
+            },
+        }
     }
 
     fn credentials(&self) -> Option<&Credentials> {
         self.credentials.as_ref()
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+    async fn run(&self, cx: &VerifyContext<'_>, at: One<Vec<Endpoint>>) -> Verdict {
         let nodetool = match (self.nodetool, self.target.pod_selector()) {
             (true, Some(selector)) => {
                 match super::first_pod_view(cx.pods, selector, self.container.as_deref()).await {
@@ -190,7 +198,7 @@ impl Verifier for CqlSpec {
             .map(|u| (u, cx.login.password.clone().unwrap_or_default()));
         check(
             self,
-            cx.get("target"),
+            &at.target,
             login,
             self.script.as_ref().map(|s| s.text.as_str()),
             nodetool.as_ref(),

@@ -45,7 +45,11 @@ impl Verifier for CassandraIdentitySpec {
         true
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+    type Shape = crate::verify::NoTargets;
+
+    fn targets(&self) {}
+
+    async fn run(&self, cx: &VerifyContext<'_>, (): ()) -> Verdict {
         identity(self, cx.pods, cx.facts).await
     }
 }

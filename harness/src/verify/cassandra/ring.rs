@@ -56,7 +56,11 @@ impl Verifier for CassandraRingSpec {
         true
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+    type Shape = crate::verify::NoTargets;
+
+    fn targets(&self) {}
+
+    async fn run(&self, cx: &VerifyContext<'_>, (): ()) -> Verdict {
         ring(self, cx.pods).await
     }
 }

@@ -42,7 +42,11 @@ impl Verifier for CassandraSnapshotSpec {
         true
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+    type Shape = crate::verify::NoTargets;
+
+    fn targets(&self) {}
+
+    async fn run(&self, cx: &VerifyContext<'_>, (): ()) -> Verdict {
         snapshot(self, cx.pods).await
     }
 }

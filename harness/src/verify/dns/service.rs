@@ -71,7 +71,11 @@ impl Verifier for DnsServiceSpec {
         true
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+    type Shape = crate::verify::NoTargets;
+
+    fn targets(&self) {}
+
+    async fn run(&self, cx: &VerifyContext<'_>, (): ()) -> Verdict {
         check(self, cx.pods).await
     }
 }

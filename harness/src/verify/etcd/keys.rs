@@ -9,7 +9,9 @@
 use super::client::{self, Identity, Member, Registrations};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
-use crate::verify::{RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
+use crate::verify::{
+    Need, RawTarget, Registry, Target, Verdict, Verifier, VerifyContext, VerifyFlags,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -120,12 +122,23 @@ impl Verifier for EtcdKeysSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("target", &self.target, 1), ("nodes", &self.nodes, 1)]
+    type Shape = Registry<()>;
+
+    fn targets(&self) -> Registry<Need<'_>> {
+        Registry {
+            target: Need {
+                target: &self.target,
+                min: 1,
+            },
+            nodes: Need {
+                target: &self.nodes,
+                min: 1,
+            },
+        }
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check(self, cx.get("target"), cx.get("nodes")).await
+    async fn run(&self, _: &VerifyContext<'_>, at: Registry<Vec<Endpoint>>) -> Verdict {
+        check(self, &at.target, &at.nodes).await
     }
 }
 

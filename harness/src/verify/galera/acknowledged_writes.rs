@@ -14,6 +14,7 @@ use crate::verify::nonce;
 use crate::verify::{
     Credentials, RawCredentials, RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags,
 };
+use crate::verify::{Need, One};
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -136,8 +137,15 @@ impl Verifier for GaleraAckWritesSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("target", &self.target, 2)]
+    type Shape = One<()>;
+
+    fn targets(&self) -> One<Need<'_>> {
+        One {
+            target: Need {
+                target: &self.target,
+                min: 2,
+            },
+        }
     }
 
     fn credentials(&self) -> Option<&Credentials> {
@@ -154,9 +162,9 @@ impl Verifier for GaleraAckWritesSpec {
             .map(|d| crate::cluster::Disrupted::Pods(vec![d.delete_pod.clone()]))
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
+    async fn run(&self, cx: &VerifyContext<'_>, at: One<Vec<Endpoint>>) -> Verdict {
         let login = Login::of(cx);
-        let check = check_registering(self, cx.get("target"), &login, Some(cx.undo));
+        let check = check_registering(self, &at.target, &login, Some(cx.undo));
         let Some(during) = &self.during else {
             return check.await;
         };

@@ -8,6 +8,7 @@ use crate::cluster::Endpoint;
 use crate::verify::{
     Credentials, RawCredentials, RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags,
 };
+use crate::verify::{Need, One};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -54,16 +55,23 @@ impl Verifier for GaleraStatusSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("target", &self.target, 1)]
+    type Shape = One<()>;
+
+    fn targets(&self) -> One<Need<'_>> {
+        One {
+            target: Need {
+                target: &self.target,
+                min: 1,
+            },
+        }
     }
 
     fn credentials(&self) -> Option<&Credentials> {
         Some(&self.credentials)
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check(self, cx.get("target"), &Login::of(cx)).await
+    async fn run(&self, cx: &VerifyContext<'_>, at: One<Vec<Endpoint>>) -> Verdict {
+        check(self, &at.target, &Login::of(cx)).await
     }
 }
 

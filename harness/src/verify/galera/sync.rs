@@ -11,6 +11,7 @@ use crate::verify::nonce;
 use crate::verify::{
     Credentials, RawCredentials, RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags,
 };
+use crate::verify::{Need, One};
 use mysql_async::Conn;
 use serde::{Deserialize, Serialize};
 
@@ -48,16 +49,23 @@ impl Verifier for GaleraSyncSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("target", &self.target, 2)]
+    type Shape = One<()>;
+
+    fn targets(&self) -> One<Need<'_>> {
+        One {
+            target: Need {
+                target: &self.target,
+                min: 2,
+            },
+        }
     }
 
     fn credentials(&self) -> Option<&Credentials> {
         Some(&self.credentials)
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check_registering(cx.get("target"), &Login::of(cx), Some(cx.undo)).await
+    async fn run(&self, cx: &VerifyContext<'_>, at: One<Vec<Endpoint>>) -> Verdict {
+        check_registering(&at.target, &Login::of(cx), Some(cx.undo)).await
     }
 }
 

@@ -5,6 +5,7 @@
 use super::client::request;
 use crate::check::Checker;
 use crate::cluster::Endpoint;
+use crate::verify::{Need, One};
 use crate::verify::{RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
 use serde::{Deserialize, Serialize};
 
@@ -80,12 +81,19 @@ impl Verifier for HttpSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("target", &self.target, 1)]
+    type Shape = One<()>;
+
+    fn targets(&self) -> One<Need<'_>> {
+        One {
+            target: Need {
+                target: &self.target,
+                min: 1,
+            },
+        }
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check(self, cx.get("target")).await
+    async fn run(&self, _: &VerifyContext<'_>, at: One<Vec<Endpoint>>) -> Verdict {
+        check(self, &at.target).await
     }
 }
 

@@ -12,6 +12,7 @@ use super::spread;
 use crate::check::Checker;
 use crate::cluster::Endpoint;
 use crate::verify::nonce;
+use crate::verify::{Need, One};
 use crate::verify::{RawTarget, Target, Undo, Verdict, Verifier, VerifyContext, VerifyFlags};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -102,12 +103,19 @@ impl Verifier for MemcachePoolSpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("target", &self.target, 1)]
+    type Shape = One<()>;
+
+    fn targets(&self) -> One<Need<'_>> {
+        One {
+            target: Need {
+                target: &self.target,
+                min: 1,
+            },
+        }
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check_registering(self, cx.get("target"), Some(cx.undo)).await
+    async fn run(&self, cx: &VerifyContext<'_>, at: One<Vec<Endpoint>>) -> Verdict {
+        check_registering(self, &at.target, Some(cx.undo)).await
     }
 }
 

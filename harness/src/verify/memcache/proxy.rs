@@ -15,7 +15,7 @@ use super::pool::delete_later;
 use super::spread;
 use crate::check::Checker;
 use crate::cluster::Endpoint;
-use crate::verify::{RawProxyTarget, Undo, nonce};
+use crate::verify::{Need, Proxied, RawProxyTarget, Undo, nonce};
 use crate::verify::{RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -112,12 +112,23 @@ impl Verifier for MemcacheProxySpec {
         })
     }
 
-    fn targets(&self) -> Vec<(&'static str, &Target, usize)> {
-        vec![("proxies", &self.proxies, 2), ("servers", &self.servers, 1)]
+    type Shape = Proxied<()>;
+
+    fn targets(&self) -> Proxied<Need<'_>> {
+        Proxied {
+            proxies: Need {
+                target: &self.proxies,
+                min: 2,
+            },
+            servers: Need {
+                target: &self.servers,
+                min: 1,
+            },
+        }
     }
 
-    async fn run(&self, cx: &VerifyContext<'_>) -> Verdict {
-        check_registering(self, cx.get("proxies"), cx.get("servers"), Some(cx.undo)).await
+    async fn run(&self, cx: &VerifyContext<'_>, at: Proxied<Vec<Endpoint>>) -> Verdict {
+        check_registering(self, &at.proxies, &at.servers, Some(cx.undo)).await
     }
 }
 
