@@ -5,7 +5,7 @@
 use crate::manifest::Manifest;
 use crate::scenario::model::ClusterNeeds;
 use crate::scenario::{Scenario, Step};
-use crate::steps::{Action, Apply};
+use crate::steps::Action;
 use crate::vars::Values;
 use serde::Serialize;
 use std::fmt::{self, Write as _};
@@ -121,11 +121,7 @@ fn applied(scenario: &Scenario) -> Vec<&Manifest> {
         .steps
         .iter()
         .chain(&scenario.finally)
-        .filter_map(|s| match &s.action {
-            crate::steps::Action::Apply(apply) => Some(apply.manifests.iter()),
-            _ => None,
-        })
-        .flatten()
+        .flat_map(|s| s.action.applies())
         .collect()
 }
 
@@ -134,12 +130,7 @@ fn demand_of(scenario: &Scenario, applied: &[&Manifest]) -> crate::capacity::Dem
     let scaled: Vec<(String, String, u32)> = scenario
         .steps
         .iter()
-        .filter_map(|step| match &step.action {
-            crate::steps::Action::Scale(s) => {
-                Some((s.kind.as_str().to_string(), s.name.clone(), s.replicas))
-            }
-            _ => None,
-        })
+        .filter_map(|step| step.action.scales())
         .collect();
     crate::capacity::demand(applied, &scaled)
 }
@@ -270,8 +261,8 @@ impl ScenarioPlan {
                 if let Some(d) = &s.description {
                     let _ = writeln!(out, "        # {}", d.trim());
                 }
-                if manifests && let Action::Apply(Apply { manifests: list }) = &s.action {
-                    for m in list {
+                if manifests {
+                    for m in s.action.applies() {
                         let yaml = serde_yaml::to_string(&redact_manifest(m)).unwrap_or_default();
                         let _ = writeln!(out, "        --- # {}", m.origin);
                         for line in yaml.lines() {
@@ -326,9 +317,7 @@ mod tests {
         assert_eq!(p.steps[0].timeout, Duration::from_secs(60));
         assert_eq!(p.steps[1].timeout, Duration::from_secs(420));
         assert_eq!(p.steps[2].timeout, Duration::from_secs(10));
-        let Action::Apply(Apply { manifests: m }) = &p.steps[0].action else {
-            panic!()
-        };
+        let m = p.steps[0].action.applies();
         assert_eq!(m[1].name(), "web-cfg");
         assert_eq!(m[1].object["data"]["ns"], "h-demo-abcdef");
         assert_eq!(

@@ -182,7 +182,7 @@ mod tests {
         }
         assert!(parse("1e3Mi").unwrap_err().contains("cannot be combined"));
         assert!(parse("-1").unwrap_err().contains("negative"));
-        assert!(parse("9999999Ei").unwrap_err().contains("larger"));
+        assert!(parse("99999999999Ei").unwrap_err().contains("larger"));
     }
 
     #[test]

@@ -133,8 +133,7 @@ pub struct RunArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct VerifyArgs {
-    /// The verifier: galera.status, galera.sync, galera.acknowledged_writes, etcd.keys,
-    /// memcache.pool, memcache.proxy, http, cql.
+    /// The verifier (every one is listed below, from the registry).
     pub verifier: String,
     #[command(flatten)]
     pub flags: VerifyFlags,
@@ -145,8 +144,24 @@ pub struct VerifyArgs {
     pub junit: Option<PathBuf>,
 }
 
+/// The command line with `harness verify --help` listing every registered verifier.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut listed = String::from("The verifier, one of:\n");
+    for (name, checks) in crate::verify::DOCS {
+        listed.push_str(&format!("\n  {name}\n      {checks}\n"));
+    }
+    Cli::command().mut_subcommand("verify", |c| {
+        c.mut_arg("verifier", |a| a.long_help(listed.clone()))
+    })
+}
+
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::FromArgMatches;
+    let parsed = command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

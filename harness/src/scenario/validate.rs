@@ -15,9 +15,6 @@ use crate::vars::{self, Values};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The step kinds whose failure can be retried: checks, which change nothing when they fail.
-const RETRYABLE: [&str; 3] = ["exec", "verify", "logs"];
-
 /// More steps than any flow needs; beyond it, validating them all would only cost time.
 pub const MAX_STEPS: usize = 1000;
 
@@ -314,7 +311,7 @@ fn timeouts(cx: &mut Checker, raw: &super::raw::Timeouts) -> Timeouts {
         match (key.as_str(), kind) {
             ("scenario", _) => t.scenario = d,
             ("step", _) => {
-                for kind in KINDS.iter().filter(|k| **k != "sleep") {
+                for kind in KINDS.iter().filter(|k| crate::steps::takes_step_timeout(k)) {
                     t.per_kind.entry(kind).or_insert(d);
                 }
             }
@@ -369,11 +366,16 @@ fn build_steps(
             .and_then(|t| cx.duration(&format!("{path}.timeout"), t));
         let retry = step.retry.as_ref().and_then(|r| {
             let at = format!("{path}.retry");
-            if !RETRYABLE.contains(&kind) {
+            if !crate::steps::retryable(kind) {
+                let kinds: Vec<String> = crate::steps::retryable_kinds()
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect();
                 cx.error(
                     &at,
                     format!(
-                        "only `exec`, `verify` and `logs` steps (checks) can be retried; a `{kind}` step waits or acts once"
+                        "only {} steps (checks) can be retried; a `{kind}` step waits or acts once",
+                        kinds.join(", ")
                     ),
                 );
                 return None;

@@ -40,6 +40,10 @@ impl StepKind for Apply {
     const RENDER: bool = false;
     type Raw = Raw;
 
+    fn applies(&self) -> &[Manifest] {
+        &self.manifests
+    }
+
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
         if !cx.exactly_one(
             path,

@@ -55,6 +55,7 @@ pub struct Logs {
 #[async_trait::async_trait]
 impl StepKind for Logs {
     const NAME: &'static str = "logs";
+    const RETRYABLE: bool = true;
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
     type Raw = Raw;
 

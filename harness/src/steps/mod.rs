@@ -39,6 +39,11 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     /// Whether variables are substituted in the raw spec before [`StepKind::check`] sees it
     /// (`apply` substitutes in its manifests itself, to report their own lines).
     const RENDER: bool = true;
+    /// Whether a failing try may be repeated (`retry:`): checks, which change nothing when
+    /// they fail.
+    const RETRYABLE: bool = false;
+    /// Whether `timeouts.step` sets its timeout (`sleep`'s duration is its own).
+    const TAKES_STEP_TIMEOUT: bool = true;
     /// What the scenario file says under the kind's key (its JSON Schema is what `harness
     /// schema` prints for it).
     type Raw: DeserializeOwned + Serialize + Clone + Debug + schemars::JsonSchema;
@@ -54,6 +59,18 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     /// (kind, name) of the objects the step creates.
     fn creates(&self) -> Vec<(String, String)> {
         vec![]
+    }
+    /// The manifests the step applies (the plan's capacity demand, images and secrets).
+    fn applies(&self) -> &[crate::manifest::Manifest] {
+        &[]
+    }
+    /// (kind, name, replicas) the step scales to (the plan's capacity demand).
+    fn scales(&self) -> Option<(String, String, u32)> {
+        None
+    }
+    /// The verifier the step runs, for reports (`galera.status`).
+    fn verifier(&self) -> Option<&'static str> {
+        None
     }
     /// (kind, name) of the object the step waits on.
     fn watches(&self) -> Option<(&str, &str)> {
@@ -275,6 +292,31 @@ macro_rules! step_kinds {
             None
         }
 
+        /// Whether `kind` may be retried.
+        pub fn retryable(kind: &str) -> bool {
+            $(if kind == <$module::$kind as StepKind>::NAME {
+                return <$module::$kind as StepKind>::RETRYABLE;
+            })*
+            false
+        }
+
+        /// The kinds whose failing tries may be repeated, for messages.
+        pub fn retryable_kinds() -> Vec<&'static str> {
+            let mut out = vec![];
+            $(if <$module::$kind as StepKind>::RETRYABLE {
+                out.push(<$module::$kind as StepKind>::NAME);
+            })*
+            out
+        }
+
+        /// Whether `timeouts.step` sets the timeout of `kind`.
+        pub fn takes_step_timeout(kind: &str) -> bool {
+            $(if kind == <$module::$kind as StepKind>::NAME {
+                return <$module::$kind as StepKind>::TAKES_STEP_TIMEOUT;
+            })*
+            false
+        }
+
         impl RawAction {
             pub fn kind(&self) -> &'static str {
                 match self {
@@ -322,6 +364,21 @@ macro_rules! step_kinds {
             pub fn creates(&self) -> Vec<(String, String)> {
                 match self {
                     $(Self::$variant(a) => a.creates()),*
+                }
+            }
+            pub fn applies(&self) -> &[crate::manifest::Manifest] {
+                match self {
+                    $(Self::$variant(a) => a.applies()),*
+                }
+            }
+            pub fn scales(&self) -> Option<(String, String, u32)> {
+                match self {
+                    $(Self::$variant(a) => a.scales()),*
+                }
+            }
+            pub fn verifier(&self) -> Option<&'static str> {
+                match self {
+                    $(Self::$variant(a) => a.verifier()),*
                 }
             }
             pub fn watches(&self) -> Option<(&str, &str)> {

@@ -34,6 +34,14 @@ impl StepKind for Scale {
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
     type Raw = Raw;
 
+    fn scales(&self) -> Option<(String, String, u32)> {
+        Some((
+            self.kind.as_str().to_string(),
+            self.name.clone(),
+            self.replicas,
+        ))
+    }
+
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
         let kind = scalable(cx, &format!("{path}.kind"), &raw.kind);
         let replicas = cx.count(&format!("{path}.replicas"), raw.replicas, 0);

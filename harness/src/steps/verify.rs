@@ -20,6 +20,7 @@ pub struct Verify(pub VerifySpec);
 #[async_trait::async_trait]
 impl StepKind for Verify {
     const NAME: &'static str = "verify";
+    const RETRYABLE: bool = true;
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
     type Raw = RawVerify;
 
@@ -68,6 +69,10 @@ impl StepKind for Verify {
 
     fn summary(&self) -> String {
         format!("verify {}", self.0.name())
+    }
+
+    fn verifier(&self) -> Option<&'static str> {
+        Some(self.0.name())
     }
 
     fn needs_cluster(&self) -> bool {

@@ -23,7 +23,16 @@ mod registry;
 mod target;
 
 pub use flags::VerifyFlags;
-pub use registry::{NAMES, RawVerify, VerifySpec};
+pub use registry::{DOCS, NAMES, RawVerify, VerifySpec};
+
+/// The README's table of verifiers, made from the registry.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| verifier | checks |\n|---|---|\n");
+    for (name, checks) in DOCS {
+        out.push_str(&format!("| `{name}` | {checks} |\n"));
+    }
+    out
+}
 pub use target::{
     Credentials, Need, NoTargets, One, PasswordSource, Proxied, RawCredentials, RawProxyTarget,
     RawTarget, Registry, Shape, Target,
@@ -44,6 +53,9 @@ use std::time::Duration;
 pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     /// The key that names it under `verify:` and on `harness verify`.
     const NAME: &'static str;
+    /// What it checks, in one paragraph of Markdown: the README's table of verifiers and
+    /// `harness verify --help` are made from it.
+    const CHECKS: &'static str;
     /// What a scenario says under its key.
     type Raw: DeserializeOwned + Serialize + Clone + Debug + schemars::JsonSchema;
 

@@ -29,6 +29,10 @@ macro_rules! verifiers {
         /// Every verifier's name, in registration order.
         pub const NAMES: &[&str] = &[$(<$($module)::+ as Verifier>::NAME),*];
 
+        /// Every verifier's name with what it checks, in registration order.
+        pub const DOCS: &[(&str, &str)] =
+            &[$((<$($module)::+ as Verifier>::NAME, <$($module)::+ as Verifier>::CHECKS)),*];
+
         /// A `verify:` value: exactly one verifier's name with its raw spec.
         impl schemars::JsonSchema for RawVerify {
             fn schema_name() -> std::borrow::Cow<'static, str> {

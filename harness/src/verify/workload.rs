@@ -261,6 +261,7 @@ pub struct WorkloadSpec {
 #[async_trait::async_trait]
 impl Verifier for WorkloadSpec {
     const NAME: &'static str = "workload";
+    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; the history in the output";
     type Raw = String;
 
     fn check(raw: String, cx: &mut Checker, path: &str) -> Option<Self> {

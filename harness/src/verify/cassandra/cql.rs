@@ -100,6 +100,7 @@ pub struct CqlSpec {
 #[async_trait::async_trait]
 impl Verifier for CqlSpec {
     const NAME: &'static str = "cql";
+    const CHECKS: &'static str = "scylla driver through the bridges with address translation; runs `script` once and reads `query` with every node as coordinator, both at `consistency`, expects `expect_rows`; the driver's peers match the targets and, for pod targets, agree by IP and host ID with `nodetool status` from the first pod (`nodetool: false` skips it, `container` picks the container); two targets that lead to one node fail naming both";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

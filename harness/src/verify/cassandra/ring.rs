@@ -31,6 +31,7 @@ pub struct CassandraRingSpec {
 #[async_trait::async_trait]
 impl Verifier for CassandraRingSpec {
     const NAME: &'static str = "cassandra.ring";
+    const CHECKS: &'static str = "`nodetool status` in every pod: all views agree, `nodes` nodes `UN`, unique host IDs, every pod's IP present; optional `stable_for` window, looked at every `window/6` (1-10 s), so a node that flaps down and back inside it fails";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

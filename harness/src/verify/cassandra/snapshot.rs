@@ -24,6 +24,8 @@ pub struct CassandraSnapshotSpec {
 #[async_trait::async_trait]
 impl Verifier for CassandraSnapshotSpec {
     const NAME: &'static str = "cassandra.snapshot";
+    const CHECKS: &'static str =
+        "`nodetool snapshot -t`, `listsnapshots` shows it, `clearsnapshot -t` removes it";
     type Raw = Raw;
 
     fn check(raw: Raw, _cx: &mut Checker, _path: &str) -> Option<Self> {

@@ -34,6 +34,7 @@ pub struct DnsServiceSpec {
 #[async_trait::async_trait]
 impl Verifier for DnsServiceSpec {
     const NAME: &'static str = "dns.service";
+    const CHECKS: &'static str = "from inside a pod (`from`, default the Service's own pods), `service` resolves to exactly the addresses of the ready pods of `pods`, and each `<pod>.<service>` to its pod's address (`getent`, or busybox `nslookup`)";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

@@ -66,6 +66,7 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(3600);
 #[async_trait::async_trait]
 impl Verifier for EtcdKeysSpec {
     const NAME: &'static str = "etcd.keys";
+    const CHECKS: &'static str = "one etcd cluster: one cluster ID, distinct member IDs, one member list, every listed member among the endpoints and healthy (\"N of the cluster's M members checked\"); the `/galera/<cluster>/<ip>/` registrations (v2 keys API, or v3) on every member match the Galera nodes, an address whose keys expired is no registration; `max_ttl`: every registration expires within it; `stable_for`: they stay so for that long (watched on v2, read every half second on v3)";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

@@ -95,6 +95,7 @@ pub struct During {
 #[async_trait::async_trait]
 impl Verifier for GaleraAckWritesSpec {
     const NAME: &'static str = "galera.acknowledged_writes";
+    const CHECKS: &'static str = "first that the targets are one cluster (see below); concurrent writers on every node for `duration`; every acknowledged row on every node, every acknowledged delete gone, every node acknowledged writes of its own, every node's copy identical (rows and checksum); unacknowledged writes reported apart; optional `during: { delete_pod, after }`";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

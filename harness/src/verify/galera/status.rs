@@ -31,6 +31,7 @@ pub struct GaleraStatusSpec {
 #[async_trait::async_trait]
 impl Verifier for GaleraStatusSpec {
     const NAME: &'static str = "galera.status";
+    const CHECKS: &'static str = "on every node size, `Primary`, `Synced`, connected, ready, one state UUID; every target in every other target's component (\"N of the cluster's M members checked\"); the settings Galera requires: `binlog_format=ROW`, InnoDB by default, `innodb_autoinc_lock_mode=2`, `innodb_doublewrite`, `wsrep_on`, a provider";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

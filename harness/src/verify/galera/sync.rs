@@ -31,6 +31,7 @@ pub struct GaleraSyncSpec {
 #[async_trait::async_trait]
 impl Verifier for GaleraSyncSpec {
     const NAME: &'static str = "galera.sync";
+    const CHECKS: &'static str = "first that the targets are distinct Galera nodes of one component (see below); then the seed's script 89: insert on node a, read everywhere, delete on node c, check everywhere, drop on a node of the Primary component and confirm it is gone";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

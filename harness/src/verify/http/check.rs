@@ -42,6 +42,8 @@ pub struct HttpSpec {
 #[async_trait::async_trait]
 impl Verifier for HttpSpec {
     const NAME: &'static str = "http";
+    const CHECKS: &'static str =
+        "GET `path` returns `status`, contains text, or a Prometheus `metric_family`";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

@@ -58,6 +58,7 @@ pub struct MemcachePoolSpec {
 #[async_trait::async_trait]
 impl Verifier for MemcachePoolSpec {
     const NAME: &'static str = "memcache.pool";
+    const CHECKS: &'static str = "every server is a memcached by its own `stats` (a proxy listed among them fails) and a distinct one (each holds its own probe key and no other's); set/get on each; `keys` spread by rendezvous hashing are read back, none refused for lack of memory, and every server holds at least what a hash giving it `min_share` of its fair share beats but once in a million; `min_memory`: each server's memory for items";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

@@ -68,6 +68,7 @@ pub struct MemcacheProxySpec {
 #[async_trait::async_trait]
 impl Verifier for MemcacheProxySpec {
     const NAME: &'static str = "memcache.proxy";
+    const CHECKS: &'static str = "proxies on at least two distinct nodes (static endpoints: two distinct addresses; one proxy named twice fails) and distinct processes where they can say who they are (mcrouter's `stats`; twemproxy's are told apart by address, and the verdict says so); the servers are memcached servers; well-mixed keys set through each node's proxy are read through every other proxy, found on exactly one server, and every server holds at least what a fair hash gives but once in a million; each round trip is bounded and the first path that cannot answer stops the check, naming it; `via_pods` + `host_env` reach the proxy on each app pod's node (`nc $NODE_NAME 5000` by exec)";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
