@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian/Ubuntu machine, idempotently:
-#   - xmllint (JUnit schema checks) and python's junitparser (JUnit counts),
+#   - xmllint (JUnit schema checks), and python's junitparser and junit2html (how CI systems
+#     read the JUnit) in target/test-python,
 #   - debootstrap and a running Docker engine (the real-server rig),
 #   - cargo-nextest,
 #   - the local rig image harness-rig:bookworm-2 (MariaDB+Galera, etcd, memcached, twemproxy),
@@ -20,7 +21,19 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python3 -c 'import junitparser' 2>/dev/null || python3 -m pip install -q junitparser >/dev/null
+# Python tools the JUnit tests read reports with, in a virtual environment of the project's own
+# (Debian's and Ubuntu's python refuses `pip install` outside one: PEP 668).
+venv=target/test-python
+if ! "$venv/bin/python" -c 'import junitparser, junit2htmlreport' 2>/dev/null; then
+  python3 -m venv "$venv" 2>/dev/null || {
+    echo "installing python3-venv" >&2
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+  }
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check junitparser junit2html >/dev/null
+fi
 
 if ! docker info >/dev/null 2>&1; then
   echo "starting the Docker daemon" >&2

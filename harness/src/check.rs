@@ -8,7 +8,7 @@
 
 use crate::cluster::Endpoint;
 use crate::diag::lines::LineIndex;
-use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::vars::{self, Values};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -29,8 +29,11 @@ pub struct Checker<'a> {
     values: &'a Values,
     diags: Diagnostics,
     /// The environment the run will read (passwords named by `env:`), when known.
-    env: Option<&'a dyn Fn(&str) -> Option<String>>,
+    env: Option<&'a Env<'a>>,
 }
+
+/// How a run reads its environment (a variable's value by name).
+pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
 
 impl<'a> Checker<'a> {
     pub fn new(file: &'a Path, lines: Option<&'a LineIndex>, values: &'a Values) -> Self {
@@ -46,7 +49,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Checks `env:` sources against `env` (the run's environment) from now on.
-    pub fn with_env(mut self, env: &'a dyn Fn(&str) -> Option<String>) -> Self {
+    pub fn with_env(mut self, env: &'a Env<'a>) -> Self {
         self.env = Some(env);
         self
     }
@@ -327,9 +330,7 @@ impl<'a> Checker<'a> {
             return Some(*v);
         }
         let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        let hint = did_you_mean(given, names.iter().copied())
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default();
+        let hint = crate::diag::hint(given, names.iter().copied());
         self.error(
             path,
             format!("`{given}` {what}; use one of {}{hint}", names.join(", ")),
@@ -367,9 +368,7 @@ impl<'a> Checker<'a> {
 
     /// " (did you mean `x`?)" for a misspelt variable name, or nothing.
     pub fn var_hint(&self, name: &str) -> String {
-        did_you_mean(name, self.values.values.keys().map(String::as_str))
-            .map(|s| format!(" (did you mean `{s}`?)"))
-            .unwrap_or_default()
+        crate::diag::hint(name, self.values.values.keys().map(String::as_str))
     }
 
     /// Substitutes `${var}` in a text; unknown variables are reported at `path`.

@@ -38,6 +38,8 @@ struct Inner {
     dropped_lines: u64,
     /// Per endpoint key: (answered, failed).
     totals: BTreeMap<String, (u64, u64)>,
+    /// What the step last saw of what it waits for (a wait's `2/3 ready`).
+    note: Option<String>,
 }
 
 #[derive(Debug)]
@@ -142,15 +144,49 @@ impl Journal {
             .map_or_else(|| key.to_string(), |(name, _)| name.clone())
     }
 
-    /// One sentence for a step cut short: what was still pending, on which endpoint, for how
-    /// long; which endpoints were never contacted; which had answered. `None` when the step
-    /// recorded nothing.
+    /// Says what the step last saw of what it waits for.
+    pub fn set_note(&self, text: String) {
+        self.lock().note = Some(text);
+    }
+
+    /// One line saying what the step is doing now: what it last saw, else what is pending.
+    pub fn now(&self) -> Option<String> {
+        let inner = self.lock();
+        if let Some(note) = &inner.note {
+            return Some(note.clone());
+        }
+        let pending: Vec<String> = inner
+            .open
+            .values()
+            .take(3)
+            .map(|o| {
+                let who = if o.key.is_empty() {
+                    String::new()
+                } else {
+                    format!("{} ", self.name_of(&inner, &o.key))
+                };
+                format!("{who}{} for {}", o.what, seconds(o.since.elapsed()))
+            })
+            .collect();
+        (!pending.is_empty()).then(|| format!("waiting on {}", pending.join(", ")))
+    }
+
+    /// One sentence for a step cut short: what it last saw of what it waited for; what was
+    /// still pending, on which endpoint, for how long; which endpoints were never contacted;
+    /// which had answered. `None` when the step recorded nothing.
     pub fn summary(&self) -> Option<String> {
         let inner = self.lock();
-        if inner.expected.is_empty() && inner.open.is_empty() && inner.totals.is_empty() {
+        if inner.expected.is_empty()
+            && inner.open.is_empty()
+            && inner.totals.is_empty()
+            && inner.note.is_none()
+        {
             return None;
         }
         let mut parts = vec![];
+        if let Some(note) = &inner.note {
+            parts.push(format!("last seen: {note}"));
+        }
         let pending: Vec<String> = inner
             .open
             .values()
@@ -244,6 +280,25 @@ impl Journal {
             ));
         }
         out
+    }
+}
+
+/// A duration as people read it, to a tenth of a second (`2m`, `4.5s`, `1h 2m 3s`), never
+/// `299.99999996s`.
+pub fn human(d: Duration) -> String {
+    let tenths = (d.as_millis() + 50) / 100;
+    let rounded = Duration::from_millis(u64::try_from(tenths * 100).unwrap_or(u64::MAX));
+    if rounded >= Duration::from_secs(60) {
+        humantime::format_duration(Duration::from_secs(rounded.as_secs())).to_string()
+    } else {
+        format!("{:.1}s", rounded.as_secs_f64()).replace(".0s", "s")
+    }
+}
+
+/// Says, in the current step's journal (if any), what the step last saw of what it waits for.
+pub fn note(text: impl FnOnce() -> String) {
+    if let Ok(journal) = CURRENT.try_with(Arc::clone) {
+        journal.set_note(text());
     }
 }
 

@@ -161,8 +161,9 @@ fn secret_manifest_values(applied: &[&Manifest]) -> Vec<String> {
 }
 
 /// Secret manifests show their keys but never their values.
-fn redact_manifest(m: &Manifest) -> serde_json::Value {
+fn redact_manifest(m: &Manifest, redactor: &crate::redact::Redactor) -> serde_json::Value {
     let mut object = m.object.clone();
+    redactor.redact_value(&mut object);
     if m.kind() == "Secret" {
         for field in ["data", "stringData"] {
             if let Some(map) = object.get_mut(field).and_then(|d| d.as_object_mut()) {
@@ -176,6 +177,16 @@ fn redact_manifest(m: &Manifest) -> serde_json::Value {
 }
 
 impl ScenarioPlan {
+    /// The plan as JSON (`harness plan --json`), every secret masked before serialisation.
+    pub fn render_json(&self) -> String {
+        let redactor = crate::redact::Redactor::new(self.secrets.clone());
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        redactor.redact_value(&mut value);
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        // Whatever a string did not hold whole (a key, say) is masked in the text too.
+        redactor.redact(&text)
+    }
+
     /// The readable form `harness plan` prints; with `manifests`, the rendered objects too.
     pub fn render_text(&self, manifests: bool) -> String {
         let redactor = crate::redact::Redactor::new(self.secrets.clone());
@@ -263,7 +274,8 @@ impl ScenarioPlan {
                 }
                 if manifests {
                     for m in s.action.applies() {
-                        let yaml = serde_yaml::to_string(&redact_manifest(m)).unwrap_or_default();
+                        let yaml = serde_yaml::to_string(&redact_manifest(m, &redactor))
+                            .unwrap_or_default();
                         let _ = writeln!(out, "        --- # {}", m.origin);
                         for line in yaml.lines() {
                             let _ = writeln!(out, "        {line}");

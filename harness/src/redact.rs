@@ -41,6 +41,30 @@ impl Redactor {
         self.secrets.dedup();
     }
 
+    /// Masks every string inside a JSON value, before it is serialised: a secret holding `"`,
+    /// `\`, a tab or an apostrophe no longer matches once JSON or YAML has escaped it.
+    pub fn redact_value(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                let masked = self.redact(s);
+                if masked != *s {
+                    *s = masked;
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for v in items {
+                    self.redact_value(v);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for v in map.values_mut() {
+                    self.redact_value(v);
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for s in &self.secrets {

@@ -222,7 +222,7 @@ fn sigterm_cancels_the_run_runs_finally_and_writes_reports() {
     use std::io::{BufRead, Read};
     let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut stdout = String::new();
-    while !stdout.contains("START   long / long-sleep") {
+    while !(stdout.contains("START") && stdout.contains("long / long-sleep")) {
         let mut line = String::new();
         assert!(
             reader.read_line(&mut line).unwrap() > 0,
@@ -250,7 +250,7 @@ fn sigterm_cancels_the_run_runs_finally_and_writes_reports() {
         "{stdout}"
     );
     let xml = std::fs::read_to_string(&junit).expect("JUnit written after the signal");
-    assert!(xml.contains(r#"type="cancelled""#), "{xml}");
+    assert!(xml.contains("cancelled by Ctrl-C / SIGTERM"), "{xml}");
 }
 
 // Layer 1 (the real binary, static scenarios, no cluster): `--rerun-failed` runs only what
@@ -259,80 +259,166 @@ fn sigterm_cancels_the_run_runs_finally_and_writes_reports() {
 #[test]
 fn rerun_failed_runs_only_the_failed_scenarios_and_names_the_earlier_run() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["rr-a", "rr-b"] {
+    let scenario = |name: &str, passing: bool| {
+        let step = if passing {
+            "  - sleep: 10ms\n".to_string()
+        } else {
+            "  - verify:\n      memcache.pool: { target: { endpoints: ['127.0.0.1:1'] }, keys: 10 }\n"
+                .to_string()
+        };
         std::fs::write(
             dir.path().join(format!("{name}.yaml")),
-            format!("name: {name}\ncluster: {{ required: false }}\nsteps:\n  - sleep: 10ms\n"),
+            format!("name: {name}\ncluster: {{ required: false }}\nsteps:\n{step}"),
         )
         .unwrap();
-    }
+    };
+    scenario("rr-a", true);
+    scenario("rr-b", false);
     let reports = dir.path().join("reports");
-    let earlier = reports.join("run-earlier");
-    std::fs::create_dir_all(&earlier).unwrap();
-    let file = |n: &str| dir.path().join(format!("{n}.yaml")).display().to_string();
-    std::fs::write(
-        earlier.join("summary.json"),
-        serde_json::json!({"run_id": "run-earlier", "scenarios": [
-            {"name": "rr-a", "file": file("rr-a"), "passed": true},
-            {"name": "rr-b", "file": file("rr-b"), "passed": false}]})
-        .to_string(),
-    )
-    .unwrap();
-    let (code, stdout, stderr) = harness(
-        &[
-            "run",
-            "--provider",
-            "none",
-            "--report-dir",
-            reports.to_str().unwrap(),
-            "--rerun-failed",
-            earlier.to_str().unwrap(),
-        ],
-        "/usr/bin:/bin",
-    );
-    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let reports_arg = reports.to_str().unwrap();
+    let scenarios = dir.path().to_str().unwrap();
+    let runs = || -> Vec<std::path::PathBuf> {
+        let mut all: Vec<_> = std::fs::read_dir(&reports)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect();
+        all.sort_by_key(|p| p.metadata().unwrap().modified().unwrap());
+        all
+    };
+    let summary = |run: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+    };
+    let names = |s: &serde_json::Value| -> Vec<String> {
+        s["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", "--provider", "none", "--report-dir", reports_arg];
+        args.extend_from_slice(extra);
+        harness(&args, "/usr/bin:/bin")
+    };
+
+    let (code, _, stderr) = run(&[scenarios]);
+    assert_eq!(code, Some(1), "{stderr}");
+    let first = runs().pop().unwrap();
+    let first_id = summary(&first)["run_id"].as_str().unwrap().to_string();
+
+    // Bare: the latest run under --report-dir, given after or before the scenario paths
+    // without taking one of them.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (code, stdout, stderr) = run(&["--rerun-failed"]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
     assert!(
-        stdout.contains("re-running the failed scenarios of run run-earlier"),
+        stdout.contains(&format!(
+            "re-running the failed scenarios of run {first_id}"
+        )),
         "{stdout}"
     );
-    let new_run = std::fs::read_dir(&reports)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| *p != earlier)
-        .expect("a new run folder");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(new_run.join("summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(summary["reran"], "run-earlier");
-    let names: Vec<&str> = summary["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, vec!["rr-b"]);
-    let junit = std::fs::read_to_string(new_run.join("junit.xml")).unwrap();
+    let second = runs().pop().unwrap();
+    let s = summary(&second);
+    assert_eq!(s["reran"], first_id.as_str());
+    assert_eq!(s["format"], 1);
+    assert_eq!(names(&s), ["rr-b"]);
+    let junit = std::fs::read_to_string(second.join("junit.xml")).unwrap();
     assert!(
-        junit.contains(r#"name="reran" value="run-earlier""#),
+        junit.contains(&format!(r#"name="reran" value="{first_id}""#)),
         "{junit}"
     );
 
-    // The new run passed: re-running its failures runs nothing.
-    let (code, stdout, _) = harness(
-        &[
-            "run",
-            "--provider",
-            "none",
-            "--report-dir",
-            reports.to_str().unwrap(),
-            "--rerun-failed",
-            new_run.to_str().unwrap(),
-        ],
-        "/usr/bin:/bin",
-    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (code, stdout, stderr) = run(&["--rerun-failed", scenarios]);
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert_eq!(names(&summary(&runs().pop().unwrap())), ["rr-b"]);
+
+    // The report folder itself: its latest run. rr-b passes now.
+    scenario("rr-b", true);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let (code, stdout, stderr) = run(&[&format!("--rerun-failed={reports_arg}")]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let passed = runs().pop().unwrap();
+    assert_eq!(names(&summary(&passed)), ["rr-b"]);
+
+    // That run passed: re-running its failures runs nothing.
+    let (code, stdout, _) = run(&[&format!("--rerun-failed={}", passed.display())]);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("nothing to re-run"), "{stdout}");
+}
+
+// A summary it cannot understand fully is refused (exit 2) saying what is wrong, never a
+// green re-run; a file that is no summary is never echoed; an entry pointing outside the run's
+// scenario paths (at /usr) is refused at once instead of walking it.
+#[test]
+fn rerun_failed_refuses_a_summary_it_cannot_understand() {
+    let dir = tempfile::tempdir().unwrap();
+    let reports = dir.path().join("reports");
+    let folder = reports.join("run-x");
+    std::fs::create_dir_all(&folder).unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.a-service-account-token\n").unwrap();
+    let summary = |scenarios: serde_json::Value| {
+        serde_json::json!({
+            "format": 1, "harness_version": "0.1.0", "run_id": "run-x", "provider": "none",
+            "selection": [dir.path().display().to_string()],
+            "started_at": "2026-11-30T00:00:00Z", "duration_secs": 1.0,
+            "totals": {"scenarios": 1, "passed": 0, "failed": 1, "skipped": 0, "unfinished": 0,
+                "steps": 0, "steps_passed": 0, "steps_failed": 0, "steps_timed_out": 0,
+                "steps_skipped": 0, "steps_cancelled": 0},
+            "scenarios": scenarios
+        })
+        .to_string()
+    };
+    let entry = |name: &str, file: &str| {
+        serde_json::json!([{ "name": name, "file": file, "outcome": "failed",
+            "started_at": "2026-11-30T00:00:00Z", "offset_secs": 0.0, "duration_secs": 1.0,
+            "steps": [] }])
+    };
+    let cases = [
+        (token.clone(), None, "is not JSON"),
+        (
+            folder.join("summary.json"),
+            Some(summary(entry("nofile", ""))),
+            "names no scenario file",
+        ),
+        (
+            folder.join("summary.json"),
+            Some(summary(entry("usr", "/usr"))),
+            "not a file under the paths that run selected from",
+        ),
+        (
+            folder.join("summary.json"),
+            Some(r#"{"format": 7}"#.to_string()),
+            "not a run summary",
+        ),
+    ];
+    for (path, text, want) in cases {
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+        }
+        let started = std::time::Instant::now();
+        let (code, stdout, stderr) = harness(
+            &[
+                "run",
+                "--provider",
+                "none",
+                "--report-dir",
+                reports.to_str().unwrap(),
+                &format!("--rerun-failed={}", path.display()),
+            ],
+            "/usr/bin:/bin",
+        );
+        assert_eq!(code, Some(2), "{want}: {stdout}{stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+        assert!(
+            !stderr.contains("eyJhbG") && !stdout.contains("eyJhbG"),
+            "{stderr}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
 }
 
 // A password given where the name of its environment variable belongs is never printed, on
@@ -376,4 +462,91 @@ fn a_password_given_as_password_env_is_never_printed() {
         stderr.contains("`HARNESS_SURELY_UNSET_PW`, which is not set"),
         "{stderr}"
     );
+}
+
+// `harness schema | head -c 1` closes the pipe early: the harness stops quietly (exit 0), as
+// ripgrep does; output to a full disk is a clear error (exit 2), never a panic.
+#[test]
+fn a_closed_pipe_stops_quietly_and_a_full_disk_is_an_error() {
+    use std::io::Read;
+    use std::process::Stdio;
+    for args in [&["schema"][..], &["list"][..], &["schema", "--summary"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Read one byte, then close our end of the pipe.
+        let mut first = [0u8; 1];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    if std::path::Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .arg("schema")
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("error: writing to standard output"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+// A secret value with every character JSON and YAML escape is masked in `plan --json` and
+// `plan --manifests`: masking happens before anything is serialised.
+#[test]
+fn plan_masks_secrets_whatever_characters_they_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        r#"name: secret-chars
+cluster: { workers: 1 }
+variables:
+  pw: { env: HARNESS_TEST_PW, secret: true }
+steps:
+  - apply:
+      inline: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: { name: cm }
+        data:
+          password: |-
+            ${pw}
+"#,
+    )
+    .unwrap();
+    let secret = "a\"b\\c\td'e: f#g";
+    for flag in ["--json", "--manifests"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["plan", file.to_str().unwrap(), flag])
+            .env("HARNESS_TEST_PW", secret)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("******"), "{flag}: {stdout}");
+        for piece in [r#"a\"b\\c\td"#, "d''e", "d'e: f#g", r#"a"b"#] {
+            assert!(!stdout.contains(piece), "{flag} shows {piece}: {stdout}");
+        }
+    }
 }

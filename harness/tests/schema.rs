@@ -95,3 +95,78 @@ fn the_committed_schema_is_current() {
         "scenario.schema.json is stale: run `cargo run -q -p harness -- schema > scenario.schema.json`"
     );
 }
+
+fn summary_schema() -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["schema", "--summary"])
+        .output()
+        .expect("run harness schema --summary");
+    assert!(out.status.success());
+    serde_json::from_slice(&out.stdout).expect("the schema is JSON")
+}
+
+#[test]
+fn the_committed_summary_schema_is_current() {
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../summary.schema.json"
+    ))
+    .expect("summary.schema.json at the repository root");
+    let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(
+        committed,
+        summary_schema(),
+        "summary.schema.json is stale: run `cargo run -q -p harness -- schema --summary > summary.schema.json`"
+    );
+}
+
+// A real run's summary.json (passed, failed and skipped steps, a failed clean-up-free static
+// run) matches the documented schema; absent values are absent, never placeholders.
+#[test]
+fn a_run_summary_matches_its_documented_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("s.yaml");
+    std::fs::write(
+        &scenario,
+        "name: summary-shape\ndescription: A pass, a failure, a skip.\ntags: [smoke]\ncluster: { required: false }\nsteps:\n  - id: settle\n    sleep: 10ms\n  - id: pool\n    verify:\n      memcache.pool: { target: { endpoints: ['127.0.0.1:1'] }, keys: 10 }\n  - id: after\n    sleep: 10ms\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("reports");
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", "--provider", "none", "--report-dir"])
+        .arg(&reports)
+        .arg(&scenario)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let run = std::fs::read_dir(&reports)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::validator_for(&summary_schema()).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{text}");
+    let steps = &summary["scenarios"][0]["steps"];
+    assert_eq!(steps[1]["verifier"], "memcache.pool");
+    assert_eq!(steps[1]["status"], "failed");
+    assert_eq!(steps[2]["status"], "skipped");
+    assert_eq!(
+        summary["scenarios"][0]["description"],
+        "A pass, a failure, a skip."
+    );
+    assert!(
+        !text.contains("\"-\"") && !text.contains(": \"\""),
+        "placeholders: {text}"
+    );
+    assert!(
+        summary.get("cluster_version").is_none(),
+        "no cluster, no version"
+    );
+}

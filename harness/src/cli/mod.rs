@@ -58,8 +58,13 @@ pub enum Command {
     Run(RunArgs),
     /// Run one verifier against static endpoints (no cluster needed).
     Verify(Box<VerifyArgs>),
-    /// Print the JSON Schema of scenario files (for editors: yaml-language-server).
-    Schema,
+    /// Print the JSON Schema of scenario files (for editors: yaml-language-server), or with
+    /// --summary the JSON Schema of a run's summary.json.
+    Schema {
+        /// The schema of summary.json instead.
+        #[arg(long)]
+        summary: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -117,8 +122,16 @@ pub struct RunArgs {
     pub skip_undersized: bool,
     /// Run only the scenarios that failed (or never finished) in an earlier run: its
     /// summary.json or run folder, by default the latest run under --report-dir.
-    #[arg(long, value_name = "REPORT", num_args = 0..=1, default_missing_value = "")]
-    pub rerun_failed: Option<PathBuf>,
+    /// `--rerun-failed` alone takes the latest run; `--rerun-failed=REPORT` names one (with
+    /// `=`, so that it never takes a scenario path that follows it).
+    #[arg(
+        long,
+        value_name = "REPORT",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = ""
+    )]
+    pub rerun_failed: Option<String>,
     /// kind/minikube: use (or create) the cluster with this name; a cluster the harness did
     /// not create is reused only when named here, and never deleted.
     #[arg(long)]
@@ -218,9 +231,13 @@ async fn dispatch(cli: Cli) -> u8 {
         } => plan_cmd(&file, manifests, json, run_id),
         Command::Run(args) => run::run(args).await,
         Command::Verify(args) => verify::verify(*args).await,
-        Command::Schema => {
-            println!("{}", crate::scenario::schema());
-            EXIT_PASS
+        Command::Schema { summary } => {
+            let text = if summary {
+                crate::report::model::Run::schema()
+            } else {
+                crate::scenario::schema()
+            };
+            print_or_stop(&text)
         }
     }
 }
@@ -228,15 +245,16 @@ async fn dispatch(cli: Cli) -> u8 {
 fn list(select: &Select) -> u8 {
     match select::load_all(select, crate::scenario::CHECK_RUN_ID) {
         Ok(scenarios) => {
+            let mut text = String::new();
             for s in scenarios {
-                println!(
-                    "{:<36} {:<24} {}",
+                text.push_str(&format!(
+                    "{:<36} {:<24} {}\n",
                     s.name,
                     s.tags.join(","),
                     s.file.display()
-                );
+                ));
             }
-            EXIT_PASS
+            write_out(&text).err().unwrap_or(EXIT_PASS)
         }
         Err(code) => code,
     }
@@ -246,15 +264,16 @@ fn validate(select: &Select) -> u8 {
     let started = Instant::now();
     match select::load_all(select, crate::scenario::CHECK_RUN_ID) {
         Ok(scenarios) => {
+            let mut text = String::new();
             for s in &scenarios {
-                println!("ok  {} ({})", s.name, s.file.display());
+                text.push_str(&format!("ok  {} ({})\n", s.name, s.file.display()));
             }
-            println!(
-                "{} scenario(s) valid in {:.0} ms",
+            text.push_str(&format!(
+                "{} scenario(s) valid in {:.0} ms\n",
                 scenarios.len(),
                 started.elapsed().as_secs_f64() * 1000.0
-            );
-            EXIT_PASS
+            ));
+            write_out(&text).err().unwrap_or(EXIT_PASS)
         }
         Err(code) => code,
     }
@@ -270,18 +289,36 @@ fn plan_cmd(file: &Path, manifests: bool, json: bool, run_id: Option<String>) ->
         Ok(p) => p,
         Err(code) => return code,
     };
+    let mut text = String::new();
     for p in plans {
         if json {
-            let text = serde_json::to_string_pretty(&p).unwrap_or_default();
-            println!(
-                "{}",
-                crate::redact::Redactor::new(p.secrets.clone()).redact(&text)
-            );
+            text.push_str(&p.render_json());
+            text.push('\n');
         } else {
-            print!("{}", p.render_text(manifests));
+            text.push_str(&p.render_text(manifests));
         }
     }
-    EXIT_PASS
+    write_out(&text).err().unwrap_or(EXIT_PASS)
+}
+
+/// Writes to standard output. A closed pipe (`harness list | head -1`) stops quietly, as
+/// ripgrep does (`Err(0)`); another write error (a full disk) is said plainly (`Err(2)`).
+pub(crate) fn write_out(text: &str) -> Result<(), u8> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(EXIT_PASS),
+        Err(e) => {
+            eprintln!("error: writing to standard output: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+/// [`write_out`] of one text and a line break, as an exit code.
+pub(crate) fn print_or_stop(text: &str) -> u8 {
+    write_out(&format!("{text}\n")).err().unwrap_or(EXIT_PASS)
 }
 
 #[cfg(test)]

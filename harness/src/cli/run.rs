@@ -6,16 +6,29 @@ use super::{EXIT_FAIL, EXIT_PASS, EXIT_USAGE, Provider, RunArgs};
 use crate::cluster::{Cluster, NoCluster};
 use crate::plan::{CleanupPolicy, ScenarioPlan};
 use crate::provider as prov;
-use crate::report::events::{Event, EventSink};
+use crate::report::events::{Event, EventSink, Selection};
 use crate::report::{
     Fanout, Reporter, console::ConsoleReporter, evidence_files::EvidenceFiles, html::HtmlReporter,
-    json::JsonReporter, junit::JunitReporter,
+    json::SummaryReporter, junit::JunitReporter,
 };
 use crate::runner::Executor;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+/// What a run is, besides its plans: its id and report paths, how many scenarios run at once,
+/// what it selected from, and the run it re-runs.
+#[derive(Debug, Clone)]
+pub struct RunSetup {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub junit: PathBuf,
+    pub summary: PathBuf,
+    pub parallel: u16,
+    pub reran: Option<String>,
+    pub selection: Selection,
+}
 
 pub async fn run(mut args: RunArgs) -> u8 {
     let run_id = new_run_id();
@@ -37,11 +50,15 @@ pub async fn run(mut args: RunArgs) -> u8 {
             }
         }
     };
+    let mut roots = select::roots(&args.select);
     if let Some(r) = &rerun {
+        if args.select.paths.is_empty() {
+            roots = r.selection.clone();
+        }
         if r.failed.is_empty() {
             println!(
                 "nothing to re-run: every scenario of run {} passed ({})",
-                r.run_id,
+                crate::diag::visible(&r.run_id),
                 r.summary.display()
             );
             return EXIT_PASS;
@@ -49,6 +66,7 @@ pub async fn run(mut args: RunArgs) -> u8 {
         // Unless the user narrowed the selection, the failed scenarios' own files.
         if args.select.paths.is_empty() {
             args.select.paths = r.failed.iter().map(|(_, f)| f.clone()).collect();
+            args.select.paths.sort();
             args.select.paths.dedup();
         }
     }
@@ -57,11 +75,25 @@ pub async fn run(mut args: RunArgs) -> u8 {
         Err(code) => return code,
     };
     if let Some(r) = &rerun {
+        let gone: Vec<String> = r
+            .failed
+            .iter()
+            .filter(|(name, _)| !plans.iter().any(|p| p.name == *name))
+            .map(|(name, file)| format!("{} ({})", crate::diag::visible(name), file.display()))
+            .collect();
+        if !gone.is_empty() {
+            eprintln!(
+                "error: --rerun-failed: these scenarios of run {} match no scenario selected now (renamed, or outside the paths given?): {}",
+                crate::diag::visible(&r.run_id),
+                gone.join(", ")
+            );
+            return EXIT_USAGE;
+        }
         plans.retain(|p| r.failed.iter().any(|(name, _)| *name == p.name));
         eprintln!(
             "re-running {} scenario(s) that did not pass in run {}",
             plans.len(),
-            r.run_id
+            crate::diag::visible(&r.run_id)
         );
     }
     let reran = rerun.map(|r| r.run_id);
@@ -100,27 +132,26 @@ pub async fn run(mut args: RunArgs) -> u8 {
         }
     }
     let run_dir = args.report_dir.join(&run_id);
-    let junit = args
-        .junit
-        .clone()
-        .unwrap_or_else(|| run_dir.join("junit.xml"));
-    let summary = run_dir.join("summary.json");
+    let setup = RunSetup {
+        junit: args
+            .junit
+            .clone()
+            .unwrap_or_else(|| run_dir.join("junit.xml")),
+        summary: run_dir.join("summary.json"),
+        run_dir,
+        run_id,
+        parallel: args.parallel,
+        reran,
+        selection: Selection {
+            paths: roots,
+            tags: args.select.tags.clone(),
+            partition: None,
+        },
+    };
     if !needs_cluster {
-        return execute(
-            &NoCluster,
-            &plans,
-            &run_id,
-            &junit,
-            &summary,
-            args.parallel,
-            reran,
-        )
-        .await;
+        return execute(&NoCluster, &plans, &setup).await;
     }
-    run_on_cluster(
-        &args, provider, &plans, &run_id, &run_dir, &junit, &summary, reran,
-    )
-    .await
+    run_on_cluster(&args, provider, &plans, &setup).await
 }
 
 /// One line per scenario: name, file and the nodes it declares.
@@ -153,25 +184,22 @@ fn provider_for(choice: Provider, args: &RunArgs) -> Box<dyn prov::Provider> {
 
 /// Gets a cluster from the provider, runs the plans on it, exports logs on failure and gives
 /// the cluster back (unless --keep-cluster; one the harness did not create is never deleted).
-#[allow(clippy::too_many_arguments)]
 async fn run_on_cluster(
     args: &RunArgs,
     choice: Provider,
     plans: &[ScenarioPlan],
-    run_id: &str,
-    run_dir: &Path,
-    junit: &Path,
-    summary: &Path,
-    reran: Option<String>,
+    setup: &RunSetup,
 ) -> u8 {
     let request = prov::Request {
-        name: args
-            .cluster_name
-            .clone()
-            .unwrap_or_else(|| format!("harness-{}", run_id.rsplit('-').next().unwrap_or("run"))),
+        name: args.cluster_name.clone().unwrap_or_else(|| {
+            format!(
+                "harness-{}",
+                setup.run_id.rsplit('-').next().unwrap_or("run")
+            )
+        }),
         named: args.cluster_name.is_some(),
         workers: plans.iter().map(|p| p.cluster.workers).max().unwrap_or(0),
-        dir: run_dir.to_path_buf(),
+        dir: setup.run_dir.clone(),
     };
     let mut provider = provider_for(choice, args);
     let prepared = match provider.up(&request).await {
@@ -192,18 +220,7 @@ async fn run_on_cluster(
             eprintln!("preload: {line}");
         }
     }
-    let code = run_prepared(
-        &prepared,
-        &*provider,
-        plans,
-        run_id,
-        run_dir,
-        junit,
-        summary,
-        args.parallel,
-        reran,
-    )
-    .await;
+    let code = run_prepared(&prepared, &*provider, plans, setup).await;
     if !args.keep_cluster
         && let Err(e) = provider.teardown().await
     {
@@ -216,17 +233,11 @@ async fn run_on_cluster(
 }
 
 /// Runs the plans on a prepared cluster; after a failure, the provider exports its logs.
-#[allow(clippy::too_many_arguments)]
 async fn run_prepared(
     prepared: &prov::Prepared,
     provider: &dyn prov::Provider,
     plans: &[ScenarioPlan],
-    run_id: &str,
-    run_dir: &Path,
-    junit: &Path,
-    summary: &Path,
-    parallel: u16,
-    reran: Option<String>,
+    setup: &RunSetup,
 ) -> u8 {
     let (client, version) =
         match prov::client_for(prepared.kubeconfig.as_deref(), prepared.context.as_deref()).await {
@@ -240,10 +251,12 @@ async fn run_prepared(
         eprintln!("error: {problem}");
         return EXIT_USAGE;
     }
-    let cluster = crate::k8s::KubeCluster::new(client, prepared.provider, &version, run_id);
-    let code = execute(&cluster, plans, run_id, junit, summary, parallel, reran).await;
+    let cluster = crate::k8s::KubeCluster::new(client, prepared.provider, &version, &setup.run_id);
+    let code = execute(&cluster, plans, setup).await;
     if code != EXIT_PASS
-        && let Err(e) = provider.export_logs(&run_dir.join("cluster-logs")).await
+        && let Err(e) = provider
+            .export_logs(&setup.run_dir.join("cluster-logs"))
+            .await
     {
         eprintln!(
             "warning: exporting the {} cluster's logs: {e}",
@@ -270,41 +283,26 @@ pub fn version_mismatch(plan: &ScenarioPlan, server: &str) -> Option<String> {
 }
 
 /// Runs plans against a cluster with every reporter attached; returns the exit code.
-pub async fn execute(
-    cluster: &dyn Cluster,
-    plans: &[ScenarioPlan],
-    run_id: &str,
-    junit: &Path,
-    json: &Path,
-    parallel: u16,
-    reran: Option<String>,
-) -> u8 {
+pub async fn execute(cluster: &dyn Cluster, plans: &[ScenarioPlan], setup: &RunSetup) -> u8 {
     let console: Box<dyn Reporter> = Box::new(ConsoleReporter::new(
         std::io::stdout(),
         std::io::stdout().is_terminal(),
     ));
-    // Evidence files sit beside the JSON summary, in the run's own folder.
-    let evidence = json
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join("evidence");
+    let index = setup.run_dir.join("index.html");
     let reporters: Vec<Box<dyn Reporter>> = vec![
         console,
-        Box::new(JunitReporter::new(junit.to_path_buf())),
-        Box::new(JsonReporter::new(json.to_path_buf())),
-        Box::new(EvidenceFiles::new(evidence)),
-        Box::new(HtmlReporter::new(
-            json.parent()
-                .unwrap_or_else(|| Path::new("."))
-                .join("index.html"),
-        )),
+        Box::new(JunitReporter::new(setup.junit.clone())),
+        Box::new(SummaryReporter::new(setup.summary.clone())),
+        // Evidence files sit in the run's own folder, where the summary names them.
+        Box::new(EvidenceFiles::new(setup.run_dir.clone())),
+        Box::new(HtmlReporter::new(index.clone())),
     ];
-    let code = execute_with(cluster, plans, run_id, reporters, parallel, reran).await;
+    let code = execute_with(cluster, plans, setup, reporters).await;
     eprintln!(
         "reports: {}, {} and {}",
-        junit.display(),
-        json.display(),
-        json.with_file_name("index.html").display()
+        setup.junit.display(),
+        setup.summary.display(),
+        index.display()
     );
     code
 }
@@ -313,21 +311,20 @@ pub async fn execute(
 pub async fn execute_with(
     cluster: &dyn Cluster,
     plans: &[ScenarioPlan],
-    run_id: &str,
+    setup: &RunSetup,
     reporters: Vec<Box<dyn Reporter>>,
-    parallel: u16,
-    reran: Option<String>,
 ) -> u8 {
     let sink = Fanout::new(reporters);
     let cancel = CancellationToken::new();
     let signals = cancel_on_signal(cancel.clone());
     let (provider, version) = cluster.describe();
     sink.emit(Event::RunStarted {
-        run_id: run_id.to_string(),
+        run_id: setup.run_id.clone(),
         provider,
         cluster_version: version,
         scenarios: plans.len(),
-        reran,
+        reran: setup.reran.clone(),
+        selection: setup.selection.clone(),
     });
     let started = Instant::now();
     let executor = Executor {
@@ -337,7 +334,7 @@ pub async fn execute_with(
     };
     use futures::StreamExt;
     let results: Vec<_> = futures::stream::iter(plans.iter().map(|p| executor.run_scenario(p)))
-        .buffer_unordered(parallel.into())
+        .buffer_unordered(setup.parallel.max(1).into())
         .collect()
         .await;
     signals.abort();
@@ -347,9 +344,12 @@ pub async fn execute_with(
         passed: results.len() - failed,
         failed,
     });
-    if let Err(e) = sink.finish() {
-        eprintln!("error: writing reports: {e}");
-        // Not a usage problem: the run happened and its verdicts stand unreported.
+    let errors = sink.finish();
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if !errors.is_empty() {
+        // Not a usage problem: the run happened and its verdicts stand, partly unreported.
         return EXIT_FAIL;
     }
     if failed > 0 || cancel.is_cancelled() {

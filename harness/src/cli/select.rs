@@ -24,12 +24,24 @@ pub fn new_run_id() -> String {
     )
 }
 
-fn files(select: &Select) -> Result<Vec<PathBuf>, u8> {
-    let roots = if select.paths.is_empty() {
+/// The scenario paths a selection reads (`scenarios/` when none is given), as given.
+pub fn roots(select: &Select) -> Vec<String> {
+    root_paths(select)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+fn root_paths(select: &Select) -> Vec<PathBuf> {
+    if select.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
         select.paths.clone()
-    };
+    }
+}
+
+fn files(select: &Select) -> Result<Vec<PathBuf>, u8> {
+    let roots = root_paths(select);
     let out = match scenario::discover_all(&roots) {
         Ok(found) => found,
         Err((root, e)) => {

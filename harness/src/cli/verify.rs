@@ -26,15 +26,16 @@ pub async fn verify(args: VerifyArgs) -> u8 {
             if let Some(path) = &args.junit {
                 reporters.push(Box::new(JunitReporter::new(path.clone())));
             }
-            execute_with(
-                &NoCluster,
-                std::slice::from_ref(&plan),
-                &plan.run_id,
-                reporters,
-                1,
-                None,
-            )
-            .await
+            let setup = super::run::RunSetup {
+                run_id: plan.run_id.clone(),
+                run_dir: PathBuf::new(),
+                junit: args.junit.clone().unwrap_or_default(),
+                summary: PathBuf::new(),
+                parallel: 1,
+                reran: None,
+                selection: Default::default(),
+            };
+            execute_with(&NoCluster, std::slice::from_ref(&plan), &setup, reporters).await
         }
         Err(problems) => {
             for p in problems {

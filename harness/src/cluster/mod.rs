@@ -128,7 +128,7 @@ impl EvidenceKind {
 pub enum ClusterError {
     #[error("{0}")]
     Api(String),
-    #[error("timed out after {after:?}: {last_state}")]
+    #[error("timed out after {}: last seen: {last_state}", crate::journal::human(*after))]
     Timeout { after: Duration, last_state: String },
     #[error("not found: {0}")]
     NotFound(String),

@@ -59,7 +59,7 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
+        write!(f, "{}", visible(&self.file.display().to_string()))?;
         match (self.line, self.column) {
             (Some(line), Some(column)) => write!(f, ":{line}:{column}")?,
             (Some(line), None) => write!(f, ":{line}")?,
@@ -71,10 +71,73 @@ impl fmt::Display for Diagnostic {
         };
         write!(f, ": {severity}")?;
         if !self.path.is_empty() {
-            write!(f, " at `{}`", self.path)?;
+            write!(f, " at `{}`", visible(&self.path))?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", visible(&self.message))
     }
+}
+
+/// Whether `c` changes nothing visible: zero-width characters, joiners, direction marks and
+/// overrides, the byte-order mark, soft hyphens.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}'
+            | '\u{034f}'
+            | '\u{061c}'
+            | '\u{115f}'
+            | '\u{1160}'
+            | '\u{17b4}'
+            | '\u{17b5}'
+            | '\u{180e}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff9}'..='\u{fffb}'
+    )
+}
+
+/// Text safe to print on a terminal: control characters (an escape sequence could retitle or
+/// clear it) and invisible characters shown as `\u{1b}`, `\u{200d}`; line breaks and tabs
+/// kept.
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if (c.is_control() && c != '\n' && c != '\t') || is_invisible(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `text` holds characters that are not what they look like: invisible ones, or
+/// letters outside ASCII (a Cyrillic `а` looks like a Latin `a`).
+pub fn deceptive(text: &str) -> bool {
+    text.chars().any(|c| {
+        is_invisible(c)
+            || (c.is_control() && c != '\n' && c != '\t')
+            || (!c.is_ascii() && c.is_alphabetic())
+    })
+}
+
+/// `text` shown so that look-alike and invisible characters can be seen: every character
+/// outside printable ASCII as `\u{..}`.
+pub fn spelled_out(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() && !c.is_ascii_control() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out
 }
 
 /// Every problem found in one or more files; the error type of loading and validation.
@@ -121,9 +184,41 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c)
 }
 
+/// " (did you mean `x`?)" for a misspelt name, or nothing; when `given` holds look-alike or
+/// invisible characters, it is spelled out so that the two names do not look identical.
+pub fn hint<'a>(given: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let suggestion = did_you_mean(given, candidates);
+    let spelled = if deceptive(given) {
+        format!(
+            "; `{}` holds characters that look like others or cannot be seen, spelled out: `{}`",
+            visible(given),
+            spelled_out(given)
+        )
+    } else {
+        String::new()
+    };
+    match suggestion {
+        Some(s) => format!(" (did you mean `{s}`?{spelled})"),
+        None if !spelled.is_empty() => format!(" ({})", &spelled[2..]),
+        None => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn look_alike_and_invisible_characters_are_spelled_out() {
+        let cyrillic = "m\u{435}mcache.pool";
+        let h = hint(cyrillic, ["memcache.pool"]);
+        assert!(h.contains("did you mean `memcache.pool`?"), "{h}");
+        assert!(h.contains("`m\\u{435}mcache.pool`"), "{h}");
+        let joiner = "status\u{200d}";
+        assert!(hint(joiner, ["status"]).contains("status\\u{200d}"));
+        assert_eq!(visible("a\u{1b}]0;title\u{7}b"), "a\\u{1b}]0;title\\u{7}b");
+        assert_eq!(hint("steps", ["step"]), " (did you mean `step`?)");
+    }
 
     // Layer 1 (pure).
     #[test]

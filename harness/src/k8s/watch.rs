@@ -95,7 +95,10 @@ where
         watch_error = None;
         match condition(&view) {
             Ok(found) => return Ok(found),
-            Err(why) => last = why,
+            Err(why) => {
+                crate::journal::note(|| why.clone());
+                last = why;
+            }
         }
     }
 }

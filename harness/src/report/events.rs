@@ -3,7 +3,9 @@
 use crate::cluster::Evidence;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Main,
@@ -17,8 +19,30 @@ pub struct StepInfo {
     pub index: usize,
     pub id: String,
     pub kind: &'static str,
+    /// The verifier a `verify` step runs (`galera.status`).
+    pub verifier: Option<&'static str>,
     pub description: Option<String>,
     pub phase: Phase,
+    /// Later steps run even when it fails (the scenario still fails).
+    pub continue_on_error: bool,
+    /// It disrupts pods on purpose (a fault step, or a verifier with `during:`).
+    pub fault: bool,
+}
+
+impl StepInfo {
+    /// A step that is none of the scenario's: set-up (`namespace`, `cluster-size`).
+    pub fn setup(id: &str) -> Self {
+        Self {
+            index: 0,
+            id: id.to_string(),
+            kind: "setup",
+            verifier: None,
+            description: None,
+            phase: Phase::Main,
+            continue_on_error: false,
+            fault: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -91,6 +115,40 @@ impl CleanupOutcome {
     }
 }
 
+/// A guard's violation: when (since the scenario started), on what, what was seen.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Violation {
+    /// Seconds since the scenario started.
+    pub at_secs: f64,
+    /// The object it happened to (`Pod/galera-ss-1`, `galera-ss-0/mariadb`).
+    pub object: String,
+    pub what: String,
+}
+
+/// How a scenario ended.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ScenarioOutcome {
+    Passed,
+    Failed,
+    /// Not run: the cluster cannot hold it (`--skip-undersized`).
+    Skipped,
+    /// Started and never finished (the run was killed).
+    Unfinished,
+}
+
+/// What the run selected its scenarios from, for the reports and for `--rerun-failed`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Selection {
+    /// The scenario paths (files or folders), as given.
+    pub paths: Vec<String>,
+    pub tags: Vec<String>,
+    /// `K/N` when the run was one slice of a partitioned selection.
+    pub partition: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -101,15 +159,32 @@ pub enum Event {
         scenarios: usize,
         /// The run whose failed scenarios this one re-runs (`--rerun-failed`).
         reran: Option<String>,
+        selection: Selection,
     },
     ScenarioStarted {
         scenario: String,
         file: String,
         namespace: String,
+        description: Option<String>,
+        tags: Vec<String>,
     },
     StepStarted {
         scenario: String,
         step: StepInfo,
+    },
+    /// A step still running, every [`crate::runner::HEARTBEAT`]: what it waits for now.
+    StepProgress {
+        scenario: String,
+        step: StepInfo,
+        #[serde(serialize_with = "secs")]
+        elapsed: Duration,
+        /// What is left of its deadline.
+        #[serde(serialize_with = "secs")]
+        left: Duration,
+        /// The try it is on (a step with `retry`).
+        attempt: u32,
+        /// What it last saw or is waiting on (`2/3 ready`, `galera-ss-1 connect for 4s`).
+        note: Option<String>,
     },
     StepFinished {
         scenario: String,
@@ -121,6 +196,10 @@ pub enum Event {
         output: String,
         /// Gathered from the cluster when the step failed, before clean-up.
         evidence: Vec<Evidence>,
+        /// How many tries a step with `retry` took.
+        attempts: Option<u32>,
+        /// A guard's violations.
+        violations: Vec<Violation>,
     },
     CleanupFinished {
         scenario: String,
@@ -129,7 +208,7 @@ pub enum Event {
     },
     ScenarioFinished {
         scenario: String,
-        passed: bool,
+        outcome: ScenarioOutcome,
         #[serde(serialize_with = "secs")]
         duration: Duration,
     },

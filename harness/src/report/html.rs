@@ -1,196 +1,334 @@
 //! The HTML report: `reports/<run>/index.html`, one self-contained file (inline CSS, no script,
-//! no fetch), readable from a CI artifact. A header with the run, the provider, the cluster and
-//! the totals; per scenario a timeline of its steps (bars on a time axis, coloured by outcome;
-//! `finally` steps, guards and clean-up shown; fault steps marked), and under it each failed
-//! step's message, output and evidence, collapsed. It sees events after the runner's redaction
-//! like every reporter; everything from the cluster is escaped and bounded (head and tail).
-//! Times are when the events arrived, relative to the scenario's start.
+//! no fetch), readable from a CI artifact, rendered from the run model. At the top, the run
+//! (provider, cluster, totals, links to `summary.json`, `junit.xml` and the run it re-ran) and a
+//! failures-first overview: every failed scenario and step with the first line of its reason,
+//! linked to its card. Then per scenario a timeline on the run's shared time axis (scenarios run
+//! in parallel line up): its steps as bars coloured by outcome, `finally` steps, guards (their
+//! violations marked where they happened), fault steps, clean-up; marks for retried steps,
+//! `continue_on_error` failures and skipped steps; descriptions; and under it each failed step's
+//! message, output and evidence (with links to the complete files), collapsed. Everything from
+//! the cluster is escaped and bounded (head and tail); long tokens wrap; it reads at 400 px.
 
 use super::Reporter;
-use super::events::{CleanupOutcome, Event, Outcome, Phase};
+use super::events::{Phase, ScenarioOutcome};
+use super::model::{CleanupStatus, Run, Scenario, Status, Step};
 use super::sanitize::{strip_ansi, truncate_middle};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 /// Most characters of a step's output, and of each piece of its evidence, in the page.
 const MAX_SECTION_CHARS: usize = 16_000;
 
 pub struct HtmlReporter {
     path: PathBuf,
-    run_id: String,
-    provider: String,
-    cluster_version: String,
-    reran: Option<String>,
-    passed: usize,
-    failed: usize,
-    total: Duration,
-    scenarios: Vec<Scenario>,
-}
-
-#[derive(Default)]
-struct Scenario {
-    name: String,
-    file: String,
-    namespace: String,
-    started: Option<Instant>,
-    duration: Duration,
-    passed: Option<bool>,
-    open: BTreeMap<(u8, usize), Duration>,
-    rows: Vec<Row>,
-    cleanup: Vec<(Duration, String, Option<String>)>,
-}
-
-struct Row {
-    label: String,
-    kind: String,
-    phase: Phase,
-    outcome: &'static str,
-    message: Option<String>,
-    start: Duration,
-    end: Duration,
-    output: String,
-    evidence: Vec<(String, String)>,
 }
 
 impl HtmlReporter {
     pub fn new(path: PathBuf) -> Self {
-        Self {
-            path,
-            run_id: String::new(),
-            provider: String::new(),
-            cluster_version: String::new(),
-            reran: None,
-            passed: 0,
-            failed: 0,
-            total: Duration::ZERO,
-            scenarios: vec![],
-        }
-    }
-
-    fn scenario(&mut self, name: &str) -> &mut Scenario {
-        if let Some(i) = self.scenarios.iter().position(|s| s.name == name) {
-            return &mut self.scenarios[i];
-        }
-        self.scenarios.push(Scenario {
-            name: name.to_string(),
-            started: Some(Instant::now()),
-            ..Default::default()
-        });
-        self.scenarios.last_mut().expect("just pushed")
-    }
-
-    /// The page.
-    pub fn render(&self) -> String {
-        let mut h = String::new();
-        let _ = write!(
-            h,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><title>harness run {}</title><style>{CSS}</style></head><body>",
-            esc(&self.run_id)
-        );
-        let _ = write!(
-            h,
-            "<header><h1>harness run <code>{}</code></h1><p class=\"meta\">{} · {} passed, {} failed · {:.1}s{}</p></header>",
-            esc(&self.run_id),
-            if self.provider == "none" {
-                "no cluster".to_string()
-            } else {
-                format!(
-                    "{} · Kubernetes {}",
-                    esc(&self.provider),
-                    esc(&self.cluster_version)
-                )
-            },
-            self.passed,
-            self.failed,
-            self.total.as_secs_f64(),
-            self.reran.as_ref().map_or(String::new(), |r| format!(
-                " · re-ran the failures of <code>{}</code>",
-                esc(r)
-            ))
-        );
-        for s in &self.scenarios {
-            render_scenario(&mut h, s);
-        }
-        h.push_str("</body></html>\n");
-        h
+        Self { path }
     }
 }
 
-fn render_scenario(h: &mut String, s: &Scenario) {
-    let verdict = match s.passed {
-        Some(true) => "pass",
-        Some(false) => "fail",
-        None => "unfinished",
+impl Reporter for HtmlReporter {
+    fn finish(&mut self, run: &Run) -> std::io::Result<()> {
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&self.path, render(run)).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("writing the HTML report {}: {e}", self.path.display()),
+            )
+        })
+    }
+}
+
+/// A duration as people read it: `42 ms` below a second, `1.3 s`, `4m 05s`.
+pub fn human(secs: f64) -> String {
+    if secs < 1.0 {
+        format!("{:.0} ms", (secs * 1000.0).max(0.0))
+    } else if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else {
+        let s = secs.round() as u64;
+        format!("{}m {:02}s", s / 60, s % 60)
+    }
+}
+
+fn anchor(scenario: &str, step: Option<&Step>) -> String {
+    let base = super::model::file_name(scenario);
+    match step {
+        None => format!("s-{base}"),
+        Some(st) => format!(
+            "s-{base}-{}-{}",
+            match st.phase {
+                Phase::Main => "m",
+                Phase::Finally => "f",
+                Phase::Guard => "g",
+            },
+            super::model::file_name(&st.id)
+        ),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or_default()
+}
+
+/// The page.
+pub fn render(run: &Run) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/><title>harness run {}</title><style>{CSS}</style></head><body>",
+        esc(&run.run_id)
+    );
+    let t = &run.totals;
+    let mut counts = vec![
+        format!("{} passed", t.passed),
+        format!("{} failed", t.failed),
+    ];
+    if t.skipped > 0 {
+        counts.push(format!("{} skipped", t.skipped));
+    }
+    if t.unfinished > 0 {
+        counts.push(format!("{} unfinished", t.unfinished));
+    }
+    let _ = write!(
+        h,
+        "<header><h1>harness run <code>{}</code></h1><p class=\"meta\">{} · {} · {}</p><p class=\"meta\">started {} · <a href=\"summary.json\">summary.json</a> · <a href=\"junit.xml\">junit.xml</a>{}{}{}</p></header>",
+        esc(&run.run_id),
+        match (run.provider.as_str(), &run.cluster_version) {
+            ("none", _) => "no cluster".to_string(),
+            (p, Some(v)) => format!("{} · Kubernetes {}", esc(p), esc(v)),
+            (p, None) => esc(p),
+        },
+        counts.join(", "),
+        human(run.duration_secs),
+        esc(&run.started_at),
+        run.reran.as_ref().map_or(String::new(), |r| format!(
+            " · re-ran the failures of <a href=\"../{0}/index.html\"><code>{0}</code></a>",
+            esc(r)
+        )),
+        run.partition
+            .as_ref()
+            .map_or(String::new(), |p| format!(" · partition {}", esc(p))),
+        if run.shards.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " · merged from {} shard(s): {}",
+                run.shards.len(),
+                run.shards
+                    .iter()
+                    .map(|s| format!("<code>{}</code>", esc(s)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
+    overview(&mut h, run);
+    let span = run
+        .scenarios
+        .iter()
+        .map(|s| s.offset_secs + scenario_span(s))
+        .fold(run.duration_secs, f64::max)
+        .max(0.001);
+    for s in &run.scenarios {
+        render_scenario(&mut h, s, span);
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// Failures first: every scenario that did not pass, with each failed step's first line.
+fn overview(h: &mut String, run: &Run) {
+    let failing: Vec<&Scenario> = run
+        .scenarios
+        .iter()
+        .filter(|s| s.outcome != ScenarioOutcome::Passed)
+        .collect();
+    if failing.is_empty() {
+        let _ = write!(
+            h,
+            "<section class=\"overview pass\"><h2>Every scenario passed</h2></section>"
+        );
+        return;
+    }
+    let _ = write!(
+        h,
+        "<section class=\"overview\"><h2>{} of {} scenario(s) did not pass</h2><ul>",
+        failing.len(),
+        run.scenarios.len()
+    );
+    for s in failing {
+        let label = match s.outcome {
+            ScenarioOutcome::Skipped => "skip",
+            ScenarioOutcome::Unfinished => "unfinished",
+            _ => "fail",
+        };
+        let _ = write!(
+            h,
+            "<li><span class=\"badge {label}\">{}</span> <a href=\"#{}\">{}</a>",
+            label.to_uppercase(),
+            anchor(&s.name, None),
+            esc(&s.name)
+        );
+        let failed: Vec<&Step> = s.steps.iter().filter(|st| st.status.is_failure()).collect();
+        if failed.is_empty() {
+            if let Some(m) = &s.message {
+                let _ = write!(h, ": {}", esc(&bounded(first_line(m))));
+            }
+        } else {
+            h.push_str("<ul>");
+            for st in failed {
+                let _ = write!(
+                    h,
+                    "<li><span class=\"badge {}\">{}</span> <a href=\"#{}\">{}</a>{}: {}</li>",
+                    st.status.label().to_lowercase(),
+                    st.status.label(),
+                    anchor(&s.name, Some(st)),
+                    esc(&label_of(st)),
+                    if st.continue_on_error {
+                        " <span class=\"note\">(continue_on_error)</span>"
+                    } else {
+                        ""
+                    },
+                    esc(&bounded(first_line(
+                        st.message.as_deref().unwrap_or_default()
+                    )))
+                );
+            }
+            h.push_str("</ul>");
+        }
+        for c in s
+            .cleanup
+            .iter()
+            .filter(|c| c.status == CleanupStatus::Failed)
+        {
+            let _ = write!(
+                h,
+                "<ul><li><span class=\"badge fail\">CLEAN-UP</span> <code>{}</code>: {}</li></ul>",
+                esc(&c.item),
+                esc(&bounded(first_line(
+                    c.message.as_deref().unwrap_or_default()
+                )))
+            );
+        }
+        h.push_str("</li>");
+    }
+    h.push_str("</ul></section>");
+}
+
+fn label_of(st: &Step) -> String {
+    match st.phase {
+        Phase::Main => st.id.clone(),
+        Phase::Finally => format!("finally {}", st.id),
+        Phase::Guard => format!("guard {}", st.id),
+    }
+}
+
+/// How long a scenario's timeline runs (steps, clean-up and its own duration).
+fn scenario_span(s: &Scenario) -> f64 {
+    s.steps
+        .iter()
+        .map(|st| st.offset_secs + st.duration_secs)
+        .chain(s.cleanup.iter().map(|c| c.offset_secs))
+        .fold(s.duration_secs, f64::max)
+}
+
+fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
+    let verdict = match s.outcome {
+        ScenarioOutcome::Passed => "pass",
+        ScenarioOutcome::Failed => "fail",
+        ScenarioOutcome::Skipped => "skip",
+        ScenarioOutcome::Unfinished => "unfinished",
     };
     let _ = write!(
         h,
-        "<section class=\"scenario {verdict}\"><h2>{} <span class=\"badge {verdict}\">{}</span></h2><p class=\"meta\">{}{} · {:.1}s</p>",
+        "<section class=\"scenario {verdict}\" id=\"{}\"><h2>{} <span class=\"badge {verdict}\">{}</span></h2><p class=\"meta\">{}{} · started +{} · {}</p>",
+        anchor(&s.name, None),
         esc(&s.name),
         verdict.to_uppercase(),
         esc(&s.file),
-        if s.namespace.is_empty() {
-            " · no cluster".to_string()
-        } else {
-            format!(" · namespace <code>{}</code>", esc(&s.namespace))
+        match &s.namespace {
+            None => " · no cluster".to_string(),
+            Some(ns) => format!(" · namespace <code>{}</code>", esc(ns)),
         },
-        s.duration.as_secs_f64()
+        human(s.offset_secs),
+        human(s.duration_secs)
     );
-    let span = s
-        .rows
-        .iter()
-        .map(|r| r.end)
-        .chain(s.cleanup.iter().map(|c| c.0))
-        .chain([s.duration])
-        .max()
-        .unwrap_or_default()
-        .max(Duration::from_millis(1))
-        .as_secs_f64();
-    let pct = |d: Duration| 100.0 * d.as_secs_f64() / span;
+    if let Some(d) = &s.description {
+        let _ = write!(h, "<p class=\"description\">{}</p>", esc(d));
+    }
+    // One axis for the whole run: a scenario starts where it started.
+    let pct = |secs: f64| 100.0 * secs / span;
     let _ = write!(
         h,
-        "<div class=\"timeline\"><div class=\"row axis\"><span class=\"label\"></span><span class=\"scale\"><span>0s</span><span>{:.1}s</span></span></div>",
-        span,
+        "<div class=\"timeline\"><div class=\"row axis\"><span class=\"label\"></span><span class=\"scale\"><span>0 s</span><span>{}</span><span>{}</span></span></div>",
+        human(span / 2.0),
+        human(span),
     );
-    for r in &s.rows {
-        let left = pct(r.start);
-        let width = (pct(r.end) - left).max(0.4);
-        let fault = if r.kind == "fault" { " fault" } else { "" };
-        let phase = match r.phase {
+    for st in &s.steps {
+        let start = s.offset_secs + st.offset_secs;
+        let left = pct(start);
+        let width = (pct(start + st.duration_secs) - left).max(0.4);
+        let fault = if st.fault { " fault" } else { "" };
+        let phase = match st.phase {
             Phase::Main => "",
             Phase::Finally => " finally",
             Phase::Guard => " guard",
         };
-        // A guard's violations, where they happened (`+Ns object: what` lines of its output).
-        let marks: String = if r.phase == Phase::Guard {
-            r.output
-                .lines()
-                .filter_map(|l| l.strip_prefix('+')?.split_once("s ")?.0.parse::<u64>().ok())
-                .map(|at| {
-                    format!(
-                        "<span class=\"mark\" style=\"left:{:.2}%\" title=\"violation at +{at}s\"></span>",
-                        pct(Duration::from_secs(at)).min(100.0)
-                    )
-                })
-                .collect()
-        } else {
+        // A guard's violations, where they happened.
+        let marks: String = st
+            .violations
+            .iter()
+            .map(|v| {
+                format!(
+                    "<span class=\"mark\" style=\"left:{:.2}%\" title=\"{} at +{}\"></span>",
+                    pct(s.offset_secs + v.at_secs).min(100.0),
+                    esc(&v.what),
+                    human(v.at_secs)
+                )
+            })
+            .collect();
+        let mut notes = vec![];
+        if let Some(n) = st.attempts {
+            notes.push(if st.status == Status::Passed {
+                format!("passed on attempt {n}")
+            } else {
+                format!("{n} attempts")
+            });
+        }
+        if st.continue_on_error && st.status.is_failure() {
+            notes.push("continue_on_error".into());
+        }
+        if st.status == Status::Skipped {
+            notes.push("skipped".into());
+        }
+        let notes = if notes.is_empty() {
             String::new()
+        } else {
+            format!(" <span class=\"note\">({})</span>", esc(&notes.join(", ")))
         };
         let _ = write!(
             h,
-            "<div class=\"row{phase}\"><span class=\"label\">{}</span><span class=\"track\"><span class=\"bar {}{fault}\" style=\"left:{left:.2}%;width:{width:.2}%\" title=\"{} {} {:.1}s\"></span>{marks}</span></div>",
-            esc(&r.label),
-            r.outcome.to_lowercase(),
-            esc(&r.label),
-            r.outcome,
-            (r.end.saturating_sub(r.start)).as_secs_f64()
+            "<div class=\"row{phase}\"><span class=\"label\" title=\"{}\">{}{notes}</span><span class=\"track\"><span class=\"bar {}{fault}\" style=\"left:{left:.2}%;width:{width:.2}%\" title=\"{} {} from +{} for {}\"></span>{marks}</span></div>",
+            esc(st.description.as_deref().unwrap_or(&st.id)),
+            esc(&label_of(st)),
+            st.status.label().to_lowercase(),
+            esc(&label_of(st)),
+            st.status.label(),
+            human(st.offset_secs),
+            human(st.duration_secs)
         );
     }
     if let (Some(first), Some(last)) = (s.cleanup.first(), s.cleanup.last()) {
-        let failed = s.cleanup.iter().any(|c| c.2.is_some());
-        let left = pct(first.0);
-        let width = (pct(last.0) - left).max(0.4);
+        let failed = s.cleanup.iter().any(|c| c.status == CleanupStatus::Failed);
+        let left = pct(s.offset_secs + first.offset_secs);
+        let width = (pct(s.offset_secs + last.offset_secs) - left).max(0.4);
         let _ = write!(
             h,
             "<div class=\"row cleanup\"><span class=\"label\">clean-up ({} item(s))</span><span class=\"track\"><span class=\"bar {}\" style=\"left:{left:.2}%;width:{width:.2}%\"></span></span></div>",
@@ -199,43 +337,51 @@ fn render_scenario(h: &mut String, s: &Scenario) {
         );
     }
     h.push_str("</div>");
-    for r in s
-        .rows
-        .iter()
-        .filter(|r| r.message.is_some() && r.outcome != "SKIP")
-    {
+    for st in s.steps.iter().filter(|st| st.status.is_failure()) {
         let _ = write!(
             h,
-            "<details class=\"failure\"><summary><span class=\"badge {}\">{}</span> {} <code>{}</code>: {}</summary>",
-            r.outcome.to_lowercase(),
-            r.outcome,
-            esc(&r.label),
-            esc(&r.kind),
-            esc(&bounded(r.message.as_deref().unwrap_or_default()))
+            "<details class=\"failure\" id=\"{}\"><summary><span class=\"badge {}\">{}</span> {} <code>{}</code>: {}</summary>",
+            anchor(&s.name, Some(st)),
+            st.status.label().to_lowercase(),
+            st.status.label(),
+            esc(&label_of(st)),
+            esc(st.verifier.as_deref().unwrap_or(&st.kind)),
+            esc(&bounded(st.message.as_deref().unwrap_or_default()))
         );
-        if !r.output.trim().is_empty() {
-            let _ = write!(h, "<h4>output</h4><pre>{}</pre>", esc(&bounded(&r.output)));
+        if let Some(d) = &st.description {
+            let _ = write!(h, "<p class=\"description\">{}</p>", esc(d));
         }
-        for (title, body) in &r.evidence {
+        if !st.output.trim().is_empty() {
+            let _ = write!(h, "<h4>output</h4><pre>{}</pre>", esc(&bounded(&st.output)));
+        }
+        for (i, e) in st.evidence.iter().enumerate() {
+            let link = st
+                .evidence_files
+                .get(i)
+                .map(|f| format!(" <a href=\"{}\">complete file</a>", esc(f)))
+                .unwrap_or_default();
             let _ = write!(
                 h,
-                "<details class=\"evidence\"><summary>{}</summary><pre>{}</pre></details>",
-                esc(title),
-                esc(&bounded(body))
+                "<details class=\"evidence\"><summary>{}{link}</summary><pre>{}</pre></details>",
+                esc(&e.title),
+                esc(&bounded(&e.body))
             );
         }
         h.push_str("</details>");
     }
-    let failed_cleanup: Vec<&(Duration, String, Option<String>)> =
-        s.cleanup.iter().filter(|c| c.2.is_some()).collect();
+    let failed_cleanup: Vec<_> = s
+        .cleanup
+        .iter()
+        .filter(|c| c.status == CleanupStatus::Failed)
+        .collect();
     if !failed_cleanup.is_empty() {
         h.push_str("<details class=\"failure\"><summary><span class=\"badge fail\">CLEAN-UP</span> items that could not be removed</summary><ul>");
-        for (_, item, error) in failed_cleanup {
+        for c in failed_cleanup {
             let _ = write!(
                 h,
                 "<li><code>{}</code>: {}</li>",
-                esc(item),
-                esc(error.as_deref().unwrap_or_default())
+                esc(&c.item),
+                esc(c.message.as_deref().unwrap_or_default())
             );
         }
         h.push_str("</ul></details>");
@@ -264,145 +410,25 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em;color:#222}\
-header h1{margin:.2em 0}.meta{color:#666;margin:.2em 0}code{font-family:ui-monospace,monospace}\
+const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1200px;padding:1em;color:#222;overflow-wrap:anywhere}\
+header h1{margin:.2em 0;font-size:1.5em}.meta{color:#666;margin:.2em 0}code{font-family:ui-monospace,monospace}\
+.description{color:#444;font-style:italic;margin:.2em 0}.note{color:#666;font-size:11px}\
+section.overview{border:1px solid #e0b4b4;background:#fff8f8;border-radius:6px;padding:.6em 1em}section.overview.pass{border-color:#b7dfb9;background:#f6fff6}\
+section.overview h2{font-size:1.1em;margin:.2em 0}section.overview ul{margin:.2em 0;padding-left:1.2em}\
 section.scenario{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;margin:1em 0}\
-section.fail{border-left:6px solid #c62828}section.pass{border-left:6px solid #2e7d32}\
-.badge{font-size:11px;font-weight:600;padding:1px 6px;border-radius:3px;color:#fff;background:#777}\
-.badge.pass{background:#2e7d32}.badge.fail{background:#c62828}.badge.timeout{background:#ef6c00}.badge.cancel{background:#6a1b9a}.badge.skip{background:#9e9e9e}\
-.timeline{margin:.5em 0}.scale{flex:1;display:flex;justify-content:space-between;font-size:11px;color:#888;border-bottom:1px solid #ddd}.row{display:flex;align-items:center;height:20px}\
-.label{width:260px;flex:none;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-size:12px}\
+section.fail{border-left:6px solid #c62828}section.pass{border-left:6px solid #2e7d32}section.skip{border-left:6px solid #9e9e9e}section.unfinished{border-left:6px solid #6a1b9a}\
+.badge{font-size:11px;font-weight:600;padding:1px 6px;border-radius:3px;color:#fff;background:#777;white-space:nowrap}\
+.badge.pass{background:#2e7d32}.badge.fail{background:#c62828}.badge.timeout{background:#ef6c00}.badge.cancel{background:#6a1b9a}.badge.skip{background:#9e9e9e}.badge.unfinished{background:#6a1b9a}\
+.timeline{margin:.5em 0}.scale{flex:1;display:flex;justify-content:space-between;font-size:11px;color:#888;border-bottom:1px solid #ddd}.row{display:flex;align-items:center;min-height:20px}\
+.label{width:260px;flex:none;overflow:hidden;text-overflow:ellipsis;white-space:nowrap;font-size:12px;padding-right:4px}\
 .row.finally .label,.row.cleanup .label{font-style:italic}.row.guard .label{font-weight:600}\
-.track{position:relative;flex:1;height:12px;background:#f3f3f3;border-radius:2px}\
+.track{position:relative;flex:1;min-width:120px;height:12px;background:#f3f3f3;border-radius:2px}\
 .bar{position:absolute;top:0;height:12px;border-radius:2px;background:#9e9e9e}\
 .bar.pass{background:#43a047}.bar.fail{background:#e53935}.bar.timeout{background:#fb8c00}.bar.cancel{background:#8e24aa}.bar.skip{background:#bdbdbd}\
 .bar.fault{outline:2px dashed #212121;outline-offset:1px}.mark{position:absolute;top:-3px;width:3px;height:18px;background:#b71c1c}\
 details.failure{margin:.4em 0;padding:.3em .6em;background:#fff5f5;border-radius:4px}\
-details.evidence{margin:.2em 0 .2em 1em}pre{white-space:pre-wrap;word-break:break-all;background:#fafafa;padding:.5em;max-height:30em;overflow:auto;font-size:12px}";
-
-impl Reporter for HtmlReporter {
-    fn event(&mut self, event: &Event) {
-        match event {
-            Event::RunStarted {
-                run_id,
-                provider,
-                cluster_version,
-                reran,
-                ..
-            } => {
-                self.run_id = run_id.clone();
-                self.provider = provider.clone();
-                self.cluster_version = cluster_version.clone();
-                self.reran = reran.clone();
-            }
-            Event::ScenarioStarted {
-                scenario,
-                file,
-                namespace,
-            } => {
-                let s = self.scenario(scenario);
-                s.file = file.clone();
-                s.namespace = namespace.clone();
-                s.started = Some(Instant::now());
-            }
-            Event::StepStarted { scenario, step } => {
-                let s = self.scenario(scenario);
-                let at = s.started.map(|t| t.elapsed()).unwrap_or_default();
-                s.open.insert((phase_key(step.phase), step.index), at);
-            }
-            Event::StepFinished {
-                scenario,
-                step,
-                outcome,
-                duration,
-                output,
-                evidence,
-            } => {
-                let s = self.scenario(scenario);
-                let end = s.started.map(|t| t.elapsed()).unwrap_or_default();
-                let start = s
-                    .open
-                    .remove(&(phase_key(step.phase), step.index))
-                    .unwrap_or_else(|| end.saturating_sub(*duration));
-                // A guard watched the whole run: its bar spans it.
-                let start = if step.phase == Phase::Guard {
-                    Duration::ZERO
-                } else {
-                    start
-                };
-                let label = match step.phase {
-                    Phase::Main => format!("{:02} {}", step.index + 1, step.id),
-                    Phase::Finally => format!("finally {}", step.id),
-                    Phase::Guard => format!("guard {}", step.id),
-                };
-                s.rows.push(Row {
-                    label,
-                    kind: step.kind.to_string(),
-                    phase: step.phase,
-                    outcome: outcome.label(),
-                    message: match outcome {
-                        Outcome::Passed => None,
-                        other => other.message().map(str::to_string),
-                    },
-                    start,
-                    end,
-                    output: output.clone(),
-                    evidence: evidence
-                        .iter()
-                        .map(|e| (e.title.clone(), e.body.clone()))
-                        .collect(),
-                });
-            }
-            Event::CleanupFinished {
-                scenario,
-                item,
-                outcome,
-            } => {
-                let s = self.scenario(scenario);
-                let at = s.started.map(|t| t.elapsed()).unwrap_or_default();
-                let error = match outcome {
-                    CleanupOutcome::Done => None,
-                    CleanupOutcome::Kept { reason } => Some(format!("kept ({reason})")),
-                    CleanupOutcome::Failed { message } => Some(message.clone()),
-                };
-                s.cleanup.push((at, item.clone(), error));
-            }
-            Event::ScenarioFinished {
-                scenario,
-                passed,
-                duration,
-            } => {
-                let s = self.scenario(scenario);
-                s.passed = Some(*passed);
-                s.duration = *duration;
-            }
-            Event::RunFinished {
-                duration,
-                passed,
-                failed,
-            } => {
-                self.total = *duration;
-                self.passed = *passed;
-                self.failed = *failed;
-            }
-        }
-    }
-
-    fn finish(&mut self) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&self.path, self.render())
-    }
-}
-
-fn phase_key(p: Phase) -> u8 {
-    match p {
-        Phase::Main => 0,
-        Phase::Finally => 1,
-        Phase::Guard => 2,
-    }
-}
+details.evidence{margin:.2em 0 .2em 1em}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fafafa;padding:.5em;max-height:30em;overflow:auto;font-size:12px}\
+@media (max-width:700px){body{padding:.5em}.label{width:38%}.track{min-width:0}section.scenario{padding:.5em}}";
 
 #[cfg(test)]
 mod tests;

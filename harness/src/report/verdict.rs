@@ -54,7 +54,7 @@ impl<W: Write + Send> Reporter for VerdictReporter<W> {
         }
     }
 
-    fn finish(&mut self) -> std::io::Result<()> {
+    fn finish(&mut self, _: &super::model::Run) -> std::io::Result<()> {
         self.out.flush()
     }
 }
@@ -62,7 +62,7 @@ impl<W: Write + Send> Reporter for VerdictReporter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::events::{Phase, StepInfo};
+    use crate::report::events::StepInfo;
     use std::time::Duration;
 
     fn finished(outcome: Outcome, output: &str) -> String {
@@ -70,16 +70,15 @@ mod tests {
         r.event(&Event::StepFinished {
             scenario: "verify-memcache.pool".into(),
             step: StepInfo {
-                index: 0,
-                id: "memcache.pool".into(),
-                kind: "verify",
-                description: None,
-                phase: Phase::Main,
+                verifier: Some("memcache.pool"),
+                ..StepInfo::setup("memcache.pool")
             },
             outcome,
             duration: Duration::from_millis(5),
             output: output.into(),
             evidence: vec![],
+            attempts: None,
+            violations: vec![],
         });
         String::from_utf8(r.out).unwrap()
     }

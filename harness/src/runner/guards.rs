@@ -29,6 +29,8 @@ pub(super) struct GuardOutcome {
     pub judge: Judge,
     /// When it started watching; `None`: its step never ran.
     pub started: Option<Duration>,
+    /// When it stopped (the end of the main steps).
+    pub ended: Duration,
     pub error: Option<String>,
 }
 
@@ -56,9 +58,9 @@ async fn watch_one(
         }
         tokio::select! {
             changed = step.changed() => if changed.is_err() {
-                return GuardOutcome { judge, started: None, error: None };
+                return GuardOutcome { judge, started: None, ended: run.origin.elapsed(), error: None };
             },
-            _ = run.stop.cancelled() => return GuardOutcome { judge, started: None, error: None },
+            _ = run.stop.cancelled() => return GuardOutcome { judge, started: None, ended: run.origin.elapsed(), error: None },
         }
     }
     let started = run.origin.elapsed();
@@ -108,6 +110,7 @@ async fn watch_one(
     GuardOutcome {
         judge,
         started: Some(started),
+        ended: run.origin.elapsed(),
         error,
     }
 }

@@ -8,11 +8,16 @@ use crate::guards::FaultWindow;
 use crate::journal::Journal;
 use crate::plan::{PlannedStep, ScenarioPlan};
 use crate::redact::Redactor;
-use crate::report::events::{CleanupOutcome, Event, EventSink, Outcome, Phase, StepInfo};
+use crate::report::events::{
+    CleanupOutcome, Event, EventSink, Outcome, Phase, ScenarioOutcome, StepInfo, Violation,
+};
 use crate::steps::{ScenarioState, StepContext, StepFailure};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+/// How often a running step says what it is waiting for ([`Event::StepProgress`]).
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// How long evidence gathering may take after a failure.
 pub const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -51,6 +56,8 @@ impl RedactingSink<'_> {
                 duration,
                 output,
                 evidence,
+                attempts,
+                violations,
             } => Event::StepFinished {
                 scenario,
                 step,
@@ -73,6 +80,14 @@ impl RedactingSink<'_> {
                     .map(|e| Evidence {
                         body: r.redact(&e.body),
                         ..e
+                    })
+                    .collect(),
+                attempts,
+                violations: violations
+                    .into_iter()
+                    .map(|v| Violation {
+                        what: r.redact(&v.what),
+                        ..v
                     })
                     .collect(),
             },
@@ -123,6 +138,8 @@ impl Executor<'_> {
             scenario: plan.name.clone(),
             file: plan.file.display().to_string(),
             namespace: plan.namespace.clone(),
+            description: Some(plan.description.trim().to_string()).filter(|d| !d.is_empty()),
+            tags: plan.tags.clone(),
         });
         if let Some(shortfall) = self.undersized(plan).await {
             return self.not_run(plan, &sink, started, shortfall);
@@ -142,22 +159,17 @@ impl Executor<'_> {
                     .push(item),
                 Err(e) => {
                     failed = true;
-                    let info = StepInfo {
-                        index: 0,
-                        id: "namespace".into(),
-                        kind: "setup",
-                        description: None,
-                        phase: Phase::Main,
-                    };
                     sink.emit(Event::StepFinished {
                         scenario: plan.name.clone(),
-                        step: info,
+                        step: StepInfo::setup("namespace"),
                         outcome: Outcome::Failed {
                             message: format!("creating namespace {}: {e}", plan.namespace),
                         },
                         duration: started.elapsed(),
                         output: String::new(),
                         evidence: vec![],
+                        attempts: None,
+                        violations: vec![],
                     });
                 }
             }
@@ -248,7 +260,17 @@ impl Executor<'_> {
                             "a fail_fast guard was violated".into()
                         });
                     } else if !step.continue_on_error {
-                        skip_reason = Some(format!("step `{}` failed", step.id));
+                        skip_reason = Some(match outcome {
+                            Outcome::TimedOut { .. } => format!(
+                                "step `{}` ran out of time ({}), so the later steps were not run",
+                                step.id,
+                                humantime::format_duration(step.timeout)
+                            ),
+                            _ => format!(
+                                "step `{}` failed, so the later steps were not run",
+                                step.id
+                            ),
+                        });
                     }
                 }
             }
@@ -330,7 +352,11 @@ impl Executor<'_> {
 
         sink.emit(Event::ScenarioFinished {
             scenario: plan.name.clone(),
-            passed: !failed,
+            outcome: if failed {
+                ScenarioOutcome::Failed
+            } else {
+                ScenarioOutcome::Passed
+            },
             duration: started.elapsed(),
         });
         ScenarioResult {
@@ -349,6 +375,7 @@ impl Executor<'_> {
     ) -> bool {
         let verdicts: Vec<(Outcome, String)> = outcomes.iter().map(guards::verdict).collect();
         let any_failed = verdicts.iter().any(|(o, _)| o.is_failure());
+        let now = outcomes.first().map(|o| o.ended).unwrap_or_default();
         let mut evidence = if any_failed && plan.cluster.required {
             tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))
                 .await
@@ -357,27 +384,36 @@ impl Executor<'_> {
             vec![]
         };
         for (index, (outcome, output)) in verdicts.into_iter().enumerate() {
-            let guard = &plan.guards[index];
-            let step = StepInfo {
-                index,
-                id: guard.name.clone(),
-                kind: guard.kind.key(),
-                description: Some(guard.kind.summary()),
-                phase: Phase::Guard,
-            };
+            let step = guard_info(plan, index);
             // The evidence goes with the first violated guard.
             let evidence = if outcome.is_failure() {
                 std::mem::take(&mut evidence)
             } else {
                 vec![]
             };
+            let watched = &outcomes[index];
+            // It watched from its start to the end of the main steps.
+            let duration = watched
+                .started
+                .map_or(Duration::ZERO, |s| now.saturating_sub(s));
             sink.emit(Event::StepFinished {
                 scenario: plan.name.clone(),
                 step,
                 outcome,
-                duration: Duration::ZERO,
+                duration,
                 output,
                 evidence,
+                attempts: None,
+                violations: watched
+                    .judge
+                    .violations
+                    .iter()
+                    .map(|v| Violation {
+                        at_secs: v.at.as_secs_f64(),
+                        object: v.object.clone(),
+                        what: v.what.clone(),
+                    })
+                    .collect(),
             });
         }
         any_failed
@@ -428,13 +464,7 @@ impl Executor<'_> {
         shortfall: String,
     ) -> ScenarioResult {
         let skip = plan.skip_if_undersized && !shortfall.starts_with("cannot count");
-        let setup = StepInfo {
-            index: 0,
-            id: "cluster-size".into(),
-            kind: "setup",
-            description: None,
-            phase: Phase::Main,
-        };
+        let setup = StepInfo::setup("cluster-size");
         sink.emit(Event::StepFinished {
             scenario: plan.name.clone(),
             step: setup,
@@ -450,6 +480,8 @@ impl Executor<'_> {
             duration: started.elapsed(),
             output: String::new(),
             evidence: vec![],
+            attempts: None,
+            violations: vec![],
         });
         let reason = "the cluster cannot hold the scenario";
         for (index, step) in plan.steps.iter().enumerate() {
@@ -458,19 +490,16 @@ impl Executor<'_> {
         for (index, step) in plan.finally.iter().enumerate() {
             sink.emit(skipped(plan, info(step, index, Phase::Finally), reason));
         }
-        for (index, guard) in plan.guards.iter().enumerate() {
-            let step = StepInfo {
-                index,
-                id: guard.name.clone(),
-                kind: guard.kind.key(),
-                description: Some(guard.kind.summary()),
-                phase: Phase::Guard,
-            };
-            sink.emit(skipped(plan, step, reason));
+        for index in 0..plan.guards.len() {
+            sink.emit(skipped(plan, guard_info(plan, index), reason));
         }
         sink.emit(Event::ScenarioFinished {
             scenario: plan.name.clone(),
-            passed: skip,
+            outcome: if skip {
+                ScenarioOutcome::Skipped
+            } else {
+                ScenarioOutcome::Failed
+            },
             duration: started.elapsed(),
         });
         ScenarioResult {
@@ -496,34 +525,59 @@ impl Executor<'_> {
         });
         let started = Instant::now();
         let limit = step.timeout.min(remaining);
-        // A step with `retry` runs again after a failure, every `every`, while `for` has not
-        // passed since the first try (and the step's own deadline allows).
         // Tokio's clock, so the tests' paused time drives the retries as real time does.
         let first_try = tokio::time::Instant::now();
-        let mut attempt = 0u32;
-        let result = loop {
-            attempt += 1;
-            let left = limit.saturating_sub(first_try.elapsed());
-            let result = self.attempt(plan, step, limit, left, state, cancel).await;
-            let Some(retry) = step.retry else {
-                break result;
-            };
-            let failed_check = matches!(
-                &result,
-                Err(StepFailure {
-                    outcome: Outcome::Failed { .. },
-                    ..
-                })
-            );
-            let next_try = first_try.elapsed() + retry.every;
-            if !failed_check || next_try >= retry.for_ || next_try >= limit {
-                break with_attempts(result, attempt, retry);
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(retry.every) => {}
-                _ = cancel.cancelled() => break Err(StepFailure::cancelled()),
+        let attempt = std::sync::atomic::AtomicU32::new(0);
+        let journal = Journal::new();
+        // A step with `retry` runs again after a failure, every `every`, while `for` has not
+        // passed since the first try (and the step's own deadline allows).
+        let tries = async {
+            loop {
+                let n = attempt.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let left = limit.saturating_sub(first_try.elapsed());
+                let result = self
+                    .attempt(plan, step, limit, left, state, cancel, &journal)
+                    .await;
+                let Some(retry) = step.retry else {
+                    break result;
+                };
+                let failed_check = matches!(
+                    &result,
+                    Err(StepFailure {
+                        outcome: Outcome::Failed { .. },
+                        ..
+                    })
+                );
+                let next_try = first_try.elapsed() + retry.every;
+                if !failed_check || next_try >= retry.for_ || next_try >= limit {
+                    break with_attempts(result, n, retry);
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(retry.every) => {}
+                    _ = cancel.cancelled() => break Err(StepFailure::cancelled()),
+                }
             }
         };
+        // While it runs, say every HEARTBEAT what it waits for.
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(HEARTBEAT).await;
+                let elapsed = first_try.elapsed();
+                sink.emit(Event::StepProgress {
+                    scenario: plan.name.clone(),
+                    step: info.clone(),
+                    elapsed,
+                    left: limit.saturating_sub(elapsed),
+                    attempt: attempt.load(std::sync::atomic::Ordering::Relaxed),
+                    note: journal.now(),
+                });
+            }
+        };
+        let result = tokio::select! {
+            r = tries => r,
+            () = heartbeat => unreachable!("the heartbeat never ends"),
+        };
+        let attempt = attempt.load(std::sync::atomic::Ordering::Relaxed);
         let (outcome, output) = match result {
             Ok(output) => (Outcome::Passed, output),
             Err(f) => (f.outcome, f.output),
@@ -548,6 +602,8 @@ impl Executor<'_> {
             duration: started.elapsed(),
             output,
             evidence,
+            attempts: step.retry.map(|_| attempt),
+            violations: vec![],
         });
         outcome
     }
@@ -556,6 +612,7 @@ impl Executor<'_> {
 impl Executor<'_> {
     /// One try of a step, bounded by what is `left` of its deadline `limit`; a deadline or
     /// Ctrl-C that cuts it short reports what its journal saw.
+    #[allow(clippy::too_many_arguments)]
     async fn attempt(
         &self,
         plan: &ScenarioPlan,
@@ -564,6 +621,7 @@ impl Executor<'_> {
         left: Duration,
         state: &Arc<ScenarioState>,
         cancel: &CancellationToken,
+        journal: &Arc<Journal>,
     ) -> Result<String, StepFailure> {
         let ctx = StepContext {
             cluster: self.cluster,
@@ -572,10 +630,10 @@ impl Executor<'_> {
             values: &plan.values,
             timeout: left,
             state: state.clone(),
-            journal: Journal::new(),
+            journal: journal.clone(),
         };
         tokio::select! {
-            r = tokio::time::timeout(left, step.action.run(&ctx)) => match r {
+            r = tokio::time::timeout(left, journal.scope(step.action.run(&ctx))) => match r {
                 Ok(r) => r,
                 Err(_) => Err(StepFailure::timed_out(format!(
                     "step `{}` did not finish within {}{}{}",
@@ -638,8 +696,26 @@ fn info(step: &PlannedStep, index: usize, phase: Phase) -> StepInfo {
         index,
         id: step.id.clone(),
         kind: step.kind,
+        verifier: step.action.verifier(),
         description: step.description.clone(),
         phase,
+        continue_on_error: step.continue_on_error,
+        fault: step.action.disrupts().is_some(),
+    }
+}
+
+/// A guard as a step of the reports.
+fn guard_info(plan: &ScenarioPlan, index: usize) -> StepInfo {
+    let guard = &plan.guards[index];
+    StepInfo {
+        index,
+        id: guard.name.clone(),
+        kind: guard.kind.key(),
+        verifier: None,
+        description: Some(guard.kind.summary()),
+        phase: Phase::Guard,
+        continue_on_error: false,
+        fault: false,
     }
 }
 
@@ -653,6 +729,8 @@ fn skipped(plan: &ScenarioPlan, step: StepInfo, reason: &str) -> Event {
         duration: Duration::ZERO,
         output: String::new(),
         evidence: vec![],
+        attempts: None,
+        violations: vec![],
     }
 }
 

@@ -327,7 +327,10 @@ async fn stops_at_first_failure_runs_finally_and_cleans_up_last_first() {
     assert!(evidence_at < first_cleanup);
     assert!(matches!(
         events.last(),
-        Some(Event::ScenarioFinished { passed: false, .. })
+        Some(Event::ScenarioFinished {
+            outcome: crate::report::events::ScenarioOutcome::Failed,
+            ..
+        })
     ));
 }
 

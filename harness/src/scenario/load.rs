@@ -4,7 +4,7 @@
 use super::raw::RawScenario;
 use crate::check::read_text;
 use crate::diag::lines::LineIndex;
-use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::yaml_guard;
 use std::path::Path;
 
@@ -195,10 +195,10 @@ fn with_hint(message: &str, unknown: &str) -> String {
         .split_once("expected")
         .map(|(_, rest)| rest.split('`').skip(1).step_by(2).collect())
         .unwrap_or_default();
-    match did_you_mean(unknown, expected.iter().copied()) {
-        Some(hint) => format!("{message} (did you mean `{hint}`?)"),
-        None => message.to_string(),
-    }
+    format!(
+        "{message}{}",
+        crate::diag::hint(unknown, expected.iter().copied())
+    )
 }
 
 #[cfg(test)]

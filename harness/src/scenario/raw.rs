@@ -254,9 +254,7 @@ impl<'de> Deserialize<'de> for RawStep {
                                 continue;
                             }
                             let known = STEP_COMMON_KEYS.iter().chain(KINDS.iter()).copied();
-                            let hint = crate::diag::did_you_mean(other, known)
-                                .map(|s| format!(" (did you mean `{s}`?)"))
-                                .unwrap_or_default();
+                            let hint = crate::diag::hint(other, known);
                             return Err(de::Error::custom(format!(
                                 "unknown step key `{other}`{hint}; a step takes one of `{}` plus `{}`",
                                 KINDS.join("`, `"),

@@ -9,7 +9,7 @@ use super::model::{ClusterNeeds, Retry, Scenario, Step, Timeouts};
 use super::raw::RawStep;
 use super::{namespace_name, variables};
 use crate::check::Checker;
-use crate::diag::{Diagnostics, did_you_mean};
+use crate::diag::Diagnostics;
 use crate::steps::KINDS;
 use crate::vars::{self, Values};
 use std::collections::BTreeMap;
@@ -293,9 +293,7 @@ fn timeouts(cx: &mut Checker, raw: &super::raw::Timeouts) -> Timeouts {
                 .into_iter()
                 .chain(KINDS.iter().copied())
                 .collect();
-            let hint = did_you_mean(key, known.iter().copied())
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
+            let hint = crate::diag::hint(key, known.iter().copied());
             cx.error(
                 &path,
                 format!(

@@ -6,7 +6,6 @@ use super::{Credentials, Need, Shape, Target, Verdict, Verifier, VerifyContext, 
 use super::{cassandra, dns, etcd, galera, http, memcache, workload};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
-use crate::diag::did_you_mean;
 use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -78,9 +77,7 @@ macro_rules! verifiers {
                 $(if name == <$($module)::+ as Verifier>::NAME {
                     return <$($module)::+ as Verifier>::from_flags(flags).map(Self::$variant);
                 })*
-                let hint = did_you_mean(name, NAMES.iter().copied())
-                    .map(|s| format!(" (did you mean `{s}`?)"))
-                    .unwrap_or_default();
+                let hint = crate::diag::hint(name, NAMES.iter().copied());
                 Err(format!("unknown verifier `{name}`{hint}; one of: {}", NAMES.join(", ")))
             }
 

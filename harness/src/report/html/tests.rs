@@ -1,32 +1,11 @@
-//! Layer 1 (pure): a run with passed, failed, timed-out, skipped and cancelled steps, a guard,
-//! a fault step and clean-up, rendered and parsed back as XML (the page is well-formed).
+//! Layer 1 (pure): the sample run (every kind of step result, a guard, a fault, clean-up)
+//! rendered and parsed back as XML (the page is well-formed), its structure checked: the
+//! failures-first overview linked to the cards, the bars, the marks, the links.
 
 use super::*;
-use crate::cluster::{Evidence, EvidenceKind};
-use crate::report::events::StepInfo;
+use crate::report::sample;
 use quick_xml::Reader;
 use quick_xml::events::Event as Xml;
-
-fn info(index: usize, id: &str, kind: &'static str, phase: Phase) -> StepInfo {
-    StepInfo {
-        index,
-        id: id.into(),
-        kind,
-        description: None,
-        phase,
-    }
-}
-
-fn finished(step: StepInfo, outcome: Outcome, output: &str, evidence: Vec<Evidence>) -> Event {
-    Event::StepFinished {
-        scenario: "galera-node-loss".into(),
-        step,
-        outcome,
-        duration: Duration::from_millis(5),
-        output: output.into(),
-        evidence,
-    }
-}
 
 /// Every element's name with its `class` attribute, and all text, from the page.
 fn parse(html: &str) -> (Vec<(String, String)>, String) {
@@ -71,106 +50,68 @@ fn parse(html: &str) -> (Vec<(String, String)>, String) {
     (elements, text)
 }
 
+/// Every `href` of the page.
+fn links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
-fn every_outcome_is_on_the_timeline_and_failures_are_collapsed_with_their_evidence() {
-    let mut r = HtmlReporter::new("unused.html".into());
-    let hostile = "<script>alert(1)</script> & \"quotes\" \u{1b}[31mred\u{1b}[0m";
-    let events = vec![
-        Event::RunStarted {
-            run_id: "20261123-1800-abcd".into(),
-            provider: "kind".into(),
-            cluster_version: "v1.33.1".into(),
-            scenarios: 1,
-            reran: Some("20261122-0300-ffff".into()),
-        },
-        Event::ScenarioStarted {
-            scenario: "galera-node-loss".into(),
-            file: "scenarios/galera/node-loss.yaml".into(),
-            namespace: "h-galera-node-loss-abcd".into(),
-        },
-        finished(
-            info(0, "apply", "apply", Phase::Main),
-            Outcome::Passed,
-            "ok",
-            vec![],
-        ),
-        finished(
-            info(1, "lose-a-node", "fault", Phase::Main),
-            Outcome::Passed,
-            "deleted",
-            vec![],
-        ),
-        finished(
-            info(2, "writes", "verify", Phase::Main),
-            Outcome::Failed {
-                message: format!("galera-ss-1: 3 acknowledged write(s) lost {hostile}"),
-            },
-            &"log line\n".repeat(10_000),
-            vec![Evidence::new(
-                EvidenceKind::Events,
-                "events",
-                format!("Warning BackOff {hostile}"),
-            )],
-        ),
-        finished(
-            info(3, "status", "verify", Phase::Main),
-            Outcome::TimedOut {
-                message: "step `status` did not finish within 5m".into(),
-            },
-            "",
-            vec![],
-        ),
-        finished(
-            info(4, "later", "wait", Phase::Main),
-            Outcome::Skipped {
-                reason: "step `writes` failed".into(),
-            },
-            "",
-            vec![],
-        ),
-        finished(
-            info(0, "dump", "exec", Phase::Finally),
-            Outcome::Cancelled {
-                message: "cancelled by Ctrl-C / SIGTERM".into(),
-            },
-            "",
-            vec![],
-        ),
-        finished(
-            info(0, "no-restarts", "no_restarts", Phase::Guard),
-            Outcome::Failed {
-                message: "guard `no-restarts` violated 1 time(s)".into(),
-            },
-            "+20s Pod/galera-ss-0: restarted",
-            vec![],
-        ),
-        Event::CleanupFinished {
-            scenario: "galera-node-loss".into(),
-            item: "namespace h-galera-node-loss-abcd".into(),
-            outcome: crate::report::events::CleanupOutcome::Failed {
-                message: "timed out after 3m".into(),
-            },
-        },
-        Event::ScenarioFinished {
-            scenario: "galera-node-loss".into(),
-            passed: false,
-            duration: Duration::from_secs(90),
-        },
-        Event::RunFinished {
-            duration: Duration::from_secs(95),
-            passed: 0,
-            failed: 1,
-        },
-    ];
-    for e in &events {
-        r.event(e);
-    }
-    let html = r.render();
+fn failures_come_first_every_outcome_is_on_the_timeline_and_details_are_linked() {
+    let html = render(&sample::run());
     // `HARNESS_HTML_SAMPLE=path` keeps the page, to look at it (scripts/html-screenshot.sh).
     if let Ok(path) = std::env::var("HARNESS_HTML_SAMPLE") {
         std::fs::write(path, &html).unwrap();
     }
     let (elements, text) = parse(&html);
+    // The overview comes before any scenario card and names each failed step.
+    let overview = html.find("class=\"overview\"").expect("an overview");
+    let first_card = html.find("class=\"scenario ").unwrap();
+    assert!(overview < first_card);
+    let head = &text[..text.find("memcached-pool").unwrap_or(text.len())];
+    for want in [
+        "1 of 2 scenario(s) did not pass",
+        "nothing-acknowledged-lost",
+        "galera-ss-1: 3 acknowledged write(s) lost",
+        "optional-probe",
+        "(continue_on_error)",
+        "back-to-three",
+        "guard no-restarts",
+    ] {
+        assert!(
+            head.contains(want),
+            "{want} missing from the overview: {head}"
+        );
+    }
+    assert!(
+        !head.contains("status-after-rejoin"),
+        "a pass is not in the overview"
+    );
+    // Every link of the overview leads to a card or a failure on the page.
+    let anchors: Vec<String> = html
+        .split("id=\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next())
+        .map(str::to_string)
+        .collect();
+    let hrefs = links(&html);
+    for l in hrefs.iter().filter(|l| l.starts_with('#')) {
+        assert!(anchors.contains(&l[1..].to_string()), "dangling link {l}");
+    }
+    for want in [
+        "summary.json",
+        "junit.xml",
+        "../20261122-0300-ffff/index.html",
+        "evidence/galera-node-loss/03-nothing-acknowledged-lost/events.txt",
+    ] {
+        assert!(
+            hrefs.iter().any(|h| h == want),
+            "no link to {want}: {hrefs:?}"
+        );
+    }
     let bars: Vec<&String> = elements
         .iter()
         .filter(|(n, c)| n == "span" && c.starts_with("bar "))
@@ -180,7 +121,11 @@ fn every_outcome_is_on_the_timeline_and_failures_are_collapsed_with_their_eviden
         bars,
         vec![
             "bar pass",
+            "bar pass",
+            "bar pass",
             "bar pass fault",
+            "bar fail",
+            "bar pass",
             "bar fail",
             "bar timeout",
             "bar skip",
@@ -197,15 +142,25 @@ fn every_outcome_is_on_the_timeline_and_failures_are_collapsed_with_their_eviden
     assert!(rows.contains(&&"row finally".to_string()));
     assert!(rows.contains(&&"row guard".to_string()));
     assert!(rows.contains(&&"row cleanup".to_string()));
-    // The guard's violation is marked on its bar.
+    // The guard's violation is marked on its bar, typed (not scraped from its output).
     assert_eq!(elements.iter().filter(|(_, c)| c == "mark").count(), 1);
+    // Retried, continue_on_error and skipped steps are marked; descriptions are shown.
+    for want in [
+        "passed on attempt 3",
+        "continue_on_error",
+        "skipped",
+        "A Galera pod deleted while writers run.",
+        "Every acknowledged write on every node.",
+    ] {
+        assert!(text.contains(want), "{want}");
+    }
     // Failed, timed-out, cancelled steps, the guard and the clean-up: collapsed details; the
     // skipped step is not a failure to read.
     let failures = elements
         .iter()
         .filter(|(n, c)| n == "details" && c == "failure")
         .count();
-    assert_eq!(failures, 5);
+    assert_eq!(failures, 6);
     assert!(!html.contains(" open"), "collapsed by default");
     // Hostile text is text, not markup; ANSI escapes are gone; long output is cut with its
     // head and tail kept.
@@ -216,13 +171,16 @@ fn every_outcome_is_on_the_timeline_and_failures_are_collapsed_with_their_eviden
     );
     assert!(!html.contains('\u{1b}'));
     assert!(html.contains("characters cut"));
-    assert!(html.len() < 200_000, "{}", html.len());
+    assert!(html.len() < 250_000, "{}", html.len());
+    // Long tokens wrap, and narrow screens get a narrower label column.
+    assert!(html.contains("overflow-wrap:anywhere") && html.contains("@media (max-width:700px)"));
+    // Short steps are not "0.0s".
+    assert!(!text.contains("0.0s"));
     for want in [
         "20261123-1800-abcd",
         "kind",
         "v1.33.1",
-        "0 passed, 1 failed",
-        "20261122-0300-ffff",
+        "1 passed, 1 failed",
         "scenarios/galera/node-loss.yaml",
         "timed out after 3m",
     ] {

@@ -1,149 +1,12 @@
-//! JUnit output checked by independent consumers: xmllint against the Jenkins xUnit schema and
-//! junitparser for the counts (layer 1: pure, but needs `xmllint` and python's `junitparser`,
-//! which `scripts/install-test-deps.sh` installs).
+//! JUnit output checked by independent consumers: xmllint against the Jenkins xUnit schema,
+//! junitparser for the counts and for the failure text GitLab shows (the `<failure>` element's
+//! text, not `system-out`), and junit2html's rendering (layer 1: pure, but needs `xmllint` and
+//! python with `junitparser` and `junit2html`, which `scripts/install-test-deps.sh` installs).
 
 use super::*;
-use crate::cluster::Evidence;
-use crate::report::events::StepInfo;
+use crate::report::sample;
 use std::path::Path;
 use std::process::Command;
-
-fn info(index: usize, id: &str, phase: Phase) -> StepInfo {
-    StepInfo {
-        index,
-        id: id.into(),
-        kind: "exec",
-        description: None,
-        phase,
-    }
-}
-
-fn finished(
-    scenario: &str,
-    step: StepInfo,
-    outcome: Outcome,
-    output: &str,
-    evidence: Vec<Evidence>,
-) -> Event {
-    Event::StepFinished {
-        scenario: scenario.into(),
-        step,
-        outcome,
-        duration: Duration::from_millis(1234),
-        output: output.into(),
-        evidence,
-    }
-}
-
-/// Two scenarios: one passing; one with a failure (hostile output), a skip, a finally step and a
-/// failed clean-up.
-fn sample_events() -> Vec<Event> {
-    let hostile = format!(
-        "\u{1b}[31mERROR\u{1b}[0m pod log with NUL\u{0} and BEL\u{7} <tag> & \"quotes\"\n{}",
-        "x".repeat(200_000)
-    );
-    vec![
-        Event::RunStarted {
-            run_id: "20261122-000000-abcd".into(),
-            provider: "kind".into(),
-            cluster_version: "v1.33.1".into(),
-            scenarios: 2,
-            reran: None,
-        },
-        Event::ScenarioStarted {
-            scenario: "good".into(),
-            file: "scenarios/good.yaml".into(),
-            namespace: "h-good-abcd".into(),
-        },
-        finished(
-            "good",
-            info(0, "apply", Phase::Main),
-            Outcome::Passed,
-            "applied",
-            vec![],
-        ),
-        finished(
-            "good",
-            info(1, "check", Phase::Main),
-            Outcome::Passed,
-            "",
-            vec![],
-        ),
-        Event::ScenarioFinished {
-            scenario: "good".into(),
-            passed: true,
-            duration: Duration::from_secs(3),
-        },
-        Event::ScenarioStarted {
-            scenario: "bad".into(),
-            file: "scenarios/bad.yaml".into(),
-            namespace: "h-bad-abcd".into(),
-        },
-        finished(
-            "bad",
-            info(0, "apply", Phase::Main),
-            Outcome::Passed,
-            "",
-            vec![],
-        ),
-        finished(
-            "bad",
-            info(1, "ring", Phase::Main),
-            Outcome::Failed {
-                message: "cassandra-2 sees 3 UN nodes, expected 4\u{1b}[0m".into(),
-            },
-            &hostile,
-            vec![Evidence {
-                kind: crate::cluster::EvidenceKind::Log,
-                title: "pod cassandra-2 log (previous)".into(),
-                body: "boom\u{1b}[1m".into(),
-            }],
-        ),
-        finished(
-            "bad",
-            info(2, "after", Phase::Main),
-            Outcome::Skipped {
-                reason: "step `ring` failed".into(),
-            },
-            "",
-            vec![],
-        ),
-        finished(
-            "bad",
-            info(0, "teardown", Phase::Finally),
-            Outcome::TimedOut {
-                message: "took too long".into(),
-            },
-            "",
-            vec![],
-        ),
-        Event::CleanupFinished {
-            scenario: "bad".into(),
-            item: "namespace h-bad-abcd".into(),
-            outcome: crate::report::events::CleanupOutcome::Failed {
-                message: "timed out".into(),
-            },
-        },
-        Event::ScenarioFinished {
-            scenario: "bad".into(),
-            passed: false,
-            duration: Duration::from_secs(7),
-        },
-        Event::RunFinished {
-            duration: Duration::from_secs(10),
-            passed: 1,
-            failed: 1,
-        },
-    ]
-}
-
-fn render(events: &[Event]) -> String {
-    let mut r = JunitReporter::new("unused.xml".into());
-    for e in events {
-        r.event(e);
-    }
-    r.render()
-}
 
 fn schema() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/junit/jenkins-xunit-junit-10.xsd")
@@ -155,20 +18,50 @@ fn tool(cmd: &mut Command, what: &str) -> std::process::Output {
     })
 }
 
+/// The python the test dependencies were installed into (`target/test-python`), else python3.
+fn python() -> std::path::PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-python/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
+fn written() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junit.xml");
+    std::fs::write(&path, render(&sample::run())).unwrap();
+    (dir, path)
+}
+
 #[test]
-fn report_has_the_expected_shape_and_bounded_clean_output() {
-    let xml = render(&sample_events());
+fn cases_are_named_by_step_id_and_failures_carry_their_reason_bounded_and_clean() {
+    let xml = render(&sample::run());
     assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}') && !xml.contains('\u{7}'));
     assert!(
-        xml.len() < 2 * MAX_OUTPUT_CHARS + 20_000,
+        xml.len() < 3 * MAX_OUTPUT_CHARS + 40_000,
         "output not bounded: {} bytes",
         xml.len()
     );
-    assert!(xml.contains(r#"classname="bad""#) && xml.contains(r#"name="02 ring""#));
+    for name in [
+        r#"name="nothing-acknowledged-lost""#,
+        r#"name="status-after-rejoin""#,
+        r#"name="dump""#,
+        r#"name="guard no-restarts""#,
+        r#"name="clean-up""#,
+    ] {
+        assert!(xml.contains(name), "{name}");
+    }
+    assert!(!xml.contains(r#"name="03 "#), "no numbered names");
+    assert!(
+        xml.contains(r#"type="workload""#),
+        "the verifier is the failure's type"
+    );
     assert!(xml.contains(r#"<property name="provider" value="kind"/>"#));
-    assert!(xml.contains(r#"<property name="run_id" value="20261122-000000-abcd"/>"#));
+    assert!(xml.contains(r#"<property name="reran" value="20261122-0300-ffff"/>"#));
     assert!(xml.contains("characters cut"));
-    assert!(xml.contains("===== pod cassandra-2 log (previous) ====="));
+    assert!(xml.contains("===== pod galera-ss-1/mariadb log (previous) ====="));
     assert!(
         !xml[..xml.find("<testsuite ").unwrap()].contains("skipped="),
         "testsuites must not carry `skipped`"
@@ -177,9 +70,7 @@ fn report_has_the_expected_shape_and_bounded_clean_output() {
 
 #[test]
 fn report_validates_against_the_jenkins_xunit_schema() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("junit.xml");
-    std::fs::write(&path, render(&sample_events())).unwrap();
+    let (_dir, path) = written();
     let out = tool(
         Command::new("xmllint")
             .arg("--noout")
@@ -195,21 +86,26 @@ fn report_validates_against_the_jenkins_xunit_schema() {
     );
 }
 
+// What GitLab shows for a failed test is the text of its `<failure>` element; junitparser reads
+// it the same way. Every failure has its reason there, and the counts are right.
 #[test]
-fn junitparser_reads_the_right_counts() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("junit.xml");
-    std::fs::write(&path, render(&sample_events())).unwrap();
+fn junitparser_reads_the_counts_and_the_failure_text_gitlab_shows() {
+    let (_dir, path) = written();
     let script = r#"
 import sys
-from junitparser import JUnitXml
+from junitparser import JUnitXml, Failure, Error
 xml = JUnitXml.fromfile(sys.argv[1])
 for s in xml:
-    print(s.name, s.tests, s.failures, s.errors, s.skipped, round(s.time, 3))
+    print("SUITE", s.name, s.tests, s.failures, s.errors, s.skipped, round(s.time, 3))
+    for case in s:
+        for r in case.result:
+            if isinstance(r, (Failure, Error)):
+                text = (r.text or "").strip().splitlines()
+                print("CASE", case.name, "|", r.type, "|", text[0] if text else "<empty>")
 "#;
     let out = tool(
-        Command::new("python3").arg("-c").arg(script).arg(&path),
-        "python3 with junitparser",
+        Command::new(python()).arg("-c").arg(script).arg(&path),
+        "python with junitparser",
     );
     assert!(
         out.status.success(),
@@ -217,7 +113,53 @@ for s in xml:
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<&str> = text.lines().collect();
-    // good: 2 tests. bad: apply, ring (failure), after (skipped), finally teardown (failure), cleanup (error).
-    assert_eq!(lines, ["good 2 0 0 0 3.0", "bad 5 2 1 1 7.0"], "{text}");
+    let suites: Vec<&str> = text.lines().filter(|l| l.starts_with("SUITE")).collect();
+    // node-loss: 9 steps and guards (4 failures: the lost writes, the optional probe, the timeout,
+    // the cancelled finally step, and the guard = 5), the skipped step, and the clean-up (error).
+    assert_eq!(
+        suites,
+        [
+            "SUITE memcached-pool 2 0 0 0 3.0",
+            "SUITE galera-node-loss 10 5 1 1 90.0"
+        ],
+        "{text}"
+    );
+    for want in [
+        "CASE nothing-acknowledged-lost | workload | FAIL nothing-acknowledged-lost (workload): galera-ss-1: 3 acknowledged write(s) lost",
+        "CASE back-to-three | wait | TIMEOUT back-to-three: step `back-to-three` did not finish within 5m: last seen: 2/3 ready",
+        "CASE guard no-restarts | no_restarts | FAIL no-restarts: guard `no-restarts` violated 1 time(s)",
+        "CASE clean-up | cleanup | namespace h-galera-node-loss-abcd: timed out after 3m",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(want)), "{want}\n{text}");
+    }
+    assert!(!text.contains("<empty>"), "a failure without text: {text}");
+}
+
+// junit2html renders the failure's reason and the evidence paths.
+#[test]
+fn junit2html_shows_why_a_step_failed() {
+    let (dir, path) = written();
+    let html = dir.path().join("junit.html");
+    let out = tool(
+        Command::new(python())
+            .args(["-m", "junit2htmlreport"])
+            .arg(&path)
+            .arg(&html),
+        "python with junit2html",
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("3 acknowledged write(s) lost"),
+        "reason missing"
+    );
+    assert!(
+        page.contains("evidence/galera-node-loss/03-nothing-acknowledged-lost/events.txt"),
+        "evidence path missing"
+    );
 }
