@@ -4,8 +4,8 @@
 #     read the JUnit) in target/test-python,
 #   - debootstrap and a running Docker engine (the real-server rig),
 #   - cargo-nextest,
-#   - the local rig image harness-rig:bookworm-2 (MariaDB+Galera, etcd, memcached, twemproxy),
-#     built from Debian packages without any container registry.
+#   - the local rig image harness-rig:3 (MariaDB+Galera, etcd, memcached, twemproxy, busybox, a DNS server),
+#     built from the distribution archive apt uses (Debian or Ubuntu) without any container registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -9,7 +9,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 async fn memcached(network: &str, name: &str) -> (ContainerAsync<GenericImage>, String) {
-    let c = GenericImage::new("harness-rig", "bookworm-2")
+    let c = GenericImage::new(harness_testkit::rig::IMAGE, harness_testkit::rig::TAG)
         .with_wait_for(WaitFor::message_on_stderr("server listening"))
         .with_cmd([
             "memcached",
@@ -27,7 +27,7 @@ async fn memcached(network: &str, name: &str) -> (ContainerAsync<GenericImage>, 
         .with_container_name(name)
         .start()
         .await
-        .expect("start memcached from harness-rig:bookworm-2 (run scripts/install-test-deps.sh)");
+        .expect("start memcached from the rig image (run scripts/install-test-deps.sh)");
     let ip = c.get_bridge_ip_address().await.expect("ip");
     (c, format!("{ip}:11211"))
 }

@@ -453,7 +453,12 @@ async fn answer(
                         .filter(|(k, _)| k == "command")
                         .map(|(_, v)| v.clone())
                         .collect();
-                    serve_exec(ws, (pod.commands)(&command)).await;
+                    serve_exec(
+                        ws,
+                        (pod.commands)(&command),
+                        protocol == "v5.channel.k8s.io",
+                    )
+                    .await;
                 } else {
                     let port: Option<u16> = pairs
                         .iter()
@@ -500,22 +505,51 @@ fn exit_status(code: i32) -> serde_json::Value {
     }
 }
 
-async fn serve_exec(mut ws: Ws, command: Command) {
+/// How long a command takes to start printing after the stream opened.
+const COMMAND_START: std::time::Duration = std::time::Duration::from_millis(30);
+
+/// Serves an exec as an API server does: the command starts a moment after the stream opened
+/// and prints as it runs, while the server reads what the client sends at the same time. On
+/// `v5` a client signals the end of stdin with a close frame for that channel; on `v4` it can
+/// only close the whole stream, which ends it at once: the rest of the output and the exit
+/// status are lost (a kubelet logs "use of closed network connection").
+async fn serve_exec(mut ws: Ws, command: Command, v5: bool) {
     match command {
         Command::Output {
             stdout,
             stderr,
             exit,
         } => {
-            for (channel, text) in [(1, stdout), (2, stderr)] {
+            let mut frames: std::collections::VecDeque<Message> = [(1, stdout), (2, stderr)]
+                .into_iter()
                 // Several frames per stream, as a kubelet sends them.
-                for chunk in text.as_bytes().chunks(64) {
-                    let _ = ws.send(frame(channel, chunk)).await;
+                .flat_map(|(channel, text)| {
+                    text.as_bytes()
+                        .chunks(64)
+                        .map(|c| frame(channel, c))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            frames.push_back(frame(3, exit_status(exit).to_string().as_bytes()));
+            let mut next = tokio::time::Instant::now() + COMMAND_START;
+            loop {
+                tokio::select! {
+                    message = ws.next() => match message {
+                        // v5: stdin ended; this command does not read it.
+                        Some(Ok(Message::Binary(data))) if v5 && data[..] == [CLOSE, 0] => {}
+                        Some(Ok(Message::Binary(_) | Message::Ping(_) | Message::Pong(_))) => {}
+                        // A close ends the stream at once.
+                        _ => return,
+                    },
+                    _ = tokio::time::sleep_until(next) => {
+                        let Some(f) = frames.pop_front() else { break };
+                        if ws.send(f).await.is_err() {
+                            return;
+                        }
+                        next = tokio::time::Instant::now();
+                    }
                 }
             }
-            let _ = ws
-                .send(frame(3, exit_status(exit).to_string().as_bytes()))
-                .await;
         }
         Command::Pipe(to) => {
             let Ok(tcp) = TcpStream::connect(to).await else {

@@ -12,7 +12,7 @@ use testcontainers::runners::AsyncRunner;
 use testcontainers::{ContainerAsync, GenericImage, ImageExt};
 
 pub const IMAGE: &str = "harness-rig";
-pub const TAG: &str = "bookworm-2";
+pub const TAG: &str = "3";
 
 pub struct Node {
     pub name: String,
@@ -540,4 +540,65 @@ pub async fn exec(node: &Node, command: &[&str]) -> String {
         String::from_utf8_lossy(&out),
         String::from_utf8_lossy(&err)
     )
+}
+
+/// Runs a command in a node; its exit code, and its stdout and stderr together (through the
+/// docker CLI, so the future is `Send` and can run inside a verifier's async trait).
+pub async fn exec_status(node: &Node, command: &[&str]) -> (i64, String) {
+    let out = tokio::process::Command::new("docker")
+        .arg("exec")
+        .arg(node.container.id())
+        .args(command)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("docker exec {command:?} in {}: {e}", node.name));
+    (
+        i64::from(out.status.code().unwrap_or(-1)),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A DNS server (dnsmasq) on `net` answering only `records` (name, IPv4 address; a name given
+/// twice has two addresses) and refusing the rest, like a cluster's DNS for its own zone.
+pub async fn dns_server(net: &str, name: &str, records: &[(&str, &str)]) -> Node {
+    let hosts: String = records
+        .iter()
+        .map(|(n, ip)| format!("{ip} {n}\n"))
+        .collect();
+    script_node(
+        net,
+        name,
+        &[("/etc/rig-hosts", hosts.as_str())],
+        &[],
+        "sh -c 'echo dns-ready >&2; exec dnsmasq --no-daemon --no-resolv --no-hosts --addn-hosts=/etc/rig-hosts --user=root --listen-address=0.0.0.0 --bind-interfaces --log-facility=-'",
+        WaitFor::message_on_stderr("dns-ready"),
+    )
+    .await
+}
+
+/// A client "pod" on `net` whose resolver asks `dns` with a Kubernetes pod's search list
+/// (`<namespace>.svc.cluster.local svc.cluster.local cluster.local`, `ndots:5`). `/bb` holds
+/// busybox's applets only: a command run with `PATH=/bb` sees what a busybox image has.
+pub async fn dns_client(net: &str, name: &str, dns: &Node, namespace: &str) -> Node {
+    let ip = dns.ip().await;
+    let setup = format!(
+        "printf 'nameserver {ip}\\nsearch {namespace}.svc.cluster.local svc.cluster.local cluster.local\\noptions ndots:5\\n' > /etc/resolv.conf\n\
+         mkdir -p /bb\n\
+         for a in sh nslookup sed head cat echo; do ln -sf /bin/busybox /bb/$a; done\n\
+         echo client-ready >&2\n\
+         exec sleep infinity\n"
+    );
+    script_node(
+        net,
+        name,
+        &[("/tmp/rig-client.sh", setup.as_str())],
+        &[],
+        "sh /tmp/rig-client.sh",
+        WaitFor::message_on_stderr("client-ready"),
+    )
+    .await
 }

@@ -247,6 +247,14 @@ async fn run_prepared(
                 return EXIT_USAGE;
             }
         };
+    match server_supported(&version) {
+        Err(problem) => {
+            eprintln!("error: {problem}");
+            return EXIT_USAGE;
+        }
+        Ok(Some(warning)) => eprintln!("warning: {warning}"),
+        Ok(None) => {}
+    }
     if let Some(problem) = plans.iter().find_map(|p| version_mismatch(p, &version)) {
         eprintln!("error: {problem}");
         return EXIT_USAGE;
@@ -264,6 +272,29 @@ async fn run_prepared(
         );
     }
     code
+}
+
+/// Whether the harness runs against a server of `version`: `Err` for one older than it
+/// supports (nothing runs), a warning for one newer than it knows.
+pub fn server_supported(version: &str) -> Result<Option<String>, String> {
+    use crate::k8s::bridge::{NEWEST_KNOWN, OLDEST_SUPPORTED, minor_version};
+    let range = format!(
+        "{}.{} to {}.{}",
+        OLDEST_SUPPORTED.0, OLDEST_SUPPORTED.1, NEWEST_KNOWN.0, NEWEST_KNOWN.1
+    );
+    match minor_version(version) {
+        None => Err(format!(
+            "the API server reports version `{}`, which is not a Kubernetes version; the harness supports Kubernetes {range}",
+            crate::diag::visible(version)
+        )),
+        Some(v) if v < OLDEST_SUPPORTED => Err(format!(
+            "the API server is Kubernetes {version}, older than the oldest the harness supports ({range})"
+        )),
+        Some(v) if v > NEWEST_KNOWN => Ok(Some(format!(
+            "the API server is Kubernetes {version}, newer than the newest the harness knows ({range}); it uses only stable APIs, so it runs"
+        ))),
+        Some(_) => Ok(None),
+    }
 }
 
 /// A scenario's Kubernetes version range against the server's `vMAJOR.MINOR.PATCH`.
@@ -392,4 +423,23 @@ fn cancel_on_signal(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
         let _ = tokio::signal::ctrl_c().await;
         cancel.cancel();
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure): the supported range, said before anything runs.
+    #[test]
+    fn servers_older_than_1_24_are_refused_and_newer_ones_warned_about() {
+        assert_eq!(server_supported("v1.24.17"), Ok(None));
+        assert_eq!(server_supported("v1.33.1+k3s1"), Ok(None));
+        let old = server_supported("v1.23.4").unwrap_err();
+        assert!(
+            old.contains("v1.23.4") && old.contains("1.24 to 1.34"),
+            "{old}"
+        );
+        assert!(server_supported("v1.40.0").unwrap().is_some());
+        assert!(server_supported("weird").is_err());
+    }
 }

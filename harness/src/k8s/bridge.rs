@@ -52,14 +52,54 @@ async fn read_bounded(r: Option<impl AsyncRead + Unpin>, into: &mut Captured) {
 /// reach EOF, and waiting for it would hang the step.
 const DRAIN_AFTER_END: Duration = Duration::from_millis(500);
 
+/// The Kubernetes versions the harness runs against: from 1.24 (the oldest minor users still
+/// run, and kind still ships node images for) to the newest it knows. Newer servers keep the
+/// stable APIs it uses and are run with a warning; older ones are refused before anything runs.
+pub const OLDEST_SUPPORTED: (u32, u32) = (1, 24);
+pub const NEWEST_KNOWN: (u32, u32) = (1, 34);
+
+/// `(major, minor)` of a server version (`v1.29.4`, `v1.30.0-gke.1`).
+pub fn minor_version(server: &str) -> Option<(u32, u32)> {
+    let mut parts = server.trim_start_matches('v').split(['.', '-', '+']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts
+        .next()?
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .parse()
+        .ok()?;
+    Some((major, minor))
+}
+
+/// The exec protocol a server speaks: `v5.channel.k8s.io` (it can pass on the end of stdin)
+/// since 1.30, `v4.channel.k8s.io` before, which kube negotiates by offering both.
+pub fn exec_protocol(server: &str) -> &'static str {
+    match minor_version(server) {
+        Some(v) if v < (1, 30) => "v4.channel.k8s.io",
+        _ => "v5.channel.k8s.io",
+    }
+}
+
+/// Runs `command` in `pod`: its stdout, stderr and exit status, read to their end. Without
+/// stdin, nothing is closed before the status arrives: on `v4.channel.k8s.io` (servers before
+/// 1.30) a client can only signal the end of stdin by closing the whole stream, which would
+/// cut the command's output and status off. With stdin, the command needs the end of its
+/// input, which only `v5` carries: on an older server the exec is refused before it runs.
 pub async fn exec(
     client: &Client,
+    server: &str,
     ns: &str,
     pod: &str,
     container: Option<&str>,
     command: &[String],
     stdin: Option<&str>,
 ) -> Result<ExecOutput, ClusterError> {
+    let protocol = exec_protocol(server);
+    let on = format!("Kubernetes {server}, {protocol}");
+    if stdin.is_some() && protocol != "v5.channel.k8s.io" {
+        return Err(ClusterError::Api(format!(
+            "exec in {pod} with stdin: the command needs the end of its input, which API servers pass on only since Kubernetes 1.30 (v5.channel.k8s.io); this one is {server} ({protocol}), where the client can only close the whole stream: give the input another way (a file from a ConfigMap, or `sh -c` with the text in the command)"
+        )));
+    }
     let api: Api<Pod> = Api::namespaced(client.clone(), ns);
     let mut params = AttachParams::default()
         .stdout(true)
@@ -71,17 +111,20 @@ pub async fn exec(
     let mut process = api
         .exec(pod, command.to_vec(), &params)
         .await
-        .map_err(|e| api_error(&format!("exec in {pod}"), e))?;
+        .map_err(|e| api_error(&format!("exec in {pod} ({on})"), e))?;
     if let (Some(input), Some(mut w)) = (stdin, process.stdin()) {
         let _ = w.write_all(input.as_bytes()).await;
+        // v5: a close signal for stdin alone; the output and the status still come.
         let _ = w.shutdown().await;
     }
     let (stdout, stderr) = (process.stdout(), process.stderr());
     let status = process.take_status();
     let (mut out, mut err) = (Captured::default(), Captured::default());
-    {
-        // Keep reading while the stream runs (a full buffer would stall it), and stop shortly
-        // after it ends.
+    let status = {
+        // Keep reading while the stream runs (a full buffer would stall it). The status ends
+        // the stream: kube sends it, then closes the output streams. A stream that ends
+        // without one (or an abrupt end, after which kube leaves the output streams open)
+        // resolves the status to nothing; reading then stops shortly after.
         let reading = async {
             tokio::join!(
                 read_bounded(stdout, &mut out),
@@ -89,35 +132,33 @@ pub async fn exec(
             )
         };
         tokio::pin!(reading);
-        let ended = process.join();
-        tokio::select! {
-            _ = &mut reading => {}
-            _ = ended => {
-                let _ = tokio::time::timeout(DRAIN_AFTER_END, &mut reading).await;
+        let status = async {
+            match status {
+                Some(s) => s.await,
+                None => None,
             }
+        };
+        tokio::pin!(status);
+        tokio::select! {
+            s = &mut status => {
+                let _ = tokio::time::timeout(DRAIN_AFTER_END, &mut reading).await;
+                s
+            }
+            _ = &mut reading => tokio::time::timeout(DRAIN_AFTER_END, &mut status)
+                .await
+                .ok()
+                .flatten(),
         }
-    }
-    let status = match status {
-        Some(s) => tokio::time::timeout(DRAIN_AFTER_END, s)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
     };
+    // The stream is over: nothing is cut off by closing it now.
+    let _ = tokio::time::timeout(DRAIN_AFTER_END, process.join()).await;
     let exit_code = match status {
         Some(s) => exec_status::exit_code(&s)
-            .map_err(|e| ClusterError::Api(format!("exec in {pod}: {e}")))?,
-        None if stdin.is_some() => {
-            return Err(ClusterError::Api(format!(
-                "exec in {pod}: the stream ended without an exit status; API servers before \
-                 1.30 cannot pass on the end of stdin, so a command that reads it to the end \
-                 does not finish there (output so far: {})",
-                out.text().trim()
-            )));
-        }
+            .map_err(|e| ClusterError::Api(format!("exec in {pod} ({on}): {e}")))?,
         None => {
             return Err(ClusterError::Api(format!(
-                "exec in {pod}: the API server sent no exit status"
+                "exec in {pod} ({on}): the stream ended without an exit status (output so far: {})",
+                crate::diag::visible(out.text().trim())
             )));
         }
     };

@@ -176,7 +176,16 @@ impl Cluster for KubeCluster {
         command: &[String],
         stdin: Option<&str>,
     ) -> Result<ExecOutput, ClusterError> {
-        bridge::exec(&self.client, namespace, pod, container, command, stdin).await
+        bridge::exec(
+            &self.client,
+            &self.version,
+            namespace,
+            pod,
+            container,
+            command,
+            stdin,
+        )
+        .await
     }
 
     async fn fault(

@@ -37,6 +37,14 @@ fn cluster(api: &FakeApi) -> KubeCluster {
     KubeCluster::new(api.client.clone(), "fake", "v1.33.0", "run1")
 }
 
+/// The cluster of an API server of `version` (`v1.24.17`: it speaks exec v4 only).
+fn cluster_at(api: &FakeApi, version: &str) -> KubeCluster {
+    if super::bridge::exec_protocol(version) == "v4.channel.k8s.io" {
+        api.speak_v4_only();
+    }
+    KubeCluster::new(api.client.clone(), "fake", version, "run1")
+}
+
 /// A TCP server that answers each read with `<tag>:<what it read>`.
 async fn tagged_echo(tag: &str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -85,6 +93,29 @@ async fn round_trip(to: &str, message: &str) -> String {
         .expect("an answer through the bridge")
         .unwrap();
     String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+// On v4 (API servers before 1.30) and v5 alike, an exec without stdin reads its output and
+// its status to the end: nothing is closed before the status arrives (on v4, closing stdin
+// closes the whole stream, and the fake API server, like a kubelet, then drops the output).
+#[tokio::test]
+async fn exec_without_stdin_gets_output_and_status_on_v4_and_v5() {
+    for version in ["v1.24.17", "v1.29.4", "v1.30.0", "v1.33.1"] {
+        let commands: Commands = Arc::new(|_: &[String]| Command::Output {
+            stdout: "UN  10.244.0.10\n".repeat(20),
+            stderr: "warning\n".into(),
+            exit: 2,
+        });
+        let api = FakeApi::start(vec![fake_pod("c-0", "10.244.0.10", "c", commands)]).await;
+        let cluster = cluster_at(&api, version);
+        let out = cluster
+            .exec(NS, "c-0", None, &["nodetool".into(), "status".into()], None)
+            .await
+            .unwrap_or_else(|e| panic!("{version}: {e}"));
+        assert_eq!(out.exit_code, 2, "{version}");
+        assert_eq!(out.stdout, "UN  10.244.0.10\n".repeat(20), "{version}");
+        assert_eq!(out.stderr, "warning\n", "{version}");
+    }
 }
 
 #[tokio::test]
@@ -189,16 +220,24 @@ async fn exec_with_stdin_closes_it_and_gets_the_whole_output_and_status() {
 }
 
 #[tokio::test]
-async fn exec_with_stdin_on_an_api_server_before_1_30_fails_saying_why() {
+async fn exec_with_stdin_on_an_api_server_before_1_30_is_refused_before_it_runs() {
     let api = api_with_piping_pod("tool", "cat").await;
-    api.speak_v4_only();
-    // kube can only close the whole v4 stream at the end of stdin; its output streams then
-    // never reach EOF, and the exec must not wait for them.
-    let err = cat_seed_rows(&api).await.unwrap_err().to_string();
+    let cluster = cluster_at(&api, "v1.29.4");
+    // A command that reads its stdin to the end needs that end, which a v4 client can only
+    // signal by closing the whole stream: refused, saying why, before anything runs.
+    let err = cluster
+        .exec(NS, "tool-0", None, &["cat".to_string()], Some("seed rows"))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(
-        err.contains("the stream ended without an exit status; API servers before 1.30")
-            && err.contains("(output so far: cat:seed rows)"),
+        err.contains("only since Kubernetes 1.30 (v5.channel.k8s.io); this one is v1.29.4 (v4.channel.k8s.io)"),
         "{err}"
+    );
+    assert!(
+        !api.requests().iter().any(|r| r.contains("/exec?")),
+        "nothing ran: {:?}",
+        api.requests()
     );
 }
 

@@ -90,9 +90,19 @@ fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-/// Resolves `name` in `pod`: `getent ahostsv4` where there is one, else `nslookup`.
-const RESOLVE: &str =
-    "if command -v getent >/dev/null 2>&1; then getent ahostsv4 \"$1\"; else nslookup \"$1\"; fi";
+/// Resolves `name` in a pod, fully qualified: the pod's own first search domain
+/// (`<namespace>.svc.<cluster domain>` in a Kubernetes pod) is appended, with the final dot, so
+/// every resolver asks the same question: busybox's `nslookup` applies the search list only to
+/// names without a dot, and `mc-0.mycache` would otherwise be asked as it stands and not found.
+/// `getent ahostsv4` where there is one (glibc), else `nslookup` (busybox).
+pub const RESOLVE: &str = r##"name="$1"
+domain=$(sed -n 's/^search[[:space:]][[:space:]]*\([^[:space:]]*\).*/\1/p' /etc/resolv.conf 2>/dev/null | head -n 1)
+case "$name" in
+  *.) fq="$name" ;;
+  *) if [ -n "$domain" ]; then fq="$name.$domain."; else fq="$name"; fi ;;
+esac
+echo "# resolving $fq"
+if command -v getent >/dev/null 2>&1; then getent ahostsv4 "$fq"; else nslookup "$fq"; fi"##;
 
 pub async fn check(spec: &DnsServiceSpec, shell: &dyn PodShell) -> Verdict {
     let mut evidence = vec![];
@@ -138,8 +148,7 @@ pub async fn check(spec: &DnsServiceSpec, shell: &dyn PodShell) -> Verdict {
     let want: BTreeSet<String> = ready.iter().filter_map(|p| p.ip.clone()).collect();
     let (name, got, raw) = resolve(spec.service.clone()).await;
     evidence.push(format!(
-        "{}: `{name}` from {}:\n{}",
-        "service",
+        "service: `{name}` from {}:\n{}",
         from.name,
         raw.trim_end()
     ));
@@ -369,5 +378,121 @@ mod tests {
             v.summary,
             "no ready pod matches `app=memcached`: nothing the Service could publish"
         );
+    }
+}
+
+#[cfg(test)]
+mod rig {
+    //! Layer 2 (real servers): a real DNS server (dnsmasq) answering a cluster's zone, asked by
+    //! real resolvers in rig containers: busybox's `nslookup` (as in busybox images) and
+    //! glibc's `getent`, each with a Kubernetes pod's `resolv.conf` (search list, ndots:5).
+    use super::*;
+    use harness_testkit::rig::{self, Node};
+
+    /// The rig container as the pod the check resolves from; `busybox`: only busybox's
+    /// applets on the PATH (no getent), as in a busybox image.
+    struct RigPods {
+        client: Node,
+        busybox: bool,
+        pods: Vec<PodRef>,
+    }
+
+    #[async_trait::async_trait]
+    impl PodShell for RigPods {
+        async fn pods(&self, selector: &str) -> Result<Vec<PodRef>, String> {
+            Ok(match selector {
+                "app=client" => vec![PodRef {
+                    name: "client-0".into(),
+                    ip: Some("10.1.0.99".into()),
+                    ready: true,
+                }],
+                _ => self.pods.clone(),
+            })
+        }
+        async fn run(
+            &self,
+            _: &str,
+            _: Option<&str>,
+            command: &[&str],
+        ) -> Result<(i32, String), String> {
+            let mut full: Vec<&str> = vec![];
+            if self.busybox {
+                full.extend(["env", "PATH=/bb"]);
+            }
+            full.extend_from_slice(command);
+            let (code, out) = rig::exec_status(&self.client, &full).await;
+            Ok((i32::try_from(code).unwrap_or(-1), out))
+        }
+    }
+
+    fn pod(name: &str, ip: &str) -> PodRef {
+        PodRef {
+            name: name.into(),
+            ip: Some(ip.into()),
+            ready: true,
+        }
+    }
+
+    fn spec() -> DnsServiceSpec {
+        DnsServiceSpec {
+            service: "mycache".into(),
+            pods: "app=mc".into(),
+            from: "app=client".into(),
+            container: None,
+        }
+    }
+
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn busybox_and_glibc_resolve_the_service_and_each_pod_and_a_missing_name_fails() {
+        let net = rig::unique("rig-dns");
+        let zone = "ns1.svc.cluster.local";
+        let dns = rig::dns_server(
+            &net,
+            &format!("{net}-dns"),
+            &[
+                (&format!("mycache.{zone}"), "10.1.0.10"),
+                (&format!("mycache.{zone}"), "10.1.0.11"),
+                (&format!("mc-0.mycache.{zone}"), "10.1.0.10"),
+                (&format!("mc-1.mycache.{zone}"), "10.1.0.11"),
+            ],
+        )
+        .await;
+        let client = rig::dns_client(&net, &format!("{net}-client"), &dns, "ns1").await;
+        let two = vec![pod("mc-0", "10.1.0.10"), pod("mc-1", "10.1.0.11")];
+        let mut shell = RigPods {
+            client,
+            busybox: true,
+            pods: two.clone(),
+        };
+        // Busybox's nslookup, which applies the search list only to names without a dot.
+        let v = check(&spec(), &shell).await;
+        assert!(v.passed, "busybox: {} {:?}", v.summary, v.evidence);
+        assert!(
+            v.evidence
+                .iter()
+                .any(|e| e.contains(&format!("# resolving mycache.{zone}."))),
+            "{:?}",
+            v.evidence
+        );
+        // glibc's getent.
+        shell.busybox = false;
+        let v = check(&spec(), &shell).await;
+        assert!(v.passed, "glibc: {} {:?}", v.summary, v.evidence);
+        // A ready pod whose name does not resolve, with either resolver.
+        for busybox in [true, false] {
+            shell.busybox = busybox;
+            shell.pods = vec![two[0].clone(), two[1].clone(), pod("mc-2", "10.1.0.12")];
+            let v = check(&spec(), &shell).await;
+            assert!(!v.passed, "{busybox}: {:?}", v.evidence);
+            assert!(
+                v.summary
+                    .contains("`mc-2.mycache` resolves to nothing, expected 10.1.0.12")
+                    && v.summary
+                        .contains("does not publish the ready pod address(es) 10.1.0.12"),
+                "{busybox}: {}",
+                v.summary
+            );
+        }
     }
 }

@@ -1,0 +1,125 @@
+//! The workflows under `ci/` run what they say (layer 1: no cluster). The release gate's
+//! command is taken from `ci/release.yml` as written and run with its environment, the
+//! scenario tests in dry-run mode (each validates its scenario instead of creating a cluster):
+//! every scenario file must run as a test, and none may be filtered out or left ignored.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `run:` command and `env:` of the step named `step` in a workflow.
+fn step(workflow: &str, step: &str) -> (String, Vec<(String, String)>) {
+    let text = std::fs::read_to_string(root().join("ci").join(workflow)).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    for job in doc["jobs"].as_mapping().unwrap().values() {
+        for s in job["steps"].as_sequence().unwrap() {
+            if s["name"].as_str() == Some(step) {
+                let env = s["env"]
+                    .as_mapping()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.as_str().unwrap().to_string(),
+                                    v.as_str().unwrap_or_default().to_string(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                return (s["run"].as_str().unwrap().trim().to_string(), env);
+            }
+        }
+    }
+    panic!("no step `{step}` in ci/{workflow}");
+}
+
+fn scenario_files() -> Vec<String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, base, out);
+            } else if p.extension().is_some_and(|x| x == "yaml") {
+                out.push(
+                    p.strip_prefix(base)
+                        .unwrap()
+                        .with_extension("")
+                        .display()
+                        .to_string(),
+                );
+            }
+        }
+    }
+    let base = root().join("scenarios");
+    let mut out = vec![];
+    walk(&base, &base, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn the_release_gate_runs_every_scenario_test() {
+    let (command, env) = step("release.yml", "scenario tests on kind");
+    assert!(command.starts_with("cargo nextest run"), "{command}");
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&command)
+        .current_dir(root())
+        .env("HARNESS_SCENARIO_DRY_RUN", "1")
+        .env_remove("HARNESS_CONTEXT");
+    // The outer nextest's own settings must not leak into the inner run.
+    for (k, _) in std::env::vars() {
+        if k.starts_with("NEXTEST") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in &env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run the release gate's command");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{command}\n{stdout}\n{stderr}");
+    let scenarios = scenario_files();
+    assert!(scenarios.len() >= 8, "{scenarios:?}");
+    for name in &scenarios {
+        assert!(
+            stderr.contains(&format!("harness::scenarios {name}")),
+            "{name} did not run:\n{stderr}"
+        );
+    }
+    assert!(
+        stderr.contains(&format!(
+            "{} tests run: {} passed",
+            scenarios.len(),
+            scenarios.len()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn without_a_cluster_the_scenario_tests_say_why() {
+    let out = Command::new("cargo")
+        .args(["nextest", "run", "--profile", "cluster", "--no-fail-fast"])
+        .current_dir(root())
+        .env_remove("HARNESS_PROVIDER")
+        .env_remove("HARNESS_CONTEXT")
+        .env_remove("HARNESS_SCENARIO_DRY_RUN")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success());
+    assert!(
+        all.contains("the scenario tests need a Kubernetes cluster: set HARNESS_PROVIDER=kind"),
+        "{all}"
+    );
+}
