@@ -109,6 +109,7 @@ fn endpoints(servers: Vec<Server>) -> Vec<Endpoint> {
             port: s.port,
             advertised: s.advertised,
             node: None,
+            via: None,
         })
         .collect()
 }

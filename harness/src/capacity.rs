@@ -197,6 +197,57 @@ pub fn demand(manifests: &[&Manifest], scaled: &[(String, String, u32)]) -> Dema
     d
 }
 
+/// The longest a probe of the scenario's pods may take to fail from its container's start:
+/// `initialDelaySeconds + failureThreshold × periodSeconds + timeoutSeconds` (Kubernetes'
+/// defaults 0, 3, 10 and 1), over every liveness, readiness and startup probe of every
+/// container; with what it is, for the plan. Guards keep watching that long after the last
+/// step that starts pods, so a probe on the wrong port has time to fail while they watch.
+pub fn probe_window(manifests: &[&Manifest]) -> Option<(std::time::Duration, String)> {
+    let mut longest: Option<(u64, String)> = None;
+    for m in manifests {
+        let spec = match m.kind() {
+            "Pod" => m.object.pointer("/spec"),
+            _ => m.object.pointer("/spec/template/spec"),
+        };
+        let Some(spec) = spec else { continue };
+        let containers = ["initContainers", "containers"]
+            .iter()
+            .filter_map(|k| spec.get(*k).and_then(Value::as_array))
+            .flatten();
+        for c in containers {
+            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                let Some(p) = c.get(probe) else { continue };
+                let get = |k: &str, default: u64| {
+                    p.get(k)
+                        .and_then(Value::as_u64)
+                        .unwrap_or(default)
+                        .min(3600)
+                };
+                let (delay, threshold, period, timeout) = (
+                    get("initialDelaySeconds", 0),
+                    get("failureThreshold", 3),
+                    get("periodSeconds", 10),
+                    get("timeoutSeconds", 1),
+                );
+                let secs = delay + threshold * period + timeout;
+                if longest.as_ref().is_none_or(|(l, _)| secs > *l) {
+                    longest = Some((
+                        secs,
+                        format!(
+                            "{} of {}/{} container {}: {delay}s + {threshold} × {period}s + {timeout}s",
+                            probe.trim_end_matches("Probe"),
+                            m.kind(),
+                            m.name(),
+                            c.get("name").and_then(Value::as_str).unwrap_or("?")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    longest.map(|(s, what)| (std::time::Duration::from_secs(s), what))
+}
+
 /// `Ok` when the schedulable nodes' free capacity holds the demand; otherwise the shortfall,
 /// with what the scenario asks and what each node has free.
 pub fn fits(demand: &Demand, nodes: &[NodeInfo]) -> Result<(), String> {

@@ -340,6 +340,7 @@ mod tests {
             port,
             advertised: None,
             node: None,
+            via: None,
         }
     }
 

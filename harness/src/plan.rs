@@ -40,6 +40,11 @@ pub struct ScenarioPlan {
     pub demand: crate::capacity::Demand,
     /// The container images its manifests name (preloaded into kind or Minikube).
     pub images: Vec<String>,
+    /// How long guards keep watching after the last step that starts pods: the time the
+    /// slowest probe of the scenario's pods needs to fail, with which probe it is.
+    #[serde(serialize_with = "crate::check::opt_duration_text")]
+    pub probe_window: Option<Duration>,
+    pub probe_window_reason: Option<String>,
     /// Run option (`--skip-undersized`): a cluster with fewer schedulable nodes than
     /// `cluster.workers` skips the scenario instead of failing it.
     pub skip_if_undersized: bool,
@@ -82,6 +87,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
             .collect()
     };
     let applied = applied(scenario);
+    let probe = crate::capacity::probe_window(&applied);
     ScenarioPlan {
         name: scenario.name.clone(),
         file: scenario.file.clone(),
@@ -97,6 +103,8 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         guards: scenario.guards.clone(),
         demand: demand_of(scenario, &applied),
         images: crate::capacity::images(&applied),
+        probe_window: probe.as_ref().map(|(d, _)| *d),
+        probe_window_reason: probe.map(|(_, why)| why),
         skip_if_undersized: false,
         secrets: scenario
             .values
@@ -231,7 +239,14 @@ impl ScenarioPlan {
         if !self.guards.is_empty() {
             let _ = writeln!(
                 out,
-                "  guards (watched from their step to the end of the main steps):"
+                "  guards (watched from their step to the end of the main steps{}):",
+                match (&self.probe_window, &self.probe_window_reason) {
+                    (Some(w), Some(why)) => format!(
+                        ", and at least {} after the last step that starts or waits for pods, the time the slowest probe needs to fail ({why})",
+                        humantime::format_duration(*w)
+                    ),
+                    _ => String::new(),
+                }
             );
             for g in &self.guards {
                 let from = self.steps.get(g.from).map_or("-", |s| s.id.as_str());

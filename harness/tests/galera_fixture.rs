@@ -44,6 +44,7 @@ mod rig {
             port: s.port,
             advertised: s.advertised,
             node: None,
+            via: None,
         }
     }
 
@@ -234,6 +235,67 @@ mod rig {
                 .await
                 .contains(&format!("deregistered {ip}"))
         );
+    }
+
+    // Layer 2 (real etcd 3.4, the fixture's discover.sh): a joiner's peers are the addresses
+    // whose `ipaddress` key is alive. An address whose key expired keeps its directory in etcd;
+    // listing directories would make a joiner dial a dead peer.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn discovery_lists_only_peers_whose_registration_is_alive() {
+        let scripts = scripts();
+        let (etcd_nodes, _members) = rig::etcd(1).await;
+        let net = etcd_network(&etcd_nodes[0]);
+        let service = format!("{}:2379", etcd_nodes[0].name);
+        let put = |ip: &str, ttl: u32| {
+            format!(
+                "curl -fsS -XPUT http://{service}/v2/keys/galera/fixture/{ip}/ipaddress -d value={ip} -d ttl={ttl} >/dev/null"
+            )
+        };
+        // 10.9.0.1 alive, 10.9.0.2 expired (its directory stays), and the joiner's own address.
+        let setup = format!(
+            "set -e\n{}\n{}\n{}\nsleep 3\necho setup-done >&2\nsleep 600\n",
+            put("10.9.0.1", 120),
+            put("10.9.0.2", 1),
+            put("$(hostname -i)", 120),
+        );
+        let joiner = rig::script_node(
+            &net,
+            &format!("{net}-joiner"),
+            &[
+                ("/discovery/discover.sh", scripts["discover.sh"].as_str()),
+                ("/setup.sh", setup.as_str()),
+            ],
+            &[
+                ("DISCOVERY_SERVICE", service.as_str()),
+                ("CLUSTER_NAME", "fixture"),
+            ],
+            "sh /setup.sh",
+            WaitFor::message_on_stderr("setup-done"),
+        )
+        .await;
+        // The expired address's directory is still listed.
+        let listing = rig::exec(
+            &joiner,
+            &[
+                "sh",
+                "-c",
+                &format!("curl -fsS http://{service}/v2/keys/galera/fixture"),
+            ],
+        )
+        .await;
+        assert!(listing.contains("/galera/fixture/10.9.0.2"), "{listing}");
+        let (status, out) = rig::exec_status(
+            &joiner,
+            &[
+                "sh",
+                "-c",
+                "mkdir -p /shared && env POD_IP=$(hostname -i) sh /discovery/discover.sh && cat /shared/cluster-address",
+            ],
+        )
+        .await;
+        assert_eq!(status, 0, "{out}");
+        assert_eq!(out.lines().last(), Some("gcomm://10.9.0.1"), "{out}");
     }
 
     /// The Docker network an etcd node of the rig is on (named after its container).

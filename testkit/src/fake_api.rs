@@ -245,7 +245,7 @@ fn pod_json(ns: &str, p: &FakePod) -> serde_json::Value {
     json!({
         "metadata": {"name": p.name, "namespace": ns, "labels": p.labels, "uid": format!("uid-{}-{}", p.name, p.generation)},
         "spec": {"nodeName": p.node, "initContainers": init_specs, "containers": [{"name": "main", "image": "fake"}]},
-        "status": {"phase": phase, "podIP": p.ip,
+        "status": {"phase": phase, "podIP": p.ip, "hostIP": node_ip(&p.node),
                    "conditions": [{"type": "Ready", "status": ready}],
                    "initContainerStatuses": init_statuses,
                    "containerStatuses": [{"name": "main", "image": "fake", "imageID": "", "restartCount": 0,
@@ -479,6 +479,14 @@ async fn answer(
         _ => not_found(&path),
     };
     Ok(response)
+}
+
+/// The address of a fake node (the pods on it report it as `status.hostIP`).
+pub fn node_ip(node: &str) -> String {
+    let n = node
+        .bytes()
+        .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b)));
+    format!("172.30.{}.{}", (n >> 8) % 250 + 1, n % 250 + 2)
 }
 
 /// The v5 signal that a channel reached EOF: `[255, channel]`.

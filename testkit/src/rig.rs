@@ -452,7 +452,11 @@ pub async fn script_node(
 ) -> Node {
     let mut script = String::from("set -e\n");
     for (path, text) in files {
-        let dir = path.rsplit_once('/').map_or(".", |(d, _)| d);
+        let dir = match path.rsplit_once('/') {
+            Some(("", _)) => "/",
+            Some((d, _)) => d,
+            None => ".",
+        };
         script.push_str(&format!(
             "mkdir -p {dir}\ncat > {path} <<'RIG_FILE_END'\n{text}\nRIG_FILE_END\n"
         ));

@@ -138,3 +138,42 @@ fn images_of_every_workload_and_init_container_once_each() {
         vec!["curlimages/curl:8.11.1", "mariadb:11.4.4", "busybox:1.36.1"]
     );
 }
+
+#[test]
+fn the_probe_window_is_the_slowest_probe_to_fail_with_kubernetes_defaults() {
+    let sts = manifest(json!({
+        "kind": "StatefulSet", "metadata": {"name": "db"},
+        "spec": {"template": {"spec": {"containers": [
+            {"name": "db",
+             "readinessProbe": {"exec": {"command": ["true"]}},
+             "livenessProbe": {"tcpSocket": {"port": 3306}, "initialDelaySeconds": 30,
+                               "periodSeconds": 5, "failureThreshold": 6, "timeoutSeconds": 2}}
+        ]}}}
+    }));
+    let (window, why) = probe_window(&[&sts]).unwrap();
+    // 30 + 6 × 5 + 2; the readiness probe with the defaults is 0 + 3 × 10 + 1 = 31.
+    assert_eq!(window, std::time::Duration::from_secs(62));
+    assert_eq!(
+        why,
+        "liveness of StatefulSet/db container db: 30s + 6 × 5s + 2s"
+    );
+    let pod = manifest(json!({
+        "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "startupProbe": {"exec": {"command": ["true"]}}}]}
+    }));
+    assert_eq!(
+        probe_window(&[&pod]).unwrap().0,
+        std::time::Duration::from_secs(31)
+    );
+    let none = manifest(json!({"kind": "ConfigMap", "metadata": {"name": "c"}}));
+    assert_eq!(probe_window(&[&none]), None);
+    // Absurd numbers are bounded, not overflowed.
+    let huge = manifest(json!({
+        "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "livenessProbe": {
+            "initialDelaySeconds": u64::MAX, "periodSeconds": u64::MAX, "failureThreshold": u64::MAX}}]}
+    }));
+    assert!(
+        probe_window(&[&huge]).unwrap().0 <= std::time::Duration::from_secs(4 * 3600 + 3600 * 3600)
+    );
+}

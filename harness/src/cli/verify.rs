@@ -121,6 +121,8 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
         guards: vec![],
         demand: Default::default(),
         images: vec![],
+        probe_window: None,
+        probe_window_reason: None,
         skip_if_undersized: false,
         secrets,
         values,

@@ -12,6 +12,35 @@ pub struct Endpoint {
     pub advertised: Option<String>,
     /// The Kubernetes node it runs on, when known (pods).
     pub node: Option<String>,
+    /// For a proxy reached from an application pod: what that pod dials, and where it is.
+    pub via: Option<Via>,
+}
+
+/// What an application pod dials to reach "its own node's" proxy (`$NODE_NAME`), and where
+/// the pod itself runs, so a check can tell a pod that dials another node's proxy.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Via {
+    pub pod: String,
+    /// The variable it dials and its value in the pod (`NODE_NAME`, `kind-worker2`).
+    pub variable: String,
+    pub value: String,
+    /// The addresses the value resolves to in the pod.
+    pub resolves_to: Vec<String>,
+    /// The pod's node's address (`status.hostIP`).
+    pub host_ip: Option<String>,
+}
+
+impl Via {
+    /// Whether the pod dials its own node: the variable holds the node's name or address, or
+    /// resolves to the node's address.
+    pub fn dials_own_node(&self, node: &str) -> bool {
+        self.value == node
+            || self.host_ip.as_deref() == Some(self.value.as_str())
+            || self
+                .host_ip
+                .as_ref()
+                .is_some_and(|ip| self.resolves_to.contains(ip))
+    }
 }
 
 impl Endpoint {
@@ -29,6 +58,7 @@ impl Endpoint {
             port,
             advertised: None,
             node: None,
+            via: None,
         })
     }
 
@@ -61,6 +91,7 @@ impl From<harness_testkit::Server> for Endpoint {
             port: s.port,
             advertised: s.advertised,
             node: None,
+            via: None,
         }
     }
 }

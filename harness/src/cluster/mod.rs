@@ -6,7 +6,8 @@
 mod endpoint;
 mod vocabulary;
 
-pub use endpoint::Endpoint;
+pub use endpoint::{Endpoint, Via};
+pub mod resolver;
 pub use vocabulary::*;
 
 use crate::manifest::Manifest;

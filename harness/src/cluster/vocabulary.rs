@@ -113,6 +113,8 @@ pub enum WaitCondition {
     },
     /// A named pod Ready, or `count` pods of a selector (all of them when `None`).
     PodReady { pods: Selection, count: Option<u32> },
+    /// A named pod not Ready (a readiness check made it fail on purpose).
+    PodNotReady { name: String },
     /// At least `count` ready addresses in the EndpointSlices of a Service.
     Endpoints { service: String, count: u32 },
     /// A field of an object (a path such as `.status.phase`) equal to a value.
@@ -204,6 +206,14 @@ pub enum Observation {
         pod: String,
         container: String,
         line: String,
+    },
+    /// A container instance's log began to be followed (its lines follow as `LogLine`s), or
+    /// could not be, while the container still ran: the guard is blind to it.
+    LogFollowed {
+        pod: String,
+        container: String,
+        restarts: i32,
+        error: Option<String>,
     },
     Event {
         /// `Normal` or `Warning`.

@@ -68,6 +68,9 @@ pub struct Judge {
     /// pod -> (not Ready since, excused by a fault, already reported).
     unready: BTreeMap<String, (Duration, bool, bool)>,
     recent: BTreeMap<(String, String), VecDeque<String>>,
+    /// Container instances whose log was followed, and the lines read.
+    follows: u64,
+    lines: u64,
 }
 
 impl Judge {
@@ -81,6 +84,8 @@ impl Judge {
             restarts: BTreeMap::new(),
             unready: BTreeMap::new(),
             recent: BTreeMap::new(),
+            follows: 0,
+            lines: 0,
         }
     }
 
@@ -97,6 +102,8 @@ impl Judge {
             restarts: counts,
             unready,
             recent,
+            follows,
+            lines,
             ..
         } = self;
         match (&guard.kind, obs) {
@@ -176,6 +183,7 @@ impl Judge {
                 },
             ) => {
                 observed.insert(format!("{pod}/{container}"));
+                *lines += 1;
                 let recent = recent.entry((pod.clone(), container.clone())).or_default();
                 if regex.is_match(line) {
                     let mut context: Vec<String> = recent.iter().cloned().collect();
@@ -191,6 +199,33 @@ impl Judge {
                     recent.pop_front();
                 }
                 recent.push_back(line.clone());
+            }
+            (
+                GuardKind::NoLogMatch { .. },
+                Observation::LogFollowed {
+                    pod,
+                    container,
+                    restarts,
+                    error,
+                },
+            ) => {
+                observed.insert(format!("{pod}/{container}"));
+                if let Some(e) = error {
+                    let what = format!(
+                        "could not follow the log of container {container} (restart {restarts}), which still runs: {e}"
+                    );
+                    match excused(faults, pod, at) {
+                        Some(f) => excuses.push(format!("{pod}: {what}, during `{}`", f.step)),
+                        None => violations.push(Violation {
+                            at,
+                            object: format!("{pod}/{container}"),
+                            what,
+                            context: vec![],
+                        }),
+                    }
+                } else {
+                    *follows += 1;
+                }
             }
             (
                 GuardKind::NoWarningEvents { reasons },
@@ -220,12 +255,16 @@ impl Judge {
             // observation does not compile until it is judged here.
             (
                 GuardKind::NoRestarts { .. } | GuardKind::NoUnready { .. },
-                Observation::LogLine { .. } | Observation::Event { .. },
+                Observation::LogLine { .. }
+                | Observation::LogFollowed { .. }
+                | Observation::Event { .. },
             )
             | (GuardKind::NoLogMatch { .. }, Observation::Pod { .. } | Observation::Event { .. })
             | (
                 GuardKind::NoWarningEvents { .. },
-                Observation::Pod { .. } | Observation::LogLine { .. },
+                Observation::Pod { .. }
+                | Observation::LogLine { .. }
+                | Observation::LogFollowed { .. },
             ) => {}
         }
         violations.len() - before
@@ -264,14 +303,66 @@ impl Judge {
         n
     }
 
-    /// One line on what the guard watched.
+    /// One line on what the guard watched: which objects, how many, and how much it read.
     pub fn watched(&self) -> String {
-        format!(
-            "{}: {} observation(s) of {} object(s)",
-            self.guard.kind.summary(),
-            self.seen,
-            self.observed.len()
-        )
+        let names = listed(&self.observed);
+        let what = match &self.guard.kind {
+            GuardKind::NoRestarts { .. } | GuardKind::NoUnready { .. } => format!(
+                "watched {} pod(s){names}, {} update(s)",
+                self.observed.len(),
+                self.seen
+            ),
+            GuardKind::NoLogMatch { .. } => format!(
+                "followed the log of {} container(s){names} ({} instance(s) counting restarts), {} line(s) read",
+                self.observed.len(),
+                self.follows,
+                self.lines
+            ),
+            GuardKind::NoWarningEvents { .. } => format!(
+                "read {} event(s) about {} object(s){names}",
+                self.seen,
+                self.observed.len()
+            ),
+        };
+        format!("{}: {what}", self.guard.kind.summary())
+    }
+
+    /// Why the guard cannot vouch for anything: its selector matched no pod the whole time it
+    /// watched (a typo, or pods that never came). Events need no selector, so a quiet
+    /// namespace is not blind.
+    pub fn blind(&self) -> Option<String> {
+        if !self.observed.is_empty() {
+            return None;
+        }
+        match &self.guard.kind {
+            GuardKind::NoRestarts { selector } | GuardKind::NoUnready { selector, .. } => {
+                Some(format!("no pod matched {selector} while it watched"))
+            }
+            GuardKind::NoLogMatch {
+                selector,
+                container,
+                ..
+            } => Some(format!(
+                "it followed no log: no running container{} of a pod matching {selector} while it watched",
+                container
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" named {c}"))
+            )),
+            GuardKind::NoWarningEvents { .. } => None,
+        }
+    }
+}
+
+/// ` (a, b, c and 4 more)`, or nothing when empty.
+fn listed(names: &BTreeSet<String>) -> String {
+    const SHOWN: usize = 6;
+    if names.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = names.iter().take(SHOWN).map(String::as_str).collect();
+    match names.len().saturating_sub(SHOWN) {
+        0 => format!(" ({})", shown.join(", ")),
+        more => format!(" ({} and {more} more)", shown.join(", ")),
     }
 }
 

@@ -153,6 +153,52 @@ pub fn container_statuses(
     })
 }
 
+/// How many restarts with the container waiting in back-off make a pod "crash-looping": a wait
+/// for it fails at once instead of running out its timeout.
+pub const CRASH_LOOP_RESTARTS: i32 = 3;
+
+/// A container of `p` that keeps crashing: `(container, restarts, its last termination)`.
+pub fn crash_loop(p: &Pod) -> Option<(String, i32, String)> {
+    container_statuses(p).find_map(|c| {
+        let waiting = c.state.as_ref()?.waiting.as_ref()?;
+        if waiting.reason.as_deref() != Some("CrashLoopBackOff")
+            || c.restart_count < CRASH_LOOP_RESTARTS
+        {
+            return None;
+        }
+        let last = c
+            .last_state
+            .as_ref()
+            .and_then(|s| s.terminated.as_ref())
+            .map(|t| {
+                format!(
+                    "{} (exit code {}){}",
+                    t.reason.as_deref().unwrap_or("terminated"),
+                    t.exit_code,
+                    t.message
+                        .as_deref()
+                        .map(|m| format!(": {}", m.trim()))
+                        .unwrap_or_default()
+                )
+            })
+            .unwrap_or_else(|| "no termination recorded".into());
+        Some((c.name.clone(), c.restart_count, last))
+    })
+}
+
+/// Whether a pod belongs to what a wait waits for: a workload `kind`/`name` (its own pods, or
+/// for a Deployment its ReplicaSets' pods), or pods by name or selector.
+pub fn owned_by(p: &Pod, kind: &str, name: &str) -> bool {
+    p.metadata.owner_references.iter().flatten().any(|o| {
+        (o.kind == kind && o.name == name)
+            || (kind == "Deployment"
+                && o.kind == "ReplicaSet"
+                && o.name
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('-')))
+    })
+}
+
 pub fn pod_is_ready(p: &Pod) -> bool {
     p.status
         .as_ref()

@@ -60,6 +60,44 @@ impl KubeCluster {
         }
     }
 
+    /// What an application pod dials through `$host_env`: the value, and what it resolves to
+    /// in the pod (`getent`, or busybox's `nslookup`).
+    async fn what_it_dials(
+        &self,
+        namespace: &str,
+        pod: &Pod,
+        name: &str,
+        host_env: &str,
+    ) -> Result<crate::cluster::Via, ClusterError> {
+        let script = format!(
+            "printf '%s\\n' \"${host_env}\"; if command -v getent >/dev/null 2>&1; then getent ahostsv4 \"${host_env}\"; else nslookup \"${host_env}\"; fi"
+        );
+        let command = vec!["/bin/sh".to_string(), "-c".to_string(), script];
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            self.exec(namespace, name, None, &command, None),
+        )
+        .await
+        .map_err(|_| {
+            ClusterError::Api(format!(
+                "reading ${host_env} in {name}: no answer within 30s"
+            ))
+        })?
+        .map_err(|e| ClusterError::Api(format!("reading ${host_env} in {name}: {e}")))?;
+        let mut lines = out.stdout.lines();
+        let value = lines.next().unwrap_or_default().trim().to_string();
+        let rest: String = lines.collect::<Vec<_>>().join("\n");
+        Ok(crate::cluster::Via {
+            pod: name.to_string(),
+            variable: host_env.to_string(),
+            value,
+            resolves_to: crate::cluster::resolver::addresses(&rest)
+                .into_iter()
+                .collect(),
+            host_ip: pod.status.as_ref().and_then(|s| s.host_ip.clone()),
+        })
+    }
+
     fn keep_bridge(&self, namespace: &str, task: JoinHandle<()>) {
         self.bridges
             .lock()
@@ -221,6 +259,7 @@ impl Cluster for KubeCluster {
                 port: addr.port(),
                 advertised: p.status.as_ref().and_then(|s| s.pod_ip.clone()),
                 node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
+                via: None,
             });
         }
         Ok(out)
@@ -246,6 +285,9 @@ impl Cluster for KubeCluster {
             if !seen_nodes.insert(node.clone()) {
                 continue;
             }
+            let via = self
+                .what_it_dials(namespace, p, &info.name, host_env)
+                .await?;
             let (addr, task) = bridge::exec_nc_listener(
                 self.client.clone(),
                 namespace,
@@ -261,6 +303,7 @@ impl Cluster for KubeCluster {
                 port: addr.port(),
                 advertised: None,
                 node: info.node.clone(),
+                via: Some(via),
             });
         }
         if out.is_empty() {

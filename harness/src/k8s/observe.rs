@@ -193,10 +193,35 @@ async fn logs(
             };
             let (api, pod_name, container, tx) =
                 (api.clone(), name.clone(), status.name.clone(), tx.clone());
+            let restarts = status.restart_count;
             followers.spawn(async move {
-                let Ok(reader) = api.log_stream(&pod_name, &params).await else {
-                    return;
+                let reader = match api.log_stream(&pod_name, &params).await {
+                    Ok(reader) => reader,
+                    Err(e) => {
+                        // A container that ended or a pod that went meanwhile has nothing
+                        // left to follow; one that still runs leaves the guard blind.
+                        if still_runs(&api, &pod_name, &container, restarts).await {
+                            let _ = tx
+                                .send(Observation::LogFollowed {
+                                    pod: pod_name,
+                                    container,
+                                    restarts,
+                                    error: Some(e.to_string()),
+                                })
+                                .await;
+                        }
+                        return;
+                    }
                 };
+                let followed = Observation::LogFollowed {
+                    pod: pod_name.clone(),
+                    container: container.clone(),
+                    restarts,
+                    error: None,
+                };
+                if tx.send(followed).await.is_err() {
+                    return;
+                }
                 let mut lines = reader.lines();
                 while let Some(Ok(line)) = lines.next().await {
                     let obs = Observation::LogLine {
@@ -211,4 +236,16 @@ async fn logs(
             });
         }
     }
+}
+
+/// Whether this instance of the container (same restart count) still runs in the pod.
+async fn still_runs(api: &Api<Pod>, pod: &str, container: &str, restarts: i32) -> bool {
+    let Ok(Some(p)) = api.get_opt(pod).await else {
+        return false;
+    };
+    super::conditions::container_statuses(&p).any(|s| {
+        s.name == container
+            && s.restart_count == restarts
+            && s.state.as_ref().is_some_and(|st| st.running.is_some())
+    })
 }

@@ -74,7 +74,18 @@ async fn tagged_echo(tag: &str) -> SocketAddr {
 /// stdout to a `tag` echo server (what `cat` or `nc` would do).
 async fn api_with_piping_pod(app: &str, tag: &str) -> FakeApi {
     let to = tagged_echo(tag).await;
-    let commands: Commands = Arc::new(move |_: &[String]| Command::Pipe(to));
+    let pod = format!("{app}-0");
+    let commands: Commands = Arc::new(move |cmd: &[String]| {
+        if cmd.get(2).is_some_and(|c| c.starts_with("printf")) {
+            // What $NODE_NAME holds in the pod: its own node.
+            return Command::Output {
+                stdout: format!("node-{pod}\n"),
+                stderr: String::new(),
+                exit: 0,
+            };
+        }
+        Command::Pipe(to)
+    });
     FakeApi::start(vec![fake_pod(
         &format!("{app}-0"),
         "10.244.0.5",
@@ -307,18 +318,29 @@ async fn port_forward_bridges_reach_each_pods_own_port_one_stream_per_connection
 async fn exec_nc_bridges_reach_the_proxy_on_each_pods_own_node() {
     let proxy_a = tagged_echo("proxy-on-node-a").await;
     let proxy_b = tagged_echo("proxy-on-node-b").await;
-    let commands = |proxy: SocketAddr| -> Commands {
+    let commands = |proxy: SocketAddr, node: &'static str| -> Commands {
         Arc::new(move |cmd: &[String]| {
+            if cmd[2].starts_with("printf") {
+                // What $NODE_NAME holds in the pod, and what it resolves to (getent).
+                return Command::Output {
+                    stdout: format!(
+                        "{node}\n{} STREAM {node}\n",
+                        harness_testkit::fake_api::node_ip(node)
+                    ),
+                    stderr: String::new(),
+                    exit: 0,
+                };
+            }
             // The bridge runs nc through a shell so that $NODE_NAME expands in the pod.
             assert_eq!(cmd, ["/bin/sh", "-c", "exec nc \"$NODE_NAME\" 5000"]);
             Command::Pipe(proxy)
         })
     };
-    let mut a = fake_pod("app-a", "10.244.1.5", "app", commands(proxy_a));
+    let mut a = fake_pod("app-a", "10.244.1.5", "app", commands(proxy_a, "node-a"));
     a.node = "node-a".into();
-    let mut a2 = fake_pod("app-a2", "10.244.1.6", "app", commands(proxy_a));
+    let mut a2 = fake_pod("app-a2", "10.244.1.6", "app", commands(proxy_a, "node-a"));
     a2.node = "node-a".into();
-    let mut b = fake_pod("app-b", "10.244.2.5", "app", commands(proxy_b));
+    let mut b = fake_pod("app-b", "10.244.2.5", "app", commands(proxy_b, "node-b"));
     b.node = "node-b".into();
     let api = FakeApi::start(vec![a, a2, b]).await;
     let cluster = cluster(&api);
@@ -343,6 +365,67 @@ async fn exec_nc_bridges_reach_the_proxy_on_each_pods_own_node() {
         round_trip(&proxies[1].address(), "get k").await,
         "proxy-on-node-b:get k"
     );
+    let via = proxies[1].via.as_ref().unwrap();
+    assert_eq!(
+        (via.value.as_str(), via.variable.as_str()),
+        ("node-b", "NODE_NAME")
+    );
+    assert!(via.dials_own_node("node-b"));
+}
+
+// App pods whose NODE_NAME is one fixed node (not `spec.nodeName`) all reach that node's
+// proxy: the check compares what each pod dials with its own node, and names the stray.
+#[tokio::test]
+async fn app_pods_that_dial_another_nodes_proxy_are_named() {
+    let proxy = tagged_echo("proxy-on-node-a").await;
+    let fixed: Commands = Arc::new(move |cmd: &[String]| {
+        if cmd[2].starts_with("printf") {
+            return Command::Output {
+                stdout: format!(
+                    "node-a\n{} STREAM node-a\n",
+                    harness_testkit::fake_api::node_ip("node-a")
+                ),
+                stderr: String::new(),
+                exit: 0,
+            };
+        }
+        Command::Pipe(proxy)
+    });
+    let mut a = fake_pod("app-a", "10.244.1.5", "app", fixed.clone());
+    a.node = "node-a".into();
+    let mut b = fake_pod("app-b", "10.244.2.5", "app", fixed);
+    b.node = "node-b".into();
+    let api = FakeApi::start(vec![a, b]).await;
+    let cluster = cluster(&api);
+    let proxies = cluster
+        .proxy_endpoints(
+            NS,
+            &ProxyPods {
+                via_pods: "app=app".into(),
+                host_env: "NODE_NAME".into(),
+                port: 5000,
+            },
+        )
+        .await
+        .unwrap();
+    let spec = crate::verify::memcache::proxy::MemcacheProxySpec {
+        proxies: Default::default(),
+        servers: Default::default(),
+        keys_per_proxy: 20,
+        min_share: 0.5,
+    };
+    let servers = [crate::cluster::Endpoint::parse("127.0.0.1:1").unwrap()];
+    let v = crate::verify::memcache::proxy::check(&spec, &proxies, &servers).await;
+    assert!(!v.passed);
+    assert!(
+        v.summary.contains(&format!(
+            "app-b runs on node node-b (address {}) but dials $NODE_NAME = `node-a`",
+            harness_testkit::fake_api::node_ip("node-b")
+        )),
+        "{}",
+        v.summary
+    );
+    assert!(!v.summary.contains("app-a runs"), "{}", v.summary);
 }
 
 #[tokio::test]

@@ -18,12 +18,36 @@ fn mock() -> (Client, Handle) {
     (Client::new(service, "default"), handle)
 }
 
-/// The next request, checked: method, path, and query fragments.
+/// The pods of a namespace, which every wait on a workload also watches (for a crash loop).
+const PODS: &str = "/api/v1/namespaces/ns/pods";
+
+/// The next request, checked: method, path, and query fragments. The crash watch a wait runs
+/// beside its own (pods, when the test expects something else) is answered on the way: no
+/// pods, and a watch that stays quiet.
 async fn expect(handle: &mut Handle, method: Method, path: &str, query: &[&str]) -> (Value, Reply) {
-    let (request, reply) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
-        .await
-        .unwrap_or_else(|_| panic!("no request came for {method} {path}"))
-        .unwrap_or_else(|| panic!("the client went away before {method} {path}"));
+    let (request, reply) = loop {
+        let (request, reply) = tokio::time::timeout(Duration::from_secs(5), handle.next_request())
+            .await
+            .unwrap_or_else(|_| panic!("no request came for {method} {path}"))
+            .unwrap_or_else(|| panic!("the client went away before {method} {path}"));
+        if path == PODS || request.uri().path() != PODS {
+            break (request, reply);
+        }
+        if request
+            .uri()
+            .query()
+            .unwrap_or_default()
+            .contains("watch=true")
+        {
+            // Kept open, quiet, as a watch with nothing to say is.
+            tokio::spawn(async move {
+                let _open = reply;
+                std::future::pending::<()>().await;
+            });
+        } else {
+            respond(reply, 200, &list(vec![], "1"));
+        }
+    };
     assert_eq!(request.method(), method, "{}", request.uri());
     assert_eq!(request.uri().path(), path, "{}", request.uri());
     let q = request.uri().query().unwrap_or_default().to_string();
@@ -975,4 +999,221 @@ async fn the_pod_watch_reports_the_list_then_every_change() {
     );
     observing.abort();
     server.abort();
+}
+
+// A rollout whose pod keeps crashing fails at once, quoting the container's last termination
+// and its last log lines, instead of waiting out its timeout ("2/3 ready" after 12 minutes).
+#[tokio::test]
+async fn a_wait_fails_early_when_its_pod_keeps_crashing() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let mut open = vec![];
+        while let Some((request, reply)) = handle.next_request().await {
+            let path = request.uri().path().to_string();
+            let query = request.uri().query().unwrap_or_default().to_string();
+            match (path.as_str(), query.contains("watch=true")) {
+                ("/apis/apps/v1/namespaces/ns/statefulsets", false) => {
+                    respond(reply, 200, &list(vec![statefulset("5", 2, 3)], "5"))
+                }
+                (PODS, false) => {
+                    let crashing = json!({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "cassandra-1", "namespace": "ns", "resourceVersion": "6",
+                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "cassandra", "uid": "u1"}]},
+                        "status": {"phase": "Running", "containerStatuses": [{"name": "cassandra", "image": "x", "imageID": "", "ready": false,
+                            "restartCount": 3,
+                            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+                            "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "message": "Only binlog_format='ROW' is currently supported"}}}]}});
+                    let other = json!({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "unrelated", "namespace": "ns", "resourceVersion": "6"},
+                        "status": {"containerStatuses": [{"name": "x", "image": "x", "imageID": "", "ready": false, "restartCount": 9,
+                            "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+                    respond(reply, 200, &list(vec![other, crashing], "6"));
+                }
+                ("/api/v1/namespaces/ns/pods/cassandra-1/log", _) => {
+                    assert!(
+                        query.contains("previous=true") && query.contains("container=cassandra"),
+                        "{query}"
+                    );
+                    reply.send_response(
+                        Response::builder()
+                            .body(Body::from(
+                                "starting\n[ERROR] Aborting\n".as_bytes().to_vec(),
+                            ))
+                            .unwrap(),
+                    );
+                }
+                (_, true) => open.push(reply),
+                other => panic!("unexpected request {other:?}"),
+            }
+        }
+    });
+    let spec = WaitCondition::Rollout {
+        kind: RolloutKind::StatefulSet,
+        name: "cassandra".into(),
+    };
+    let started = std::time::Instant::now();
+    let err = wait::wait(&client, "ns", &spec, Duration::from_secs(600))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains("pod cassandra-1 keeps crashing")
+            && err.contains("restarted 3 times")
+            && err.contains("Error (exit code 1): Only binlog_format='ROW'")
+            && err.contains("[ERROR] Aborting"),
+        "{err}"
+    );
+    assert!(!err.contains("unrelated"), "{err}");
+    server.abort();
+}
+
+// The readiness check's wait: a named pod that turns not Ready is seen by its watch.
+#[tokio::test]
+async fn a_pod_not_ready_wait_returns_when_the_pod_turns_not_ready() {
+    let (client, mut handle) = mock();
+    let pod = |rv: &str, ready: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "galera-ss-2", "namespace": "ns", "resourceVersion": rv},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]}})
+    };
+    let server = tokio::spawn(async move {
+        let (_, r) = expect(
+            &mut handle,
+            Method::GET,
+            PODS,
+            &["fieldSelector=metadata.name=galera-ss-2"],
+        )
+        .await;
+        respond(r, 200, &list(vec![pod("1", "True")], "1"));
+        let (_, r) = expect(&mut handle, Method::GET, PODS, &["watch=true"]).await;
+        r.send_response(
+            Response::builder()
+                .body(Body::from(watch_body(&[("MODIFIED", pod("2", "False"))])))
+                .unwrap(),
+        );
+    });
+    let spec = WaitCondition::PodNotReady {
+        name: "galera-ss-2".into(),
+    };
+    let found = wait::wait(&client, "ns", &spec, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(found, "pod galera-ss-2 not Ready");
+    server.await.unwrap();
+}
+
+/// A running `db-0` whose container `db` has restarted `restarts` times.
+fn running_db_pod(rv: &str, restarts: i32) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "db-0", "namespace": "ns", "uid": "u1", "resourceVersion": rv},
+        "status": {"phase": "Running",
+                   "conditions": [{"type": "Ready", "status": "True"}],
+                   "containerStatuses": [{"name": "db", "image": "db", "imageID": "", "ready": true,
+                                          "restartCount": restarts, "state": {"running": {}}}]}})
+}
+
+/// Serves the log guard's requests by path, whatever their order: the pod list, a quiet
+/// watch, the pod itself, and its log (`log` gives the status and body).
+async fn serve_log_guard(mut handle: Handle, log: (u16, &'static str)) {
+    let mut held = vec![];
+    while let Some((request, reply)) = handle.next_request().await {
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or_default().to_string();
+        match path.as_str() {
+            "/api/v1/namespaces/ns/pods" if query.contains("watch=true") => held.push(reply),
+            "/api/v1/namespaces/ns/pods" => {
+                respond(reply, 200, &list(vec![running_db_pod("5", 0)], "5"))
+            }
+            "/api/v1/namespaces/ns/pods/db-0" => respond(reply, 200, &running_db_pod("5", 0)),
+            "/api/v1/namespaces/ns/pods/db-0/log" => {
+                assert!(query.contains("follow=true"), "{query}");
+                assert!(query.contains("container=db"), "{query}");
+                reply.send_response(
+                    Response::builder()
+                        .status(log.0)
+                        .body(Body::from(log.1.as_bytes().to_vec()))
+                        .unwrap(),
+                );
+            }
+            other => panic!("unexpected request {other}?{query}"),
+        }
+    }
+}
+
+async fn log_observations(
+    log: (u16, &'static str),
+    count: usize,
+) -> Vec<crate::cluster::Observation> {
+    use crate::cluster::Watch;
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_log_guard(handle, log));
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let watch = Watch::Logs {
+        pods: crate::cluster::Selection::Selector("app=db".into()),
+        container: None,
+    };
+    let observing = tokio::spawn(async move {
+        let _ = observe::observe(&client, "ns", &watch, tx).await;
+    });
+    let mut seen = vec![];
+    for _ in 0..count {
+        let obs = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("an observation")
+            .expect("the watch goes on");
+        seen.push(obs);
+    }
+    observing.abort();
+    server.abort();
+    seen
+}
+
+// Layer 3 (mocked API): the log guard says when it begins to follow a container's log, then
+// passes on each line.
+#[tokio::test]
+async fn the_log_watch_says_what_it_follows_then_every_line() {
+    use crate::cluster::Observation;
+    let seen = log_observations((200, "ready\n[ERROR] disk full\n"), 3).await;
+    assert_eq!(
+        seen,
+        vec![
+            Observation::LogFollowed {
+                pod: "db-0".into(),
+                container: "db".into(),
+                restarts: 0,
+                error: None
+            },
+            Observation::LogLine {
+                pod: "db-0".into(),
+                container: "db".into(),
+                line: "ready".into()
+            },
+            Observation::LogLine {
+                pod: "db-0".into(),
+                container: "db".into(),
+                line: "[ERROR] disk full".into()
+            },
+        ]
+    );
+}
+
+// Layer 3 (mocked API): a log the API refuses while its container still runs is reported, so
+// the guard does not pass over what it could not read.
+#[tokio::test]
+async fn a_log_that_cannot_be_followed_while_its_container_runs_is_reported() {
+    use crate::cluster::Observation;
+    let seen = log_observations((500, r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":500,"reason":"InternalError","message":"kubelet unreachable","metadata":{}}"#), 1).await;
+    let [
+        Observation::LogFollowed {
+            pod,
+            container,
+            error: Some(error),
+            ..
+        },
+    ] = seen.as_slice()
+    else {
+        panic!("{seen:?}")
+    };
+    assert_eq!((pod.as_str(), container.as_str()), ("db-0", "db"));
+    assert!(error.contains("kubelet unreachable"), "{error}");
 }

@@ -75,7 +75,105 @@ async fn watch_object(
     .await
 }
 
+/// Waits for `spec`; beside it, watches the pods it waits for, and fails at once when one keeps
+/// crashing ([`conditions::CRASH_LOOP_RESTARTS`] restarts, in back-off), quoting the
+/// container's last termination and its last log lines, instead of running out the timeout.
 pub async fn wait(
+    client: &Client,
+    ns: &str,
+    spec: &WaitCondition,
+    timeout: Duration,
+) -> Result<String, ClusterError> {
+    let waited = wait_for(client, ns, spec, timeout);
+    let Some(crashing) = crash_watch(client, ns, spec, timeout) else {
+        return waited.await;
+    };
+    tokio::pin!(waited);
+    tokio::select! {
+        r = &mut waited => r,
+        crash = crashing => match crash {
+            Ok(found) => Err(ClusterError::Api(found)),
+            // The crash watch timed out or failed: the main wait says how it ends.
+            Err(_) => waited.await,
+        },
+    }
+}
+
+/// The pods `spec` waits for, watched for a crash loop; `None` when it waits for no pods.
+fn crash_watch<'a>(
+    client: &'a Client,
+    ns: &'a str,
+    spec: &'a WaitCondition,
+    timeout: Duration,
+) -> Option<impl std::future::Future<Output = Result<String, ClusterError>> + 'a> {
+    let (config, owner): (Config, Option<(String, String)>) = match spec {
+        WaitCondition::Rollout { kind, name } | WaitCondition::ReadyReplicas { kind, name, .. } => {
+            (
+                Config::default(),
+                Some((kind.as_str().to_string(), name.clone())),
+            )
+        }
+        WaitCondition::PodReady {
+            pods: Selection::Name(name),
+            ..
+        } => (by_name(name), None),
+        WaitCondition::PodReady {
+            pods: Selection::Selector(selector),
+            ..
+        } => (Config::default().labels(selector), None),
+        WaitCondition::Endpoints { .. }
+        | WaitCondition::Field { .. }
+        | WaitCondition::PodNotReady { .. } => return None,
+    };
+    let api = Api::<Pod>::namespaced(client.clone(), ns);
+    Some(async move {
+        let mut crash: Option<(String, String, i32, String)> = None;
+        watch::until_quietly(api.clone(), config, timeout, |pods| {
+            crash = pods
+                .values()
+                .filter(|p| {
+                    owner
+                        .as_ref()
+                        .is_none_or(|(kind, name)| conditions::owned_by(p, kind, name))
+                })
+                .find_map(|p| {
+                    let (container, restarts, last) = conditions::crash_loop(p)?;
+                    Some((
+                        p.metadata.name.clone().unwrap_or_default(),
+                        container,
+                        restarts,
+                        last,
+                    ))
+                });
+            crash
+                .as_ref()
+                .map(|_| "crash-looping".to_string())
+                .ok_or_else(|| "no pod crash-loops".to_string())
+        })
+        .await?;
+        let Some((pod, container, restarts, last)) = crash else {
+            return Err(ClusterError::Api("no crash seen".into()));
+        };
+        let params = kube::api::LogParams {
+            container: Some(container.clone()),
+            previous: true,
+            tail_lines: Some(15),
+            ..Default::default()
+        };
+        let lines =
+            match tokio::time::timeout(Duration::from_secs(10), api.logs(&pod, &params)).await {
+                Ok(Ok(text)) if !text.trim().is_empty() => {
+                    format!("; its last log lines:\n{}", text.trim_end())
+                }
+                _ => String::new(),
+            };
+        Ok(format!(
+            "pod {pod} keeps crashing while this step waits for it: container {container} restarted {restarts} times and is in back-off; last terminated: {last}{lines}"
+        ))
+    })
+}
+
+async fn wait_for(
     client: &Client,
     ns: &str,
     spec: &WaitCondition,
@@ -167,6 +265,19 @@ pub async fn wait(
                 Config::default().labels(selector),
                 timeout,
                 |s| conditions::pods_ready(s.values(), count.map(i64::from)),
+            )
+            .await
+        }
+        WaitCondition::PodNotReady { name } => {
+            watch::until(
+                Api::<Pod>::namespaced(c, ns),
+                by_name(name),
+                timeout,
+                |s| match s.get(name.as_str()) {
+                    Some(p) if !conditions::pod_is_ready(p) => Ok(format!("pod {name} not Ready")),
+                    Some(_) => Err(format!("pod {name} still Ready")),
+                    None => Err(format!("pod {name} does not exist")),
+                },
             )
             .await
         }

@@ -23,12 +23,40 @@ fn newer(old: Option<&String>, new: Option<&String>) -> bool {
     }
 }
 
-/// Waits until `condition` holds on the objects the watcher sees (keyed by name), or `timeout`.
+/// Waits until `condition` holds on the objects the watcher sees (keyed by name), or `timeout`;
+/// what it last saw is the step's journal note (a wait's `2/3 ready`).
 pub async fn until<K>(
     api: Api<K>,
     config: watcher::Config,
     timeout: Duration,
+    condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
+) -> Result<String, ClusterError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watch_until(api, config, timeout, condition, true).await
+}
+
+/// [`until`] that leaves the journal alone (a watch beside the main one, such as the crash
+/// watch of a wait).
+pub async fn until_quietly<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    timeout: Duration,
+    condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
+) -> Result<String, ClusterError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watch_until(api, config, timeout, condition, false).await
+}
+
+async fn watch_until<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    timeout: Duration,
     mut condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
+    note: bool,
 ) -> Result<String, ClusterError>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
@@ -96,7 +124,9 @@ where
         match condition(&view) {
             Ok(found) => return Ok(found),
             Err(why) => {
-                crate::journal::note(|| why.clone());
+                if note {
+                    crate::journal::note(|| why.clone());
+                }
                 last = why;
             }
         }

@@ -153,6 +153,19 @@ pub(super) fn verdict(outcome: &GuardOutcome) -> (Outcome, String) {
             output,
         );
     }
+    if let Some(why) = judge.blind() {
+        return (
+            Outcome::Failed {
+                message: format!(
+                    "guard `{}` watched nothing, so it cannot vouch for the run: {why} (from +{}s to +{}s)",
+                    judge.guard.name,
+                    started.as_secs(),
+                    outcome.ended.as_secs()
+                ),
+            },
+            output,
+        );
+    }
     match judge.violations.first() {
         None => (Outcome::Passed, output),
         Some(first) => (

@@ -189,6 +189,10 @@ impl Executor<'_> {
             trip: self.cancel.child_token(),
         };
         let main_steps = async {
+            // When the last step that starts pods (applies, scales, or disrupts them) or waits
+            // for them ended: a wait ends once its pods run, so the window counts from no
+            // earlier than their containers' start.
+            let mut pods_started: Option<tokio::time::Instant> = None;
             for (index, step) in plan.steps.iter().enumerate() {
                 let info = info(step, index, Phase::Main);
                 if skip_reason.is_none()
@@ -251,6 +255,13 @@ impl Executor<'_> {
                     faults.lock().unwrap_or_else(|e| e.into_inner())[i].end =
                         Some(origin.elapsed());
                 }
+                if !step.action.applies().is_empty()
+                    || step.action.scales().is_some()
+                    || step.action.disrupts().is_some()
+                    || matches!(step.action, crate::steps::Action::Wait(_))
+                {
+                    pods_started = Some(tokio::time::Instant::now());
+                }
                 if outcome.is_failure() {
                     failed = true;
                     if matches!(outcome, Outcome::Cancelled { .. }) {
@@ -272,6 +283,21 @@ impl Executor<'_> {
                             ),
                         });
                     }
+                }
+            }
+            // Guards keep watching until the slowest probe of the scenario's pods has had
+            // time to fail (a liveness probe on the wrong port kills its container only after
+            // its delay and failures), within the scenario's deadline.
+            if let (Some(window), Some(at)) = (plan.probe_window, pods_started)
+                && !failed
+                && !plan.guards.is_empty()
+            {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let until = (at + window).min(tokio::time::Instant::now() + left);
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = self.cancel.cancelled() => {}
+                    _ = guard_run.trip.cancelled() => {}
                 }
             }
             guard_run.stop.cancel();

@@ -254,6 +254,8 @@ pub(crate) fn plan(steps: Vec<PlannedStep>, finally: Vec<PlannedStep>) -> Scenar
         guards: vec![],
         demand: Default::default(),
         images: vec![],
+        probe_window: None,
+        probe_window_reason: None,
         skip_if_undersized: false,
         secrets: vec!["hunter2-secret".into()],
         values: Default::default(),
@@ -993,5 +995,76 @@ async fn a_failed_clean_up_fails_the_scenario_naming_what_was_left() {
     assert_eq!(
         outcome.as_deref(),
         Some("database x left on db-0: no node could drop it")
+    );
+}
+
+// Layer 1 (scripted cluster, paused clock): guards keep watching after the last step that
+// starts pods for as long as the slowest probe needs to fail, so a liveness probe that kills
+// its container 25 s after the apply is caught though the main steps ended at 2 s; without
+// probes the guard stops with the main steps and the same restart is outside what it judged.
+#[tokio::test(start_paused = true)]
+async fn guards_watch_for_the_probe_window_after_the_last_step_that_starts_pods() {
+    let script = || Scripted {
+        observations: vec![
+            (0, pod_seen("db-0", true, 0)),
+            (25, pod_seen("db-0", false, 1)),
+        ],
+        ..Default::default()
+    };
+    let make = |window: Option<u64>| {
+        let mut p = plan(
+            vec![
+                step("deploy", apply(vec![configmap("db")])),
+                sleep_step("settle", 2),
+            ],
+            vec![],
+        );
+        p.guards = vec![guard(
+            "no-restarts",
+            0,
+            false,
+            crate::guards::GuardKind::NoRestarts {
+                selector: "app=db".into(),
+            },
+        )];
+        p.probe_window = window.map(Duration::from_secs);
+        p.probe_window_reason = window.map(|_| "liveness of StatefulSet/db container db".into());
+        p
+    };
+
+    let cluster = script();
+    let (result, events) = run(&cluster, &make(Some(31)), CancellationToken::new()).await;
+    assert!(!result.passed);
+    let v = verdicts(&events);
+    assert_eq!(v[2].0, "guard no-restarts");
+    assert_eq!(v[2].1, "FAIL", "{v:?}");
+    assert!(v[2].2.contains("first at +25s"), "{v:?}");
+
+    let cluster = script();
+    let (result, events) = run(&cluster, &make(None), CancellationToken::new()).await;
+    assert!(result.passed, "{:?}", verdicts(&events));
+}
+
+// Layer 1 (scripted cluster): a guard whose selector matched no pod the whole run fails
+// saying it watched nothing (a typo in a selector must not pass as "no restarts").
+#[tokio::test(start_paused = true)]
+async fn a_guard_that_watched_nothing_fails() {
+    let cluster = Scripted::default();
+    let mut p = plan(vec![sleep_step("settle", 2)], vec![]);
+    p.guards = vec![guard(
+        "no-restarts",
+        0,
+        false,
+        crate::guards::GuardKind::NoRestarts {
+            selector: "app=dbb".into(),
+        },
+    )];
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    assert!(!result.passed);
+    let v = verdicts(&events);
+    assert_eq!((v[1].0.as_str(), v[1].1), ("guard no-restarts", "FAIL"));
+    assert_eq!(
+        v[1].2,
+        "guard `no-restarts` watched nothing, so it cannot vouch for the run: no pod matched app=dbb while it watched (from +0s to +2s)"
     );
 }

@@ -190,6 +190,25 @@ impl PodShell for ClusterShell<'_> {
         Ok((out.exit_code, format!("{}{}", out.stdout, out.stderr)))
     }
 
+    async fn wait_ready(&self, name: &str, ready: bool, within: Duration) -> Result<(), String> {
+        let condition = if ready {
+            crate::cluster::WaitCondition::PodReady {
+                pods: crate::cluster::Selection::Name(name.to_string()),
+                count: None,
+            }
+        } else {
+            crate::cluster::WaitCondition::PodNotReady {
+                name: name.to_string(),
+            }
+        };
+        self.ctx
+            .cluster
+            .wait(self.ctx.namespace(), &condition, within)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
     async fn delete_pod(&self, name: &str) -> Result<(), String> {
         let fault = Fault::DeletePod {
             name: name.to_string(),

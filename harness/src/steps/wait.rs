@@ -149,6 +149,7 @@ impl StepKind for Wait {
                 Some(n) => format!("wait for {n} Ready pod(s) {pods}"),
                 None => format!("wait for pod(s) {pods} to be Ready"),
             },
+            WaitCondition::PodNotReady { name } => format!("pod {name} not Ready"),
             WaitCondition::Endpoints { service, count } => {
                 format!("wait for {count} ready endpoint(s) of Service {service}")
             }
@@ -166,7 +167,7 @@ impl StepKind for Wait {
             WaitCondition::Rollout { kind, name }
             | WaitCondition::ReadyReplicas { kind, name, .. } => Some((kind.as_str(), name)),
             WaitCondition::Field { kind, name, .. } => Some((kind, name)),
-            WaitCondition::PodReady { .. } => None,
+            WaitCondition::PodReady { .. } | WaitCondition::PodNotReady { .. } => None,
             WaitCondition::Endpoints { service, .. } => Some(("Service", service)),
         }
     }

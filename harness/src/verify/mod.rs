@@ -141,6 +141,11 @@ pub trait PodShell: Send + Sync {
     async fn delete_pod(&self, name: &str) -> Result<(), String> {
         Err(format!("cannot delete pod {name}: this run has no cluster"))
     }
+    /// Waits (watching) until pod `name` is Ready (`ready`) or not Ready, at most `within`.
+    async fn wait_ready(&self, name: &str, ready: bool, within: Duration) -> Result<(), String> {
+        let _ = (ready, within);
+        Err(format!("cannot watch pod {name}: this run has no cluster"))
+    }
 }
 
 /// A run without pods (static targets).

@@ -185,6 +185,7 @@ verifiers! {
     GaleraStatus: galera::status::GaleraStatusSpec,
     GaleraSync: galera::sync::GaleraSyncSpec,
     GaleraAckWrites: galera::acknowledged_writes::GaleraAckWritesSpec,
+    GaleraReadiness: galera::readiness::GaleraReadinessSpec,
     EtcdKeys: etcd::keys::EtcdKeysSpec,
     MemcachePool: memcache::pool::MemcachePoolSpec,
     MemcacheProxy: memcache::proxy::MemcacheProxySpec,

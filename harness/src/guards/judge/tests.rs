@@ -171,3 +171,86 @@ fn warning_events_by_reason_with_fault_windows() {
         0
     );
 }
+
+#[test]
+fn a_log_guard_says_which_logs_it_followed_and_a_log_it_could_not_follow_is_a_violation() {
+    let mut j = guard(GuardKind::NoLogMatch {
+        selector: "app=db".into(),
+        container: Some("mariadb".into()),
+        regex: regex::Regex::new(r"\[ERROR\]").unwrap(),
+    });
+    // Nothing followed: the guard is blind, and says why.
+    assert_eq!(
+        j.blind().as_deref(),
+        Some(
+            "it followed no log: no running container named mariadb of a pod matching app=db while it watched"
+        )
+    );
+    let followed = |pod: &str, restarts: i32, error: Option<&str>| Observation::LogFollowed {
+        pod: pod.into(),
+        container: "mariadb".into(),
+        restarts,
+        error: error.map(String::from),
+    };
+    j.see(s(1), &followed("db-0", 0, None), &[]);
+    j.see(s(1), &followed("db-1", 0, None), &[]);
+    j.see(
+        s(2),
+        &Observation::LogLine {
+            pod: "db-0".into(),
+            container: "mariadb".into(),
+            line: "[Note] ready".into(),
+        },
+        &[],
+    );
+    assert_eq!(j.blind(), None);
+    assert_eq!(
+        j.watched(),
+        "no log line of app=db (mariadb) matches /\\[ERROR\\]/: followed the log of 2 container(s) (db-0/mariadb, db-1/mariadb) (2 instance(s) counting restarts), 1 line(s) read"
+    );
+    // A log the guard could not open while its container ran: excused inside a fault that
+    // disrupts that pod, a violation outside one.
+    let faults = [deleting("db-1", 10, 12)];
+    assert_eq!(
+        j.see(
+            s(11),
+            &followed("db-1", 1, Some("connection reset")),
+            &faults
+        ),
+        0
+    );
+    assert_eq!(
+        j.see(
+            s(100),
+            &followed("db-0", 1, Some("connection reset")),
+            &faults
+        ),
+        1
+    );
+    assert_eq!(
+        j.violations[0].what,
+        "could not follow the log of container mariadb (restart 1), which still runs: connection reset"
+    );
+}
+
+#[test]
+fn pod_guards_name_the_pods_they_watched_and_a_selector_that_matched_nothing_is_blind() {
+    let mut j = guard(GuardKind::NoRestarts {
+        selector: "app=db".into(),
+    });
+    assert_eq!(
+        j.blind().as_deref(),
+        Some("no pod matched app=db while it watched")
+    );
+    for i in 0..8 {
+        j.see(s(1), &pod(&format!("db-{i}"), "u", true, true, 0), &[]);
+    }
+    assert_eq!(j.blind(), None);
+    assert_eq!(
+        j.watched(),
+        "no container of app=db restarts: watched 8 pod(s) (db-0, db-1, db-2, db-3, db-4, db-5 and 2 more), 8 update(s)"
+    );
+    // Events need no selector: a quiet namespace is not blind.
+    let events = guard(GuardKind::NoWarningEvents { reasons: vec![] });
+    assert_eq!(events.blind(), None);
+}

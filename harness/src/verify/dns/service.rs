@@ -217,32 +217,7 @@ fn list<'a>(items: impl Iterator<Item = &'a String>) -> String {
     items.cloned().collect::<Vec<_>>().join(", ")
 }
 
-/// The IPv4 addresses of a resolver's answer: `getent ahostsv4` lines start with one;
-/// `nslookup` prints its server first (`Server:`/`Address:` before the first `Name:`), and
-/// only what follows is the answer.
-pub fn addresses(output: &str) -> BTreeSet<String> {
-    let ipv4 = |word: &str| {
-        word.parse::<std::net::Ipv4Addr>()
-            .ok()
-            .map(|a| a.to_string())
-    };
-    if output.lines().any(|l| l.trim_start().starts_with("Name:")) {
-        let answer = output
-            .lines()
-            .skip_while(|l| !l.trim_start().starts_with("Name:"));
-        return answer
-            .filter(|l| l.trim_start().starts_with("Address"))
-            .filter_map(|l| {
-                let value = l.split_once(':')?.1.trim();
-                ipv4(value.split_whitespace().next()?)
-            })
-            .collect();
-    }
-    output
-        .lines()
-        .filter_map(|l| ipv4(l.split_whitespace().next()?))
-        .collect()
-}
+pub use crate::cluster::resolver::addresses;
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! `sync`, `acknowledged_writes`.
 
 pub mod acknowledged_writes;
+pub mod readiness;
 pub mod status;
 pub mod sync;
 

@@ -388,7 +388,13 @@ mod rig {
         let login = galera_login();
         let v = until_passes(&endpoints, Duration::from_secs(60)).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
-        assert_eq!(v.evidence.len(), 3);
+        // One line per node, and the membership they agree on.
+        assert_eq!(v.evidence.len(), 4, "{:?}", v.evidence);
+        assert!(
+            v.evidence[3].contains("3 of the cluster's 3 members checked"),
+            "{:?}",
+            v.evidence
+        );
         let sync = galera_sync::check(&endpoints, &login).await;
         assert!(sync.passed, "{} {:?}", sync.summary, sync.evidence);
         assert!(

@@ -296,7 +296,9 @@ pub async fn stats(
     };
     let what = command.clone();
     bounded(endpoint, limit, || what, async {
-        let mut stream = TcpStream::connect(endpoint.address()).await?;
+        let mut stream = TcpStream::connect(endpoint.address())
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot connect: {e}")))?;
         stream
             .write_all(format!("{command}\r\n").as_bytes())
             .await?;

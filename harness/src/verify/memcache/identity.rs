@@ -79,7 +79,9 @@ pub fn server_of(stats: &BTreeMap<String, String>) -> Result<Server, String> {
 /// answer at all.
 pub async fn server(endpoint: &Endpoint) -> Result<Server, String> {
     let answer = stats(endpoint, "", STATS_TIMEOUT).await.map_err(|e| {
-        if e.cause.contains("without answering") || e.cause.contains("does not know") {
+        if e.cause.starts_with("cannot connect") {
+            format!("{endpoint}: {}", e.cause)
+        } else if e.cause.contains("without answering") || e.cause.contains("does not know") {
             format!("{endpoint} is not a memcached server: it {}", e.cause)
         } else {
             format!("{endpoint}: cannot ask who it is (`stats`): {}", e.cause)

@@ -520,6 +520,34 @@ async fn same_counter(a: &Endpoint, b: &Endpoint) -> bool {
 async fn distinct_places(proxies: &[Endpoint]) -> Result<Vec<String>, String> {
     let mut by_place: BTreeMap<String, &Endpoint> = BTreeMap::new();
     let mut lines = vec![];
+    // An application pod must dial its own node's proxy: a variable that names another node
+    // (a fixed node name instead of `spec.nodeName`) reaches one proxy from every node.
+    let strays: Vec<String> = proxies
+        .iter()
+        .filter_map(|p| {
+            let (via, node) = (p.via.as_ref()?, p.node.as_ref()?);
+            (!via.dials_own_node(node)).then(|| {
+                format!(
+                    "{} runs on node {node} (address {}) but dials ${} = `{}`{}, not its own node",
+                    via.pod,
+                    via.host_ip.as_deref().unwrap_or("unknown"),
+                    via.variable,
+                    crate::diag::visible(&via.value),
+                    if via.resolves_to.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (resolving to {})", via.resolves_to.join(", "))
+                    }
+                )
+            })
+        })
+        .collect();
+    if !strays.is_empty() {
+        return Err(format!(
+            "application pods do not reach the proxy on their own node: {}",
+            strays.join("; ")
+        ));
+    }
     for proxy in proxies {
         let places: Vec<String> = match &proxy.node {
             Some(node) => vec![format!("node {node}")],
@@ -547,7 +575,18 @@ async fn distinct_places(proxies: &[Endpoint]) -> Result<Vec<String>, String> {
                 });
             }
         }
-        lines.push(format!("{proxy}: on {}", places.join(", ")));
+        let dials = proxy
+            .via
+            .as_ref()
+            .map(|v| {
+                format!(
+                    " (its pod dials ${} = `{}`)",
+                    v.variable,
+                    crate::diag::visible(&v.value)
+                )
+            })
+            .unwrap_or_default();
+        lines.push(format!("{proxy}: on {}{dials}", places.join(", ")));
     }
     if proxies.len() < 2 {
         return Err(format!(
