@@ -58,46 +58,16 @@ impl Demand {
     }
 }
 
-/// A Kubernetes CPU quantity in millicores (`500m`, `2`, `0.5`).
+/// A Kubernetes CPU quantity in millicores (`500m`, `2`, `0.5`), by the API server's grammar
+/// ([`crate::quantity`]); saturating at `u64::MAX`.
 pub fn parse_cpu(q: &str) -> Option<u64> {
-    let q = q.trim();
-    if let Some(m) = q.strip_suffix('m') {
-        return m.parse::<u64>().ok();
-    }
-    let v: f64 = q.parse().ok()?;
-    (v >= 0.0).then(|| (v * 1000.0).ceil() as u64)
+    crate::quantity::parse(q).ok().map(|q| q.milli_u64())
 }
 
-/// A Kubernetes memory quantity in bytes (`256Mi`, `1Gi`, `1G`, `500M`, `1024`, `1e9`).
+/// A Kubernetes memory quantity in bytes (`256Mi`, `1Gi`, `1G`, `500M`, `1024`, `1e9`), by the
+/// API server's grammar; saturating at `u64::MAX`.
 pub fn parse_memory(q: &str) -> Option<u64> {
-    let q = q.trim();
-    let units: [(&str, f64); 12] = [
-        ("Ki", 1024.0),
-        ("Mi", 1024f64.powi(2)),
-        ("Gi", 1024f64.powi(3)),
-        ("Ti", 1024f64.powi(4)),
-        ("Pi", 1024f64.powi(5)),
-        ("Ei", 1024f64.powi(6)),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-        ("P", 1e15),
-        ("E", 1e18),
-    ];
-    for (suffix, factor) in units {
-        if let Some(n) = q.strip_suffix(suffix) {
-            let v: f64 = n.parse().ok()?;
-            return (v >= 0.0).then(|| (v * factor).ceil() as u64);
-        }
-    }
-    if let Some(n) = q.strip_suffix('m') {
-        // Millibytes: legal, and rounded up.
-        let v: f64 = n.parse().ok()?;
-        return (v >= 0.0).then(|| (v / 1000.0).ceil() as u64);
-    }
-    let v: f64 = q.parse().ok()?;
-    (v >= 0.0).then(|| v.ceil() as u64)
+    crate::quantity::parse(q).ok().map(|q| q.units())
 }
 
 fn quantity(v: Option<&Value>) -> Option<String> {

@@ -30,7 +30,25 @@ pub struct Checker<'a> {
     diags: Diagnostics,
     /// The environment the run will read (passwords named by `env:`), when known.
     env: Option<&'a Env<'a>>,
+    /// Manifests already read and parsed, by the file or directory they came from (with their
+    /// text's size): a scenario that applies one file in many steps reads it once.
+    manifests: std::collections::HashMap<PathBuf, (Vec<crate::manifest::Manifest>, u64)>,
+    /// Manifest text the scenario brings, counting each apply (bounded by
+    /// [`MAX_SCENARIO_MANIFEST_BYTES`]).
+    manifest_bytes: u64,
+    /// Each distinct pattern judged once: a thousand steps with one pattern compile it once.
+    patterns: std::collections::HashMap<(String, Judged), Result<regex::Regex, String>>,
+    /// The compiled size of the scenario's distinct patterns together (bounded by
+    /// [`MAX_SCENARIO_PATTERN_BYTES`]).
+    pattern_bytes: usize,
 }
+
+/// The most memory a scenario's patterns may take compiled, all together.
+pub const MAX_SCENARIO_PATTERN_BYTES: usize = 32 * 1024 * 1024;
+
+/// The most manifest text one scenario may apply, counting a file as often as it is applied:
+/// what its plan holds in memory.
+pub const MAX_SCENARIO_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How a run reads its environment (a variable's value by name).
 pub type Env<'a> = dyn Fn(&str) -> Option<String> + 'a;
@@ -45,6 +63,10 @@ impl<'a> Checker<'a> {
             values,
             diags: Diagnostics::default(),
             env: None,
+            manifests: Default::default(),
+            manifest_bytes: 0,
+            patterns: Default::default(),
+            pattern_bytes: 0,
         }
     }
 
@@ -153,6 +175,20 @@ impl<'a> Checker<'a> {
             return None;
         }
         match pod {
+            Some(pod) if !is_dns1123_subdomain(pod) => {
+                self.error(
+                    &format!("{path}.pod"),
+                    if pod.is_empty() {
+                        "the pod's name is empty".to_string()
+                    } else {
+                        format!(
+                            "`{}` is not a pod name (lowercase letters, digits, `-` and `.`, at most 253)",
+                            crate::diag::visible(pod)
+                        )
+                    },
+                );
+                None
+            }
             Some(pod) => Some(crate::cluster::Selection::Name(pod.clone())),
             None => selector.map(crate::cluster::Selection::Selector),
         }
@@ -179,36 +215,60 @@ impl<'a> Checker<'a> {
     /// text (the empty string matches, so every line would), and, when lines are judged one at
     /// a time, not needing a line break (it could never match).
     pub fn pattern(&mut self, path: &str, pattern: &str, judged: Judged) -> Option<regex::Regex> {
-        let re = match regex::RegexBuilder::new(pattern)
-            .size_limit(PATTERN_SIZE_LIMIT)
-            .build()
-        {
-            Ok(re) => re,
-            Err(e) => {
-                self.error(path, format!("invalid regular expression: {e}"));
-                return None;
+        let key = (pattern.to_string(), judged);
+        let judged_before = self.patterns.get(&key).cloned();
+        let verdict = match judged_before {
+            Some(verdict) => verdict,
+            None => {
+                let verdict = self.judge_pattern(pattern, judged);
+                self.patterns.insert(key, verdict.clone());
+                verdict
             }
         };
+        match verdict {
+            Ok(re) => Some(re),
+            Err(message) => {
+                self.error(path, message);
+                None
+            }
+        }
+    }
+
+    fn judge_pattern(&mut self, pattern: &str, judged: Judged) -> Result<regex::Regex, String> {
+        let shown = crate::diag::visible(pattern);
+        // The NFA regex builds, measured, within what the scenario's patterns have left.
+        let left = MAX_SCENARIO_PATTERN_BYTES.saturating_sub(self.pattern_bytes);
+        let limit = PATTERN_SIZE_LIMIT.min(left);
+        let nfa = regex_automata::nfa::thompson::Compiler::new()
+            .configure(regex_automata::nfa::thompson::Config::new().nfa_size_limit(Some(limit)))
+            .build(pattern);
+        match nfa {
+            Ok(nfa) => self.pattern_bytes = self.pattern_bytes.saturating_add(nfa.memory_usage()),
+            Err(_) if limit < PATTERN_SIZE_LIMIT => {
+                return Err(format!(
+                    "the scenario's patterns together compile to more than {} MiB at this one: use fewer or simpler patterns (`\\w` and `\\d` match all of Unicode; `[a-z0-9_]` is far smaller)",
+                    MAX_SCENARIO_PATTERN_BYTES / (1024 * 1024)
+                ));
+            }
+            // Invalid or too big alone: regex says which, in its words.
+            Err(_) => {}
+        }
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
+            .map_err(|e| format!("invalid regular expression: {e}"))?;
         if re.is_match("") {
-            self.error(
-                path,
-                format!(
-                    "`{pattern}` matches the empty text, so it matches every {}: it tells nothing apart",
-                    judged.what()
-                ),
-            );
-            return None;
+            return Err(format!(
+                "`{shown}` matches the empty text, so it matches every {}: it tells nothing apart",
+                judged.what()
+            ));
         }
         if judged == Judged::Lines && needs_line_break(pattern) {
-            self.error(
-                path,
-                format!(
-                    "`{pattern}` contains a line break, but logs are judged one line at a time: it can never match"
-                ),
-            );
-            return None;
+            return Err(format!(
+                "`{shown}` contains a line break, but logs are judged one line at a time: it can never match"
+            ));
         }
-        Some(re)
+        Ok(re)
     }
 
     /// A duration that may be zero (`0s`: a grace period of none), at most [`MAX_DURATION`].
@@ -356,6 +416,39 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The manifests parsed earlier from `source` (a resolved file or directory), if any.
+    pub fn parsed_manifests(&self, source: &Path) -> Option<(Vec<crate::manifest::Manifest>, u64)> {
+        self.manifests.get(source).cloned()
+    }
+
+    /// Keeps what `source` parsed into, for the next step that applies it.
+    pub fn keep_manifests(
+        &mut self,
+        source: PathBuf,
+        parsed: Vec<crate::manifest::Manifest>,
+        bytes: u64,
+    ) {
+        self.manifests.insert(source, (parsed, bytes));
+    }
+
+    /// Counts `bytes` more manifest text against the scenario's bound; `false` (reported at
+    /// `path`) once it is exceeded.
+    pub fn count_manifest_bytes(&mut self, path: &str, bytes: u64) -> bool {
+        let total = self.manifest_bytes.saturating_add(bytes);
+        let over = total > MAX_SCENARIO_MANIFEST_BYTES;
+        if over && self.manifest_bytes <= MAX_SCENARIO_MANIFEST_BYTES {
+            self.error(
+                path,
+                format!(
+                    "the scenario's manifests add up to more than {} MiB here (each apply of a file counts): split the scenario, or apply the objects once",
+                    MAX_SCENARIO_MANIFEST_BYTES / (1024 * 1024)
+                ),
+            );
+        }
+        self.manifest_bytes = total;
+        !over
+    }
+
     /// The scenario's directory joined with `relative`.
     pub fn resolve_path(&self, relative: &str) -> PathBuf {
         self.base.join(relative)
@@ -375,10 +468,20 @@ impl<'a> Checker<'a> {
     pub fn substitute(&mut self, path: &str, text: &str) -> Option<String> {
         match vars::substitute(text, &|n| self.lookup(n)) {
             Ok(t) => Some(t),
-            Err(unknown) => {
-                let u = &unknown[0];
+            Err(undefined) => {
+                let u = &undefined.first[0];
                 let hint = self.var_hint(&u.name);
-                self.error(path, format!("unknown variable `${{{}}}`{hint}", u.name));
+                let more = match undefined.total - 1 {
+                    0 => String::new(),
+                    n => format!(" (and {n} more unknown variable reference(s) in this text)"),
+                };
+                self.error(
+                    path,
+                    format!(
+                        "unknown variable `${{{}}}`{hint}{more}",
+                        crate::diag::visible(&u.name)
+                    ),
+                );
                 None
             }
         }
@@ -402,8 +505,44 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// A name of the harness's own (scenario, tag, step id, workload id): lowercase letters,
+/// digits and `-`, at most 40, not starting or ending with `-`.
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 40
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A Kubernetes DNS-1035 label (a Service's name): a lowercase letter, then lowercase letters,
+/// digits and `-`, at most 63, not ending with `-`.
+pub fn is_dns1035_label(s: &str) -> bool {
+    s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.ends_with('-')
+}
+
+/// A Kubernetes DNS-1123 subdomain (a pod's name): dot-separated labels of lowercase letters,
+/// digits and `-`, each starting and ending with a letter or digit, at most 253 in all.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 /// What a pattern is matched against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Judged {
     /// Each log line alone.
     Lines,

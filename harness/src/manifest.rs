@@ -66,6 +66,22 @@ pub fn parse_documents(origin: &str, text: &str) -> (Vec<Manifest>, Vec<Manifest
         });
         return (manifests, problems);
     }
+    // serde keeps the last of a key given twice, silently: say so first.
+    let lines = crate::diag::lines::LineIndex::build_every_document(text);
+    let mut duplicated = vec![];
+    for d in lines.duplicates() {
+        let (document, path) = split_document(&d.path);
+        duplicated.push(document);
+        problems.push(ManifestProblem {
+            line: Some(d.at.0),
+            column: Some(d.at.1),
+            message: format!(
+                "document {document}: `{}` is given twice in the same mapping (first at line {}); YAML would silently keep only the last one",
+                crate::diag::visible(path),
+                d.first.0
+            ),
+        });
+    }
     let starts = document_start_lines(text);
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let first_line = starts.get(index).copied();
@@ -91,8 +107,22 @@ pub fn parse_documents(origin: &str, text: &str) -> (Vec<Manifest>, Vec<Manifest
                 break;
             }
         };
-        match check_object(&value) {
-            Ok(()) => manifests.push(Manifest {
+        if duplicated.contains(&index) {
+            continue;
+        }
+        let checked = check_object(&value).map(|()| quantities_of(&value));
+        match checked {
+            Ok(wrong) if !wrong.is_empty() => {
+                for (path, message) in wrong {
+                    let at = lines.position(&format!("#{index}.{path}"));
+                    problems.push(ManifestProblem {
+                        line: at.map(|p| p.0).or(first_line),
+                        column: at.map(|p| p.1),
+                        message: format!("document {index}: `{path}`: {message}"),
+                    });
+                }
+            }
+            Ok(_) => manifests.push(Manifest {
                 origin: format!("{origin}#{index}"),
                 object: value,
             }),
@@ -225,6 +255,193 @@ pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
         Ok(())
     } else {
         Err(problems)
+    }
+}
+
+/// Why `image` is not an OCI image reference (the distribution grammar Docker, containerd and
+/// the kubelet use), or `None`: `[domain[:port]/]path[:tag][@algorithm:hex]`, path components
+/// lowercase, a tag of at most 128 word characters, `.` and `-`, a `sha256` digest of exactly
+/// 64 hex digits, the name at most 255 characters. A reference that starts with `-` is refused
+/// too: a command line would read it as an option.
+pub fn image_problem(image: &str) -> Option<String> {
+    static REFERENCE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        let component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+        let domain_part = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+        let domain =
+            format!(r"(?:{domain_part}(?:\.{domain_part})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?");
+        let pattern = format!(
+            r"^(?:(?P<domain>{domain})/)?(?P<path>{component}(?:/{component})*)(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}))?(?:@(?P<algorithm>[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):(?P<hex>[0-9a-fA-F]{{32,}}))?$"
+        );
+        regex::Regex::new(&pattern).expect("the reference grammar compiles")
+    });
+    let shown = crate::diag::visible(image);
+    if image.is_empty() {
+        return Some("the image is empty".into());
+    }
+    if image.starts_with('-') {
+        return Some(format!(
+            "`{shown}` is not an image reference: it starts with `-`, which a command line reads as an option"
+        ));
+    }
+    let Some(parts) = REFERENCE.captures(image) else {
+        let why = if image.chars().any(char::is_whitespace) {
+            "it contains white space"
+        } else if REFERENCE.is_match(&image.to_ascii_lowercase()) {
+            "repository names are lowercase"
+        } else if image.contains('@') {
+            "a digest is `@<algorithm>:<hex>`, e.g. `@sha256:` and 64 hex digits"
+        } else {
+            "it does not follow `[registry[:port]/]name[:tag][@sha256:digest]`"
+        };
+        return Some(format!("`{shown}` is not an image reference: {why}"));
+    };
+    // A first part without `.` or `:` that is not `localhost` is a path component, which
+    // must be lowercase.
+    if let Some(domain) = parts.name("domain").map(|d| d.as_str())
+        && !domain.contains(['.', ':'])
+        && domain != "localhost"
+        && domain.chars().any(|c| c.is_ascii_uppercase())
+    {
+        return Some(format!(
+            "`{shown}` is not an image reference: repository names are lowercase"
+        ));
+    }
+    let name_len = parts.name("domain").map_or(0, |d| d.len() + 1) + parts["path"].len();
+    if name_len > 255 {
+        return Some(format!(
+            "`{shown}` is not an image reference: its name is longer than 255 characters"
+        ));
+    }
+    if let (Some(algorithm), Some(hex)) = (parts.name("algorithm"), parts.name("hex")) {
+        let wanted = match algorithm.as_str() {
+            "sha256" => Some(64),
+            "sha384" => Some(96),
+            "sha512" => Some(128),
+            _ => None,
+        };
+        if let Some(wanted) = wanted
+            && hex.len() != wanted
+        {
+            return Some(format!(
+                "`{shown}` is not an image reference: a {} digest has {wanted} hex digits, this one {}",
+                algorithm.as_str(),
+                hex.len()
+            ));
+        }
+    }
+    None
+}
+
+/// The images of an object's pod template (or pod), with their key paths.
+fn images_of(value: &Value) -> Vec<(String, String)> {
+    let spec = match value.get("kind").and_then(Value::as_str) {
+        Some("Pod") => ("spec", value.pointer("/spec")),
+        Some("CronJob") => (
+            "spec.jobTemplate.spec.template.spec",
+            value.pointer("/spec/jobTemplate/spec/template/spec"),
+        ),
+        _ => ("spec.template.spec", value.pointer("/spec/template/spec")),
+    };
+    let (at, Some(spec)) = spec else {
+        return vec![];
+    };
+    let mut out = vec![];
+    for key in ["initContainers", "containers", "ephemeralContainers"] {
+        for (i, c) in spec
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(image) = c.get("image").and_then(Value::as_str) {
+                out.push((format!("{at}.{key}[{i}].image"), image.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// `(document index, path)` of a multi-document index's path (`#2.spec.replicas`).
+fn split_document(path: &str) -> (usize, &str) {
+    let rest = path.strip_prefix('#').unwrap_or(path);
+    let (number, path) = rest.split_once('.').unwrap_or((rest, ""));
+    (number.parse().unwrap_or(0), path)
+}
+
+/// The quantities and image references of an object that are wrong: (key path, why).
+pub fn quantities_of(value: &Value) -> Vec<(String, String)> {
+    let mut problems = vec![];
+    quantities(value, String::new(), None, &mut problems);
+    for (path, image) in images_of(value) {
+        if let Some(why) = image_problem(&image) {
+            problems.push((path, why));
+        }
+    }
+    problems
+}
+
+/// Every resource quantity of an object (`resources.requests`/`limits` of each container,
+/// volume claims, `sizeLimit`, a volume's `capacity`), judged with the API server's grammar;
+/// a CPU quantity no node could have (`500M`: 500 million cores) is refused with the likely
+/// meaning. `within` is the name of the quantity map being walked (`requests`, `limits`).
+fn quantities(
+    value: &Value,
+    path: String,
+    within: Option<&str>,
+    problems: &mut Vec<(String, String)>,
+) {
+    /// More cores than any node has: a unit mistake.
+    const MOST_CORES: u128 = 100_000;
+    let Some(map) = value.as_object() else {
+        if let Some(items) = value.as_array() {
+            for (i, item) in items.iter().enumerate() {
+                quantities(item, format!("{path}[{i}]"), None, problems);
+            }
+        }
+        return;
+    };
+    for (key, v) in map {
+        let here = if path.is_empty() {
+            key.clone()
+        } else {
+            format!("{path}.{key}")
+        };
+        let is_quantity = within.is_some() || key == "sizeLimit";
+        if is_quantity {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => {
+                    problems.push((here, "must be a quantity such as `500m` or `1Gi`".into()));
+                    continue;
+                }
+            };
+            match crate::quantity::parse(&text) {
+                Err(why) => problems.push((
+                    here,
+                    format!(
+                        "`{}` is not a Kubernetes quantity: {why}",
+                        crate::diag::visible(&text)
+                    ),
+                )),
+                Ok(q) if key == "cpu" && q.milli > MOST_CORES * 1000 => problems.push((
+                    here,
+                    format!(
+                        "`{text}` is {} cores, more than any node has; millicores are written with a small `m` (`500m`)",
+                        q.units()
+                    ),
+                )),
+                Ok(_) => {}
+            }
+            continue;
+        }
+        let next = match (key.as_str(), path.rsplit('.').next()) {
+            ("requests" | "limits", Some("resources")) => Some(key.as_str()),
+            ("capacity" | "overhead" | "hard", _) => Some(key.as_str()),
+            _ => None,
+        };
+        quantities(v, here, next, problems);
     }
 }
 
@@ -394,5 +611,49 @@ mod tests {
         assert!(check_object(&v).is_err());
         let v: Value = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "default"}});
         assert!(check_object(&v).unwrap_err()[0].contains("namespace"));
+    }
+}
+
+#[cfg(test)]
+mod image_tests {
+    use super::image_problem;
+
+    // Layer 1 (pure): the OCI reference grammar, as the kubelet and Docker parse it.
+    #[test]
+    fn image_references_follow_the_distribution_grammar() {
+        for good in [
+            "busybox",
+            "busybox:1.36",
+            "library/busybox:1.36",
+            "docker.io/library/mariadb:11.4.4",
+            "localhost:5000/team/app:v1.2-rc_3",
+            "registry.example.com:443/a/b/c@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "[::1]:5000/app:1",
+            "jphalip/mcrouter:0.36.0",
+        ] {
+            assert_eq!(image_problem(good), None, "{good}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("-v", "starts with `-`"),
+            ("--help", "starts with `-`"),
+            ("BusyBox:1", "lowercase"),
+            ("Library/busybox", "lowercase"),
+            ("quay.io/Org/app:1", "lowercase"),
+            ("busy box", "white space"),
+            ("busybox@sha256:abc", "digest"),
+            (
+                "busybox@sha256:0123456789abcdef0123456789abcdef",
+                "64 hex digits, this one 32",
+            ),
+            ("busybox:", "does not follow"),
+            ("busybox::1", "does not follow"),
+            ("a//b", "does not follow"),
+        ] {
+            let problem = image_problem(bad).unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(problem.contains(why), "{bad}: {problem}");
+        }
+        let long = format!("{}:1", "a".repeat(256));
+        assert!(image_problem(&long).unwrap().contains("255"));
     }
 }

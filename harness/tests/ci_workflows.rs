@@ -24,7 +24,12 @@ fn step(workflow: &str, step: &str) -> (String, Vec<(String, String)>) {
                             .map(|(k, v)| {
                                 (
                                     k.as_str().unwrap().to_string(),
-                                    v.as_str().unwrap_or_default().to_string(),
+                                    // As GitHub evaluates it here: an expression of
+                                    // an unset secret or variable is the empty string.
+                                    match v.as_str().unwrap_or_default() {
+                                        e if e.starts_with("${{") => String::new(),
+                                        plain => plain.to_string(),
+                                    },
                                 )
                             })
                             .collect()

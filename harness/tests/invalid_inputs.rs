@@ -2,7 +2,8 @@
 //! `fixtures/invalid/`. Each `NAME.yaml` has a `NAME.expect` listing what the error must say:
 //! `path:` (the key path), `line:` (as `FILE:LINE:`), `contains:` lines (matched against the
 //! messages only, never the file name), `absent:` lines (text that must not appear anywhere,
-//! such as a secret), and `exit:` (default 2; `exit: 0` for tricky inputs that are valid).
+//! such as a secret), `problems:` (how many the summary line counts), and `exit:` (default 2;
+//! `exit: 0` for tricky inputs that are valid).
 //! Every case must finish (a 5 s guard against hangs), name the file, never panic and never
 //! show a Rust type name. Generated cases (a huge file, a FIFO, a device) are built here.
 
@@ -109,6 +110,12 @@ fn check_case(file: &Path, expect: &str) -> Result<(), Failed> {
             "absent" => {
                 if stderr.contains(value) {
                     problems.push(format!("`{value}` appears in the output"));
+                }
+            }
+            "problems" => {
+                let wanted = format!("{value} problem(s)");
+                if !stderr.contains(&wanted) {
+                    problems.push(format!("the summary does not count {wanted}"));
                 }
             }
             "exit" => {}

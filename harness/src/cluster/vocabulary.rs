@@ -242,10 +242,12 @@ pub struct Resources {
 }
 
 impl Resources {
+    // Saturating: a demand past u64 is more than any cluster has, and stays so (it never
+    // wraps to a small number that would fit).
     pub fn plus(self, o: Resources) -> Resources {
         Resources {
-            cpu_milli: self.cpu_milli + o.cpu_milli,
-            memory: self.memory + o.memory,
+            cpu_milli: self.cpu_milli.saturating_add(o.cpu_milli),
+            memory: self.memory.saturating_add(o.memory),
         }
     }
     pub fn max(self, o: Resources) -> Resources {
@@ -256,8 +258,8 @@ impl Resources {
     }
     pub fn times(self, n: u64) -> Resources {
         Resources {
-            cpu_milli: self.cpu_milli * n,
-            memory: self.memory * n,
+            cpu_milli: self.cpu_milli.saturating_mul(n),
+            memory: self.memory.saturating_mul(n),
         }
     }
     pub fn fits_in(self, o: Resources) -> bool {

@@ -40,6 +40,8 @@ struct Builder {
     positions: HashMap<String, (usize, usize)>,
     duplicates: Vec<Duplicate>,
     document: usize,
+    /// Index every document (a multi-document manifest), not only the first.
+    every_document: bool,
 }
 
 fn join(parent: &str, key: &str) -> String {
@@ -55,6 +57,8 @@ impl Builder {
     fn node_path(&mut self, mark: Marker) -> Option<String> {
         let position = (mark.line(), mark.col() + 1);
         match self.stack.last_mut() {
+            // In a multi-document index each document's paths start with `#<index>`.
+            None if self.every_document => Some(format!("#{}", self.document.saturating_sub(1))),
             None => Some(String::new()),
             Some(Frame::Seq { path, next }) => {
                 let p = format!("{path}[{next}]");
@@ -78,7 +82,9 @@ impl MarkedEventReceiver for Builder {
                         let p = join(path, &value);
                         let here = (mark.line(), mark.col() + 1);
                         let first = *self.positions.entry(p.clone()).or_insert(here);
-                        if !keys.insert(value.clone()) && self.document <= 1 {
+                        if !keys.insert(value.clone())
+                            && (self.every_document || self.document <= 1)
+                        {
                             self.duplicates.push(Duplicate {
                                 path: p,
                                 at: here,
@@ -120,6 +126,21 @@ impl LineIndex {
         let mut builder = Builder::default();
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut builder, false);
+        Self {
+            positions: builder.positions,
+            duplicates: builder.duplicates,
+        }
+    }
+
+    /// An index of every document of a multi-document text (a manifest file): paths start
+    /// with `#<document index>` (`#1.spec.replicas`), and duplicates of every document count.
+    pub fn build_every_document(text: &str) -> Self {
+        let mut builder = Builder {
+            every_document: true,
+            ..Default::default()
+        };
+        let mut parser = Parser::new_from_str(text);
+        let _ = parser.load(&mut builder, true);
         Self {
             positions: builder.positions,
             duplicates: builder.duplicates,

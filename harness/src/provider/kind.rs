@@ -90,9 +90,10 @@ pub fn kind_load_args(cluster: &str, image: &str) -> Vec<String> {
     vec![
         "load".into(),
         "docker-image".into(),
-        image.into(),
         "--name".into(),
         cluster.into(),
+        "--".into(),
+        image.into(),
     ]
 }
 
@@ -234,14 +235,14 @@ mod tests {
         );
         assert_eq!(
             command_line("kind", &kind_load_args("harness-x", "cassandra:4.1.11")),
-            "kind load docker-image cassandra:4.1.11 --name harness-x"
+            "kind load docker-image --name harness-x -- cassandra:4.1.11"
         );
         assert_eq!(
             command_line(
                 "docker",
                 &super::super::docker_pull_args("cassandra:4.1.11")
             ),
-            "docker pull cassandra:4.1.11"
+            "docker pull -- cassandra:4.1.11"
         );
     }
 }

@@ -51,6 +51,7 @@ pub fn minikube_load_args(profile: &str, image: &str) -> Vec<String> {
         profile.into(),
         "image".into(),
         "load".into(),
+        "--".into(),
         image.into(),
     ]
 }
@@ -97,7 +98,7 @@ mod tests {
         );
         assert_eq!(
             command_line("minikube", &minikube_load_args("p", "memcached:1.6.38")),
-            "minikube -p p image load memcached:1.6.38"
+            "minikube -p p image load -- memcached:1.6.38"
         );
     }
 }

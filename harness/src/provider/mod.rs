@@ -114,7 +114,7 @@ pub async fn run_tool(
 pub async fn pull_once(image: &str) -> Result<&'static str, ProviderError> {
     let present = run_tool(
         "docker",
-        &["image".into(), "inspect".into(), image.into()],
+        &["image".into(), "inspect".into(), "--".into(), image.into()],
         Duration::from_secs(20),
     )
     .await
@@ -127,8 +127,9 @@ pub async fn pull_once(image: &str) -> Result<&'static str, ProviderError> {
         .map(|_| "pulled")
 }
 
+/// `--` ends the options: an operand is never read as one.
 pub fn docker_pull_args(image: &str) -> Vec<String> {
-    vec!["pull".into(), image.into()]
+    vec!["pull".into(), "--".into(), image.into()]
 }
 
 /// Preloads each image with `load`, after pulling it once on the host; one line per image

@@ -72,10 +72,127 @@ pub fn parse(path: &Path, text: String) -> Result<Loaded, Diagnostics> {
         ));
     }
     let deserializer = serde_yaml::Deserializer::from_str(&text);
-    match serde_path_to_error::deserialize::<_, RawScenario>(deserializer) {
-        Ok(raw) => Ok(Loaded { raw, text, lines }),
-        Err(err) => Err(Diagnostics(vec![describe(path, &text, &lines, err)])),
+    let first = match serde_path_to_error::deserialize::<_, RawScenario>(deserializer) {
+        Ok(raw) => return Ok(Loaded { raw, text, lines }),
+        Err(err) => describe(path, &text, &lines, err),
+    };
+    // The typed pass stops at its first problem. When the text is valid YAML, judge each part
+    // on its own (each top-level key, each step, finally step and guard) so one run reports
+    // every shape problem of the file; the first keeps the exact position the typed pass gave.
+    let mut all = match serde_yaml::from_str::<serde_yaml::Value>(&text) {
+        Ok(value) => shape_problems(path, &text, &lines, value),
+        Err(_) => vec![],
+    };
+    match all.iter_mut().find(|d| d.path == first.path) {
+        Some(same) => *same = first,
+        None => all.insert(0, first),
     }
+    Err(Diagnostics(all))
+}
+
+/// Every part of the file that does not deserialize, each judged apart: the top-level keys
+/// (unknown ones with a hint; missing required ones), and every element of `steps`, `finally`
+/// and `guards`. Within one part, the first problem.
+fn shape_problems(
+    path: &Path,
+    text: &str,
+    lines: &LineIndex,
+    value: serde_yaml::Value,
+) -> Vec<Diagnostic> {
+    use serde::de::DeserializeOwned;
+    use serde_yaml::Value;
+    let serde_yaml::Value::Mapping(map) = value else {
+        return vec![];
+    };
+    fn part<T: DeserializeOwned>(
+        path: &Path,
+        text: &str,
+        lines: &LineIndex,
+        at: &str,
+        value: Value,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        if let Err(err) = serde_path_to_error::deserialize::<_, T>(value) {
+            let inner_path = err.path().to_string();
+            let full = match inner_path.as_str() {
+                "." | "?" | "" => at.to_string(),
+                p if p.starts_with('[') => format!("{at}{p}"),
+                p => format!("{at}.{p}"),
+            };
+            out.push(describe_at(path, text, lines, full, err.into_inner()));
+        }
+    }
+    fn each<T: DeserializeOwned>(
+        path: &Path,
+        text: &str,
+        lines: &LineIndex,
+        at: &str,
+        value: Value,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        match value {
+            Value::Sequence(items) => {
+                for (i, item) in items.into_iter().enumerate() {
+                    part::<T>(path, text, lines, &format!("{at}[{i}]"), item, out);
+                }
+            }
+            other => part::<Vec<T>>(path, text, lines, at, other, out),
+        }
+    }
+    const KEYS: [&str; 10] = [
+        "name",
+        "description",
+        "tags",
+        "cluster",
+        "variables",
+        "timeouts",
+        "steps",
+        "finally",
+        "guards",
+        "",
+    ];
+    let mut out = vec![];
+    for required in ["name", "steps"] {
+        if !map.contains_key(Value::String(required.into())) {
+            out.push(
+                Diagnostic::error(path, "", format!("missing field `{required}`")).at(Some((1, 1))),
+            );
+        }
+    }
+    for (key, value) in map {
+        let Some(key) = key.as_str().map(str::to_string) else {
+            continue;
+        };
+        match key.as_str() {
+            "name" | "description" => part::<String>(path, text, lines, &key, value, &mut out),
+            "tags" => part::<Vec<String>>(path, text, lines, &key, value, &mut out),
+            "cluster" => part::<super::raw::ClusterNeeds>(path, text, lines, &key, value, &mut out),
+            "variables" => part::<std::collections::BTreeMap<String, super::raw::VariableDef>>(
+                path, text, lines, &key, value, &mut out,
+            ),
+            "timeouts" => part::<super::raw::Timeouts>(path, text, lines, &key, value, &mut out),
+            "steps" | "finally" => {
+                each::<super::raw::RawStep>(path, text, lines, &key, value, &mut out)
+            }
+            "guards" => each::<crate::guards::RawGuard>(path, text, lines, &key, value, &mut out),
+            unknown => {
+                let known = KEYS.iter().filter(|k| !k.is_empty()).copied();
+                out.push(
+                    Diagnostic::error(
+                        path,
+                        unknown.to_string(),
+                        format!(
+                            "unknown top-level key `{}`{}",
+                            crate::diag::visible(unknown),
+                            crate::diag::hint(unknown, known)
+                        ),
+                    )
+                    .at(lines.position(unknown)),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Turns a serde error into a diagnostic: key path, line and column, and a "did you mean" hint
@@ -86,21 +203,38 @@ fn describe(
     lines: &LineIndex,
     err: serde_path_to_error::Error<serde_yaml::Error>,
 ) -> Diagnostic {
-    let mut key_path = err.path().to_string();
-    if key_path == "." || key_path == "?" {
+    let key_path = err.path().to_string();
+    describe_at(path, text, lines, key_path, err.into_inner())
+}
+
+/// [`describe`] of an error at `key_path`.
+fn describe_at(
+    path: &Path,
+    text: &str,
+    lines: &LineIndex,
+    key_path: String,
+    inner: serde_yaml::Error,
+) -> Diagnostic {
+    // A syntax error leaves the parser inside a key it could not read: serde_path_to_error
+    // writes it `?`. The path is where the parser was; the unread key has no name.
+    let mut key_path = key_path
+        .split('.')
+        .filter(|segment| *segment != "?")
+        .collect::<Vec<_>>()
+        .join(".");
+    if key_path == "." {
         key_path.clear();
     }
-    let inner = err.into_inner();
     let mut message = inner.to_string();
     // serde_yaml appends " at line L column C"; we print the position ourselves.
     if let Some(cut) = message.rfind(" at line ") {
         message.truncate(cut);
     }
     // serde_yaml prefixes its own copy of the path ("steps[0].wait: ..."); we print ours.
-    if let Some(m) = regex::Regex::new(r"^[\w\[\]\.\-]+: ")
-        .ok()
-        .and_then(|re| re.find(&message))
-    {
+    static SERDE_PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^[\w\[\]\.\-]+: ").expect("a valid pattern")
+    });
+    if let Some(m) = SERDE_PATH.find(&message) {
         message = message[m.end()..].to_string();
     }
     if let Some(unknown) = backticked_after(&message, "unknown field `") {
@@ -114,6 +248,15 @@ fn describe(
         message = with_hint(&message, &unknown);
     } else if let Some(unknown) = backticked_after(&message, "unknown variant `") {
         message = with_hint(&message, &unknown);
+    }
+    if message.starts_with("mapping values are not allowed in this context") {
+        message = "a `key: value` pair where only a plain value can be: this line is indented deeper than the key above it, so YAML reads it as part of that key's value (indent it like its sibling keys), or a value holds `: ` and needs quotes".into();
+    } else if message.starts_with("did not find expected key") {
+        message =
+            "this line's indentation matches no key above it: indent it like its sibling keys"
+                .into();
+    } else if message.starts_with("did not find expected '-' indicator") {
+        message = "this line's indentation breaks the list above it: indent a new item like the other `- ` items, or a key of an item like that item's first key".into();
     }
     if message.contains("recursion limit exceeded") {
         message = format!("{message}: the document nests too deeply");
@@ -175,11 +318,19 @@ fn plain_words(message: &str) -> String {
             "found a list, expected",
         ),
     ];
+    // Compiled once: a file with a thousand problems is described in milliseconds.
+    static COMPILED: std::sync::LazyLock<Vec<(regex::Regex, &'static str)>> =
+        std::sync::LazyLock::new(|| {
+            WORDS
+                .iter()
+                .map(|(pattern, words)| {
+                    (regex::Regex::new(pattern).expect("a valid pattern"), *words)
+                })
+                .collect()
+        });
     let mut out = message.to_string();
-    for (pattern, words) in WORDS {
-        if let Ok(re) = regex::Regex::new(pattern) {
-            out = re.replace_all(&out, words).into_owned();
-        }
+    for (re, words) in COMPILED.iter() {
+        out = re.replace_all(&out, *words).into_owned();
     }
     out
 }

@@ -18,6 +18,13 @@ use std::path::Path;
 /// More steps than any flow needs; beyond it, validating them all would only cost time.
 pub const MAX_STEPS: usize = 1000;
 
+/// More worker nodes than a conformance scenario needs (a kind or Minikube cluster of this
+/// many runs on one machine).
+pub const MAX_WORKERS: i64 = 100;
+
+/// More guards than any flow needs: each holds a watch on the API server for the whole run.
+pub const MAX_GUARDS: usize = 50;
+
 /// Loads and validates a scenario file for the run `run_id`. The scenario is returned only when
 /// there is no error; warnings come back either way.
 pub fn validate_file(
@@ -95,7 +102,8 @@ pub fn validate(
     if raw.steps.is_empty() {
         cx.error("steps", "a scenario needs at least one step");
     }
-    let mut ids = BTreeMap::new();
+    let ids = step_ids(raw);
+    check_step_ids(&mut cx, &ids);
     let mut workloads = BTreeMap::new();
     let too_many = raw.steps.len() + raw.finally.len() > MAX_STEPS;
     if too_many {
@@ -111,25 +119,19 @@ pub fn validate(
         (vec![], vec![])
     } else {
         (
-            build_steps(
-                &mut cx,
-                "steps",
-                &raw.steps,
-                &mut ids,
-                &mut workloads,
-                &cluster,
-            ),
+            build_steps(&mut cx, "steps", &raw.steps, &ids, &mut workloads, &cluster),
             build_steps(
                 &mut cx,
                 "finally",
                 &raw.finally,
-                &mut ids,
+                &ids,
                 &mut workloads,
                 &cluster,
             ),
         )
     };
     warn_on_waits_for_uncreated(&mut cx, &steps, &finally);
+    check_own_durations(&mut cx, &timeouts, steps.iter().chain(&finally));
     let guards = build_guards(&mut cx, raw, &cluster);
 
     let diags = cx.into_diagnostics();
@@ -160,15 +162,21 @@ fn build_guards(
     raw: &super::raw::RawScenario,
     cluster: &ClusterNeeds,
 ) -> Vec<crate::guards::Guard> {
-    let ids: Vec<String> = raw
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            s.id.clone()
-                .unwrap_or_else(|| format!("{}-{}", s.action.kind(), i + 1))
-        })
+    let ids: Vec<String> = step_ids(raw)
+        .into_iter()
+        .filter(|s| s.section == "steps")
+        .map(|s| s.id)
         .collect();
+    if raw.guards.len() > MAX_GUARDS {
+        cx.error(
+            "guards",
+            format!(
+                "{} guards; a scenario has at most {MAX_GUARDS} (each holds a watch on the API server for the whole run): one guard's selector can cover many pods",
+                raw.guards.len()
+            ),
+        );
+        return vec![];
+    }
     let mut names = BTreeMap::new();
     let mut out = vec![];
     for (i, guard) in raw.guards.iter().enumerate() {
@@ -226,14 +234,7 @@ fn warn_on_waits_for_uncreated(cx: &mut Checker, steps: &[Step], finally: &[Step
     }
 }
 
-fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 40
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
+use crate::check::is_slug;
 
 fn is_identifier(s: &str) -> bool {
     let mut bytes = s.bytes();
@@ -259,7 +260,7 @@ fn parse_version(cx: &mut Checker, path: &str, text: &Option<String>) -> Option<
 fn cluster_needs(cx: &mut Checker, raw: &super::raw::ClusterNeeds) -> ClusterNeeds {
     let workers = raw
         .workers
-        .and_then(|w| cx.count("cluster.workers", w, 0))
+        .and_then(|w| cx.count_within("cluster.workers", w, 0, MAX_WORKERS))
         .unwrap_or(0);
     let range = raw.kubernetes.clone().unwrap_or_default();
     let min = parse_version(cx, "cluster.kubernetes.min", &range.min);
@@ -322,11 +323,135 @@ fn timeouts(cx: &mut Checker, raw: &super::raw::Timeouts) -> Timeouts {
     t
 }
 
+/// A step's id as the plan, the reports and every reference (`since`, a guard's `from`) know
+/// it: as written, or generated (`<kind>-<n>`, `finally-<kind>-<n>`).
+#[derive(Debug, Clone)]
+struct StepId {
+    section: &'static str,
+    index: usize,
+    id: String,
+    explicit: bool,
+}
+
+impl StepId {
+    fn path(&self) -> String {
+        format!("{}[{}]", self.section, self.index)
+    }
+}
+
+/// Every step's id, main steps first, then `finally`.
+fn step_ids(raw: &super::raw::RawScenario) -> Vec<StepId> {
+    let section = |name: &'static str, steps: &[RawStep]| -> Vec<StepId> {
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepId {
+                section: name,
+                index: i,
+                id: s.id.clone().unwrap_or_else(|| {
+                    format!(
+                        "{}{}-{}",
+                        if name == "finally" { "finally-" } else { "" },
+                        s.action.kind(),
+                        i + 1
+                    )
+                }),
+                explicit: s.id.is_some(),
+            })
+            .collect()
+    };
+    let mut ids = section("steps", &raw.steps);
+    ids.extend(section("finally", &raw.finally));
+    ids
+}
+
+/// Ids are slugs and unique, generated ones included: `sleep-3` written on one step and
+/// generated for the third would make two test cases, and references, ambiguous.
+fn check_step_ids(cx: &mut Checker, ids: &[StepId]) {
+    let mut seen: BTreeMap<&str, &StepId> = BTreeMap::new();
+    for step in ids {
+        if step.explicit && !is_slug(&step.id) {
+            cx.error(
+                &format!("{}.id", step.path()),
+                format!(
+                    "step id `{}` must be lowercase letters, digits and `-`",
+                    crate::diag::visible(&step.id)
+                ),
+            );
+        }
+        let Some(first) = seen.get(step.id.as_str()).copied() else {
+            seen.insert(&step.id, step);
+            continue;
+        };
+        // Blame the id someone wrote; a generated one changes only by adding an id.
+        let (written, other) = if step.explicit {
+            (step, first)
+        } else {
+            (first, step)
+        };
+        let message = if first.explicit && step.explicit {
+            format!(
+                "duplicate step id `{}` (first used at `{}`)",
+                step.id,
+                first.path()
+            )
+        } else {
+            format!(
+                "step id `{}` is also the id generated for `{}` (a step without an `id`): give one of them another id",
+                written.id,
+                other.path()
+            )
+        };
+        cx.error(&format!("{}.id", written.path()), message);
+    }
+}
+
+/// A step that takes at least some time by its own settings (a `logs` step's `within`, a
+/// check's `stable_for` or `duration`) and a timeout no longer than that can only fail: an
+/// error for `logs` (it can only time out), a warning for a check (it may end sooner when it
+/// fails early, but it can never pass).
+fn check_own_durations<'s>(
+    cx: &mut Checker,
+    timeouts: &super::model::Timeouts,
+    steps: impl Iterator<Item = &'s Step>,
+) {
+    for step in steps {
+        let Some((key, lasts)) = step.action.lasts_at_least() else {
+            continue;
+        };
+        let kind = step.action.kind();
+        let timeout = step.timeout.unwrap_or_else(|| timeouts.for_kind(kind));
+        let limit = timeout.min(timeouts.scenario);
+        if lasts < limit {
+            continue;
+        }
+        let at = match step.action.verifier() {
+            Some(verifier) => format!("{}.{kind}.{verifier}.{key}", step.path),
+            None => format!("{}.{kind}.{key}", step.path),
+        };
+        let message = format!(
+            "`{key}` is {}, but the step may take only {} (its timeout{}): it can never pass; raise the step's `timeout` or shorten `{key}`",
+            humantime::format_duration(lasts),
+            humantime::format_duration(limit),
+            if limit < timeout {
+                ", cut by the scenario's"
+            } else {
+                ""
+            }
+        );
+        if kind == "logs" {
+            cx.error(&at, message);
+        } else {
+            cx.warning(&at, message);
+        }
+    }
+}
+
 fn build_steps(
     cx: &mut Checker,
     section: &str,
     raw: &[RawStep],
-    ids: &mut BTreeMap<String, String>,
+    ids: &[StepId],
     workloads: &mut BTreeMap<String, String>,
     cluster: &ClusterNeeds,
 ) -> Vec<Step> {
@@ -334,29 +459,12 @@ fn build_steps(
     for (i, step) in raw.iter().enumerate() {
         let path = format!("{section}[{i}]");
         let kind = step.action.kind();
-        let id = match &step.id {
-            Some(id) => {
-                if !is_slug(id) {
-                    cx.error(
-                        &format!("{path}.id"),
-                        format!("step id `{id}` must be lowercase letters, digits and `-`"),
-                    );
-                }
-                if let Some(first) = ids.get(id) {
-                    cx.error(
-                        &format!("{path}.id"),
-                        format!("duplicate step id `{id}` (first used at `{first}`)"),
-                    );
-                } else {
-                    ids.insert(id.clone(), path.clone());
-                }
-                id.clone()
-            }
-            None => format!(
-                "{}{kind}-{}",
-                if section == "finally" { "finally-" } else { "" },
-                i + 1
-            ),
+        let Some(id) = ids
+            .iter()
+            .find(|s| s.section == section && s.index == i)
+            .map(|s| s.id.clone())
+        else {
+            continue;
         };
         let timeout = step
             .timeout
@@ -395,7 +503,16 @@ fn build_steps(
         });
         let action_path = format!("{path}.{kind}");
         if let Some(action) = step.action.check(cx, &action_path) {
-            if let Some(w) = action.starts_workload()
+            if section == "finally"
+                && let Some(w) = action.starts_workload()
+            {
+                cx.error(
+                    &format!("{action_path}.start"),
+                    format!(
+                        "workload `{w}` would start in `finally`, after workloads are stopped: nothing would stop or check it; start it in `steps`"
+                    ),
+                );
+            } else if let Some(w) = action.starts_workload()
                 && let Some(first) = workloads.insert(w.to_string(), path.clone())
             {
                 cx.error(
@@ -412,9 +529,11 @@ fn build_steps(
                 }
             }
             for (key, id) in action.step_refs() {
-                // Only main steps that run before this one have started by then (the ids seen so
-                // far, in file order).
-                let before = ids.get(&id).is_some_and(|at| at.starts_with("steps["));
+                // Only main steps that run before this one have started by then, named as
+                // everywhere else (as written or generated).
+                let before = ids.iter().any(|s| {
+                    s.id == id && s.section == "steps" && (section == "finally" || s.index < i)
+                });
                 if !before {
                     cx.error(
                         &format!("{action_path}.{key}"),

@@ -26,13 +26,18 @@ pub fn resolve(
         }
         let value = match (&def.value, &def.env) {
             (Some(v), None) if def.default.is_none() => Some(v.clone()),
-            (None, Some(var)) => match env(var).or_else(|| def.default.clone()) {
+            // An empty variable counts as unset, as `${VAR:-default}` in a shell: CI systems
+            // pass an unset secret or variable as the empty string.
+            (None, Some(var)) => match env(var)
+                .filter(|v| !v.is_empty())
+                .or_else(|| def.default.clone())
+            {
                 Some(v) => Some(v),
                 None => {
                     errors.push((
                         name.clone(),
                         format!(
-                            "reads the environment variable {}, which is not set, and has no `default`",
+                            "reads the environment variable {}, which is not set (or empty), and has no `default`",
                             crate::vars::env_name_shown(var)
                         ),
                     ));

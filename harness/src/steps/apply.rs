@@ -55,6 +55,17 @@ impl StepKind for Apply {
         ) {
             return None;
         }
+        // A file or directory applied by an earlier step was read and parsed then.
+        let (key_path, named) = match (&raw.file, &raw.dir) {
+            (Some(file), _) => (format!("{path}.file"), Some(cx.resolve_path(file))),
+            (_, Some(dir)) => (format!("{path}.dir"), Some(cx.resolve_path(dir))),
+            _ => (format!("{path}.inline"), None),
+        };
+        if let Some((manifests, bytes)) = named.as_ref().and_then(|n| cx.parsed_manifests(n)) {
+            return cx
+                .count_manifest_bytes(&key_path, bytes)
+                .then_some(Apply { manifests });
+        }
         let mut sources = vec![];
         if let Some(inline) = raw.inline {
             sources.push(Source {
@@ -62,19 +73,21 @@ impl StepKind for Apply {
                 text: inline,
             });
         } else if let Some(file) = raw.file {
-            let text = cx.read_file(
-                &format!("{path}.file"),
-                "manifest file",
-                &file,
-                MAX_MANIFEST_BYTES,
-            )?;
+            let text = cx.read_file(&key_path, "manifest file", &file, MAX_MANIFEST_BYTES)?;
             sources.push(Source { origin: file, text });
         } else if let Some(dir) = raw.dir {
-            sources = read_dir(cx, &format!("{path}.dir"), &dir)?;
+            sources = read_dir(cx, &key_path, &dir)?;
+        }
+        let bytes = sources.iter().map(|s| s.text.len() as u64).sum::<u64>();
+        if !cx.count_manifest_bytes(&key_path, bytes) {
+            return None;
         }
         let mut manifests = vec![];
         for source in &sources {
             manifests.extend(parse(cx, path, source));
+        }
+        if let Some(named) = named {
+            cx.keep_manifests(named, manifests.clone(), bytes);
         }
         Some(Apply { manifests })
     }
@@ -160,14 +173,27 @@ fn read_dir(cx: &mut Checker, path: &str, dir: &str) -> Option<Vec<Source>> {
 fn parse(cx: &mut Checker, path: &str, source: &Source) -> Vec<Manifest> {
     let rendered = match crate::vars::substitute(&source.text, &|n| cx.lookup(n)) {
         Ok(text) => text,
-        Err(unknown) => {
-            for u in unknown {
+        Err(undefined) => {
+            for u in &undefined.first {
                 let hint = cx.var_hint(&u.name);
                 cx.error(
                     path,
                     format!(
                         "{}:{}:{}: unknown variable `${{{}}}`{hint}",
-                        source.origin, u.line, u.column, u.name
+                        source.origin,
+                        u.line,
+                        u.column,
+                        crate::diag::visible(&u.name)
+                    ),
+                );
+            }
+            if undefined.total > undefined.first.len() {
+                cx.error(
+                    path,
+                    format!(
+                        "{}: {} more unknown variable reference(s) not listed",
+                        source.origin,
+                        undefined.total - undefined.first.len()
                     ),
                 );
             }

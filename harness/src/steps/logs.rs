@@ -100,6 +100,10 @@ impl StepKind for Logs {
         })
     }
 
+    fn lasts_at_least(&self) -> Option<(&'static str, Duration)> {
+        self.within.map(|w| ("within", w))
+    }
+
     fn step_refs(&self) -> Vec<(&'static str, String)> {
         self.since.iter().map(|id| ("since", id.clone())).collect()
     }

@@ -92,6 +92,11 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
         None
     }
+    /// (key, duration): the step takes at least this long by what it was told (a window it
+    /// watches, a time it writes for); a step timeout no longer than it can only fail.
+    fn lasts_at_least(&self) -> Option<(&'static str, Duration)> {
+        None
+    }
 }
 
 pub struct StepContext<'a> {
@@ -394,6 +399,11 @@ macro_rules! step_kinds {
             pub fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
                 match self {
                     $(Self::$variant(a) => a.disrupts()),*
+                }
+            }
+            pub fn lasts_at_least(&self) -> Option<(&'static str, Duration)> {
+                match self {
+                    $(Self::$variant(a) => a.lasts_at_least()),*
                 }
             }
             pub fn workload_refs(&self) -> Vec<(&'static str, String)> {

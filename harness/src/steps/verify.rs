@@ -83,6 +83,10 @@ impl StepKind for Verify {
         self.0.disrupts()
     }
 
+    fn lasts_at_least(&self) -> Option<(&'static str, Duration)> {
+        self.0.lasts_at_least()
+    }
+
     fn workload_refs(&self) -> Vec<(&'static str, String)> {
         self.0.workload_refs()
     }

@@ -145,6 +145,20 @@ impl StepKind for WorkloadStep {
         ) {
             return None;
         }
+        for (key, id) in [("start", &raw.start), ("stop", &raw.stop)] {
+            if let Some(id) = id
+                && !crate::check::is_slug(id)
+            {
+                cx.error(
+                    &format!("{path}.{key}"),
+                    format!(
+                        "`{}` is not a workload id: lowercase letters, digits and `-`, at most 40",
+                        crate::diag::visible(id)
+                    ),
+                );
+                return None;
+            }
+        }
         if let Some(id) = raw.stop {
             if raw.galera_writes.is_some()
                 || raw.cql_writes.is_some()
@@ -172,8 +186,18 @@ impl StepKind for WorkloadStep {
         if let Some(m) = raw.memcache_writes {
             let at = format!("{path}.memcache.writes");
             let target = m.target.check(cx, &format!("{at}.target"), 1);
-            let writers = cx.count(&format!("{at}.writers"), m.writers, 1);
-            let delete_every = cx.count(&format!("{at}.delete_every"), m.delete_every, 0);
+            let writers = cx.count_within(
+                &format!("{at}.writers"),
+                m.writers,
+                1,
+                crate::verify::MAX_WRITERS,
+            );
+            let delete_every = cx.count_within(
+                &format!("{at}.delete_every"),
+                m.delete_every,
+                0,
+                crate::verify::MAX_DELETE_EVERY,
+            );
             return Some(WorkloadStep::Start {
                 id,
                 writes: Writes::Memcache(MemcacheWrites {
@@ -187,8 +211,18 @@ impl StepKind for WorkloadStep {
             let at = format!("{path}.galera.writes");
             let target = g.target.check(cx, &format!("{at}.target"), 1);
             let credentials = g.credentials.check(cx, &format!("{at}.credentials"));
-            let writers = cx.count(&format!("{at}.writers_per_node"), g.writers_per_node, 1);
-            let delete_every = cx.count(&format!("{at}.delete_every"), g.delete_every, 0);
+            let writers = cx.count_within(
+                &format!("{at}.writers_per_node"),
+                g.writers_per_node,
+                1,
+                crate::verify::MAX_WRITERS,
+            );
+            let delete_every = cx.count_within(
+                &format!("{at}.delete_every"),
+                g.delete_every,
+                0,
+                crate::verify::MAX_DELETE_EVERY,
+            );
             return Some(WorkloadStep::Start {
                 id,
                 writes: Writes::Galera(GaleraWrites {
@@ -216,8 +250,26 @@ impl StepKind for WorkloadStep {
                 ),
             );
         }
-        let writers = cx.count(&format!("{at}.writers"), c.writers, 1);
-        let delete_every = cx.count(&format!("{at}.delete_every"), c.delete_every, 0);
+        // With fixed endpoints the replication factor is known now; with pods, at the start.
+        if let (Some(level), Some(crate::verify::Target::Endpoints(endpoints))) =
+            (&consistency, &target)
+            && let Some(why) =
+                crate::verify::cassandra::writes::unreachable_level(level, endpoints.len())
+        {
+            cx.error(&format!("{at}.consistency"), why);
+        }
+        let writers = cx.count_within(
+            &format!("{at}.writers"),
+            c.writers,
+            1,
+            crate::verify::MAX_WRITERS,
+        );
+        let delete_every = cx.count_within(
+            &format!("{at}.delete_every"),
+            c.delete_every,
+            0,
+            crate::verify::MAX_DELETE_EVERY,
+        );
         Some(WorkloadStep::Start {
             id,
             writes: Writes::Cql(CqlWrites {
@@ -308,6 +360,9 @@ impl StepKind for WorkloadStep {
             } => {
                 use crate::verify::cassandra::writes as cql_writes;
                 let nodes = resolve(ctx, &cql.target).await?;
+                if let Some(why) = cql_writes::unreachable_level(&cql.consistency, nodes.len()) {
+                    return Err(StepFailure::failed(format!("cql.writes: {why}"), ""));
+                }
                 let login = login_for(cql.credentials.as_ref(), "cql.writes", ctx).await?;
                 let login = login.user.zip(login.password);
                 let failed = |e: String| StepFailure::failed(format!("cql.writes: {e}"), "");

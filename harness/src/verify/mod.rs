@@ -49,6 +49,13 @@ use std::time::Duration;
 
 /// One verifier. Adding one: a file implementing this in its system's folder, plus one line in
 /// `registry.rs`.
+/// The most concurrent writers a workload or a check runs (per node where it says so): each is
+/// a connection the server must hold.
+pub const MAX_WRITERS: i64 = 64;
+
+/// The largest `delete_every` (one delete per this many writes).
+pub const MAX_DELETE_EVERY: i64 = 1_000_000;
+
 #[async_trait::async_trait]
 pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     /// The key that names it under `verify:` and on `harness verify`.
@@ -77,6 +84,10 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     }
     /// The pods it disrupts on purpose while it checks (a fault injected during writes).
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
+        None
+    }
+    /// (key, duration) it takes at least by its own settings (`stable_for`, `duration`).
+    fn lasts_at_least(&self) -> Option<(&'static str, std::time::Duration)> {
         None
     }
     /// Whether it needs a Kubernetes cluster (pods to reach or to exec in).

@@ -137,6 +137,11 @@ macro_rules! verifiers {
                     $(Self::$variant(v) => v.disrupts()),*
                 }
             }
+            pub fn lasts_at_least(&self) -> Option<(&'static str, std::time::Duration)> {
+                match self {
+                    $(Self::$variant(v) => v.lasts_at_least()),*
+                }
+            }
             pub fn workload_refs(&self) -> Vec<(&'static str, String)> {
                 match self {
                     $(Self::$variant(v) => v.workload_refs()),*

@@ -65,6 +65,19 @@ pub struct Level {
     pub value: Consistency,
 }
 
+impl Level {
+    /// Replicas that must answer for the level, where it names a number (`TWO`, `THREE`);
+    /// `None` for the levels relative to the replication factor.
+    pub fn replicas_needed(&self) -> Option<usize> {
+        match self.value {
+            Consistency::One | Consistency::LocalOne => Some(1),
+            Consistency::Two => Some(2),
+            Consistency::Three => Some(3),
+            _ => None,
+        }
+    }
+}
+
 impl Serialize for Level {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name)

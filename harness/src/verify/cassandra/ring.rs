@@ -34,8 +34,12 @@ impl Verifier for CassandraRingSpec {
     const CHECKS: &'static str = "`nodetool status` in every pod: all views agree, `nodes` nodes `UN`, unique host IDs, every pod's IP present; optional `stable_for` window, looked at every `window/6` (1-10 s), so a node that flaps down and back inside it fails";
     type Raw = Raw;
 
+    fn lasts_at_least(&self) -> Option<(&'static str, std::time::Duration)> {
+        self.stable_for.map(|d| ("stable_for", d))
+    }
+
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let nodes = cx.count(&format!("{path}.nodes"), raw.nodes, 1);
+        let nodes = cx.count_within(&format!("{path}.nodes"), raw.nodes, 1, 1000);
         let pods = cx.selector(&format!("{path}.pods"), &raw.pods);
         let stable_for = match &raw.stable_for {
             Some(d) => Some(cx.duration(&format!("{path}.stable_for"), d)?),

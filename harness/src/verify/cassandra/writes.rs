@@ -19,8 +19,28 @@ const AFTER_FAILURE: Duration = Duration::from_millis(200);
 
 /// Creates a keyspace (replicated to up to three nodes) and its table; returns `ks.writes`.
 /// The caller registers the keyspace's drop first.
+/// The replication factor of a workload's keyspace: one replica per node, at most three.
+pub fn replication_factor(nodes: usize) -> usize {
+    nodes.clamp(1, 3)
+}
+
+/// Why `level` can never be met on a keyspace of `nodes` nodes' replication factor.
+pub fn unreachable_level(
+    level: &crate::verify::cassandra::cql::Level,
+    nodes: usize,
+) -> Option<String> {
+    let rf = replication_factor(nodes);
+    let needed = level.replicas_needed()?;
+    (needed > rf).then(|| {
+        format!(
+            "consistency {} needs {needed} replicas, but the workload's keyspace has replication factor {rf} ({nodes} node(s), one replica each, at most 3): every write would fail; use ONE, QUORUM or ALL",
+            level.name
+        )
+    })
+}
+
 pub async fn prepare(session: &Session, keyspace: &str, nodes: usize) -> Result<String, String> {
-    let rf = nodes.clamp(1, 3);
+    let rf = replication_factor(nodes);
     for statement in [
         format!(
             "CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': {rf}}}"

@@ -38,13 +38,13 @@ impl Verifier for DnsServiceSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let service_ok = is_dns_label(&raw.service);
+        let service_ok = crate::check::is_dns1035_label(&raw.service);
         if !service_ok {
             cx.error(
                 &format!("{path}.service"),
                 format!(
-                    "`{}` is not a Service name (lowercase letters, digits and `-`, at most 63)",
-                    raw.service
+                    "`{}` is not a Service name: a lowercase letter, then lowercase letters, digits and `-`, at most 63 (DNS-1035)",
+                    crate::diag::visible(&raw.service)
                 ),
             );
         }
@@ -79,15 +79,6 @@ impl Verifier for DnsServiceSpec {
     async fn run(&self, cx: &VerifyContext<'_>, (): ()) -> Verdict {
         check(self, cx.pods).await
     }
-}
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 /// Resolves `name` in a pod, fully qualified: the pod's own first search domain

@@ -69,6 +69,10 @@ impl Verifier for EtcdKeysSpec {
     const CHECKS: &'static str = "one etcd cluster: one cluster ID, distinct member IDs, one member list, every listed member among the endpoints and healthy (\"N of the cluster's M members checked\"); the `/galera/<cluster>/<ip>/` registrations (v2 keys API, or v3) on every member match the Galera nodes, an address whose keys expired is no registration; `max_ttl`: every registration expires within it; `stable_for`: they stay so for that long (watched on v2, read every half second on v3)";
     type Raw = Raw;
 
+    fn lasts_at_least(&self) -> Option<(&'static str, std::time::Duration)> {
+        self.stable_for.map(|d| ("stable_for", d))
+    }
+
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
         let target = raw.target.check(cx, &format!("{path}.target"), 1);
         let nodes = raw.nodes.check(cx, &format!("{path}.nodes"), 1);

@@ -98,13 +98,27 @@ impl Verifier for GaleraAckWritesSpec {
     const CHECKS: &'static str = "first that the targets are one cluster (see below); concurrent writers on every node for `duration`; every acknowledged row on every node, every acknowledged delete gone, every node acknowledged writes of its own, every node's copy identical (rows and checksum); unacknowledged writes reported apart; optional `during: { delete_pod, after }`";
     type Raw = Raw;
 
+    fn lasts_at_least(&self) -> Option<(&'static str, std::time::Duration)> {
+        Some(("duration", self.duration))
+    }
+
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
         let target = raw.target.check(cx, &format!("{path}.target"), 2);
         let credentials = raw.credentials.check(cx, &format!("{path}.credentials"));
         let duration = cx.duration(&format!("{path}.duration"), &raw.duration);
         let settle = cx.duration(&format!("{path}.settle"), &raw.settle);
-        let writers = cx.count(&format!("{path}.writers_per_node"), raw.writers_per_node, 1);
-        let delete_every = cx.count(&format!("{path}.delete_every"), raw.delete_every, 0);
+        let writers = cx.count_within(
+            &format!("{path}.writers_per_node"),
+            raw.writers_per_node,
+            1,
+            crate::verify::MAX_WRITERS,
+        );
+        let delete_every = cx.count_within(
+            &format!("{path}.delete_every"),
+            raw.delete_every,
+            0,
+            crate::verify::MAX_DELETE_EVERY,
+        );
         let during = match raw.during {
             Some(d) => Some(During {
                 after: cx.duration(&format!("{path}.during.after"), &d.after)?,

@@ -38,7 +38,7 @@ impl Verifier for GaleraStatusSpec {
         let target = raw.target.check(cx, &format!("{path}.target"), 1);
         let credentials = raw.credentials.check(cx, &format!("{path}.credentials"));
         let size = match raw.size {
-            Some(n) => Some(cx.count(&format!("{path}.size"), n, 1)?),
+            Some(n) => Some(cx.count_within(&format!("{path}.size"), n, 1, 100)?),
             None => None,
         };
         Some(Self {
