@@ -41,6 +41,6 @@ YAML
   page="$(ls -d "$work"/reports/*/index.html | head -n1)"
 fi
 mkdir -p "$(dirname "$out")"
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1280,900 \
-  --screenshot="$PWD/$out" "file://$(realpath "$page")" >/dev/null 2>&1
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size="${HARNESS_SCREEN_WIDTH:-1400},${HARNESS_SCREEN_HEIGHT:-1400}" \
+  --screenshot="$(realpath -m "$out")" "file://$(realpath "$page")" >/dev/null 2>&1
 echo "$out"

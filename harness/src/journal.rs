@@ -36,8 +36,9 @@ struct Inner {
     next_id: u64,
     lines: VecDeque<String>,
     dropped_lines: u64,
-    /// Per endpoint key: (answered, failed).
-    totals: BTreeMap<String, (u64, u64)>,
+    /// Per endpoint key: (answered, failed, connected). A connection accepted is no answer:
+    /// a server that accepts and never sends a byte has answered nothing.
+    totals: BTreeMap<String, (u64, u64, u64)>,
     /// What the step last saw of what it waits for (a wait's `2/3 ready`).
     note: Option<String>,
 }
@@ -107,6 +108,10 @@ impl Journal {
         let took = open.since.elapsed();
         let totals = inner.totals.entry(open.key.clone()).or_default();
         let result = match error {
+            None if open.what.starts_with("connect") => {
+                totals.2 += 1;
+                "connected".to_string()
+            }
             None => {
                 totals.0 += 1;
                 "ok".to_string()
@@ -220,16 +225,17 @@ impl Journal {
             parts.push(format!("never contacted {}", untouched.join(", ")));
         }
         // Totals by endpoint name: one endpoint may be recorded by name and by address.
-        let mut by_name: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for (key, (ok, failed)) in inner.totals.iter().filter(|(k, _)| !k.is_empty()) {
+        let mut by_name: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+        for (key, (ok, failed, connected)) in inner.totals.iter().filter(|(k, _)| !k.is_empty()) {
             let sum = by_name.entry(self.name_of(&inner, key)).or_default();
             sum.0 += ok;
             sum.1 += failed;
+            sum.2 += connected;
         }
         let answered: Vec<String> = by_name
             .iter()
-            .filter(|(_, (ok, _))| *ok > 0)
-            .map(|(name, (ok, failed))| {
+            .filter(|(_, (ok, _, _))| *ok > 0)
+            .map(|(name, (ok, failed, _))| {
                 let failed = if *failed > 0 {
                     format!(", {failed} failed")
                 } else {
@@ -241,10 +247,21 @@ impl Journal {
         if !answered.is_empty() {
             parts.push(format!("answered so far: {}", answered.join(", ")));
         }
+        let silent: Vec<&str> = by_name
+            .iter()
+            .filter(|(_, (ok, failed, connected))| *ok == 0 && *failed == 0 && *connected > 0)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !silent.is_empty() {
+            parts.push(format!(
+                "connected to {} but never answered",
+                silent.join(", ")
+            ));
+        }
         let failing: Vec<String> = by_name
             .iter()
-            .filter(|(_, (ok, failed))| *ok == 0 && *failed > 0)
-            .map(|(name, (_, failed))| format!("{name} ({failed} failed)"))
+            .filter(|(_, (ok, failed, _))| *ok == 0 && *failed > 0)
+            .map(|(name, (_, failed, _))| format!("{name} ({failed} failed)"))
             .collect();
         if !failing.is_empty() {
             parts.push(format!("only failures from {}", failing.join(", ")));
@@ -345,7 +362,7 @@ mod tests {
     }
 
     // Layer 1 (pure): a journal cut short names the pending operation, the endpoint never
-    // contacted and the one that answered, by their names even when recorded by address.
+    // contacted and the one that only failed, by their names even when recorded by address.
     #[tokio::test]
     async fn names_pending_untouched_and_answered_endpoints() {
         let journal = Journal::new();
@@ -378,12 +395,13 @@ mod tests {
             "{summary}"
         );
         assert!(summary.contains("never contacted c"), "{summary}");
+        // Its connection was accepted, its one query refused: it answered nothing.
         assert!(
-            summary.contains("answered so far: a (1 answered, 1 failed)"),
+            summary.contains("only failures from a (1 failed)"),
             "{summary}"
         );
         let lines = journal.lines().join("\n");
-        assert!(lines.contains("a: connect: ok"), "{lines}");
+        assert!(lines.contains("a: connect: connected"), "{lines}");
         assert!(lines.contains("a: SELECT 1: failed: refused"), "{lines}");
         assert!(lines.contains("b: SELECT 2: no answer yet"), "{lines}");
     }
@@ -407,5 +425,35 @@ mod tests {
         assert!(lines[0].contains("50 earlier operations"), "{}", lines[0]);
         assert!(lines.last().unwrap().contains("op 249"));
         assert!(journal.summary().unwrap().contains("x (250 answered)"));
+    }
+
+    // Layer 1 (pure): a server that accepted the connection and never sent a byte has not
+    // answered; the summary says it was connected to and never answered.
+    #[tokio::test]
+    async fn a_connection_accepted_is_not_an_answer() {
+        let journal = Journal::new();
+        journal
+            .scope(async {
+                let _ = track("x", || "cannot connect".into(), async {
+                    Ok::<_, String>(())
+                })
+                .await;
+                let _ = track("y", || "cannot connect".into(), async {
+                    Ok::<_, String>(())
+                })
+                .await;
+                let _ = track("y", || "get k".into(), async { Ok::<_, String>(()) }).await;
+            })
+            .await;
+        let summary = journal.summary().unwrap();
+        assert!(
+            summary.contains("connected to x but never answered"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("answered so far: y (1 answered)"),
+            "{summary}"
+        );
+        assert!(!summary.contains("x (1 answered)"), "{summary}");
     }
 }

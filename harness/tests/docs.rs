@@ -47,3 +47,94 @@ fn harness_verify_help_lists_every_registered_verifier() {
         assert!(listed, "{name} missing:\n{help}");
     }
 }
+
+/// The README's table of bounds says what the code enforces.
+#[test]
+fn the_readme_states_the_bounds_the_code_enforces() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let mib = |bytes: u64| format!("{} MiB", bytes / (1024 * 1024));
+    let rows = [
+        (
+            "| scenario file |",
+            mib(harness::scenario::load::MAX_SCENARIO_BYTES),
+        ),
+        (
+            "| manifest file (",
+            mib(harness::steps::apply::MAX_MANIFEST_BYTES),
+        ),
+        (
+            "| manifest text of one scenario",
+            mib(harness::check::MAX_SCENARIO_MANIFEST_BYTES),
+        ),
+        (
+            "| CQL script |",
+            mib(harness::verify::cassandra::cql::MAX_SCRIPT_BYTES),
+        ),
+        (
+            "| nesting |",
+            format!("{} levels", harness::yaml_guard::MAX_DEPTH),
+        ),
+        (
+            "| steps (",
+            harness::scenario::validate::MAX_STEPS.to_string(),
+        ),
+        (
+            "| guards |",
+            harness::scenario::validate::MAX_GUARDS.to_string(),
+        ),
+        (
+            "| one pattern, compiled |",
+            mib(harness::check::PATTERN_SIZE_LIMIT as u64),
+        ),
+        (
+            "| a scenario's distinct patterns",
+            mib(harness::check::MAX_SCENARIO_PATTERN_BYTES as u64),
+        ),
+        (
+            "| any duration",
+            format!("{}h", harness::check::MAX_DURATION.as_secs() / 3600),
+        ),
+        (
+            "| `stable_for`",
+            format!(
+                "{}h",
+                harness::verify::etcd::keys::MAX_WINDOW.as_secs() / 3600
+            ),
+        ),
+        (
+            "| `cluster.workers` |",
+            format!("0 to {}", harness::scenario::validate::MAX_WORKERS),
+        ),
+        (
+            "| writers of",
+            format!("1 to {}", harness::verify::MAX_WRITERS),
+        ),
+        (
+            "| `delete_every` |",
+            format!("0 to {}", harness::verify::MAX_DELETE_EVERY),
+        ),
+        (
+            "| `memcache.pool` keys |",
+            format!("1 to {}", harness::verify::memcache::pool::MAX_KEYS),
+        ),
+        (
+            "| `memcache.proxy` keys per proxy |",
+            format!(
+                "1 to {}",
+                harness::verify::memcache::proxy::MAX_KEYS_PER_PROXY
+            ),
+        ),
+    ];
+    for (row, bound) in rows {
+        let line = readme
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("the README has no bounds row {row}"));
+        assert!(
+            line.ends_with(&format!("| {bound} |")),
+            "README row `{line}` should say {bound}"
+        );
+    }
+}

@@ -170,3 +170,48 @@ fn a_run_summary_matches_its_documented_schema() {
         "no cluster, no version"
     );
 }
+
+// Layer 1: the editor has something to show for every key a user types: each step kind and
+// verifier is described (from its own declaration), definitions are named after what they
+// hold, `timeouts` lists its keys, and fixed vocabularies are enums.
+#[test]
+fn completion_data_exists_for_every_step_kind_and_verifier() {
+    let s = schema();
+    let defs = s["$defs"].as_object().unwrap();
+    for name in defs.keys() {
+        assert!(!name.starts_with("Raw"), "a definition is named {name}");
+    }
+    for kind in harness::steps::KINDS {
+        let p = &s["$defs"]["Step"]["properties"][*kind];
+        assert!(
+            p["description"].as_str().is_some_and(|d| d.len() > 20),
+            "step kind {kind} has no description: {p}"
+        );
+    }
+    for name in harness::verify::NAMES {
+        let p = &s["$defs"]["Verify"]["properties"][*name];
+        assert!(
+            p["description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("Checks ")),
+            "verifier {name} has no description: {p}"
+        );
+        let target = p["$ref"].as_str().unwrap_or_default();
+        assert!(!target.contains("Raw"), "{name} refers to {target}");
+    }
+    let keys: Vec<&str> = s["properties"]["timeouts"]["propertyNames"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k.as_str())
+        .collect();
+    assert!(keys.contains(&"scenario") && keys.contains(&"step") && keys.contains(&"wait"));
+    assert_eq!(
+        s["$defs"]["ScaleStep"]["properties"]["kind"]["enum"][0],
+        "StatefulSet"
+    );
+    let levels = s["$defs"]["CqlWrites"]["properties"]["consistency"]["enum"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no consistency enum: {}", s["$defs"]["CqlWrites"]));
+    assert!(levels.iter().any(|l| l == "QUORUM"), "{levels:?}");
+}

@@ -4,7 +4,7 @@
 //! Thin on purpose: every command selects scenarios through [`select`] and runs plans through
 //! [`run::execute`]; `harness verify` builds a one-step static plan and goes the same way.
 
-mod rerun;
+pub mod rerun;
 mod run;
 mod select;
 mod verify;
@@ -215,7 +215,10 @@ fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(crate::report::console::colours(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR").as_deref(),
+        ))
         .try_init();
 }
 

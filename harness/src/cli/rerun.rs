@@ -84,7 +84,14 @@ pub fn read(path: &Path) -> Result<Rerun, String> {
     let shown = path.display();
     let text = crate::check::read_text(path, 64 * 1024 * 1024)
         .map_err(|e| format!("--rerun-failed: {shown}: {e}"))?;
-    let mut de = serde_json::Deserializer::from_str(&text);
+    let mut rerun = from_text(&text, &shown.to_string())?;
+    rerun.summary = path.to_path_buf();
+    Ok(rerun)
+}
+
+/// [`read`] of a summary's text; `shown` names where it came from.
+pub fn from_text(text: &str, shown: &str) -> Result<Rerun, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
     let run: Run = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         format!(
             "--rerun-failed: {shown} cannot be read as a run summary: {}",
@@ -162,7 +169,7 @@ pub fn read(path: &Path) -> Result<Rerun, String> {
     }
     Ok(Rerun {
         run_id: run.run_id,
-        summary: path.to_path_buf(),
+        summary: PathBuf::from(shown),
         failed,
         selection: run.selection,
     })

@@ -85,7 +85,7 @@ fn bounded(text: &str) -> String {
 impl<W: Write + Send> ConsoleReporter<W> {
     /// `terminal`: the output is an interactive terminal (spinners; colours unless NO_COLOR).
     pub fn new(out: W, terminal: bool) -> Self {
-        let colour = terminal && std::env::var_os("NO_COLOR").is_none();
+        let colour = colours(terminal, std::env::var_os("NO_COLOR").as_deref());
         let live = (terminal && std::env::var_os("CI").is_none()).then(|| Spinners {
             progress: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
             running: HashMap::new(),
@@ -376,10 +376,26 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
     }
 }
 
+/// Whether output to a terminal (or not) gets colours, given `NO_COLOR` (no-color.org: set and
+/// not empty turns them off). The console and the log lines on stderr both follow it.
+pub fn colours(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::report::sample;
+
+    // Layer 1 (pure): NO_COLOR as no-color.org defines it, for the console and the log lines.
+    #[test]
+    fn no_color_set_and_not_empty_turns_colours_off_and_nothing_on_without_a_terminal() {
+        use std::ffi::OsStr;
+        assert!(colours(true, None));
+        assert!(colours(true, Some(OsStr::new(""))));
+        assert!(!colours(true, Some(OsStr::new("1"))));
+        assert!(!colours(false, None));
+    }
 
     fn plain(events: &[Event]) -> String {
         let mut r = ConsoleReporter::new(Vec::new(), false);

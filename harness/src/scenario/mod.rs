@@ -6,6 +6,7 @@
 pub mod load;
 pub mod model;
 pub mod raw;
+pub mod schema;
 pub mod validate;
 pub mod variables;
 
@@ -96,14 +97,4 @@ pub fn namespace_name(scenario: &str, run_id: &str) -> String {
     )
 }
 
-/// The JSON Schema of a scenario file, generated from the raw types the loader reads (so it
-/// cannot drift from them), for editors (yaml-language-server) and `harness schema`.
-pub fn schema() -> String {
-    let mut schema = schemars::schema_for!(raw::RawScenario);
-    schema.insert("title".into(), serde_json::json!("harness scenario"));
-    schema.insert(
-        "description".into(),
-        serde_json::json!("A deploy -> scale -> fault -> verify scenario for the conformance harness. Values are checked further when the harness validates the file (durations, selectors, manifests, variables)."),
-    );
-    serde_json::to_string_pretty(&schema).unwrap_or_default()
-}
+pub use schema::schema;

@@ -36,6 +36,7 @@ struct Source {
 #[async_trait::async_trait]
 impl StepKind for Apply {
     const NAME: &'static str = "apply";
+    const DOC: &'static str = "Apply Kubernetes manifests (server-side) into the scenario's namespace: `file`, `dir` or `inline`; what it creates is deleted at clean-up.";
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
     const RENDER: bool = false;
     type Raw = Raw;

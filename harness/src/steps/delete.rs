@@ -27,6 +27,7 @@ pub struct Delete(pub DeleteTarget);
 #[async_trait::async_trait]
 impl StepKind for Delete {
     const NAME: &'static str = "delete";
+    const DOC: &'static str = "Delete an object the scenario created.";
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
     type Raw = Raw;
 

@@ -64,6 +64,8 @@ pub(crate) fn pattern<S: serde::Serializer>(r: &regex::Regex, s: S) -> Result<S:
 #[async_trait::async_trait]
 impl StepKind for Exec {
     const NAME: &'static str = "exec";
+    const DOC: &'static str =
+        "Run a command in pods (`pod` or `selector`) and check its exit code and output.";
     const RETRYABLE: bool = true;
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
     type Raw = Raw;

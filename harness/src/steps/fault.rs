@@ -40,6 +40,7 @@ pub struct FaultStep(pub Fault);
 #[async_trait::async_trait]
 impl StepKind for FaultStep {
     const NAME: &'static str = "fault";
+    const DOC: &'static str = "Inject a fault: `delete_pod`, `cordon`/`uncordon` a node, or `scale_to_zero_and_back`; guards excuse what it causes.";
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
     type Raw = Raw;
 

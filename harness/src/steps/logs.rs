@@ -55,6 +55,7 @@ pub struct Logs {
 #[async_trait::async_trait]
 impl StepKind for Logs {
     const NAME: &'static str = "logs";
+    const DOC: &'static str = "Check the logs of pods' containers (current and `previous`): `contains`, `not_contains`, `regex`, `since` a step, `within` a time.";
     const RETRYABLE: bool = true;
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
     type Raw = Raw;

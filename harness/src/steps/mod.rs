@@ -34,6 +34,8 @@ use std::time::Duration;
 pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     /// The key that names the kind in a scenario step (`wait:`).
     const NAME: &'static str;
+    /// One sentence on what the step does (the editor schema's description of its key).
+    const DOC: &'static str;
     /// Its timeout unless the scenario's `timeouts` or the step's `timeout` says otherwise.
     const DEFAULT_TIMEOUT: Duration;
     /// Whether variables are substituted in the raw spec before [`StepKind::check`] sees it
@@ -278,6 +280,10 @@ macro_rules! step_kinds {
 
         /// Every step kind's key, in registration order.
         pub const KINDS: &[&str] = &[$(<$module::$kind as StepKind>::NAME),*];
+
+        /// Each step kind's key with what it does.
+        pub const KIND_DOCS: &[(&str, &str)] =
+            &[$((<$module::$kind as StepKind>::NAME, <$module::$kind as StepKind>::DOC)),*];
 
         /// Each kind's key with the JSON Schema of what a scenario may write under it.
         pub fn kind_schemas(

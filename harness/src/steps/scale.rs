@@ -31,6 +31,7 @@ pub fn scalable(cx: &mut Checker, path: &str, kind: &str) -> Option<ScalableKind
 #[async_trait::async_trait]
 impl StepKind for Scale {
     const NAME: &'static str = "scale";
+    const DOC: &'static str = "Set a workload's replicas through the scale subresource.";
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
     type Raw = Raw;
 

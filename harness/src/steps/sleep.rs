@@ -11,6 +11,7 @@ pub struct Sleep(#[serde(serialize_with = "crate::check::duration_text")] pub Du
 #[async_trait::async_trait]
 impl StepKind for Sleep {
     const NAME: &'static str = "sleep";
+    const DOC: &'static str = "Wait a fixed time (a duration such as `5s`).";
     const TAKES_STEP_TIMEOUT: bool = false;
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
     type Raw = String;

@@ -20,6 +20,8 @@ pub struct Verify(pub VerifySpec);
 #[async_trait::async_trait]
 impl StepKind for Verify {
     const NAME: &'static str = "verify";
+    const DOC: &'static str =
+        "Run one verifier: check a system at the data level through its own protocol.";
     const RETRYABLE: bool = true;
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
     type Raw = RawVerify;

@@ -47,6 +47,7 @@ fn rollout_kind(cx: &mut Checker, path: &str, kind: &str) -> Option<RolloutKind>
 #[async_trait::async_trait]
 impl StepKind for Wait {
     const NAME: &'static str = "wait";
+    const DOC: &'static str = "Wait (watch-based, bounded by the step's timeout) for a rollout, ready replicas, ready pods, endpoints or a field's value.";
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
     type Raw = Raw;
 

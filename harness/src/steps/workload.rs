@@ -135,6 +135,7 @@ pub struct GaleraWrites {
 #[async_trait::async_trait]
 impl StepKind for WorkloadStep {
     const NAME: &'static str = "workload";
+    const DOC: &'static str = "Start a background workload (`start` with its kind) or stop one (`stop`); `verify: { workload: ID }` checks what it wrote.";
     const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
     type Raw = Raw;
 
