@@ -128,3 +128,50 @@ fn without_a_cluster_the_scenario_tests_say_why() {
         "{all}"
     );
 }
+
+/// The nightly's matrix: one job per slice, the number of slices in one place, and a merge job
+/// that joins them (layer 1).
+#[test]
+fn the_nightly_matrix_runs_every_slice_and_merges_them() {
+    let text = std::fs::read_to_string(root().join("ci/nightly.yml")).unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let shards = doc["env"]["SHARDS"].as_u64().expect("env.SHARDS");
+    let matrix: Vec<u64> = doc["jobs"]["scenarios"]["strategy"]["matrix"]["shard"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(serde_yaml::Value::as_u64)
+        .collect();
+    assert_eq!(
+        matrix,
+        (1..=shards).collect::<Vec<_>>(),
+        "the matrix must list 1..=SHARDS"
+    );
+    let (run, _) = step("nightly.yml", "one slice of the scenarios on kind");
+    assert!(
+        run.contains("--partition ${{ matrix.shard }}/${{ env.SHARDS }}"),
+        "{run}"
+    );
+    assert_eq!(doc["jobs"]["merge"]["needs"].as_str(), Some("scenarios"));
+    let (merge, _) = step("nightly.yml", "merge the slices into one run");
+    assert!(merge.contains("report merge"), "{merge}");
+    // Every seed scenario falls in one of the slices, and each slice has one.
+    let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["list", "scenarios"])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&out.stdout).into_owned();
+    let names: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() >= 8, "{listing}");
+    let slices = harness::cli::partition::slices(&names, shards as u32, None);
+    for k in 1..=shards as u32 {
+        assert!(
+            slices.values().any(|v| *v == k),
+            "slice {k}/{shards} would be empty: {slices:?}"
+        );
+    }
+}

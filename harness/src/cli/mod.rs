@@ -4,6 +4,8 @@
 //! Thin on purpose: every command selects scenarios through [`select`] and runs plans through
 //! [`run::execute`]; `harness verify` builds a one-step static plan and goes the same way.
 
+pub mod merge;
+pub mod partition;
 pub mod rerun;
 mod run;
 mod select;
@@ -55,7 +57,7 @@ pub enum Command {
         run_id: Option<String>,
     },
     /// Run scenarios.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run one verifier against static endpoints (no cluster needed).
     Verify(Box<VerifyArgs>),
     /// Print the JSON Schema of scenario files (for editors: yaml-language-server), or with
@@ -64,6 +66,23 @@ pub enum Command {
         /// The schema of summary.json instead.
         #[arg(long)]
         summary: bool,
+    },
+    /// Work with reports of earlier runs.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// Join the runs of one logical run (the `--partition K/N` shards of a CI matrix) into one:
+    /// one summary.json listing its shards, one junit.xml, one index.html, the evidence.
+    Merge {
+        /// Each shard's run folder (or its summary.json).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Where the merged run's folder is written.
+        #[arg(long, default_value = "reports")]
+        report_dir: PathBuf,
     },
 }
 
@@ -142,6 +161,15 @@ pub struct RunArgs {
     /// Scenarios run at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub parallel: u16,
+    /// Run slice K of N of the selected scenarios (`2/3`): each scenario is in exactly one
+    /// slice, by a hash of its name (stable when scenarios are added). For a CI job matrix;
+    /// `harness report merge` joins the slices' reports.
+    #[arg(long, env = "HARNESS_PARTITION")]
+    pub partition: Option<partition::Partition>,
+    /// With --partition: spread the scenarios by their durations in this earlier run (a run
+    /// folder or its summary.json) so the slices finish together.
+    #[arg(long, requires = "partition")]
+    pub partition_weights: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -232,7 +260,10 @@ async fn dispatch(cli: Cli) -> u8 {
             json,
             run_id,
         } => plan_cmd(&file, manifests, json, run_id),
-        Command::Run(args) => run::run(args).await,
+        Command::Run(args) => run::run(*args).await,
+        Command::Report(ReportCommand::Merge { runs, report_dir }) => {
+            merge::merge(&runs, &report_dir)
+        }
         Command::Verify(args) => verify::verify(*args).await,
         Command::Schema { summary } => {
             let text = if summary {

@@ -97,6 +97,38 @@ pub async fn run(mut args: RunArgs) -> u8 {
         );
     }
     let reran = rerun.map(|r| r.run_id);
+    if let Some(part) = args.partition {
+        let weights = match &args.partition_weights {
+            None => None,
+            Some(given) => {
+                let path = if given.is_dir() {
+                    given.join("summary.json")
+                } else {
+                    given.clone()
+                };
+                match super::merge::read_run(&path) {
+                    Ok(run) => Some(super::partition::weights_from(&run)),
+                    Err(e) => {
+                        eprintln!("error: --partition-weights: {e}");
+                        return EXIT_USAGE;
+                    }
+                }
+            }
+        };
+        let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
+        let slices = super::partition::slices(&names, part.n, weights.as_ref());
+        let before = plans.len();
+        plans.retain(|p| slices.get(&p.name) == Some(&part.k));
+        eprintln!(
+            "partition {part}: {} of {before} selected scenario(s)",
+            plans.len()
+        );
+        if plans.is_empty() {
+            // As nextest: an empty slice is a slice that passed.
+            println!("partition {part} holds no scenario: nothing to run");
+            return EXIT_PASS;
+        }
+    }
     for p in &mut plans {
         p.skip_if_undersized = args.skip_undersized;
     }
@@ -145,7 +177,7 @@ pub async fn run(mut args: RunArgs) -> u8 {
         selection: Selection {
             paths: roots,
             tags: args.select.tags.clone(),
-            partition: None,
+            partition: args.partition.map(|p| p.to_string()),
         },
     };
     if !needs_cluster {

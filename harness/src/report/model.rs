@@ -162,12 +162,21 @@ pub struct Step {
     /// A guard's violations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Violation>,
-    /// What the step printed or found (in the JUnit and HTML reports, not in the summary).
-    #[serde(skip)]
+    /// What the step printed or found, its head and tail within 16,000 characters (the
+    /// JUnit and HTML reports show it; a merge of shards reads it back).
+    #[serde(
+        default,
+        skip_serializing_if = "String::is_empty",
+        serialize_with = "bounded_output"
+    )]
     pub output: String,
     /// Its evidence itself (in the JUnit and HTML reports; the summary names the files).
     #[serde(skip)]
     pub evidence: Vec<Evidence>,
+}
+
+fn bounded_output<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&super::sanitize::truncate_middle(text, 16_000))
 }
 
 /// What became of one thing the scenario created.

@@ -1,0 +1,322 @@
+//! `--partition K/N` and `harness report merge`, through the real binary (layer 1: static
+//! scenarios, no server; the `rig` module, layer 2: three shards against real memcached
+//! servers, as three processes at once).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn harness(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("HARNESS_PARTITION")
+        .output()
+        .expect("run the harness")
+}
+
+/// Five static scenarios: four that pass, one that fails (a refused connection, real).
+fn scenarios(dir: &Path) {
+    let scenarios = dir.join("scenarios");
+    std::fs::create_dir_all(&scenarios).unwrap();
+    for i in 0..4 {
+        std::fs::write(
+            scenarios.join(format!("s{i}.yaml")),
+            format!("name: static-{i}\ncluster: {{ required: false }}\nsteps:\n  - id: settle\n    sleep: 10ms\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        scenarios.join("fails.yaml"),
+        "name: static-fails\ncluster: { required: false }\nsteps:\n  - id: refused\n    verify: { http: { target: { endpoints: [\"127.0.0.1:1\"] }, path: / } }\n",
+    )
+    .unwrap();
+}
+
+/// The run folders under `reports`, oldest first.
+fn runs(reports: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(reports)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
+
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
+/// A step as compared: (id, status, message).
+type StepContent = (String, String, String);
+
+/// What a run says of its scenarios, without ids and times: (name, outcome, steps), sorted by
+/// name.
+fn content(summary: &serde_json::Value) -> Vec<(String, String, Vec<StepContent>)> {
+    let mut out: Vec<_> = summary["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["outcome"].as_str().unwrap().to_string(),
+                s["steps"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|st| {
+                        (
+                            st["id"].as_str().unwrap().to_string(),
+                            st["status"].as_str().unwrap().to_string(),
+                            st["message"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The JUnit test cases as (suite, case, failed), sorted.
+fn cases(run: &Path) -> Vec<(String, String, bool)> {
+    let xml = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    let mut out = vec![];
+    let mut suite = String::new();
+    for part in xml.split('<').skip(1) {
+        let attr = |name: &str| {
+            part.split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or_default()
+                .to_string()
+        };
+        if part.starts_with("testsuite ") {
+            suite = attr("name");
+        } else if part.starts_with("testcase ") {
+            out.push((suite.clone(), attr("name"), false));
+        } else if part.starts_with("failure")
+            && let Some(last) = out.last_mut()
+        {
+            last.2 = true;
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn three_shards_merged_say_what_one_run_of_all_says_and_bad_shard_sets_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    scenarios(dir.path());
+    let whole = harness(
+        &[
+            "run",
+            "--provider",
+            "none",
+            "--report-dir",
+            "whole",
+            "scenarios",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        whole.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&whole.stderr)
+    );
+    let whole = runs(&dir.path().join("whole")).remove(0);
+
+    let mut slices = 0;
+    for k in 1..=3 {
+        let out = harness(
+            &[
+                "run",
+                "--provider",
+                "none",
+                "--report-dir",
+                "shards",
+                "--partition",
+                &format!("{k}/3"),
+                "scenarios",
+            ],
+            dir.path(),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{stdout}");
+        if !stdout.contains("holds no scenario") {
+            slices += 1;
+        }
+    }
+    let shard_runs = runs(&dir.path().join("shards"));
+    assert_eq!(shard_runs.len(), slices);
+    // Every scenario ran in exactly one shard.
+    let mut names: Vec<String> = shard_runs
+        .iter()
+        .flat_map(|r| content(&summary(r)).into_iter().map(|c| c.0))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 5, "{names:?}");
+    names.dedup();
+    assert_eq!(names.len(), 5, "a scenario ran twice: {names:?}");
+    for r in &shard_runs {
+        assert!(summary(r)["partition"].as_str().unwrap().ends_with("/3"));
+    }
+
+    // These five names hash into all three slices (FNV-1a of the name, fixed).
+    assert_eq!(slices, 3);
+    {
+        let mut args = vec!["report", "merge", "--report-dir", "merged"];
+        let shown: Vec<String> = shard_runs.iter().map(|p| p.display().to_string()).collect();
+        args.extend(shown.iter().map(String::as_str));
+        let out = harness(&args, dir.path());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let merged = runs(&dir.path().join("merged")).remove(0);
+        let (m, w) = (summary(&merged), summary(&whole));
+        assert_eq!(content(&m), content(&w));
+        assert_eq!(m["totals"], w["totals"]);
+        assert_eq!(m["shards"].as_array().unwrap().len(), 3);
+        assert_eq!(cases(&merged), cases(&whole));
+        let html = std::fs::read_to_string(merged.join("index.html")).unwrap();
+        for name in &names {
+            assert!(
+                html.contains(name.as_str()),
+                "{name} not in the merged page"
+            );
+        }
+        // --rerun-failed reads the merged run: it re-runs the one failed scenario.
+        let out = harness(
+            &[
+                "run",
+                "--provider",
+                "none",
+                "--report-dir",
+                "rerun",
+                &format!("--rerun-failed={}", merged.display()),
+            ],
+            dir.path(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("re-running 1 scenario(s)"), "{stderr}");
+
+        // One shard missing, one given twice: named, nothing written.
+        let out = harness(
+            &[
+                "report",
+                "merge",
+                "--report-dir",
+                "bad",
+                &shown[0],
+                &shown[0],
+                &shown[1],
+            ],
+            dir.path(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("is missing"), "{stderr}");
+        assert!(stderr.contains("is given 2 times"), "{stderr}");
+        assert!(stderr.contains("is in two shards"), "{stderr}");
+        assert!(!dir.path().join("bad").exists());
+    }
+}
+
+#[test]
+fn a_partition_is_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    scenarios(dir.path());
+    let out = harness(
+        &[
+            "run",
+            "--provider",
+            "none",
+            "--partition",
+            "4/3",
+            "scenarios",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a partition"));
+}
+
+mod rig {
+    use super::*;
+    use harness_testkit::rig;
+
+    // Layer 2: three shards as three processes at once, each checking real memcached servers
+    // from scenarios without a cluster, merged into one passing run.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn three_shards_against_real_servers_run_at_once_and_merge() {
+        let (_node, port) = rig::memcached_published().await;
+        let dir = tempfile::tempdir().unwrap();
+        let scenarios = dir.path().join("scenarios");
+        std::fs::create_dir_all(&scenarios).unwrap();
+        for i in 0..6 {
+            std::fs::write(
+                scenarios.join(format!("pool-{i}.yaml")),
+                format!(
+                    "name: pool-{i}\ncluster: {{ required: false }}\nsteps:\n  - id: set-get\n    verify: {{ memcache.pool: {{ target: {{ endpoints: [\"127.0.0.1:{port}\"] }}, keys: 200 }} }}\n"
+                ),
+            )
+            .unwrap();
+        }
+        let children: Vec<_> = (1..=3)
+            .map(|k| {
+                Command::new(env!("CARGO_BIN_EXE_harness"))
+                    .args([
+                        "run",
+                        "--provider",
+                        "none",
+                        "--report-dir",
+                        "shards",
+                        "--partition",
+                        &format!("{k}/3"),
+                        "scenarios",
+                    ])
+                    .current_dir(dir.path())
+                    .output()
+            })
+            .collect();
+        for c in children {
+            let out = c.unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        let shard_runs = runs(&dir.path().join("shards"));
+        let mut args = vec![
+            "report".to_string(),
+            "merge".into(),
+            "--report-dir".into(),
+            "merged".into(),
+        ];
+        args.extend(shard_runs.iter().map(|p| p.display().to_string()));
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = harness(&arg_refs, dir.path());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let merged = summary(&runs(&dir.path().join("merged")).remove(0));
+        assert_eq!(merged["totals"]["scenarios"], 6);
+        assert_eq!(merged["totals"]["passed"], 6);
+    }
+}
