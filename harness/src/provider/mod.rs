@@ -4,6 +4,10 @@
 //! kubeconfig context that the user names. The harness deletes only clusters it created.
 
 mod existing;
+#[cfg(feature = "k3s")]
+mod k3s;
+#[cfg(not(feature = "k3s"))]
+#[path = "k3s_absent.rs"]
 mod k3s;
 mod kind;
 mod minikube;

@@ -439,6 +439,28 @@ mod rig {
         );
     }
 
+    // memcache-async flushes after every command (`noreply` sets and deletes included): without
+    // the pipeline, 10,000 keys cost about 20,000 write calls; with it, a few hundred.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn ten_thousand_keys_take_a_few_hundred_write_calls() {
+        let (_net, _nodes, servers) = rig::memcached(3).await;
+        let servers = eps(servers);
+        let (v, writes) =
+            super::super::client::counting_writes(check(&spec(10_000), &servers)).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        eprintln!("{writes} write calls for 10,000 keys over 3 servers");
+        // Sets: about 1 MB in 64 KiB flushes; gets: 100 keys per round trip; deletes: one
+        // round trip per server; probes and their checks: a few per server.
+        assert!(
+            (30..=400).contains(&writes),
+            "{writes} write calls for 10,000 keys over 3 servers"
+        );
+        for s in &servers {
+            assert_eq!(items(&s.address()).await, 0, "{s}: keys left");
+        }
+    }
+
     // A twemproxy listed among the servers: named as no memcached, every time (today's verdict
     // does not depend on where a probe key hashes).
     #[tokio::test]
