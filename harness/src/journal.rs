@@ -41,6 +41,10 @@ struct Inner {
     totals: BTreeMap<String, (u64, u64, u64)>,
     /// What the step last saw of what it waits for (a wait's `2/3 ready`).
     note: Option<String>,
+    /// Figures the step measured (name, value), for the reports.
+    figures: Vec<(String, String)>,
+    /// Files the step produced for the report (name, content).
+    attachments: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -62,6 +66,16 @@ impl Default for Journal {
 impl Journal {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// The figures the step recorded (see [`figures`]), taken out.
+    pub fn take_figures(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.lock().figures)
+    }
+
+    /// The files the step gave the report (see [`attach`]), taken out.
+    pub fn take_attachments(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.lock().attachments)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -309,6 +323,20 @@ pub fn human(d: Duration) -> String {
         humantime::format_duration(Duration::from_secs(rounded.as_secs())).to_string()
     } else {
         format!("{:.1}s", rounded.as_secs_f64()).replace(".0s", "s")
+    }
+}
+
+/// Records figures the current step measured (`overall.p99_ms`), for the reports.
+pub fn figures(named: impl IntoIterator<Item = (String, String)>) {
+    if let Ok(journal) = CURRENT.try_with(Arc::clone) {
+        journal.lock().figures.extend(named);
+    }
+}
+
+/// Gives the report a file the current step produced (a workload's history).
+pub fn attach(name: impl Into<String>, content: String) {
+    if let Ok(journal) = CURRENT.try_with(Arc::clone) {
+        journal.lock().attachments.push((name.into(), content));
     }
 }
 

@@ -200,6 +200,8 @@ pub enum Event {
         attempts: Option<u32>,
         /// A guard's violations.
         violations: Vec<Violation>,
+        /// What the step measured, by name (a workload's `overall.p99_ms`).
+        figures: Vec<(String, String)>,
     },
     CleanupFinished {
         scenario: String,

@@ -6,7 +6,8 @@
 //! in parallel line up): its steps as bars coloured by outcome, `finally` steps, guards (their
 //! violations marked where they happened), fault steps, clean-up; marks for retried steps,
 //! `continue_on_error` failures and skipped steps; descriptions; and under it each failed step's
-//! message, output and evidence (with links to the complete files), collapsed. Everything from
+//! message, output and evidence (with links to the complete files), collapsed; what steps
+//! measured (a workload's figures) in a table per step. Everything from
 //! the cluster is escaped and bounded (head and tail); long tokens wrap; it reads at 400 px.
 
 use super::Reporter;
@@ -337,6 +338,23 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
         );
     }
     h.push_str("</div>");
+    // What steps measured (a workload's throughput, latencies, unavailability), as a table.
+    for st in s.steps.iter().filter(|st| !st.figures.is_empty()) {
+        let _ = write!(
+            h,
+            "<details class=\"figures\"><summary>figures of {}</summary><table>",
+            esc(&label_of(st))
+        );
+        for f in &st.figures {
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td>{}</td></tr>",
+                esc(&f.name),
+                esc(&f.value)
+            );
+        }
+        h.push_str("</table></details>");
+    }
     for st in s.steps.iter().filter(|st| st.status.is_failure()) {
         let _ = write!(
             h,

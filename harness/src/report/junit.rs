@@ -6,7 +6,8 @@
 //! junit2html show) holds the message, the head and tail of the output and the paths of the
 //! evidence files; `system-out` holds the output and evidence, each section budgeted (see
 //! [`super::budget`]) and sanitized (see [`super::sanitize`]). Reports validate against the
-//! Jenkins xUnit JUnit schema (`fixtures/junit/jenkins-xunit-junit-10.xsd`).
+//! Jenkins xUnit JUnit schema (`fixtures/junit/jenkins-xunit-junit-10.xsd`). What a step
+//! measured (a workload's figures) is a suite property named `<step id>.<figure>`.
 
 use super::Reporter;
 use super::events::Phase;
@@ -77,6 +78,15 @@ fn suite(run: &Run, s: &Scenario, properties: &[(String, String)]) -> TestSuite 
         suite.set_timestamp(t);
     }
     suite.set_time(Duration::from_secs_f64(s.duration_secs.max(0.0)));
+    // What steps measured, as `<step id>.<figure>` (the schema allows properties on suites only).
+    for step in &s.steps {
+        for f in &step.figures {
+            suite.add_property(Property::new(
+                format!("{}.{}", step.id, f.name),
+                f.value.as_str(),
+            ));
+        }
+    }
     for step in &s.steps {
         suite.add_test_case(case(run, s, step));
     }

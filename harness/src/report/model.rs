@@ -170,9 +170,21 @@ pub struct Step {
         serialize_with = "bounded_output"
     )]
     pub output: String,
+    /// What it measured (a workload check's throughput, latencies and unavailability, overall
+    /// and per node), in the order measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub figures: Vec<Figure>,
     /// Its evidence itself (in the JUnit and HTML reports; the summary names the files).
     #[serde(skip)]
     pub evidence: Vec<Evidence>,
+}
+
+/// One measured figure: `overall.p99_ms` = `12.500` (units in the name; `-` when there was
+/// nothing to measure).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Figure {
+    pub name: String,
+    pub value: String,
 }
 
 fn bounded_output<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
@@ -396,6 +408,7 @@ impl Builder {
                 evidence,
                 attempts,
                 violations,
+                figures,
             } => {
                 let end = self.since_start(scenario);
                 let (status, message) = match outcome {
@@ -426,6 +439,13 @@ impl Builder {
                         .collect(),
                     violations: violations.clone(),
                     output: output.clone(),
+                    figures: figures
+                        .iter()
+                        .map(|(name, value)| Figure {
+                            name: name.clone(),
+                            value: value.clone(),
+                        })
+                        .collect(),
                     evidence: evidence.clone(),
                 };
                 let s = self.scenario(scenario);

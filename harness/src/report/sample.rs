@@ -35,6 +35,7 @@ pub fn finished(scenario: &str, step: StepInfo, outcome: Outcome, output: &str) 
         evidence: vec![],
         attempts: None,
         violations: vec![],
+        figures: vec![],
     }
 }
 
@@ -105,6 +106,18 @@ pub fn events() -> Vec<Event> {
             ],
             attempts: None,
             violations: vec![],
+            figures: [
+                ("overall.acknowledged", "9120"),
+                ("overall.throughput_per_s", "304.0"),
+                ("overall.p99_ms", "41.200"),
+                ("overall.longest_unavailable_s", "1.200"),
+                ("galera-ss-1.longest_unavailable_s", "38.100"),
+                ("galera-ss-1.longest_unavailable_from_s", "6.000"),
+                ("galera-ss-1.longest_unavailable_to_s", "44.100"),
+            ]
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
         },
         Event::StepFinished {
             scenario: bad.into(),
@@ -115,6 +128,7 @@ pub fn events() -> Vec<Event> {
             evidence: vec![],
             attempts: Some(3),
             violations: vec![],
+            figures: vec![],
         },
         finished(
             bad,
@@ -166,6 +180,7 @@ pub fn events() -> Vec<Event> {
                 object: "Pod/galera-ss-0".into(),
                 what: "restarted".into(),
             }],
+            figures: vec![],
         },
         Event::CleanupFinished {
             scenario: bad.into(),

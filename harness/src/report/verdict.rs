@@ -79,6 +79,7 @@ mod tests {
             evidence: vec![],
             attempts: None,
             violations: vec![],
+            figures: vec![],
         });
         String::from_utf8(r.out).unwrap()
     }

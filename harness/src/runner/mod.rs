@@ -58,6 +58,7 @@ impl RedactingSink<'_> {
                 evidence,
                 attempts,
                 violations,
+                figures,
             } => Event::StepFinished {
                 scenario,
                 step,
@@ -89,6 +90,10 @@ impl RedactingSink<'_> {
                         what: r.redact(&v.what),
                         ..v
                     })
+                    .collect(),
+                figures: figures
+                    .into_iter()
+                    .map(|(name, value)| (r.redact(&name), r.redact(&value)))
                     .collect(),
             },
             Event::CleanupFinished {
@@ -170,6 +175,7 @@ impl Executor<'_> {
                         evidence: vec![],
                         attempts: None,
                         violations: vec![],
+                        figures: vec![],
                     });
                 }
             }
@@ -440,6 +446,7 @@ impl Executor<'_> {
                         what: v.what.clone(),
                     })
                     .collect(),
+                figures: vec![],
             });
         }
         any_failed
@@ -508,6 +515,7 @@ impl Executor<'_> {
             evidence: vec![],
             attempts: None,
             violations: vec![],
+            figures: vec![],
         });
         let reason = "the cluster cannot hold the scenario";
         for (index, step) in plan.steps.iter().enumerate() {
@@ -608,19 +616,25 @@ impl Executor<'_> {
             Ok(output) => (Outcome::Passed, output),
             Err(f) => (f.outcome, f.output),
         };
-        let evidence = if outcome.is_failure() && plan.cluster.required {
-            tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))
-                .await
-                .unwrap_or_else(|_| {
-                    vec![Evidence::new(
-                        EvidenceKind::Other,
-                        "evidence",
-                        "gathering evidence timed out",
-                    )]
-                })
-        } else {
-            vec![]
-        };
+        // Files the step produced (a workload's history) come first, then the cluster's.
+        let mut evidence: Vec<Evidence> = journal
+            .take_attachments()
+            .into_iter()
+            .map(|(name, body)| Evidence::new(EvidenceKind::Other, &name, body))
+            .collect();
+        if outcome.is_failure() && plan.cluster.required {
+            evidence.extend(
+                tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))
+                    .await
+                    .unwrap_or_else(|_| {
+                        vec![Evidence::new(
+                            EvidenceKind::Other,
+                            "evidence",
+                            "gathering evidence timed out",
+                        )]
+                    }),
+            );
+        }
         sink.emit(Event::StepFinished {
             scenario: plan.name.clone(),
             step: info,
@@ -630,6 +644,7 @@ impl Executor<'_> {
             evidence,
             attempts: step.retry.map(|_| attempt),
             violations: vec![],
+            figures: journal.take_figures(),
         });
         outcome
     }
@@ -757,6 +772,7 @@ fn skipped(plan: &ScenarioPlan, step: StepInfo, reason: &str) -> Event {
         evidence: vec![],
         attempts: None,
         violations: vec![],
+        figures: vec![],
     }
 }
 

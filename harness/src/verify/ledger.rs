@@ -38,6 +38,10 @@ pub struct History {
 pub struct Op {
     pub id: String,
     pub node: String,
+    /// The writer that made it, as a history checker's process: each writer has its own, and a
+    /// writer whose operation was not acknowledged continues as a new one (the outcome of the
+    /// old one's last operation is unknown).
+    pub process: u64,
     pub kind: OpKind,
     /// When it was sent and when its answer came, from the workload's start.
     pub start: Duration,
@@ -94,6 +98,7 @@ impl History {
 pub struct Ledger {
     origin: Instant,
     history: Mutex<History>,
+    next_process: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Ledger {
@@ -107,6 +112,7 @@ impl Ledger {
         Self {
             origin: Instant::now(),
             history: Mutex::new(History::default()),
+            next_process: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -133,10 +139,28 @@ impl Ledger {
         self.lock().clone()
     }
 
-    fn op(&self, node: &str, id: &str, kind: OpKind, start: Instant, error: Option<&String>) {
+    /// A process id no writer had before.
+    fn new_process(&self) -> u64 {
+        self.next_process
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How long the workload has run so far.
+    pub fn elapsed(&self) -> Duration {
+        self.since(Instant::now())
+    }
+
+    fn op(&self, op: OpAt<'_>, start: Instant, error: Option<&String>) {
+        let OpAt {
+            node,
+            id,
+            kind,
+            process,
+        } = op;
         let op = Op {
             id: id.to_string(),
             node: node.to_string(),
+            process,
             kind,
             start: self.since(start),
             end: self.since(Instant::now()),
@@ -144,6 +168,14 @@ impl Ledger {
         };
         self.lock().ops.push(op);
     }
+}
+
+/// Which operation [`Ledger::op`] records.
+struct OpAt<'a> {
+    node: &'a str,
+    id: &'a str,
+    kind: OpKind,
+    process: u64,
 }
 
 /// One write a [`Writer`] attempted: where it went, its id, and whether it was acknowledged.
@@ -178,29 +210,42 @@ pub async fn drive<W: Writer>(
     ledger: &Ledger,
 ) {
     let mut seq: u64 = 0;
+    let mut process = ledger.new_process();
     while !stop.is_cancelled() {
         seq = seq.saturating_add(1);
         let started = Instant::now();
         let attempt = writer.insert(seq).await;
         ledger.op(
-            &attempt.node,
-            &attempt.id,
-            OpKind::Insert,
+            OpAt {
+                node: &attempt.node,
+                id: &attempt.id,
+                kind: OpKind::Insert,
+                process,
+            },
             started,
             attempt.result.as_ref().err(),
         );
+        if attempt.result.is_err() {
+            process = ledger.new_process();
+        }
         let write = match attempt.result {
             Err(e) => Write::Refused(e),
             Ok(()) if delete_every > 0 && seq.is_multiple_of(delete_every) => {
                 let started = Instant::now();
                 let deleted = writer.delete(&attempt.node, &attempt.id).await;
                 ledger.op(
-                    &attempt.node,
-                    &attempt.id,
-                    OpKind::Delete,
+                    OpAt {
+                        node: &attempt.node,
+                        id: &attempt.id,
+                        kind: OpKind::Delete,
+                        process,
+                    },
                     started,
                     deleted.as_ref().err(),
                 );
+                if deleted.is_err() {
+                    process = ledger.new_process();
+                }
                 if deleted.is_ok() {
                     Write::Deleted
                 } else {

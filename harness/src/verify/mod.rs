@@ -12,7 +12,9 @@
 pub mod cassandra;
 pub mod dns;
 pub mod etcd;
+pub mod figures;
 pub mod galera;
+pub mod history_edn;
 pub mod http;
 pub mod ledger;
 pub mod memcache;

@@ -9,13 +9,14 @@
 //! history kept as evidence (JSON lines). The runner stops whatever still runs when the main
 //! steps end; the database is dropped by a clean-up registered before the first write.
 
+use super::figures::{Limits, WorkloadFigures};
 use super::galera::Login;
 use super::galera::acknowledged_writes as writes;
 use super::ledger::{History, Ledger};
 use super::{Verdict, Verifier, VerifyContext, VerifyFlags};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -57,6 +58,8 @@ pub enum Store {
 /// One write workload: where it writes, its ledger, and how to stop it.
 pub struct Running {
     pub store: Store,
+    /// Node (or writer) names the workload writes to, for its per-node figures.
+    pub nodes: Vec<String>,
     pub ledger: Arc<Ledger>,
     stop: CancellationToken,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -85,7 +88,8 @@ impl Workloads {
             login: login.clone(),
             table: table.clone(),
         };
-        self.start(id, store, move |stop, ledger| async move {
+        let names = nodes.iter().map(|n| n.name.clone()).collect();
+        self.start(id, store, names, move |stop, ledger| async move {
             writes::write_until(
                 &nodes,
                 &login,
@@ -116,7 +120,8 @@ impl Workloads {
             table: table.clone(),
             level,
         };
-        self.start(id, store, move |stop, ledger| async move {
+        // Figures per writer (the driver picks the coordinator).
+        self.start(id, store, vec![], move |stop, ledger| async move {
             super::cassandra::writes::write_until(
                 &session,
                 &table,
@@ -142,8 +147,9 @@ impl Workloads {
         let store = Store::Memcache {
             servers: servers.clone(),
         };
+        let names = servers.iter().map(|n| n.name.clone()).collect();
         let run = super::nonce();
-        self.start(id, store, move |stop, ledger| async move {
+        self.start(id, store, names, move |stop, ledger| async move {
             super::memcache::writes::write_until(
                 &servers,
                 &run,
@@ -157,7 +163,13 @@ impl Workloads {
         Ok(self.lock()[id].ledger.clone())
     }
 
-    fn start<F, Fut>(&self, id: &str, store: Store, writers: F) -> Result<(), String>
+    fn start<F, Fut>(
+        &self,
+        id: &str,
+        store: Store,
+        nodes: Vec<String>,
+        writers: F,
+    ) -> Result<(), String>
     where
         F: FnOnce(CancellationToken, Arc<Ledger>) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
@@ -173,6 +185,7 @@ impl Workloads {
             id.to_string(),
             Running {
                 store,
+                nodes,
                 ledger,
                 stop,
                 task: Some(task),
@@ -225,6 +238,14 @@ impl Workloads {
         let w = all.get(id)?;
         Some((w.store.clone(), w.ledger.snapshot()))
     }
+
+    /// What a stopped workload's operations measure.
+    fn figures(&self, id: &str, history: &History) -> Option<WorkloadFigures> {
+        let all = self.lock();
+        let w = all.get(id)?;
+        let ran_for = w.stopped_after.unwrap_or_else(|| w.ledger.elapsed());
+        Some(WorkloadFigures::from_ops(&history.ops, ran_for, &w.nodes))
+    }
 }
 
 /// The history as JSON lines, one per write, for the report.
@@ -252,30 +273,150 @@ pub fn history_lines(h: &History) -> Vec<String> {
     out
 }
 
-/// `verify: { workload: <id> }`.
+/// `verify: { workload: <id> }`, or with limits on what it measured:
+/// `verify: { workload: { id: <id>, max_unavailable: 30s, min_acknowledged: 100, ... } }`.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadSpec {
     pub id: String,
+    #[serde(flatten)]
+    pub limits: Limits,
 }
+
+/// The workload's id alone, or the id with limits.
+#[derive(Debug, Clone)]
+pub enum WorkloadRaw {
+    Id(String),
+    WithLimits(WorkloadLimitsRaw),
+}
+
+/// `workload: { id, ... }`: limits on the figures the workload measured.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadLimitsRaw {
+    /// The workload to check (the id its `workload: { start }` step gave).
+    pub id: String,
+    /// Fail when no write was acknowledged (by any node) for longer than this (`30s`).
+    pub max_unavailable: Option<String>,
+    /// Fail when one node acknowledged no write for longer than this (`5m`): its recovery time.
+    pub max_node_unavailable: Option<String>,
+    /// Fail below this many acknowledged writes per second over the whole run.
+    pub min_throughput: Option<f64>,
+    /// Fail when the 99th percentile latency of acknowledged writes exceeds this (`500ms`).
+    pub max_p99: Option<String>,
+    /// Fail when a node acknowledged fewer writes than this.
+    pub min_acknowledged: Option<i64>,
+}
+
+impl<'de> Deserialize<'de> for WorkloadRaw {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = WorkloadRaw;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a workload id, or a map with `id` and limits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WorkloadRaw, E> {
+                Ok(WorkloadRaw::Id(v.to_string()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<WorkloadRaw, A::Error> {
+                WorkloadLimitsRaw::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(WorkloadRaw::WithLimits)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Serialize for WorkloadRaw {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            WorkloadRaw::Id(id) => s.serialize_str(id),
+            WorkloadRaw::WithLimits(l) => l.serialize(s),
+        }
+    }
+}
+
+impl schemars::JsonSchema for WorkloadRaw {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WorkloadCheck".into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let limits = generator.subschema_for::<WorkloadLimitsRaw>();
+        schemars::json_schema!({
+            "description": "The workload's id, or its id with limits on what it measured.",
+            "anyOf": [{ "type": "string" }, limits]
+        })
+    }
+}
+
+/// The longest window a limit may name.
+pub const MAX_LIMIT_WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// The largest count or rate a limit may name.
+pub const MAX_LIMIT_COUNT: i64 = 1_000_000_000;
 
 #[async_trait::async_trait]
 impl Verifier for WorkloadSpec {
     const NAME: &'static str = "workload";
-    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; the history in the output";
-    type Raw = String;
+    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`); the history in the output (JSON lines) and as a Jepsen history (EDN)";
+    type Raw = WorkloadRaw;
 
-    fn check(raw: String, cx: &mut Checker, path: &str) -> Option<Self> {
-        if raw.trim().is_empty() {
+    fn check(raw: WorkloadRaw, cx: &mut Checker, path: &str) -> Option<Self> {
+        let (id, id_path, limits) = match raw {
+            WorkloadRaw::Id(id) => (id, path.to_string(), WorkloadLimitsRaw::default()),
+            WorkloadRaw::WithLimits(l) => (l.id.clone(), format!("{path}.id"), l),
+        };
+        if id.trim().is_empty() {
             cx.error(
-                path,
+                &id_path,
                 "name the workload to check (the id its `workload: { start }` step gave)",
             );
             return None;
         }
-        Some(Self { id: raw })
+        let window = |cx: &mut Checker, key: &str, v: &Option<String>| match v {
+            None => Some(None),
+            Some(text) => cx
+                .bounded_duration(&format!("{path}.{key}"), text, MAX_LIMIT_WINDOW)
+                .map(Some),
+        };
+        let max_unavailable = window(cx, "max_unavailable", &limits.max_unavailable);
+        let max_node_unavailable = window(cx, "max_node_unavailable", &limits.max_node_unavailable);
+        let max_p99 = window(cx, "max_p99", &limits.max_p99);
+        let min_throughput = match limits.min_throughput {
+            Some(v) if !(v.is_finite() && v > 0.0 && v <= MAX_LIMIT_COUNT as f64) => {
+                cx.error(
+                    &format!("{path}.min_throughput"),
+                    format!("must be a number of writes per second above 0 and at most {MAX_LIMIT_COUNT}"),
+                );
+                None
+            }
+            v => Some(v),
+        };
+        let min_acknowledged = match limits.min_acknowledged {
+            Some(v) if !(1..=MAX_LIMIT_COUNT).contains(&v) => {
+                cx.error(
+                    &format!("{path}.min_acknowledged"),
+                    format!("must be a count from 1 to {MAX_LIMIT_COUNT}"),
+                );
+                None
+            }
+            v => Some(v.map(|v| v.unsigned_abs())),
+        };
+        Some(Self {
+            id,
+            limits: Limits {
+                max_unavailable: max_unavailable?,
+                max_node_unavailable: max_node_unavailable?,
+                min_throughput: min_throughput?,
+                max_p99: max_p99?,
+                min_acknowledged: min_acknowledged?,
+            },
+        })
     }
 
-    fn from_flags(_: &VerifyFlags) -> Result<String, String> {
+    fn from_flags(_: &VerifyFlags) -> Result<WorkloadRaw, String> {
         Err("workload checks what a scenario's workload step wrote: run it from a scenario".into())
     }
 
@@ -330,6 +471,24 @@ impl Verifier for WorkloadSpec {
             }
         };
         verdict.evidence.insert(0, stopped);
+        if let Some(figures) = cx.workloads.figures(&self.id, &history) {
+            verdict.evidence.splice(1..1, figures.lines());
+            crate::journal::figures(figures.named());
+            let exceeded = self.limits.exceeded(&figures);
+            if !exceeded.is_empty() {
+                let limits = format!("workload `{}`: {}", self.id, exceeded.join("; "));
+                verdict.summary = if verdict.passed {
+                    limits
+                } else {
+                    format!("{}; {limits}", verdict.summary)
+                };
+                verdict.passed = false;
+            }
+        }
+        crate::journal::attach(
+            format!("workload-{}-history.edn", self.id),
+            super::history_edn::history(&history.ops),
+        );
         verdict
             .evidence
             .push(format!("history of workload `{}` (JSON lines):", self.id));
@@ -389,7 +548,10 @@ mod rig {
         tokio::time::sleep(Duration::from_secs(3)).await;
         nodes[2].start().await;
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let spec = WorkloadSpec { id: "w".into() };
+        let spec = WorkloadSpec {
+            id: "w".into(),
+            limits: Limits::default(),
+        };
         let v = spec.run(&context(&workloads, &undo, &facts), ()).await;
         assert!(
             v.passed,
@@ -441,5 +603,261 @@ mod rig {
         use mysql_async::prelude::Queryable;
         let dbs: Vec<String> = conn.query("SHOW DATABASES").await.unwrap();
         assert!(!dbs.contains(&db), "{dbs:?}");
+    }
+}
+
+#[cfg(test)]
+mod rig_figures {
+    //! Layer 2 (real servers): what workloads measure across a node stop, on a three-node
+    //! Galera cluster and three memcached servers from the rig image.
+    use super::*;
+    use crate::testing::{eps, galera_login};
+    use harness_testkit::rig;
+
+    fn context<'a>(
+        workloads: &'a Workloads,
+        undo: &'a crate::verify::Undo,
+        facts: &'a Mutex<BTreeMap<String, String>>,
+    ) -> VerifyContext<'a> {
+        VerifyContext {
+            login: crate::verify::Login::default(),
+            pods: &crate::verify::NoPods,
+            facts,
+            undo,
+            workloads,
+        }
+    }
+
+    fn elapsed(workloads: &Workloads, id: &str) -> Duration {
+        workloads.lock()[id].ledger.elapsed()
+    }
+
+    fn acks(workloads: &Workloads, id: &str, node: &str) -> usize {
+        let h = workloads.lock()[id].ledger.snapshot();
+        h.ops
+            .iter()
+            .filter(|o| o.node == node && o.error.is_none())
+            .count()
+    }
+
+    /// Waits (bounded) until `node` acknowledged a write after `after` acknowledgements.
+    async fn acknowledges_again(workloads: &Workloads, id: &str, node: &str, after: usize) {
+        tokio::time::timeout(Duration::from_secs(120), async {
+            while acks(workloads, id, node) <= after {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{node} never acknowledged a write again"));
+    }
+
+    fn limit(id: &str, max_node_unavailable: Duration) -> WorkloadSpec {
+        WorkloadSpec {
+            id: id.into(),
+            limits: Limits {
+                max_node_unavailable: Some(max_node_unavailable),
+                ..Limits::default()
+            },
+        }
+    }
+
+    // Nothing stopped: no node goes a second without an acknowledged write. A node stopped for
+    // 3 s: its window brackets the stop; a limit below it fails naming the node, the window
+    // and the limit, one above it passes; the figures go to the step's journal and the history
+    // to an EDN attachment.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn galera_a_stopped_node_shows_as_its_window_and_limits_judge_it() {
+        let (nodes, endpoints) = rig::galera(3).await;
+        let endpoints = eps(endpoints);
+        let login = galera_login();
+        let workloads = Workloads::default();
+        let undo = crate::verify::Undo::default();
+        let facts = Mutex::default();
+        let db = format!("harness_figures_{}", crate::verify::nonce());
+        crate::verify::galera::drop_later(Some(&undo), &endpoints, &login, &db);
+        let table = writes::prepare_named(&endpoints, &login, &db)
+            .await
+            .unwrap();
+        let start = |id: &str| {
+            workloads
+                .start_galera(id, endpoints.clone(), login.clone(), table.clone(), 1, 5)
+                .unwrap()
+        };
+
+        start("quiet");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let journal = crate::journal::Journal::new();
+        let v = journal
+            .scope(
+                limit("quiet", Duration::from_secs(1)).run(&context(&workloads, &undo, &facts), ()),
+            )
+            .await;
+        assert!(
+            v.passed,
+            "{} {:?}",
+            v.summary,
+            &v.evidence[..v.evidence.len().min(6)]
+        );
+        let quiet = workloads
+            .figures("quiet", &workloads.ledger("quiet").unwrap().1)
+            .unwrap();
+        for (node, f) in &quiet.nodes {
+            assert!(
+                f.longest_unavailable.length() < Duration::from_secs(1) && f.acknowledged > 10,
+                "{node}: {f:?}"
+            );
+        }
+        let named = journal.take_figures();
+        assert!(
+            named.iter().any(|(n, _)| n == "overall.p99_ms")
+                && named
+                    .iter()
+                    .any(|(n, _)| n == &format!("{}.longest_unavailable_s", endpoints[2].name)),
+            "{named:?}"
+        );
+        let attached = journal.take_attachments();
+        assert_eq!(attached.len(), 1);
+        assert_eq!(attached[0].0, "workload-quiet-history.edn");
+
+        start("w");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let down = &endpoints[2].name;
+        let stopped_at = elapsed(&workloads, "w");
+        nodes[2].stop().await;
+        let stop_returned = elapsed(&workloads, "w");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let before = acks(&workloads, "w", down);
+        let started_at = elapsed(&workloads, "w");
+        nodes[2].start().await;
+        acknowledges_again(&workloads, "w", down, before).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let v = limit("w", Duration::from_secs(1))
+            .run(&context(&workloads, &undo, &facts), ())
+            .await;
+        assert!(!v.passed);
+        let figures = workloads
+            .figures("w", &workloads.ledger("w").unwrap().1)
+            .unwrap();
+        let window = figures.nodes[down].longest_unavailable;
+        // It opens while the server goes down (the stop was asked for at `stopped_at` and done
+        // at `stop_returned`) and closes only after it was started again.
+        assert!(
+            window.from + Duration::from_secs(1) >= stopped_at
+                && window.from <= stop_returned
+                && window.to >= started_at,
+            "{down}: window {window} does not bracket the stop (asked at {stopped_at:?}, done at {stop_returned:?}, started again at {started_at:?})"
+        );
+        assert!(
+            v.summary.contains(&format!(
+                "{down} acknowledged no write for {window}, above max_node_unavailable 1.0s"
+            )),
+            "{}",
+            v.summary
+        );
+        // The others kept acknowledging.
+        for other in &endpoints[..2] {
+            assert!(
+                figures.nodes[&other.name].longest_unavailable.length() < window.length(),
+                "{}: {:?}",
+                other.name,
+                figures.nodes[&other.name]
+            );
+        }
+        let v = limit("w", Duration::from_secs(600))
+            .run(&context(&workloads, &undo, &facts), ())
+            .await;
+        assert!(
+            v.passed,
+            "{} {:?}",
+            v.summary,
+            &v.evidence[..v.evidence.len().min(8)]
+        );
+
+        for (what, work) in undo.take() {
+            work.await.unwrap_or_else(|e| panic!("{what}: {e}"));
+        }
+    }
+
+    // memcached: a server stopped for 3 s and started again. Its window brackets the stop and a
+    // limit below it is named (the verdict also names the keys the restart lost: a cache forgets).
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn memcached_a_restarted_server_shows_as_its_window_and_limits_judge_it() {
+        let (_net, nodes, servers) = rig::memcached(3).await;
+        let servers = eps(servers);
+        let workloads = Workloads::default();
+        let undo = crate::verify::Undo::default();
+        let facts = Mutex::default();
+        workloads
+            .start_memcache("quiet", servers.clone(), 2, 5)
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let v = limit("quiet", Duration::from_secs(1))
+            .run(&context(&workloads, &undo, &facts), ())
+            .await;
+        assert!(
+            v.passed,
+            "{} {:?}",
+            v.summary,
+            &v.evidence[..v.evidence.len().min(6)]
+        );
+
+        workloads
+            .start_memcache("w", servers.clone(), 2, 5)
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let down = &servers[1].name;
+        let stopped_at = elapsed(&workloads, "w");
+        nodes[1].stop().await;
+        let stop_returned = elapsed(&workloads, "w");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let before = acks(&workloads, "w", down);
+        let started_at = elapsed(&workloads, "w");
+        nodes[1].start().await;
+        acknowledges_again(&workloads, "w", down, before).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let v = limit("w", Duration::from_secs(1))
+            .run(&context(&workloads, &undo, &facts), ())
+            .await;
+        assert!(!v.passed);
+        let figures = workloads
+            .figures("w", &workloads.ledger("w").unwrap().1)
+            .unwrap();
+        let window = figures.nodes[down].longest_unavailable;
+        // It opens while the server goes down (the stop was asked for at `stopped_at` and done
+        // at `stop_returned`) and closes only after it was started again.
+        assert!(
+            window.from + Duration::from_secs(1) >= stopped_at
+                && window.from <= stop_returned
+                && window.to >= started_at,
+            "{down}: window {window} does not bracket the stop (asked at {stopped_at:?}, done at {stop_returned:?}, started again at {started_at:?})"
+        );
+        assert!(
+            v.summary.contains(&format!(
+                "{down} acknowledged no write for {window}, above max_node_unavailable 1.0s"
+            )),
+            "{}",
+            v.summary
+        );
+        let above = Limits {
+            max_node_unavailable: Some(Duration::from_secs(600)),
+            ..Limits::default()
+        };
+        assert!(above.exceeded(&figures).is_empty());
+        pool_keys_removed(&servers, &workloads).await;
+    }
+
+    /// The keys the workloads wrote, removed (the step's clean-up does this in a scenario).
+    async fn pool_keys_removed(servers: &[Endpoint], workloads: &Workloads) {
+        for id in ["quiet", "w"] {
+            let h = workloads.ledger(id).unwrap().1;
+            let keys: Vec<String> = h.ops.iter().map(|o| o.id.clone()).collect();
+            crate::verify::memcache::pool::delete_everywhere(servers, &keys)
+                .await
+                .unwrap();
+        }
     }
 }

@@ -163,3 +163,36 @@ fn junit2html_shows_why_a_step_failed() {
         "evidence path missing"
     );
 }
+
+// What a step measured is a property of its scenario's suite, named `<step id>.<figure>`, and
+// junitparser reads it back (the schema test above validates the same file).
+#[test]
+fn a_workload_s_figures_are_suite_properties() {
+    let xml = render(&sample::run());
+    assert!(
+        xml.contains(
+            r#"<property name="nothing-acknowledged-lost.overall.p99_ms" value="41.200"/>"#
+        ),
+        "{}",
+        &xml[..xml.len().min(3000)]
+    );
+    let (_dir, path) = written();
+    let script = r#"
+import sys
+from junitparser import JUnitXml
+for suite in JUnitXml.fromfile(sys.argv[1]):
+    for p in suite.properties():
+        if p.name.startswith('nothing-acknowledged-lost.'):
+            print(p.name, p.value)
+"#;
+    let out = tool(
+        Command::new(python()).arg("-c").arg(script).arg(&path),
+        "python with junitparser",
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("nothing-acknowledged-lost.galera-ss-1.longest_unavailable_s 38.100"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,431 @@
+//! What a workload's operations say about what users are promised: acknowledged and refused
+//! writes, throughput, latency (p50, p99, max) and the longest stretch in which no write was
+//! acknowledged, overall and per node; and the limits a scenario can set on them
+//! ([`Limits`]), judged with the measured figure in the message.
+//!
+//! Computed once from the ledger's operations (pure), after the workload stopped.
+
+use super::ledger::Op;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A stretch of the workload's time, from its start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Window {
+    #[serde(serialize_with = "crate::check::duration_text")]
+    pub from: Duration,
+    #[serde(serialize_with = "crate::check::duration_text")]
+    pub to: Duration,
+}
+
+impl Window {
+    pub fn length(&self) -> Duration {
+        self.to.saturating_sub(self.from)
+    }
+}
+
+impl std::fmt::Display for Window {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (from {} to {} after the workload started)",
+            secs(self.length()),
+            secs(self.from),
+            secs(self.to)
+        )
+    }
+}
+
+/// A duration as seconds with one decimal (`4.2s`), or milliseconds below one second.
+pub fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1}ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// The figures of one node (or of all of them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// Acknowledged writes (inserts and deletes).
+    pub acknowledged: u64,
+    /// Writes the system refused or did not answer.
+    pub refused: u64,
+    /// Acknowledged writes per second over the workload's whole run.
+    pub throughput: f64,
+    /// Latency of acknowledged writes (send to answer).
+    #[serde(serialize_with = "crate::check::opt_duration_text")]
+    pub p50: Option<Duration>,
+    #[serde(serialize_with = "crate::check::opt_duration_text")]
+    pub p99: Option<Duration>,
+    #[serde(serialize_with = "crate::check::opt_duration_text")]
+    pub max: Option<Duration>,
+    /// The longest stretch of the run in which no write was acknowledged (the run's start and
+    /// end count as edges: a node that never answered after a fault is unavailable to the end).
+    pub longest_unavailable: Window,
+}
+
+/// A workload's figures: overall and per node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadFigures {
+    /// How long the workload ran.
+    #[serde(serialize_with = "crate::check::duration_text")]
+    pub ran_for: Duration,
+    pub overall: Figures,
+    pub nodes: BTreeMap<String, Figures>,
+}
+
+impl WorkloadFigures {
+    /// From the operations of a workload that ran for `ran_for`; `nodes` are the nodes it wrote
+    /// to (a node that saw no operation at all still gets its figures: unavailable throughout).
+    pub fn from_ops(ops: &[Op], ran_for: Duration, nodes: &[String]) -> Self {
+        let ran_for = ops.iter().map(|o| o.end).fold(ran_for, Duration::max);
+        let all: Vec<&Op> = ops.iter().collect();
+        let mut per_node: BTreeMap<String, Vec<&Op>> =
+            nodes.iter().map(|n| (n.clone(), vec![])).collect();
+        for op in ops {
+            per_node.entry(op.node.clone()).or_default().push(op);
+        }
+        Self {
+            ran_for,
+            overall: figures(&all, ran_for),
+            nodes: per_node
+                .into_iter()
+                .map(|(node, ops)| {
+                    let f = figures(&ops, ran_for);
+                    (node, f)
+                })
+                .collect(),
+        }
+    }
+
+    /// One line per figure set, for the evidence.
+    pub fn lines(&self) -> Vec<String> {
+        let line = |who: &str, f: &Figures| {
+            format!(
+                "{who}: {} acknowledged, {} refused, {:.1} writes/s, latency p50 {} p99 {} max {}, longest without an acknowledged write {}",
+                f.acknowledged,
+                f.refused,
+                f.throughput,
+                opt(f.p50),
+                opt(f.p99),
+                opt(f.max),
+                f.longest_unavailable
+            )
+        };
+        let mut out = vec![format!(
+            "workload figures over {} of writing:",
+            secs(self.ran_for)
+        )];
+        out.push(line("overall", &self.overall));
+        out.extend(self.nodes.iter().map(|(n, f)| line(n, f)));
+        out
+    }
+
+    /// Name-value pairs for the reports (`overall.p99_ms`, `<node>.acknowledged`).
+    pub fn named(&self) -> Vec<(String, String)> {
+        let mut out = vec![(
+            "ran_for_s".to_string(),
+            format!("{:.3}", self.ran_for.as_secs_f64()),
+        )];
+        let mut add = |who: &str, f: &Figures| {
+            let ms = |d: Option<Duration>| {
+                d.map_or("-".into(), |d| format!("{:.3}", d.as_secs_f64() * 1000.0))
+            };
+            out.push((format!("{who}.acknowledged"), f.acknowledged.to_string()));
+            out.push((format!("{who}.refused"), f.refused.to_string()));
+            out.push((
+                format!("{who}.throughput_per_s"),
+                format!("{:.1}", f.throughput),
+            ));
+            out.push((format!("{who}.p50_ms"), ms(f.p50)));
+            out.push((format!("{who}.p99_ms"), ms(f.p99)));
+            out.push((format!("{who}.max_ms"), ms(f.max)));
+            let w = f.longest_unavailable;
+            out.push((
+                format!("{who}.longest_unavailable_s"),
+                format!("{:.3}", w.length().as_secs_f64()),
+            ));
+            out.push((
+                format!("{who}.longest_unavailable_from_s"),
+                format!("{:.3}", w.from.as_secs_f64()),
+            ));
+            out.push((
+                format!("{who}.longest_unavailable_to_s"),
+                format!("{:.3}", w.to.as_secs_f64()),
+            ));
+        };
+        add("overall", &self.overall);
+        for (node, f) in &self.nodes {
+            add(node, f);
+        }
+        out
+    }
+}
+
+fn opt(d: Option<Duration>) -> String {
+    d.map_or_else(|| "-".into(), secs)
+}
+
+fn figures(ops: &[&Op], ran_for: Duration) -> Figures {
+    let mut latencies: Vec<Duration> = vec![];
+    let mut acked_at: Vec<Duration> = vec![];
+    let mut refused = 0u64;
+    for op in ops {
+        if op.error.is_none() {
+            latencies.push(op.end.saturating_sub(op.start));
+            acked_at.push(op.end);
+        } else {
+            refused = refused.saturating_add(1);
+        }
+    }
+    latencies.sort_unstable();
+    acked_at.sort_unstable();
+    let acknowledged = latencies.len() as u64;
+    let secs = ran_for.as_secs_f64();
+    Figures {
+        acknowledged,
+        refused,
+        throughput: if secs > 0.0 {
+            acknowledged as f64 / secs
+        } else {
+            0.0
+        },
+        p50: percentile(&latencies, 50),
+        p99: percentile(&latencies, 99),
+        max: latencies.last().copied(),
+        longest_unavailable: longest_gap(&acked_at, ran_for),
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[Duration], p: usize) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    // rank = ceil(p/100 * n), 1-based.
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+/// The longest stretch between acknowledgements (the run's start and end are edges).
+fn longest_gap(acked_at: &[Duration], ran_for: Duration) -> Window {
+    let mut best = Window {
+        from: Duration::ZERO,
+        to: acked_at.first().copied().unwrap_or(ran_for),
+    };
+    let mut previous = best.to;
+    for &t in acked_at.iter().skip(1).chain(std::iter::once(&ran_for)) {
+        let t = t.max(previous);
+        if t - previous > best.length() {
+            best = Window {
+                from: previous,
+                to: t,
+            };
+        }
+        previous = t;
+    }
+    best
+}
+
+/// What a scenario requires of a workload's figures (`verify: { workload: { id, ... } }`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Limits {
+    /// No stretch longer than this without any acknowledged write (on any node).
+    #[serde(
+        serialize_with = "crate::check::opt_duration_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_unavailable: Option<Duration>,
+    /// No node longer than this without acknowledging a write.
+    #[serde(
+        serialize_with = "crate::check::opt_duration_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_node_unavailable: Option<Duration>,
+    /// At least this many acknowledged writes per second, over the whole run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_throughput: Option<f64>,
+    /// The 99th percentile latency of acknowledged writes at most this.
+    #[serde(
+        serialize_with = "crate::check::opt_duration_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_p99: Option<Duration>,
+    /// Each node acknowledged at least this many writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_acknowledged: Option<u64>,
+}
+
+impl Limits {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Every limit exceeded, each named with the measured figure and the limit.
+    pub fn exceeded(&self, f: &WorkloadFigures) -> Vec<String> {
+        let mut out = vec![];
+        if let Some(max) = self.max_unavailable {
+            let w = f.overall.longest_unavailable;
+            if w.length() > max {
+                out.push(format!(
+                    "no write was acknowledged for {w}, above max_unavailable {}",
+                    secs(max)
+                ));
+            }
+        }
+        if let Some(max) = self.max_node_unavailable {
+            for (node, nf) in &f.nodes {
+                let w = nf.longest_unavailable;
+                if w.length() > max {
+                    out.push(format!(
+                        "{node} acknowledged no write for {w}, above max_node_unavailable {}",
+                        secs(max)
+                    ));
+                }
+            }
+        }
+        if let Some(min) = self.min_throughput
+            && f.overall.throughput < min
+        {
+            out.push(format!(
+                "throughput {:.1} acknowledged writes/s, below min_throughput {min}",
+                f.overall.throughput
+            ));
+        }
+        if let Some(max) = self.max_p99 {
+            match f.overall.p99 {
+                Some(p99) if p99 > max => out.push(format!(
+                    "p99 latency {}, above max_p99 {}",
+                    secs(p99),
+                    secs(max)
+                )),
+                Some(_) => {}
+                None => out.push(format!(
+                    "no acknowledged write to measure a p99 latency against max_p99 {}",
+                    secs(max)
+                )),
+            }
+        }
+        if let Some(min) = self.min_acknowledged {
+            for (node, nf) in &f.nodes {
+                if nf.acknowledged < min {
+                    out.push(format!(
+                        "{node} acknowledged {} write(s), below min_acknowledged {min}",
+                        nf.acknowledged
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Layer 1 (pure).
+    use super::*;
+
+    fn op(node: &str, start_ms: u64, end_ms: u64, ok: bool) -> Op {
+        Op {
+            id: format!("{node}-{start_ms}"),
+            node: node.into(),
+            process: 0,
+            kind: super::super::ledger::OpKind::Insert,
+            start: Duration::from_millis(start_ms),
+            end: Duration::from_millis(end_ms),
+            error: (!ok).then(|| "refused".to_string()),
+        }
+    }
+
+    fn ms(v: u64) -> Duration {
+        Duration::from_millis(v)
+    }
+
+    #[test]
+    fn a_node_down_for_a_while_shows_its_window_and_the_others_carry_on() {
+        let mut ops = vec![];
+        for t in (0..10_000).step_by(100) {
+            ops.push(op("a", t, t + 5, true));
+            // b is down from 3 s to 7 s: refused in between.
+            ops.push(op("b", t, t + 7, !(3000..7000).contains(&t)));
+        }
+        let f = WorkloadFigures::from_ops(&ops, ms(10_000), &["a".into(), "b".into()]);
+        let b = &f.nodes["b"];
+        assert_eq!(b.longest_unavailable.from, ms(2907));
+        assert_eq!(b.longest_unavailable.to, ms(7007));
+        assert_eq!(b.refused, 40);
+        assert!(f.overall.longest_unavailable.length() <= ms(100));
+        assert_eq!(f.overall.p50, Some(ms(5)));
+        assert_eq!(f.overall.p99, Some(ms(7)));
+        assert_eq!(f.overall.max, Some(ms(7)));
+        assert_eq!(f.overall.acknowledged, 160);
+        assert!((f.overall.throughput - 16.0).abs() < 0.01);
+
+        let limits = Limits {
+            max_node_unavailable: Some(ms(3000)),
+            max_unavailable: Some(ms(1000)),
+            ..Default::default()
+        };
+        let exceeded = limits.exceeded(&f);
+        assert_eq!(exceeded.len(), 1, "{exceeded:?}");
+        assert!(
+            exceeded[0].starts_with("b acknowledged no write for 4.1s (from 2.9s to 7.0s")
+                && exceeded[0].ends_with("above max_node_unavailable 3.0s"),
+            "{}",
+            exceeded[0]
+        );
+        let limits = Limits {
+            max_node_unavailable: Some(ms(5000)),
+            ..Default::default()
+        };
+        assert!(limits.exceeded(&f).is_empty());
+    }
+
+    #[test]
+    fn a_node_that_never_answers_is_unavailable_throughout_and_below_any_minimum() {
+        let ops = vec![op("a", 0, 10, true), op("a", 10, 20, true)];
+        let f = WorkloadFigures::from_ops(&ops, ms(5000), &["a".into(), "c".into()]);
+        assert_eq!(f.nodes["c"].longest_unavailable.length(), ms(5000));
+        assert_eq!(f.nodes["c"].p99, None);
+        // The end of the run is an edge: nothing after 20 ms.
+        assert_eq!(f.overall.longest_unavailable.from, ms(20));
+        let limits = Limits {
+            min_acknowledged: Some(1),
+            max_p99: Some(ms(5)),
+            min_throughput: Some(100.0),
+            ..Default::default()
+        };
+        let exceeded = limits.exceeded(&f);
+        assert!(
+            exceeded
+                .iter()
+                .any(|e| e == "c acknowledged 0 write(s), below min_acknowledged 1"),
+            "{exceeded:?}"
+        );
+        assert!(
+            exceeded
+                .iter()
+                .any(|e| e == "p99 latency 10.0ms, above max_p99 5.0ms"),
+            "{exceeded:?}"
+        );
+        assert!(
+            exceeded
+                .iter()
+                .any(|e| e
+                    .starts_with("throughput 0.4 acknowledged writes/s, below min_throughput 100")),
+            "{exceeded:?}"
+        );
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v: Vec<Duration> = (1..=100).map(ms).collect();
+        assert_eq!(percentile(&v, 50), Some(ms(50)));
+        assert_eq!(percentile(&v, 99), Some(ms(99)));
+        assert_eq!(percentile(&v[..1], 99), Some(ms(1)));
+        assert_eq!(percentile(&[], 99), None);
+    }
+}
