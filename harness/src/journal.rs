@@ -41,8 +41,8 @@ struct Inner {
     totals: BTreeMap<String, (u64, u64, u64)>,
     /// What the step last saw of what it waits for (a wait's `2/3 ready`).
     note: Option<String>,
-    /// Figures the step measured (name, value), for the reports.
-    figures: Vec<(String, String)>,
+    /// What the step measured, for the reports.
+    measured: crate::report::events::Measured,
     /// Files the step produced for the report (name, content).
     attachments: Vec<(String, String)>,
 }
@@ -68,9 +68,9 @@ impl Journal {
         Arc::new(Self::default())
     }
 
-    /// The figures the step recorded (see [`figures`]), taken out.
-    pub fn take_figures(&self) -> Vec<(String, String)> {
-        std::mem::take(&mut self.lock().figures)
+    /// What the step measured (see [`figures`] and [`workload_span`]), taken out.
+    pub fn take_measured(&self) -> crate::report::events::Measured {
+        std::mem::take(&mut self.lock().measured)
     }
 
     /// The files the step gave the report (see [`attach`]), taken out.
@@ -329,7 +329,18 @@ pub fn human(d: Duration) -> String {
 /// Records figures the current step measured (`overall.p99_ms`), for the reports.
 pub fn figures(named: impl IntoIterator<Item = (String, String)>) {
     if let Ok(journal) = CURRENT.try_with(Arc::clone) {
-        journal.lock().figures.extend(named);
+        journal.lock().measured.figures.extend(
+            named
+                .into_iter()
+                .map(|(name, value)| crate::report::events::Figure { name, value }),
+        );
+    }
+}
+
+/// Records a workload the current step judged, for the report's timeline.
+pub fn workload_span(span: crate::report::events::WorkloadSpan) {
+    if let Ok(journal) = CURRENT.try_with(Arc::clone) {
+        journal.lock().measured.workloads.push(span);
     }
 }
 

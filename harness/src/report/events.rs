@@ -115,6 +115,53 @@ impl CleanupOutcome {
     }
 }
 
+/// What a step measured: named figures, and the workloads it judged, to draw on the timeline.
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct Measured {
+    pub figures: Vec<Figure>,
+    pub workloads: Vec<WorkloadSpan>,
+}
+
+impl Measured {
+    pub fn is_empty(&self) -> bool {
+        self.figures.is_empty() && self.workloads.is_empty()
+    }
+}
+
+/// One measured figure: `overall.p99_ms` = `12.500` (units in the name; `-` when there was
+/// nothing to measure).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Figure {
+    pub name: String,
+    pub value: String,
+}
+
+/// A workload on the scenario's timeline: when it ran (from the start of the step that started
+/// it), its throughput, and its longest stretches without an acknowledged write.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct WorkloadSpan {
+    /// The workload's id.
+    pub id: String,
+    /// The step during which its writers started, and how long after that step's start.
+    pub started_with_step: String,
+    pub started_after_secs: f64,
+    pub ran_for_secs: f64,
+    /// Acknowledged writes per second over the whole run.
+    pub throughput: f64,
+    /// The longest stretch without an acknowledged write: overall (`who` = `overall`) and per
+    /// node, in seconds from the workload's start.
+    pub unavailable: Vec<Unavailable>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Unavailable {
+    pub who: String,
+    pub from_secs: f64,
+    pub to_secs: f64,
+}
+
 /// A guard's violation: when (since the scenario started), on what, what was seen.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Violation {
@@ -200,8 +247,8 @@ pub enum Event {
         attempts: Option<u32>,
         /// A guard's violations.
         violations: Vec<Violation>,
-        /// What the step measured, by name (a workload's `overall.p99_ms`).
-        figures: Vec<(String, String)>,
+        /// What the step measured (a workload's figures and where its windows were).
+        measured: Measured,
     },
     CleanupFinished {
         scenario: String,

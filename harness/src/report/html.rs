@@ -5,7 +5,9 @@
 //! linked to its card. Then per scenario a timeline on the run's shared time axis (scenarios run
 //! in parallel line up): its steps as bars coloured by outcome, `finally` steps, guards (their
 //! violations marked where they happened), fault steps, clean-up; marks for retried steps,
-//! `continue_on_error` failures and skipped steps; descriptions; and under it each failed step's
+//! `continue_on_error` failures and skipped steps; workloads (when their writers ran, their
+//! throughput, and their longest stretches without an acknowledged write, overall and per
+//! node, in red); descriptions; and under it each failed step's
 //! message, output and evidence (with links to the complete files), collapsed; what steps
 //! measured (a workload's figures) in a table per step. Everything from
 //! the cluster is escaped and bounded (head and tail); long tokens wrap; it reads at 400 px.
@@ -326,6 +328,44 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
             human(st.duration_secs)
         );
     }
+    // Workloads on the same axis: when their writers ran, and each one's longest stretch
+    // without an acknowledged write (overall, then per node).
+    for st in &s.steps {
+        for w in &st.workloads {
+            let Some(base) = s
+                .steps
+                .iter()
+                .find(|o| o.phase == Phase::Main && o.id == w.started_with_step)
+                .map(|o| s.offset_secs + o.offset_secs + w.started_after_secs)
+            else {
+                continue;
+            };
+            let left = pct(base);
+            let width = (pct(base + w.ran_for_secs) - left).max(0.4);
+            for (i, u) in w.unavailable.iter().enumerate() {
+                let label = if i == 0 {
+                    format!("workload {} · {:.1} writes/s", w.id, w.throughput)
+                } else {
+                    format!("· {}", u.who)
+                };
+                let gap_left = pct(base + u.from_secs).min(100.0);
+                let gap_width = (pct(base + u.to_secs) - gap_left).clamp(0.4, 100.0 - gap_left);
+                let _ = write!(
+                    h,
+                    "<div class=\"row workload\"><span class=\"label\" title=\"{}\">{}</span><span class=\"track\"><span class=\"bar workload\" style=\"left:{left:.2}%;width:{width:.2}%\" title=\"workload {} from +{} for {}\"></span><span class=\"gap\" style=\"left:{gap_left:.2}%;width:{gap_width:.2}%\" title=\"{}: no acknowledged write for {} (+{} to +{} after the workload started)\"></span></span></div>",
+                    esc(&label),
+                    esc(&label),
+                    esc(&w.id),
+                    human(base),
+                    human(w.ran_for_secs),
+                    esc(&u.who),
+                    human((u.to_secs - u.from_secs).max(0.0)),
+                    human(u.from_secs),
+                    human(u.to_secs)
+                );
+            }
+        }
+    }
     if let (Some(first), Some(last)) = (s.cleanup.first(), s.cleanup.last()) {
         let failed = s.cleanup.iter().any(|c| c.status == CleanupStatus::Failed);
         let left = pct(s.offset_secs + first.offset_secs);
@@ -443,7 +483,7 @@ section.fail{border-left:6px solid #c62828}section.pass{border-left:6px solid #2
 .track{position:relative;flex:1;min-width:120px;height:12px;background:#f3f3f3;border-radius:2px}\
 .bar{position:absolute;top:0;height:12px;border-radius:2px;background:#9e9e9e}\
 .bar.pass{background:#43a047}.bar.fail{background:#e53935}.bar.timeout{background:#fb8c00}.bar.cancel{background:#8e24aa}.bar.skip{background:#bdbdbd}\
-.bar.fault{outline:2px dashed #212121;outline-offset:1px}.mark{position:absolute;top:-3px;width:3px;height:18px;background:#b71c1c}\
+.bar.fault{outline:2px dashed #212121;outline-offset:1px}.mark{position:absolute;top:-3px;width:3px;height:18px;background:#b71c1c}.bar.workload{background:#90caf9}.gap{position:absolute;top:2px;height:8px;background:#c62828;border-radius:1px}\
 details.failure{margin:.4em 0;padding:.3em .6em;background:#fff5f5;border-radius:4px}\
 details.evidence{margin:.2em 0 .2em 1em}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fafafa;padding:.5em;max-height:30em;overflow:auto;font-size:12px}\
 @media (max-width:700px){body{padding:.5em}.label{width:38%}.track{min-width:0}section.scenario{padding:.5em}}";

@@ -174,18 +174,15 @@ pub struct Step {
     /// and per node), in the order measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub figures: Vec<Figure>,
+    /// The workloads it judged, placed on the scenario's timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<WorkloadSpan>,
     /// Its evidence itself (in the JUnit and HTML reports; the summary names the files).
     #[serde(skip)]
     pub evidence: Vec<Evidence>,
 }
 
-/// One measured figure: `overall.p99_ms` = `12.500` (units in the name; `-` when there was
-/// nothing to measure).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Figure {
-    pub name: String,
-    pub value: String,
-}
+pub use super::events::{Figure, Unavailable, WorkloadSpan};
 
 fn bounded_output<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&super::sanitize::truncate_middle(text, 16_000))
@@ -408,7 +405,7 @@ impl Builder {
                 evidence,
                 attempts,
                 violations,
-                figures,
+                measured,
             } => {
                 let end = self.since_start(scenario);
                 let (status, message) = match outcome {
@@ -439,13 +436,8 @@ impl Builder {
                         .collect(),
                     violations: violations.clone(),
                     output: output.clone(),
-                    figures: figures
-                        .iter()
-                        .map(|(name, value)| Figure {
-                            name: name.clone(),
-                            value: value.clone(),
-                        })
-                        .collect(),
+                    figures: measured.figures.clone(),
+                    workloads: measured.workloads.clone(),
                     evidence: evidence.clone(),
                 };
                 let s = self.scenario(scenario);

@@ -1,10 +1,12 @@
 //! A sample run for the reporters' tests (layer 1): two scenarios, one passing; one with every
 //! kind of step result: passed, a fault, failed (with hostile output and evidence), timed out,
 //! skipped after the timeout, retried (passed on its third try), `continue_on_error`, a
-//! cancelled `finally` step, a violated guard and a failed clean-up.
+//! cancelled `finally` step, a violated guard and a failed clean-up; a workload check with its
+//! figures and unavailability windows.
 
 use super::events::{
-    CleanupOutcome, Event, Outcome, Phase, ScenarioOutcome, Selection, StepInfo, Violation,
+    CleanupOutcome, Event, Figure, Measured, Outcome, Phase, ScenarioOutcome, Selection, StepInfo,
+    Unavailable, Violation, WorkloadSpan,
 };
 use crate::cluster::{Evidence, EvidenceKind};
 use std::time::Duration;
@@ -35,7 +37,7 @@ pub fn finished(scenario: &str, step: StepInfo, outcome: Outcome, output: &str) 
         evidence: vec![],
         attempts: None,
         violations: vec![],
-        figures: vec![],
+        measured: Default::default(),
     }
 }
 
@@ -106,18 +108,42 @@ pub fn events() -> Vec<Event> {
             ],
             attempts: None,
             violations: vec![],
-            figures: [
-                ("overall.acknowledged", "9120"),
-                ("overall.throughput_per_s", "304.0"),
-                ("overall.p99_ms", "41.200"),
-                ("overall.longest_unavailable_s", "1.200"),
-                ("galera-ss-1.longest_unavailable_s", "38.100"),
-                ("galera-ss-1.longest_unavailable_from_s", "6.000"),
-                ("galera-ss-1.longest_unavailable_to_s", "44.100"),
-            ]
-            .into_iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect(),
+            measured: Measured {
+                figures: [
+                    ("overall.acknowledged", "9120"),
+                    ("overall.throughput_per_s", "304.0"),
+                    ("overall.p99_ms", "41.200"),
+                    ("overall.longest_unavailable_s", "1.200"),
+                    ("galera-ss-1.longest_unavailable_s", "38.100"),
+                    ("galera-ss-1.longest_unavailable_from_s", "6.000"),
+                    ("galera-ss-1.longest_unavailable_to_s", "44.100"),
+                ]
+                .into_iter()
+                .map(|(n, v)| Figure {
+                    name: n.into(),
+                    value: v.into(),
+                })
+                .collect(),
+                workloads: vec![WorkloadSpan {
+                    id: "writes".into(),
+                    started_with_step: "galera".into(),
+                    started_after_secs: 0.5,
+                    ran_for_secs: 30.0,
+                    throughput: 304.0,
+                    unavailable: vec![
+                        Unavailable {
+                            who: "overall".into(),
+                            from_secs: 6.0,
+                            to_secs: 7.2,
+                        },
+                        Unavailable {
+                            who: format!("galera-ss-1 {HOSTILE}"),
+                            from_secs: 6.0,
+                            to_secs: 29.0,
+                        },
+                    ],
+                }],
+            },
         },
         Event::StepFinished {
             scenario: bad.into(),
@@ -128,7 +154,7 @@ pub fn events() -> Vec<Event> {
             evidence: vec![],
             attempts: Some(3),
             violations: vec![],
-            figures: vec![],
+            measured: Default::default(),
         },
         finished(
             bad,
@@ -180,7 +206,7 @@ pub fn events() -> Vec<Event> {
                 object: "Pod/galera-ss-0".into(),
                 what: "restarted".into(),
             }],
-            figures: vec![],
+            measured: Default::default(),
         },
         Event::CleanupFinished {
             scenario: bad.into(),

@@ -79,7 +79,7 @@ mod tests {
             evidence: vec![],
             attempts: None,
             violations: vec![],
-            figures: vec![],
+            measured: Default::default(),
         });
         String::from_utf8(r.out).unwrap()
     }

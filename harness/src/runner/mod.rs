@@ -58,7 +58,7 @@ impl RedactingSink<'_> {
                 evidence,
                 attempts,
                 violations,
-                figures,
+                measured,
             } => Event::StepFinished {
                 scenario,
                 step,
@@ -91,10 +91,33 @@ impl RedactingSink<'_> {
                         ..v
                     })
                     .collect(),
-                figures: figures
-                    .into_iter()
-                    .map(|(name, value)| (r.redact(&name), r.redact(&value)))
-                    .collect(),
+                measured: crate::report::events::Measured {
+                    figures: measured
+                        .figures
+                        .into_iter()
+                        .map(|f| crate::report::events::Figure {
+                            name: r.redact(&f.name),
+                            value: r.redact(&f.value),
+                        })
+                        .collect(),
+                    workloads: measured
+                        .workloads
+                        .into_iter()
+                        .map(|w| crate::report::events::WorkloadSpan {
+                            id: r.redact(&w.id),
+                            started_with_step: r.redact(&w.started_with_step),
+                            unavailable: w
+                                .unavailable
+                                .into_iter()
+                                .map(|u| crate::report::events::Unavailable {
+                                    who: r.redact(&u.who),
+                                    ..u
+                                })
+                                .collect(),
+                            ..w
+                        })
+                        .collect(),
+                },
             },
             Event::CleanupFinished {
                 scenario,
@@ -175,7 +198,7 @@ impl Executor<'_> {
                         evidence: vec![],
                         attempts: None,
                         violations: vec![],
-                        figures: vec![],
+                        measured: Default::default(),
                     });
                 }
             }
@@ -446,7 +469,7 @@ impl Executor<'_> {
                         what: v.what.clone(),
                     })
                     .collect(),
-                figures: vec![],
+                measured: Default::default(),
             });
         }
         any_failed
@@ -515,7 +538,7 @@ impl Executor<'_> {
             evidence: vec![],
             attempts: None,
             violations: vec![],
-            figures: vec![],
+            measured: Default::default(),
         });
         let reason = "the cluster cannot hold the scenario";
         for (index, step) in plan.steps.iter().enumerate() {
@@ -644,7 +667,7 @@ impl Executor<'_> {
             evidence,
             attempts: step.retry.map(|_| attempt),
             violations: vec![],
-            figures: journal.take_figures(),
+            measured: journal.take_measured(),
         });
         outcome
     }
@@ -772,7 +795,7 @@ fn skipped(plan: &ScenarioPlan, step: StepInfo, reason: &str) -> Event {
         evidence: vec![],
         attempts: None,
         violations: vec![],
-        figures: vec![],
+        measured: Default::default(),
     }
 }
 

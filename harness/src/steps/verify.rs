@@ -65,6 +65,7 @@ impl StepKind for Verify {
             facts,
             undo: &ctx.state.undo,
             workloads: &ctx.state.workloads,
+            steps_started: &ctx.state.step_started,
         };
         step_result(ctx.journal.scope(spec.run(&cx, endpoints)).await)
     }

@@ -37,6 +37,28 @@ impl std::fmt::Display for Window {
     }
 }
 
+/// Where `window` (from the workload's start at `origin`) lies among the steps that started
+/// (`steps`: id and start): `4.1s (from 2.9s to 7.0s after the workload started; from 0.4s
+/// after step `lose-a-node` started to 1.2s after step `status` started)`.
+pub fn relative_to_steps(
+    window: &Window,
+    origin: tokio::time::Instant,
+    steps: &[(String, tokio::time::Instant)],
+) -> String {
+    let at = |offset: Duration| {
+        let t = origin + offset;
+        steps
+            .iter()
+            .filter(|(_, started)| *started <= t)
+            .max_by_key(|(_, started)| *started)
+            .map(|(id, started)| format!("{} after step `{id}` started", secs(t - *started)))
+    };
+    match (at(window.from), at(window.to)) {
+        (Some(from), Some(to)) => format!("{window}; from {from} to {to}"),
+        _ => window.to_string(),
+    }
+}
+
 /// A duration as seconds with one decimal (`4.2s`), or milliseconds below one second.
 pub fn secs(d: Duration) -> String {
     if d < Duration::from_secs(1) {
@@ -101,8 +123,8 @@ impl WorkloadFigures {
         }
     }
 
-    /// One line per figure set, for the evidence.
-    pub fn lines(&self) -> Vec<String> {
+    /// One line per figure set, for the evidence (`describe` says where a window was).
+    pub fn lines(&self, describe: &dyn Fn(&Window) -> String) -> Vec<String> {
         let line = |who: &str, f: &Figures| {
             format!(
                 "{who}: {} acknowledged, {} refused, {:.1} writes/s, latency p50 {} p99 {} max {}, longest without an acknowledged write {}",
@@ -112,7 +134,7 @@ impl WorkloadFigures {
                 opt(f.p50),
                 opt(f.p99),
                 opt(f.max),
-                f.longest_unavailable
+                describe(&f.longest_unavailable)
             )
         };
         let mut out = vec![format!(
@@ -264,14 +286,20 @@ impl Limits {
         *self == Self::default()
     }
 
-    /// Every limit exceeded, each named with the measured figure and the limit.
-    pub fn exceeded(&self, f: &WorkloadFigures) -> Vec<String> {
+    /// Every limit exceeded, each named with the measured figure and the limit (`describe`
+    /// says where a window was).
+    pub fn exceeded(
+        &self,
+        f: &WorkloadFigures,
+        describe: &dyn Fn(&Window) -> String,
+    ) -> Vec<String> {
         let mut out = vec![];
         if let Some(max) = self.max_unavailable {
             let w = f.overall.longest_unavailable;
             if w.length() > max {
                 out.push(format!(
-                    "no write was acknowledged for {w}, above max_unavailable {}",
+                    "no write was acknowledged for {}, above max_unavailable {}",
+                    describe(&w),
                     secs(max)
                 ));
             }
@@ -281,7 +309,8 @@ impl Limits {
                 let w = nf.longest_unavailable;
                 if w.length() > max {
                     out.push(format!(
-                        "{node} acknowledged no write for {w}, above max_node_unavailable {}",
+                        "{node} acknowledged no write for {}, above max_node_unavailable {}",
+                        describe(&w),
                         secs(max)
                     ));
                 }
@@ -344,6 +373,10 @@ mod tests {
         Duration::from_millis(v)
     }
 
+    fn plain(w: &Window) -> String {
+        w.to_string()
+    }
+
     #[test]
     fn a_node_down_for_a_while_shows_its_window_and_the_others_carry_on() {
         let mut ops = vec![];
@@ -369,7 +402,7 @@ mod tests {
             max_unavailable: Some(ms(1000)),
             ..Default::default()
         };
-        let exceeded = limits.exceeded(&f);
+        let exceeded = limits.exceeded(&f, &plain);
         assert_eq!(exceeded.len(), 1, "{exceeded:?}");
         assert!(
             exceeded[0].starts_with("b acknowledged no write for 4.1s (from 2.9s to 7.0s")
@@ -381,7 +414,7 @@ mod tests {
             max_node_unavailable: Some(ms(5000)),
             ..Default::default()
         };
-        assert!(limits.exceeded(&f).is_empty());
+        assert!(limits.exceeded(&f, &plain).is_empty());
     }
 
     #[test]
@@ -398,7 +431,7 @@ mod tests {
             min_throughput: Some(100.0),
             ..Default::default()
         };
-        let exceeded = limits.exceeded(&f);
+        let exceeded = limits.exceeded(&f, &plain);
         assert!(
             exceeded
                 .iter()
@@ -418,6 +451,26 @@ mod tests {
                     .starts_with("throughput 0.4 acknowledged writes/s, below min_throughput 100")),
             "{exceeded:?}"
         );
+    }
+
+    #[test]
+    fn a_window_is_placed_among_the_steps_around_it() {
+        let origin = tokio::time::Instant::now();
+        let steps = vec![
+            ("writes".to_string(), origin),
+            ("lose-a-node".to_string(), origin + ms(5000)),
+            ("status".to_string(), origin + ms(30_000)),
+        ];
+        let w = Window {
+            from: ms(6000),
+            to: ms(31_500),
+        };
+        assert_eq!(
+            relative_to_steps(&w, origin, &steps),
+            "25.5s (from 6.0s to 31.5s after the workload started); from 1.0s after step `lose-a-node` started to 1.5s after step `status` started"
+        );
+        // Nothing started before it: the window alone.
+        assert_eq!(relative_to_steps(&w, origin, &[]), w.to_string());
     }
 
     #[test]

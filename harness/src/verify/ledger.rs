@@ -134,6 +134,11 @@ impl Ledger {
         self.lock().record(node, id, write);
     }
 
+    /// How many operations were recorded so far.
+    pub fn operations(&self) -> usize {
+        self.lock().ops.len()
+    }
+
     /// A copy of what was recorded so far.
     pub fn snapshot(&self) -> History {
         self.lock().clone()

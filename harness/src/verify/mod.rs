@@ -225,6 +225,8 @@ pub struct VerifyContext<'a> {
     pub undo: &'a Undo,
     /// The scenario's background workloads (`verify: { workload }` checks their ledgers).
     pub workloads: &'a workload::Workloads,
+    /// When each main step started (a workload's windows are placed among them).
+    pub steps_started: &'a Mutex<BTreeMap<String, tokio::time::Instant>>,
 }
 
 /// A short token unique to this run of a check (names its keys, databases and tables).

@@ -239,12 +239,19 @@ impl Workloads {
         Some((w.store.clone(), w.ledger.snapshot()))
     }
 
-    /// What a stopped workload's operations measure.
-    fn figures(&self, id: &str, history: &History) -> Option<WorkloadFigures> {
+    /// What a stopped workload's operations measure, and when its writers started.
+    fn figures(
+        &self,
+        id: &str,
+        history: &History,
+    ) -> Option<(WorkloadFigures, tokio::time::Instant)> {
         let all = self.lock();
         let w = all.get(id)?;
         let ran_for = w.stopped_after.unwrap_or_else(|| w.ledger.elapsed());
-        Some(WorkloadFigures::from_ops(&history.ops, ran_for, &w.nodes))
+        Some((
+            WorkloadFigures::from_ops(&history.ops, ran_for, &w.nodes),
+            w.ledger.origin(),
+        ))
     }
 }
 
@@ -350,6 +357,36 @@ impl schemars::JsonSchema for WorkloadRaw {
             "anyOf": [{ "type": "string" }, limits]
         })
     }
+}
+
+/// The workload on the scenario's timeline: placed after the latest step that started before
+/// its writers did (none: nowhere to place it).
+fn span_of(
+    id: &str,
+    figures: &WorkloadFigures,
+    origin: tokio::time::Instant,
+    steps: &[(String, tokio::time::Instant)],
+) -> Option<crate::report::events::WorkloadSpan> {
+    use crate::report::events::{Unavailable, WorkloadSpan};
+    let (step, started) = steps
+        .iter()
+        .filter(|(_, started)| *started <= origin)
+        .max_by_key(|(_, started)| *started)?;
+    let window = |who: &str, f: &super::figures::Figures| Unavailable {
+        who: who.to_string(),
+        from_secs: f.longest_unavailable.from.as_secs_f64(),
+        to_secs: f.longest_unavailable.to.as_secs_f64(),
+    };
+    let mut unavailable = vec![window("overall", &figures.overall)];
+    unavailable.extend(figures.nodes.iter().map(|(n, f)| window(n, f)));
+    Some(WorkloadSpan {
+        id: id.to_string(),
+        started_with_step: step.clone(),
+        started_after_secs: (origin - *started).as_secs_f64(),
+        ran_for_secs: figures.ran_for.as_secs_f64(),
+        throughput: figures.overall.throughput,
+        unavailable,
+    })
 }
 
 /// The longest window a limit may name.
@@ -471,10 +508,22 @@ impl Verifier for WorkloadSpec {
             }
         };
         verdict.evidence.insert(0, stopped);
-        if let Some(figures) = cx.workloads.figures(&self.id, &history) {
-            verdict.evidence.splice(1..1, figures.lines());
+        if let Some((figures, origin)) = cx.workloads.figures(&self.id, &history) {
+            let steps: Vec<(String, tokio::time::Instant)> = cx
+                .steps_started
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .map(|(id, t)| (id.clone(), *t))
+                .collect();
+            let describe =
+                |w: &super::figures::Window| super::figures::relative_to_steps(w, origin, &steps);
+            verdict.evidence.splice(1..1, figures.lines(&describe));
             crate::journal::figures(figures.named());
-            let exceeded = self.limits.exceeded(&figures);
+            if let Some(span) = span_of(&self.id, &figures, origin, &steps) {
+                crate::journal::workload_span(span);
+            }
+            let exceeded = self.limits.exceeded(&figures, &describe);
             if !exceeded.is_empty() {
                 let limits = format!("workload `{}`: {}", self.id, exceeded.join("; "));
                 verdict.summary = if verdict.passed {
@@ -505,17 +554,21 @@ mod rig {
     use crate::verify::galera::{connect, run};
     use harness_testkit::rig;
 
+    static NO_STEPS: Mutex<BTreeMap<String, tokio::time::Instant>> = Mutex::new(BTreeMap::new());
+
     fn context<'a>(
         workloads: &'a Workloads,
         undo: &'a crate::verify::Undo,
         facts: &'a Mutex<BTreeMap<String, String>>,
     ) -> VerifyContext<'a> {
+        let steps_started = &NO_STEPS;
         VerifyContext {
             login: crate::verify::Login::default(),
             pods: &crate::verify::NoPods,
             facts,
             undo,
             workloads,
+            steps_started,
         }
     }
 
@@ -614,17 +667,22 @@ mod rig_figures {
     use crate::testing::{eps, galera_login};
     use harness_testkit::rig;
 
+    /// The steps a scenario would have started: the one that starts each workload.
+    static STEPS: Mutex<BTreeMap<String, tokio::time::Instant>> = Mutex::new(BTreeMap::new());
+
     fn context<'a>(
         workloads: &'a Workloads,
         undo: &'a crate::verify::Undo,
         facts: &'a Mutex<BTreeMap<String, String>>,
     ) -> VerifyContext<'a> {
+        let steps_started = &STEPS;
         VerifyContext {
             login: crate::verify::Login::default(),
             pods: &crate::verify::NoPods,
             facts,
             undo,
             workloads,
+            steps_started,
         }
     }
 
@@ -685,6 +743,10 @@ mod rig_figures {
                 .unwrap()
         };
 
+        STEPS
+            .lock()
+            .unwrap()
+            .insert("start-quiet".into(), tokio::time::Instant::now());
         start("quiet");
         tokio::time::sleep(Duration::from_secs(3)).await;
         let journal = crate::journal::Journal::new();
@@ -701,14 +763,27 @@ mod rig_figures {
         );
         let quiet = workloads
             .figures("quiet", &workloads.ledger("quiet").unwrap().1)
-            .unwrap();
+            .unwrap()
+            .0;
         for (node, f) in &quiet.nodes {
             assert!(
                 f.longest_unavailable.length() < Duration::from_secs(1) && f.acknowledged > 10,
                 "{node}: {f:?}"
             );
         }
-        let named = journal.take_figures();
+        let measured = journal.take_measured();
+        let named: Vec<(String, String)> = measured
+            .figures
+            .iter()
+            .map(|f| (f.name.clone(), f.value.clone()))
+            .collect();
+        let span = &measured.workloads[0];
+        assert_eq!(span.started_with_step, "start-quiet");
+        assert!(
+            span.started_after_secs < 1.0 && span.ran_for_secs >= 3.0,
+            "{span:?}"
+        );
+        assert_eq!(span.unavailable.len(), 4, "overall and each node: {span:?}");
         assert!(
             named.iter().any(|(n, _)| n == "overall.p99_ms")
                 && named
@@ -724,6 +799,10 @@ mod rig_figures {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let down = &endpoints[2].name;
         let stopped_at = elapsed(&workloads, "w");
+        STEPS
+            .lock()
+            .unwrap()
+            .insert("stop-a-node".into(), tokio::time::Instant::now());
         nodes[2].stop().await;
         let stop_returned = elapsed(&workloads, "w");
         tokio::time::sleep(Duration::from_secs(3)).await;
@@ -739,7 +818,8 @@ mod rig_figures {
         assert!(!v.passed);
         let figures = workloads
             .figures("w", &workloads.ledger("w").unwrap().1)
-            .unwrap();
+            .unwrap()
+            .0;
         let window = figures.nodes[down].longest_unavailable;
         // It opens while the server goes down (the stop was asked for at `stopped_at` and done
         // at `stop_returned`) and closes only after it was started again.
@@ -749,13 +829,17 @@ mod rig_figures {
                 && window.to >= started_at,
             "{down}: window {window} does not bracket the stop (asked at {stopped_at:?}, done at {stop_returned:?}, started again at {started_at:?})"
         );
-        assert!(
-            v.summary.contains(&format!(
-                "{down} acknowledged no write for {window}, above max_node_unavailable 1.0s"
-            )),
-            "{}",
-            v.summary
-        );
+        // Named with the figure, where it lies among the steps, and the limit.
+        let named = format!("{down} acknowledged no write for {window}; from ");
+        let at = v
+            .summary
+            .find(&named)
+            .unwrap_or_else(|| panic!("{}", v.summary));
+        let said = &v.summary[at..];
+        let said = &said[..said
+            .find("above max_node_unavailable 1.0s")
+            .expect(&v.summary)];
+        assert!(said.contains("after step `stop-a-node` started"), "{said}");
         // The others kept acknowledging.
         for other in &endpoints[..2] {
             assert!(
@@ -825,7 +909,8 @@ mod rig_figures {
         assert!(!v.passed);
         let figures = workloads
             .figures("w", &workloads.ledger("w").unwrap().1)
-            .unwrap();
+            .unwrap()
+            .0;
         let window = figures.nodes[down].longest_unavailable;
         // It opens while the server goes down (the stop was asked for at `stopped_at` and done
         // at `stop_returned`) and closes only after it was started again.
@@ -846,7 +931,7 @@ mod rig_figures {
             max_node_unavailable: Some(Duration::from_secs(600)),
             ..Limits::default()
         };
-        assert!(above.exceeded(&figures).is_empty());
+        assert!(above.exceeded(&figures, &|w| w.to_string()).is_empty());
         pool_keys_removed(&servers, &workloads).await;
     }
 

@@ -131,6 +131,8 @@ fn failures_come_first_every_outcome_is_on_the_timeline_and_details_are_linked()
             "bar skip",
             "bar cancel",
             "bar fail",
+            "bar workload",
+            "bar workload",
             "bar fail"
         ]
     );
@@ -186,4 +188,34 @@ fn failures_come_first_every_outcome_is_on_the_timeline_and_details_are_linked()
     ] {
         assert!(text.contains(want), "{want}");
     }
+}
+
+// A workload is drawn on the scenario's axis: its row starts where the step that started it
+// started (plus the delay), and each longest stretch without an acknowledged write is a red
+// gap with its figures in the title; names from the cluster are escaped; the figures table.
+#[test]
+fn a_workload_and_its_unavailability_are_on_the_timeline() {
+    let html = render(&sample::run());
+    let (elements, text) = parse(&html);
+    let rows = elements
+        .iter()
+        .filter(|(n, c)| n == "div" && c == "row workload")
+        .count();
+    assert_eq!(rows, 2, "overall and one node");
+    assert_eq!(
+        elements
+            .iter()
+            .filter(|(n, c)| n == "span" && c == "gap")
+            .count(),
+        2
+    );
+    assert!(text.contains("workload writes · 304.0 writes/s"), "{text}");
+    assert!(
+        html.contains("title=\"overall: no acknowledged write for 1.2 s (+6.0 s to +7.2 s after the workload started)\""),
+        "{}",
+        &html[html.find("row workload").unwrap_or(0)..][..1500.min(html.len() - html.find("row workload").unwrap_or(0))]
+    );
+    assert!(!html.contains("<script"), "hostile names escaped");
+    assert!(text.contains("figures of nothing-acknowledged-lost"));
+    assert!(text.contains("overall.p99_ms") && text.contains("41.200"));
 }
