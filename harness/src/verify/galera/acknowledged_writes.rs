@@ -392,14 +392,36 @@ pub async fn read_back(
     settle: Duration,
 ) -> Verdict {
     let deadline = Instant::now() + settle;
-    let reads = futures::future::join_all(
-        nodes
-            .iter()
-            .map(|node| read_node(node, login, table, deadline)),
-    )
-    .await;
+    let read_all = || {
+        futures::future::join_all(
+            nodes
+                .iter()
+                .map(|node| read_node(node, login, table, deadline)),
+        )
+    };
+    let mut reads = read_all().await;
+    // A transaction whose client went away mid-commit (a writer stopped or cut off by a
+    // fault) can still be committing on its own node when the others already applied it:
+    // copies that differ are read again for a while; a real divergence stays and is judged.
+    let copies_settle = Instant::now() + COPIES_SETTLE;
+    while !identical(&reads) && Instant::now() < copies_settle.min(deadline) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        reads = read_all().await;
+    }
     let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
     ledger::judge(&names, &reads, history, GALERA_RULES)
+}
+
+/// How long copies that differ are read again before the difference is judged.
+const COPIES_SETTLE: Duration = Duration::from_secs(5);
+
+/// Every node answered and holds the same rows.
+fn identical(reads: &[Result<Rows, String>]) -> bool {
+    let mut copies = reads.iter();
+    match copies.next() {
+        Some(Ok(first)) => copies.all(|r| r.as_ref().is_ok_and(|rows| rows == first)),
+        _ => false,
+    }
 }
 
 /// Writers run on every node, and every node holds the whole table.
