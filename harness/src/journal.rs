@@ -42,7 +42,7 @@ struct Inner {
     /// What the step last saw of what it waits for (a wait's `2/3 ready`).
     note: Option<String>,
     /// What the step measured, for the reports.
-    measured: crate::report::events::Measured,
+    measured: crate::measured::Measured,
     /// Files the step produced for the report (name, content).
     attachments: Vec<(String, String)>,
 }
@@ -69,7 +69,7 @@ impl Journal {
     }
 
     /// What the step measured (see [`figures`] and [`workload_span`]), taken out.
-    pub fn take_measured(&self) -> crate::report::events::Measured {
+    pub fn take_measured(&self) -> crate::measured::Measured {
         std::mem::take(&mut self.lock().measured)
     }
 
@@ -314,31 +314,19 @@ impl Journal {
     }
 }
 
-/// A duration as people read it, to a tenth of a second (`2m`, `4.5s`, `1h 2m 3s`), never
-/// `299.99999996s`.
-pub fn human(d: Duration) -> String {
-    let tenths = (d.as_millis() + 50) / 100;
-    let rounded = Duration::from_millis(u64::try_from(tenths * 100).unwrap_or(u64::MAX));
-    if rounded >= Duration::from_secs(60) {
-        humantime::format_duration(Duration::from_secs(rounded.as_secs())).to_string()
-    } else {
-        format!("{:.1}s", rounded.as_secs_f64()).replace(".0s", "s")
-    }
-}
-
 /// Records figures the current step measured (`overall.p99_ms`), for the reports.
 pub fn figures(named: impl IntoIterator<Item = (String, String)>) {
     if let Ok(journal) = CURRENT.try_with(Arc::clone) {
         journal.lock().measured.figures.extend(
             named
                 .into_iter()
-                .map(|(name, value)| crate::report::events::Figure { name, value }),
+                .map(|(name, value)| crate::measured::Figure { name, value }),
         );
     }
 }
 
 /// Records a workload the current step judged, for the report's timeline.
-pub fn workload_span(span: crate::report::events::WorkloadSpan) {
+pub fn workload_span(span: crate::measured::WorkloadSpan) {
     if let Ok(journal) = CURRENT.try_with(Arc::clone) {
         journal.lock().measured.workloads.push(span);
     }

@@ -10,6 +10,7 @@
 //! - [`plan`]: the IO-free plan of a run.
 //! - [`runner`]: executes plans against the cluster port and emits events.
 //! - [`journal`]: what a running step asked and heard, kept for a deadline that cuts it short.
+//! - [`measured`]: what a step measured (figures, workload spans), as the reports carry it.
 //! - [`cluster`]: the cluster port and its typed vocabulary; [`k8s`] implements it on kube-rs.
 //! - [`provider`]: getting a cluster (kind, Minikube, k3s, an existing context).
 //! - [`report`]: the events and the reporters that consume them (console, JUnit, JSON).
@@ -24,6 +25,7 @@ pub mod guards;
 pub mod journal;
 pub mod k8s;
 pub mod manifest;
+pub mod measured;
 pub mod plan;
 pub mod provider;
 pub mod quantity;

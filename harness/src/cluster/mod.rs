@@ -129,7 +129,7 @@ impl EvidenceKind {
 pub enum ClusterError {
     #[error("{0}")]
     Api(String),
-    #[error("timed out after {}: last seen: {last_state}", crate::journal::human(*after))]
+    #[error("timed out after {}: last seen: {last_state}", human(*after))]
     Timeout { after: Duration, last_state: String },
     #[error("not found: {0}")]
     NotFound(String),
@@ -325,5 +325,17 @@ impl Cluster for NoCluster {
     }
     async fn cleanup(&self, _: &CleanupItem) -> Result<(), ClusterError> {
         Ok(())
+    }
+}
+
+/// A duration as people read it, to a tenth of a second (`2m`, `4.5s`, `1h 2m 3s`), never
+/// `299.99999996s`.
+pub fn human(d: Duration) -> String {
+    let tenths = (d.as_millis() + 50) / 100;
+    let rounded = Duration::from_millis(u64::try_from(tenths * 100).unwrap_or(u64::MAX));
+    if rounded >= Duration::from_secs(60) {
+        humantime::format_duration(Duration::from_secs(rounded.as_secs())).to_string()
+    } else {
+        format!("{:.1}s", rounded.as_secs_f64()).replace(".0s", "s")
     }
 }
