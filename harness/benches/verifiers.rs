@@ -19,12 +19,14 @@
 //! python (`target/test-python/bin/pip install pymemcache`) and the `mariadb` client on the host
 //! (`apt-get install mariadb-client`). Run: `cargo bench --bench verifiers`.
 
+mod common;
+
 use harness::cluster::Endpoint;
 use harness::verify::Target;
 use harness::verify::galera::{Login, sync as galera_sync};
 use harness::verify::memcache::client::{Client, Pipelined, counting_writes};
 use harness::verify::memcache::pool::{self as memcache_pool, MemcachePoolSpec};
-use harness_testkit::{Server, rig};
+use harness_testkit::rig;
 use std::path::Path;
 use std::pin::Pin;
 use std::process::Command;
@@ -211,26 +213,11 @@ fn cli_sync(hosts: &[String], run: usize) -> Duration {
     start.elapsed()
 }
 
-/// A rig server as the verifiers address it.
-fn endpoints(servers: Vec<Server>) -> Vec<Endpoint> {
-    servers
-        .into_iter()
-        .map(|s| Endpoint {
-            name: s.name,
-            host: s.host,
-            port: s.port,
-            advertised: s.advertised,
-            node: None,
-            via: None,
-        })
-        .collect()
-}
-
 #[tokio::main]
 async fn main() {
     // memcached: 3 servers.
     let (_net, _mc, servers) = rig::memcached(3).await;
-    let servers = endpoints(servers);
+    let servers = common::endpoints(servers);
     let spec = MemcachePoolSpec {
         target: Target::Endpoints(servers.clone()),
         keys: KEYS,
@@ -321,7 +308,7 @@ async fn main() {
 
     // Galera: 3 nodes.
     let (_nodes, servers) = rig::galera(3).await;
-    let endpoints = endpoints(servers);
+    let endpoints = common::endpoints(servers);
     let login = Login {
         user: rig::GALERA_USER.into(),
         password: Some(rig::GALERA_PASSWORD.into()),

@@ -7,11 +7,12 @@
 //! Needs Docker and the rig image (scripts/install-test-deps.sh). Run:
 //! `cargo bench --bench workload_figures`.
 
-use harness::cluster::Endpoint;
+mod common;
+
 use harness::verify::figures::WorkloadFigures;
 use harness::verify::history_edn;
 use harness::verify::workload::Workloads;
-use harness_testkit::{Server, rig};
+use harness_testkit::rig;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
@@ -55,24 +56,10 @@ fn spread(mut v: Vec<Duration>) -> String {
     )
 }
 
-fn endpoints(servers: Vec<Server>) -> Vec<Endpoint> {
-    servers
-        .into_iter()
-        .map(|s| Endpoint {
-            name: s.name,
-            host: s.host,
-            port: s.port,
-            advertised: s.advertised,
-            node: None,
-            via: None,
-        })
-        .collect()
-}
-
 #[tokio::main]
 async fn main() {
     let (_net, _nodes, servers) = rig::memcached(3).await;
-    let servers = endpoints(servers);
+    let servers = common::endpoints(servers);
     let names: Vec<String> = servers.iter().map(|s| s.name.clone()).collect();
     let workloads = Workloads::default();
     let before = LIVE.load(Ordering::Relaxed);

@@ -47,16 +47,24 @@ pub fn relative_to_steps(
 ) -> String {
     let at = |offset: Duration| {
         let t = origin + offset;
-        steps
-            .iter()
-            .filter(|(_, started)| *started <= t)
-            .max_by_key(|(_, started)| *started)
+        step_before(steps, t)
             .map(|(id, started)| format!("{} after step `{id}` started", secs(t - *started)))
     };
     match (at(window.from), at(window.to)) {
         (Some(from), Some(to)) => format!("{window}; from {from} to {to}"),
         _ => window.to_string(),
     }
+}
+
+/// The step that started last at or before `t` (id and start).
+pub fn step_before(
+    steps: &[(String, tokio::time::Instant)],
+    t: tokio::time::Instant,
+) -> Option<&(String, tokio::time::Instant)> {
+    steps
+        .iter()
+        .filter(|(_, started)| *started <= t)
+        .max_by_key(|(_, started)| *started)
 }
 
 /// A duration as seconds with one decimal (`4.2s`), or milliseconds below one second.

@@ -366,12 +366,9 @@ fn span_of(
     figures: &WorkloadFigures,
     origin: tokio::time::Instant,
     steps: &[(String, tokio::time::Instant)],
-) -> Option<crate::report::events::WorkloadSpan> {
-    use crate::report::events::{Unavailable, WorkloadSpan};
-    let (step, started) = steps
-        .iter()
-        .filter(|(_, started)| *started <= origin)
-        .max_by_key(|(_, started)| *started)?;
+) -> Option<crate::measured::WorkloadSpan> {
+    use crate::measured::{Unavailable, WorkloadSpan};
+    let (step, started) = super::figures::step_before(steps, origin)?;
     let window = |who: &str, f: &super::figures::Figures| Unavailable {
         who: who.to_string(),
         from_secs: f.longest_unavailable.from.as_secs_f64(),
@@ -546,6 +543,28 @@ impl Verifier for WorkloadSpec {
     }
 }
 
+/// No step started (a verifier run outside a scenario).
+#[cfg(test)]
+static NO_STEPS: Mutex<BTreeMap<String, tokio::time::Instant>> = Mutex::new(BTreeMap::new());
+
+/// A verifier context over these workloads, for the tests.
+#[cfg(test)]
+fn test_context<'a>(
+    workloads: &'a Workloads,
+    undo: &'a crate::verify::Undo,
+    facts: &'a Mutex<BTreeMap<String, String>>,
+    steps_started: &'a Mutex<BTreeMap<String, tokio::time::Instant>>,
+) -> VerifyContext<'a> {
+    VerifyContext {
+        login: crate::verify::Login::default(),
+        pods: &crate::verify::NoPods,
+        facts,
+        undo,
+        workloads,
+        steps_started,
+    }
+}
+
 #[cfg(test)]
 mod rig {
     //! Layer 2 (real servers): a three-node Galera cluster from the rig image.
@@ -554,22 +573,12 @@ mod rig {
     use crate::verify::galera::{connect, run};
     use harness_testkit::rig;
 
-    static NO_STEPS: Mutex<BTreeMap<String, tokio::time::Instant>> = Mutex::new(BTreeMap::new());
-
     fn context<'a>(
         workloads: &'a Workloads,
         undo: &'a crate::verify::Undo,
         facts: &'a Mutex<BTreeMap<String, String>>,
     ) -> VerifyContext<'a> {
-        let steps_started = &NO_STEPS;
-        VerifyContext {
-            login: crate::verify::Login::default(),
-            pods: &crate::verify::NoPods,
-            facts,
-            undo,
-            workloads,
-            steps_started,
-        }
+        super::test_context(workloads, undo, facts, &super::NO_STEPS)
     }
 
     // A workload keeps writing while a node is stopped and started again; afterwards every
@@ -667,22 +676,81 @@ mod rig_figures {
     use crate::testing::{eps, galera_login};
     use harness_testkit::rig;
 
-    /// The steps a scenario would have started: the one that starts each workload.
-    static STEPS: Mutex<BTreeMap<String, tokio::time::Instant>> = Mutex::new(BTreeMap::new());
+    /// What each test shares: its workloads, undo list, facts and the steps a scenario would
+    /// have started (each test its own, so tests in one process do not see each other's).
+    #[derive(Default)]
+    struct Scene {
+        workloads: Workloads,
+        undo: crate::verify::Undo,
+        facts: Mutex<BTreeMap<String, String>>,
+        steps: Mutex<BTreeMap<String, tokio::time::Instant>>,
+    }
 
-    fn context<'a>(
-        workloads: &'a Workloads,
-        undo: &'a crate::verify::Undo,
-        facts: &'a Mutex<BTreeMap<String, String>>,
-    ) -> VerifyContext<'a> {
-        let steps_started = &STEPS;
-        VerifyContext {
-            login: crate::verify::Login::default(),
-            pods: &crate::verify::NoPods,
-            facts,
-            undo,
-            workloads,
-            steps_started,
+    impl Scene {
+        fn context(&self) -> VerifyContext<'_> {
+            super::test_context(&self.workloads, &self.undo, &self.facts, &self.steps)
+        }
+
+        fn step_starts(&self, id: &str) {
+            self.steps
+                .lock()
+                .unwrap()
+                .insert(id.into(), tokio::time::Instant::now());
+        }
+
+        async fn verify(&self, spec: WorkloadSpec) -> Verdict {
+            spec.run(&self.context(), ()).await
+        }
+
+        fn figures(&self, id: &str) -> WorkloadFigures {
+            let history = self.workloads.ledger(id).unwrap().1;
+            self.workloads.figures(id, &history).unwrap().0
+        }
+
+        /// Workload `id` writes for 2 s, then `node` (named `down`) is stopped for 3 s (the
+        /// step `stop-a-node`) and started again; returns once it acknowledged a write again.
+        async fn outage(&self, id: &str, node: &rig::Node, down: &str) -> Outage {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let stopped_at = elapsed(&self.workloads, id);
+            self.step_starts("stop-a-node");
+            node.stop().await;
+            let stop_returned = elapsed(&self.workloads, id);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let before = acks(&self.workloads, id, down);
+            let started_at = elapsed(&self.workloads, id);
+            node.start().await;
+            acknowledges_again(&self.workloads, id, down, before).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Outage {
+                stopped_at,
+                stop_returned,
+                started_at,
+            }
+        }
+    }
+
+    /// When a node was stopped and started again, from the workload's start.
+    struct Outage {
+        stopped_at: Duration,
+        stop_returned: Duration,
+        started_at: Duration,
+    }
+
+    impl Outage {
+        /// The window opens while the node goes down (the stop was asked for at `stopped_at`
+        /// and done at `stop_returned`) and closes only after it was started again.
+        fn assert_bracketed_by(&self, window: super::super::figures::Window, down: &str) {
+            let Outage {
+                stopped_at,
+                stop_returned,
+                started_at,
+            } = self;
+            assert!(
+                window.from + Duration::from_secs(1) >= *stopped_at
+                    && window.from <= *stop_returned
+                    && window.to >= *started_at,
+                "{down}: window {window} does not bracket the stop (asked at {stopped_at:?}, done at {stop_returned:?}, started again at {started_at:?})"
+            );
         }
     }
 
@@ -729,31 +797,25 @@ mod rig_figures {
         let (nodes, endpoints) = rig::galera(3).await;
         let endpoints = eps(endpoints);
         let login = galera_login();
-        let workloads = Workloads::default();
-        let undo = crate::verify::Undo::default();
-        let facts = Mutex::default();
+        let scene = Scene::default();
         let db = format!("harness_figures_{}", crate::verify::nonce());
-        crate::verify::galera::drop_later(Some(&undo), &endpoints, &login, &db);
+        crate::verify::galera::drop_later(Some(&scene.undo), &endpoints, &login, &db);
         let table = writes::prepare_named(&endpoints, &login, &db)
             .await
             .unwrap();
         let start = |id: &str| {
-            workloads
+            scene
+                .workloads
                 .start_galera(id, endpoints.clone(), login.clone(), table.clone(), 1, 5)
                 .unwrap()
         };
 
-        STEPS
-            .lock()
-            .unwrap()
-            .insert("start-quiet".into(), tokio::time::Instant::now());
+        scene.step_starts("start-quiet");
         start("quiet");
         tokio::time::sleep(Duration::from_secs(3)).await;
         let journal = crate::journal::Journal::new();
         let v = journal
-            .scope(
-                limit("quiet", Duration::from_secs(1)).run(&context(&workloads, &undo, &facts), ()),
-            )
+            .scope(scene.verify(limit("quiet", Duration::from_secs(1))))
             .await;
         assert!(
             v.passed,
@@ -761,11 +823,7 @@ mod rig_figures {
             v.summary,
             &v.evidence[..v.evidence.len().min(6)]
         );
-        let quiet = workloads
-            .figures("quiet", &workloads.ledger("quiet").unwrap().1)
-            .unwrap()
-            .0;
-        for (node, f) in &quiet.nodes {
+        for (node, f) in &scene.figures("quiet").nodes {
             assert!(
                 f.longest_unavailable.length() < Duration::from_secs(1) && f.acknowledged > 10,
                 "{node}: {f:?}"
@@ -796,39 +854,14 @@ mod rig_figures {
         assert_eq!(attached[0].0, "workload-quiet-history.edn");
 
         start("w");
-        tokio::time::sleep(Duration::from_secs(2)).await;
         let down = &endpoints[2].name;
-        let stopped_at = elapsed(&workloads, "w");
-        STEPS
-            .lock()
-            .unwrap()
-            .insert("stop-a-node".into(), tokio::time::Instant::now());
-        nodes[2].stop().await;
-        let stop_returned = elapsed(&workloads, "w");
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let before = acks(&workloads, "w", down);
-        let started_at = elapsed(&workloads, "w");
-        nodes[2].start().await;
-        acknowledges_again(&workloads, "w", down, before).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let outage = scene.outage("w", &nodes[2], down).await;
 
-        let v = limit("w", Duration::from_secs(1))
-            .run(&context(&workloads, &undo, &facts), ())
-            .await;
+        let v = scene.verify(limit("w", Duration::from_secs(1))).await;
         assert!(!v.passed);
-        let figures = workloads
-            .figures("w", &workloads.ledger("w").unwrap().1)
-            .unwrap()
-            .0;
+        let figures = scene.figures("w");
         let window = figures.nodes[down].longest_unavailable;
-        // It opens while the server goes down (the stop was asked for at `stopped_at` and done
-        // at `stop_returned`) and closes only after it was started again.
-        assert!(
-            window.from + Duration::from_secs(1) >= stopped_at
-                && window.from <= stop_returned
-                && window.to >= started_at,
-            "{down}: window {window} does not bracket the stop (asked at {stopped_at:?}, done at {stop_returned:?}, started again at {started_at:?})"
-        );
+        outage.assert_bracketed_by(window, down);
         // Named with the figure, where it lies among the steps, and the limit.
         let named = format!("{down} acknowledged no write for {window}; from ");
         let at = v
@@ -849,9 +882,7 @@ mod rig_figures {
                 figures.nodes[&other.name]
             );
         }
-        let v = limit("w", Duration::from_secs(600))
-            .run(&context(&workloads, &undo, &facts), ())
-            .await;
+        let v = scene.verify(limit("w", Duration::from_secs(600))).await;
         assert!(
             v.passed,
             "{} {:?}",
@@ -859,7 +890,7 @@ mod rig_figures {
             &v.evidence[..v.evidence.len().min(8)]
         );
 
-        for (what, work) in undo.take() {
+        for (what, work) in scene.undo.take() {
             work.await.unwrap_or_else(|e| panic!("{what}: {e}"));
         }
     }
@@ -871,16 +902,13 @@ mod rig_figures {
     async fn memcached_a_restarted_server_shows_as_its_window_and_limits_judge_it() {
         let (_net, nodes, servers) = rig::memcached(3).await;
         let servers = eps(servers);
-        let workloads = Workloads::default();
-        let undo = crate::verify::Undo::default();
-        let facts = Mutex::default();
-        workloads
+        let scene = Scene::default();
+        scene
+            .workloads
             .start_memcache("quiet", servers.clone(), 2, 5)
             .unwrap();
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let v = limit("quiet", Duration::from_secs(1))
-            .run(&context(&workloads, &undo, &facts), ())
-            .await;
+        let v = scene.verify(limit("quiet", Duration::from_secs(1))).await;
         assert!(
             v.passed,
             "{} {:?}",
@@ -888,42 +916,23 @@ mod rig_figures {
             &v.evidence[..v.evidence.len().min(6)]
         );
 
-        workloads
+        scene
+            .workloads
             .start_memcache("w", servers.clone(), 2, 5)
             .unwrap();
-        tokio::time::sleep(Duration::from_secs(2)).await;
         let down = &servers[1].name;
-        let stopped_at = elapsed(&workloads, "w");
-        nodes[1].stop().await;
-        let stop_returned = elapsed(&workloads, "w");
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let before = acks(&workloads, "w", down);
-        let started_at = elapsed(&workloads, "w");
-        nodes[1].start().await;
-        acknowledges_again(&workloads, "w", down, before).await;
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let outage = scene.outage("w", &nodes[1], down).await;
 
-        let v = limit("w", Duration::from_secs(1))
-            .run(&context(&workloads, &undo, &facts), ())
-            .await;
+        let v = scene.verify(limit("w", Duration::from_secs(1))).await;
         assert!(!v.passed);
-        let figures = workloads
-            .figures("w", &workloads.ledger("w").unwrap().1)
-            .unwrap()
-            .0;
+        let figures = scene.figures("w");
         let window = figures.nodes[down].longest_unavailable;
-        // It opens while the server goes down (the stop was asked for at `stopped_at` and done
-        // at `stop_returned`) and closes only after it was started again.
+        outage.assert_bracketed_by(window, down);
         assert!(
-            window.from + Duration::from_secs(1) >= stopped_at
-                && window.from <= stop_returned
-                && window.to >= started_at,
-            "{down}: window {window} does not bracket the stop (asked at {stopped_at:?}, done at {stop_returned:?}, started again at {started_at:?})"
-        );
-        assert!(
-            v.summary.contains(&format!(
-                "{down} acknowledged no write for {window}, above max_node_unavailable 1.0s"
-            )),
+            v.summary
+                .contains(&format!("{down} acknowledged no write for {window}; from "))
+                && v.summary.contains("after step `stop-a-node` started")
+                && v.summary.contains("above max_node_unavailable 1.0s"),
             "{}",
             v.summary
         );
@@ -932,7 +941,7 @@ mod rig_figures {
             ..Limits::default()
         };
         assert!(above.exceeded(&figures, &|w| w.to_string()).is_empty());
-        pool_keys_removed(&servers, &workloads).await;
+        pool_keys_removed(&servers, &scene.workloads).await;
     }
 
     /// The keys the workloads wrote, removed (the step's clean-up does this in a scenario).
