@@ -11,12 +11,6 @@ pub struct Measured {
     pub workloads: Vec<WorkloadSpan>,
 }
 
-impl Measured {
-    pub fn is_empty(&self) -> bool {
-        self.figures.is_empty() && self.workloads.is_empty()
-    }
-}
-
 /// One measured figure: `overall.p99_ms` = `12.500` (units in the name; `-` when there was
 /// nothing to measure).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
