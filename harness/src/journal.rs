@@ -286,7 +286,8 @@ impl Journal {
         Some(parts.join("; "))
     }
 
-    /// What was done until now, oldest first, then what is still pending.
+    /// What was done until now, oldest first, then what is still pending, then what the step
+    /// last saw of what it waits for: a step cut short keeps where it stood.
     pub fn lines(&self) -> Vec<String> {
         let inner = self.lock();
         let mut out = vec![];
@@ -309,6 +310,9 @@ impl Journal {
                 o.what,
                 seconds(o.since.elapsed())
             ));
+        }
+        if let Some(note) = &inner.note {
+            out.push(format!("last seen: {note}"));
         }
         out
     }

@@ -9,6 +9,12 @@
 //! store; each node listens on its own loopback port but advertises an unroutable "pod IP",
 //! exactly like a pod behind a port-forward bridge.
 //!
+//! What `system.local` says about the node itself follows the release it plays ([`Release`]):
+//! before 4.1, `rpc_address` holds the *configured* address, which the official image sets to
+//! `0.0.0.0` (with `broadcast_rpc_address` the pod IP, which only the peers' tables carry);
+//! from 4.1 on it holds the broadcast address (CASSANDRA-11181). A node whose pod is replaced
+//! drops every open connection (the process died) and comes back at its new IP.
+//!
 //! Statements it understands: `DROP KEYSPACE [IF EXISTS]`, `CREATE KEYSPACE [IF NOT EXISTS]`,
 //! `USE`, `CREATE TABLE [IF NOT EXISTS] t (col type [PRIMARY KEY], ...)`,
 //! `INSERT INTO t (cols) VALUES (literals)`, `DELETE FROM t WHERE col = literal` and
@@ -33,6 +39,26 @@ pub struct Coordinated {
     pub consistency: u16,
 }
 
+/// The Cassandra release a stand-in plays, for what differs between them on the wire.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// 4.0 (and 3.x) as the official image configures it: `system.local.rpc_address` is the
+    /// configured `0.0.0.0`; `system.peers.rpc_address` is each peer's broadcast RPC address.
+    #[default]
+    V40,
+    /// 4.1 and later: `system.local.rpc_address` is the broadcast RPC address too.
+    V41,
+}
+
+impl Release {
+    pub fn version(self) -> &'static str {
+        match self {
+            Release::V40 => "4.0.13",
+            Release::V41 => "4.1.11",
+        }
+    }
+}
+
 /// How a stand-in node misbehaves, to check that the verifier notices.
 #[derive(Debug, Default, Clone)]
 pub struct Faults {
@@ -42,6 +68,9 @@ pub struct Faults {
     pub unlisted: Option<usize>,
     /// `system.local` on this node reports another host ID than its peers say it has.
     pub wrong_local_host_id_on: Option<usize>,
+    /// This node belongs to another cluster (its own `cluster_name`, and the others' peers
+    /// tables do not list it, nor does it list them).
+    pub other_cluster: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -69,6 +98,9 @@ struct Shared {
     ghosts: Mutex<Vec<(Ipv4Addr, [u8; 16])>>,
     login: Option<(String, String)>,
     faults: Faults,
+    release: Release,
+    /// Bumped when a node's pod is replaced: its open connections end.
+    lives: Vec<tokio::sync::watch::Sender<u64>>,
     store: Mutex<Store>,
     log: Mutex<Vec<Coordinated>>,
 }
@@ -113,7 +145,18 @@ fn uuid_text(b: &[u8; 16]) -> String {
 impl StandIn {
     /// Starts `nodes` stand-in nodes behind "bridges": each listens on its own 127.0.0.1 port
     /// and advertises an unroutable pod IP, 10.244.0.10, .11, ...
+    /// They play Cassandra 4.0 ([`Release::V40`], what the real ring ran).
     pub async fn start(nodes: usize, login: Option<(&str, &str)>, faults: Faults) -> Self {
+        Self::start_release(nodes, login, faults, Release::V40).await
+    }
+
+    /// As [`StandIn::start`], playing `release`.
+    pub async fn start_release(
+        nodes: usize,
+        login: Option<(&str, &str)>,
+        faults: Faults,
+        release: Release,
+    ) -> Self {
         let advertised: Vec<Ipv4Addr> = (0..nodes)
             .map(|i| Ipv4Addr::new(10, 244, 0, 10 + i as u8))
             .collect();
@@ -121,7 +164,7 @@ impl StandIn {
         for _ in 0..nodes {
             listeners.push(TcpListener::bind("127.0.0.1:0").await.expect("bind"));
         }
-        Self::serve_on(listeners, advertised, true, login, faults)
+        Self::serve_on(listeners, advertised, true, login, faults, release)
     }
 
     /// Starts `nodes` stand-in nodes reachable where they say they are, like servers outside
@@ -148,7 +191,14 @@ impl StandIn {
                 }
             }
             if listeners.len() == nodes {
-                return Self::serve_on(listeners, ips, false, None, Faults::default());
+                return Self::serve_on(
+                    listeners,
+                    ips,
+                    false,
+                    None,
+                    Faults::default(),
+                    Release::V40,
+                );
             }
         }
         panic!("no port free on all of {ips:?}");
@@ -160,9 +210,14 @@ impl StandIn {
         bridged: bool,
         login: Option<(&str, &str)>,
         faults: Faults,
+        release: Release,
     ) -> Self {
         let shared = Arc::new(Shared {
             host_ids: Mutex::new((0..advertised.len()).map(host_id_bytes).collect()),
+            lives: (0..advertised.len())
+                .map(|_| tokio::sync::watch::Sender::new(0))
+                .collect(),
+            release,
             advertised: Mutex::new(advertised),
             ghosts: Mutex::default(),
             login: login.map(|(u, p)| (u.to_string(), p.to_string())),
@@ -263,6 +318,9 @@ impl Handle {
     /// ID; without, it joins as a new node and the old one stays in the ring as a ghost.
     pub fn restart(&self, i: usize, ip: Ipv4Addr, kept_its_data: bool) {
         let old_ip = std::mem::replace(&mut self.0.advertised.lock().unwrap()[i], ip);
+        // The old process is gone: whatever was connected to it (through the port-forward)
+        // sees its connection end.
+        self.0.lives[i].send_modify(|life| *life += 1);
         if !kept_its_data {
             let mut ids = self.0.host_ids.lock().unwrap();
             let old_id = std::mem::replace(&mut ids[i], host_id_bytes(0x80 + i));
@@ -305,10 +363,16 @@ const INVALID: i32 = 0x2200;
 async fn serve(mut stream: TcpStream, node: usize, shared: Arc<Shared>) {
     let mut keyspace: Option<String> = None;
     let mut authenticated = shared.login.is_none();
+    let mut life = shared.lives[node].subscribe();
+    life.mark_unchanged();
     loop {
         let mut header = [0u8; 9];
-        if stream.read_exact(&mut header).await.is_err() {
-            return;
+        tokio::select! {
+            read = stream.read_exact(&mut header) => if read.is_err() {
+                return;
+            },
+            // The pod was replaced: the connection ends.
+            _ = life.changed() => return,
         }
         let stream_id = [header[2], header[3]];
         let opcode = header[4];
@@ -568,7 +632,14 @@ fn node_cell(shared: &Shared, i: usize, column: &str, local: bool) -> Option<Cel
     }
     Some(match column {
         "host_id" => Cell::Uuid(host),
+        // Before 4.1 a node reports its configured rpc_address about itself: the official
+        // image configures 0.0.0.0 (and broadcasts the pod IP, which its peers list).
+        "rpc_address" if local && shared.release == Release::V40 => {
+            Cell::Inet(Ipv4Addr::UNSPECIFIED)
+        }
         "rpc_address" | "peer" | "broadcast_address" | "listen_address" => Cell::Inet(shared.ip(i)),
+        "release_version" => Cell::Text(shared.release.version().into()),
+        "cluster_name" if shared.faults.other_cluster == Some(i) => Cell::Text("elsewhere".into()),
         "data_center" => Cell::Text("DC1".into()),
         "rack" => Cell::Text("Rack1".into()),
         // Evenly spread Murmur3 tokens, one per node.
@@ -827,11 +898,14 @@ fn query(
 
 fn system_rows(shared: &Shared, node: usize, table: &str, names: &[String]) -> (u8, Vec<u8>) {
     let local = table == "local";
+    let apart = shared.faults.other_cluster;
     let members: Vec<usize> = if local {
         vec![node]
     } else {
         (0..shared.nodes())
             .filter(|&i| i != node && shared.faults.unlisted != Some(i))
+            // A node of another cluster is nobody's peer, and has none.
+            .filter(|&i| apart != Some(node) && apart != Some(i))
             .collect()
     };
     let mut types = vec![];

@@ -227,11 +227,12 @@ pub fn main() -> ExitCode {
     ExitCode::from(runtime.block_on(dispatch(cli)))
 }
 
-/// What is logged unless `HARNESS_LOG` says otherwise: warnings and errors, but not kube's own
-/// error lines. Every error kube meets comes back to the harness as a value and is reported
-/// once, with its context, in the step's result; kube's line for it is a duplicate without
-/// context, and during a fault step (a pod deleted on purpose) an alarming one.
-pub const DEFAULT_LOG_FILTER: &str = "warn,kube_client=off";
+/// What is logged unless `HARNESS_LOG` says otherwise: warnings and errors, but not kube's or
+/// the Cassandra driver's own lines. Every error they meet comes back to the harness as a
+/// value and is reported once, with its context, in the step's result; their line for it is a
+/// duplicate without context, and during a fault step (a pod deleted on purpose, a node
+/// restarting under a workload: dozens of driver reconnects) an alarming one.
+pub const DEFAULT_LOG_FILTER: &str = "warn,kube_client=off,scylla=off";
 
 pub(crate) fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
     spec.and_then(|s| tracing_subscriber::EnvFilter::try_new(s).ok())

@@ -338,9 +338,17 @@ pub fn version_mismatch(plan: &ScenarioPlan, server: &str) -> Option<String> {
     let min = plan.cluster.kubernetes_min.filter(|m| v < *m);
     let max = plan.cluster.kubernetes_max.filter(|m| v > *m);
     min.or(max).map(|_| {
+        let minor = |(major, minor): (u32, u32)| format!("{major}.{minor}");
+        let range = match (plan.cluster.kubernetes_min, plan.cluster.kubernetes_max) {
+            (Some(lo), Some(hi)) => format!("Kubernetes {} to {}", minor(lo), minor(hi)),
+            (Some(lo), None) => format!("Kubernetes {} or newer", minor(lo)),
+            (None, Some(hi)) => format!("Kubernetes {} or older", minor(hi)),
+            (None, None) => "any Kubernetes".into(),
+        };
         format!(
-            "scenario {} needs Kubernetes {:?}..{:?}, the server is {server}",
-            plan.name, plan.cluster.kubernetes_min, plan.cluster.kubernetes_max
+            "scenario {} needs {range}; the API server is {}",
+            plan.name,
+            crate::diag::visible(server)
         )
     })
 }
@@ -473,5 +481,25 @@ mod tests {
         );
         assert!(server_supported("v1.40.0").unwrap().is_some());
         assert!(server_supported("weird").is_err());
+    }
+
+    // Layer 1 (pure): a scenario's own floor is said in words, not as Rust values.
+    #[test]
+    fn a_scenario_floor_is_said_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("floor.yaml");
+        std::fs::write(
+            &file,
+            "name: floor\ncluster: { workers: 1, kubernetes: { min: \"1.29\" } }\nsteps:\n  - sleep: 1s\n",
+        )
+        .unwrap();
+        let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
+        let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
+        let plan = crate::plan::plan(&scenario, crate::plan::CleanupPolicy::default());
+        assert_eq!(version_mismatch(&plan, "v1.29.0"), None);
+        assert_eq!(
+            version_mismatch(&plan, "v1.24.17").as_deref(),
+            Some("scenario floor needs Kubernetes 1.29 or newer; the API server is v1.24.17")
+        );
     }
 }

@@ -238,7 +238,9 @@ pub trait Cluster: Send + Sync {
     async fn nodes(&self) -> Result<Vec<NodeInfo>, ClusterError>;
     /// Pod logs (current and previous), events, object state: bounded, never failing.
     async fn evidence(&self, namespace: &str) -> Vec<Evidence>;
-    async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError>;
+    /// Removes what the harness created; says how it went when there is something to say
+    /// (how long a namespace took to go).
+    async fn cleanup(&self, item: &CleanupItem) -> Result<Option<String>, ClusterError>;
 }
 
 /// The cluster of a run that has none: static-target scenarios only. Validation already refuses
@@ -323,8 +325,8 @@ impl Cluster for NoCluster {
     async fn evidence(&self, _: &str) -> Vec<Evidence> {
         vec![]
     }
-    async fn cleanup(&self, _: &CleanupItem) -> Result<(), ClusterError> {
-        Ok(())
+    async fn cleanup(&self, _: &CleanupItem) -> Result<Option<String>, ClusterError> {
+        Ok(None)
     }
 }
 

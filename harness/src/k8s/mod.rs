@@ -418,34 +418,35 @@ impl Cluster for KubeCluster {
         evidence::collect(&self.client, namespace).await
     }
 
-    async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError> {
+    async fn cleanup(&self, item: &CleanupItem) -> Result<Option<String>, ClusterError> {
         match item {
             CleanupItem::Namespace(ns) => {
                 self.close_bridges(ns);
-                namespace::delete(&self.client, ns, &self.run_id).await
+                namespace::delete(&self.client, ns, &self.run_id)
+                    .await
+                    .map(Some)
             }
             CleanupItem::Object {
                 api_version,
                 kind,
                 namespace,
                 name,
-            } => {
-                apply::delete_owned(
-                    &self.client,
-                    api_version,
-                    kind,
-                    namespace.as_deref(),
-                    name,
-                    &self.run_id,
-                )
-                .await
-            }
+            } => apply::delete_owned(
+                &self.client,
+                api_version,
+                kind,
+                namespace.as_deref(),
+                name,
+                &self.run_id,
+            )
+            .await
+            .map(|()| None),
             CleanupItem::Uncordon(node) => {
                 let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
                 let patch = serde_json::json!({"spec": {"unschedulable": false}});
                 api.patch(node, &PatchParams::default(), &Patch::Merge(&patch))
                     .await
-                    .map(|_| ())
+                    .map(|_| None)
                     .map_err(|e| api_error(&format!("uncordoning {node}"), e))
             }
         }

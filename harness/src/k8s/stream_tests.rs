@@ -7,7 +7,7 @@
 
 use super::*;
 use crate::cluster::{Cluster, PodTarget, ProxyPods};
-use harness_testkit::cql_standin::{Faults, StandIn, host_id};
+use harness_testkit::cql_standin::{Faults, Release, StandIn, host_id};
 use harness_testkit::fake_api::{Command, Commands, FakeApi, FakeContainer, FakePod, OnDelete};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -638,7 +638,16 @@ steps:
 /// The restart-identity flow: cassandra-1 is deleted; its replacement comes back at
 /// 10.244.0.21, with its data (same host ID) or without (a new host ID, the old one a ghost).
 async fn replace_cassandra_1(kept_its_data: bool) -> (bool, String) {
-    let standin = StandIn::start(3, None, Faults::default()).await;
+    replace_cassandra_1_in(IDENTITY, kept_its_data, Release::V40).await
+}
+
+/// [`replace_cassandra_1`] in the scenario `yaml`, the stand-in playing `release`.
+async fn replace_cassandra_1_in(
+    yaml: &str,
+    kept_its_data: bool,
+    release: Release,
+) -> (bool, String) {
+    let standin = StandIn::start_release(3, None, Faults::default(), release).await;
     let handle = standin.handle();
     let nodetool = handle.clone();
     let pods = cassandra_pods(&standin, move || nodetool.nodetool_status());
@@ -653,7 +662,7 @@ async fn replace_cassandra_1(kept_its_data: bool) -> (bool, String) {
         handle.restart(1, std::net::Ipv4Addr::new(10, 244, 0, 21), kept_its_data);
     });
     let api = FakeApi::start_with(pods, Some(on_delete)).await;
-    let (result, events) = run_scenario(&api, IDENTITY).await;
+    let (result, events) = run_scenario(&api, yaml).await;
     let requests = api.requests();
     assert!(
         requests.iter().any(|r| r
@@ -683,6 +692,53 @@ async fn a_replaced_pod_keeps_its_host_id_at_its_new_ip_and_serves_reads() {
         text.contains("3 row(s) read with each of 3 node(s) as coordinator at QUORUM"),
         "{text}"
     );
+}
+
+const WRITES_ACROSS_THE_REPLACEMENT: &str = r#"
+name: cassandra-identity
+description: QUORUM writes flow while cassandra-1 is replaced; all are read back through every node
+timeouts: { scenario: 2m, step: 1m }
+steps:
+  - workload:
+      start: writes
+      cql.writes: { target: { pods: app=cassandra, port: 9042 }, consistency: QUORUM, writers: 2 }
+  - sleep: 500ms
+  - id: delete-pod
+    fault:
+      delete_pod: { name: cassandra-1 }
+  - sleep: 500ms
+  - workload: { stop: writes }
+  - id: no-acknowledged-write-lost
+    verify: { workload: writes }
+  - id: rows-from-every-coordinator
+    verify:
+      cql:
+        target: { pods: app=cassandra, port: 9042 }
+        script: initial-seed.cql
+        query: SELECT emp_id FROM my_cassandra_keyspace.employee
+        expect_rows: 3
+        consistency: QUORUM
+"#;
+
+// Layer 3 (fake API server, CQL stand-in playing Cassandra 4.0 and 4.1 behind the
+// port-forwards): what the real ring showed. The workload's session was opened before
+// cassandra-1 was replaced at a new IP, and on 4.0 each node gives its own address as 0.0.0.0;
+// the read-back still reaches every node, the replacement too, by host ID through its bridge.
+#[tokio::test]
+async fn writes_across_a_replacement_are_read_back_through_every_node_on_4_0_and_4_1() {
+    for release in [Release::V40, Release::V41] {
+        let (passed, text) =
+            replace_cassandra_1_in(WRITES_ACROSS_THE_REPLACEMENT, true, release).await;
+        assert!(passed, "{release:?}: {text}");
+        assert!(
+            text.contains("read with each of 3 node(s) as coordinator"),
+            "{release:?}: {text}"
+        );
+        assert!(
+            !text.contains("0.0.0.0 as coordinator") && !text.contains("No rule for address"),
+            "{release:?}: {text}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1104,4 +1160,31 @@ async fn a_bridge_to_a_deleted_pod_is_quiet_by_default() {
     assert!(!quiet.contains("galera-ss-1"), "{quiet}");
     let loud = logged_under(Some("debug"), connect_once()).await;
     assert!(loud.contains("port-forward to galera-ss-1:3306"), "{loud}");
+}
+
+// Layer 1 (CQL stand-in, three nodes, two of them targets): the driver logs an ERROR line for
+// the node it cannot reach; the check reports it in its verdict, and by default the driver's
+// own line stays off stderr (HARNESS_LOG=scylla=warn shows it).
+#[tokio::test]
+async fn the_cassandra_drivers_own_lines_are_off_by_default() {
+    let standin = StandIn::start(3, None, Faults::default()).await;
+    let two = crate::testing::eps(standin.endpoints())[..2].to_vec();
+    let read_with_two = || async {
+        let connected = crate::verify::cassandra::cql::session(&two, None)
+            .await
+            .unwrap();
+        let reads = crate::verify::cassandra::cql::read_from_every_node(
+            &connected,
+            "SELECT emp_id FROM nothing.here",
+            scylla::statement::Consistency::One,
+        )
+        .await;
+        assert_eq!(reads.len(), 3);
+        // Let the driver try (and fail) to reach the third node in the background.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let quiet = logged_under(None, read_with_two()).await;
+    assert!(quiet.is_empty(), "{quiet}");
+    let loud = logged_under(Some("scylla=warn"), read_with_two()).await;
+    assert!(loud.contains("scylla"), "{loud}");
 }

@@ -440,6 +440,14 @@ async fn namespace_cleanup_refuses_an_unlabelled_namespace_and_deletes_its_own()
         );
         let (_, r) = expect(
             &mut handle,
+            Method::GET,
+            "/api/v1/namespaces/h-demo-abc/pods",
+            &[],
+        )
+        .await;
+        respond(r, 200, &list(vec![], "5"));
+        let (_, r) = expect(
+            &mut handle,
             Method::DELETE,
             "/api/v1/namespaces/h-demo-abc",
             &[],
@@ -476,11 +484,125 @@ async fn namespace_cleanup_refuses_an_unlabelled_namespace_and_deletes_its_own()
         matches!(err, ClusterError::NotOurs(ref what) if what == "namespace default"),
         "{err}"
     );
-    namespace::delete(&client, "h-demo-abc", "run-1")
+    let note = namespace::delete(&client, "h-demo-abc", "run-1")
         .await
         .unwrap();
+    assert!(
+        note.starts_with("namespace h-demo-abc gone after "),
+        "{note}"
+    );
     drop(client);
     server.await.unwrap();
+}
+
+/// A Cassandra pod as the namespace holds it at clean-up: a 60 s grace period and a
+/// `nodetool drain` preStop hook.
+fn draining_pod(name: &str, deleting: bool) -> Value {
+    let mut metadata = json!({"name": name, "namespace": "h-demo-abc"});
+    if deleting {
+        metadata["deletionTimestamp"] = json!("2026-12-07T10:00:00Z");
+    }
+    json!({"metadata": metadata, "spec": {"terminationGracePeriodSeconds": 60, "containers": [
+        {"name": "cassandra", "image": "cassandra:4.1.11",
+         "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", "nodetool drain"]}}}}]}})
+}
+
+/// Serves a namespace deletion: four draining pods; the namespace's watch reports it gone
+/// after `gone_after` (never, if `None`), with the namespace's conditions while it stays.
+async fn serve_namespace_deletion(mut handle: Handle, gone_after: Option<Duration>) {
+    let ns = json!({"apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "h-demo-abc", "labels": labels::ours("run-1", "demo"), "resourceVersion": "7"},
+        "status": {"phase": "Terminating", "conditions": [
+            {"type": "NamespaceFinalizersRemaining", "status": "True",
+             "message": "Some content in the namespace has finalizers remaining: kubernetes.io/pvc-protection in 4 resource instances"},
+            {"type": "NamespaceDeletionDiscoveryFailure", "status": "False", "message": "All resources successfully discovered"}]}});
+    let pods = |deleting| {
+        json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "8"},
+            "items": (0..4).map(|i| draining_pod(&format!("cassandra-{i}"), deleting)).collect::<Vec<_>>()})
+    };
+    let mut deleted = false;
+    while let Some((request, reply)) = handle.next_request().await {
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or_default().to_string();
+        match (request.method().clone(), path.as_str()) {
+            (Method::GET, "/api/v1/namespaces/h-demo-abc") => respond(reply, 200, &ns),
+            (Method::GET, "/api/v1/namespaces/h-demo-abc/pods") => {
+                respond(reply, 200, &pods(deleted))
+            }
+            (Method::DELETE, "/api/v1/namespaces/h-demo-abc") => {
+                deleted = true;
+                respond(reply, 200, &ns)
+            }
+            (Method::GET, "/api/v1/namespaces") if query.contains("watch=true") => {
+                let ns = ns.clone();
+                tokio::spawn(async move {
+                    match gone_after {
+                        Some(after) => {
+                            tokio::time::sleep(after).await;
+                            let body = watch_body(&[("DELETED", ns)]);
+                            reply
+                                .send_response(Response::builder().body(Body::from(body)).unwrap());
+                        }
+                        None => {
+                            let _open = reply;
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                });
+            }
+            (Method::GET, "/api/v1/namespaces") => respond(
+                reply,
+                200,
+                &json!({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {"resourceVersion": "7"}, "items": [ns]}),
+            ),
+            (method, _) => panic!("unexpected {method} {path}?{query}"),
+        }
+    }
+}
+
+// Layer 3 (mocked API, paused clock): four Cassandra pods with a 60 s grace period and a
+// drain hook take 2.5 minutes to go, longer than a fixed 2-minute wait; the namespace wait is
+// bounded by what they are entitled to, so that is a clean-up done, saying how long it took.
+#[tokio::test(start_paused = true)]
+async fn a_namespace_whose_pods_take_their_grace_period_is_waited_for_not_failed() {
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_namespace_deletion(
+        handle,
+        Some(Duration::from_secs(150)),
+    ));
+    let note = namespace::delete(&client, "h-demo-abc", "run-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        note,
+        "namespace h-demo-abc gone after 2m 30s (4 pod(s), entitled to 1m 2s to stop)"
+    );
+    drop(client);
+    server.abort();
+}
+
+// Layer 3 (mocked API, paused clock): a namespace that really stays past its pods' entitlement
+// fails, naming the pods still there and what the namespace controller says holds it.
+#[tokio::test(start_paused = true)]
+async fn a_namespace_that_stays_past_the_bound_fails_naming_what_keeps_it() {
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_namespace_deletion(handle, None));
+    let err = namespace::delete(&client, "h-demo-abc", "run-1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("namespace h-demo-abc still terminating after 3m 2s (4 pod(s), entitled to 1m 2s to stop, waited 2m more)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cassandra-3 (deleting since 2026-12-07T10:00:00Z)")
+            && err.contains("NamespaceFinalizersRemaining: Some content in the namespace has finalizers remaining: kubernetes.io/pvc-protection")
+            && !err.contains("All resources successfully discovered"),
+        "{err}"
+    );
+    drop(client);
+    server.abort();
 }
 
 #[tokio::test]

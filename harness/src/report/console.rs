@@ -307,7 +307,7 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                 outcome,
             } => {
                 let line = match outcome {
-                    CleanupOutcome::Done => return,
+                    CleanupOutcome::Done { .. } => return,
                     CleanupOutcome::Kept { reason } => {
                         format!(
                             "   cleanup {scenario}: {}: kept ({reason})",

@@ -96,15 +96,12 @@ impl Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CleanupOutcome {
-    Done,
+    /// Removed; with what is worth knowing (how long a namespace took to go).
+    Done { note: Option<String> },
     /// Left on purpose (`--keep`, `--keep-on-failure`).
-    Kept {
-        reason: String,
-    },
+    Kept { reason: String },
     /// Not removed: what was left where, and why. The scenario fails.
-    Failed {
-        message: String,
-    },
+    Failed { message: String },
 }
 
 impl CleanupOutcome {

@@ -453,7 +453,7 @@ impl Builder {
             } => {
                 let at = secs(self.since_start(scenario));
                 let (status, message) = match outcome {
-                    CleanupOutcome::Done => (CleanupStatus::Done, None),
+                    CleanupOutcome::Done { note } => (CleanupStatus::Done, note.clone()),
                     CleanupOutcome::Kept { reason } => (CleanupStatus::Kept, Some(reason.clone())),
                     CleanupOutcome::Failed { message } => {
                         (CleanupStatus::Failed, Some(message.clone()))

@@ -211,7 +211,7 @@ pub fn events() -> Vec<Event> {
         Event::CleanupFinished {
             scenario: bad.into(),
             item: "drop database harness_ack_1".into(),
-            outcome: CleanupOutcome::Done,
+            outcome: CleanupOutcome::Done { note: None },
         },
         Event::CleanupFinished {
             scenario: bad.into(),

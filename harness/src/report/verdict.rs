@@ -114,7 +114,7 @@ mod tests {
         r.event(&Event::CleanupFinished {
             scenario: "verify-galera.sync".into(),
             item: "drop database harness_sync_2".into(),
-            outcome: CleanupOutcome::Done,
+            outcome: CleanupOutcome::Done { note: None },
         });
         assert_eq!(
             String::from_utf8(r.out).unwrap(),

@@ -21,20 +21,22 @@ pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 /// How long evidence gathering may take after a failure.
 pub const EVIDENCE_TIMEOUT: Duration = Duration::from_secs(60);
-/// How long each clean-up item may take.
+/// How long each clean-up item may take (a namespace: as long as the cluster layer's own
+/// bound from its pods' grace periods, at most [`NAMESPACE_CLEANUP_TIMEOUT`]).
 pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(180);
+pub const NAMESPACE_CLEANUP_TIMEOUT: Duration = Duration::from_secs(16 * 60);
 
-/// Runs one clean-up under [`CLEANUP_TIMEOUT`]; `Some(why)` when it failed or took too long.
+/// Runs one clean-up under `bound`: done (with its note), or why it failed or took too long.
 async fn bounded_cleanup(
-    work: impl std::future::Future<Output = Result<(), String>>,
-) -> Option<String> {
-    match tokio::time::timeout(CLEANUP_TIMEOUT, work).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e),
-        Err(_) => Some(format!(
-            "timed out after {}",
-            humantime::format_duration(CLEANUP_TIMEOUT)
-        )),
+    bound: Duration,
+    work: impl std::future::Future<Output = Result<Option<String>, String>>,
+) -> CleanupOutcome {
+    match tokio::time::timeout(bound, work).await {
+        Ok(Ok(note)) => CleanupOutcome::Done { note },
+        Ok(Err(message)) => CleanupOutcome::Failed { message },
+        Err(_) => CleanupOutcome::Failed {
+            message: format!("timed out after {}", humantime::format_duration(bound)),
+        },
     }
 }
 
@@ -360,13 +362,9 @@ impl Executor<'_> {
         // What verifiers wrote on the servers they checked goes first, while the bridges to
         // those servers are still open (they close with the namespace).
         for (what, work) in state.undo.take() {
-            let outcome = match bounded_cleanup(work).await {
-                None => CleanupOutcome::Done,
-                Some(message) => {
-                    failed = true;
-                    CleanupOutcome::Failed { message }
-                }
-            };
+            let outcome =
+                bounded_cleanup(CLEANUP_TIMEOUT, async { work.await.map(|()| None) }).await;
+            failed |= outcome.failure().is_some();
             sink.emit(Event::CleanupFinished {
                 scenario: plan.name.clone(),
                 item: what,
@@ -386,17 +384,16 @@ impl Executor<'_> {
                     },
                 }
             } else {
-                match bounded_cleanup(async {
+                let bound = match item {
+                    CleanupItem::Namespace(_) => NAMESPACE_CLEANUP_TIMEOUT,
+                    _ => CLEANUP_TIMEOUT,
+                };
+                let outcome = bounded_cleanup(bound, async {
                     self.cluster.cleanup(&item).await.map_err(|e| e.to_string())
                 })
-                .await
-                {
-                    None => CleanupOutcome::Done,
-                    Some(message) => {
-                        failed = true;
-                        CleanupOutcome::Failed { message }
-                    }
-                }
+                .await;
+                failed |= outcome.failure().is_some();
+                outcome
             };
             sink.emit(Event::CleanupFinished {
                 scenario: plan.name.clone(),

@@ -84,6 +84,8 @@ impl Cluster for Scripted {
         if let WaitCondition::Rollout { name, .. } = c
             && name == "never"
         {
+            // As the real wait does: what it last saw is the journal's note.
+            crate::journal::note(|| "3/4 ready, 4/4 updated".into());
             std::future::pending::<()>().await;
         }
         Ok("ready".into())
@@ -179,13 +181,13 @@ impl Cluster for Scripted {
             body: format!("events of {ns}: hunter2-secret"),
         }]
     }
-    async fn cleanup(&self, item: &CleanupItem) -> Result<(), ClusterError> {
+    async fn cleanup(&self, item: &CleanupItem) -> Result<Option<String>, ClusterError> {
         self.log(format!("cleanup {item}"));
         match &self.stuck {
             Some(name) if item.to_string().ends_with(&format!("/{name}")) => Err(
                 ClusterError::Api(format!("{item} has a finalizer that never clears")),
             ),
-            _ => Ok(()),
+            _ => Ok(None),
         }
     }
 }
@@ -420,6 +422,15 @@ async fn ctrl_c_cancels_the_running_step_then_finally_and_cleanup_run() {
             ("after".into(), "SKIP"),
             ("teardown".into(), "PASS")
         ]
+    );
+    // The cancelled wait keeps where it stood in its output (the reports show it).
+    let hang_output = events.iter().find_map(|e| match e {
+        Event::StepFinished { step, output, .. } if step.id == "hang" => Some(output.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        hang_output.as_deref(),
+        Some("last seen: 3/4 ready, 4/4 updated")
     );
     let calls = cluster.calls();
     assert!(calls.contains(&"evidence".to_string()));
@@ -991,9 +1002,10 @@ async fn a_failed_clean_up_fails_the_scenario_naming_what_was_left() {
     state.undo.register("drop database x", async {
         Err::<(), String>("database x left on db-0: no node could drop it".into())
     });
-    let outcome = bounded_cleanup(state.undo.take().remove(0).1).await;
+    let work = state.undo.take().remove(0).1;
+    let outcome = bounded_cleanup(CLEANUP_TIMEOUT, async { work.await.map(|()| None) }).await;
     assert_eq!(
-        outcome.as_deref(),
+        outcome.failure(),
         Some("database x left on db-0: no node could drop it")
     );
 }

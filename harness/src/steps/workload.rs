@@ -378,6 +378,7 @@ impl StepKind for WorkloadStep {
                     .register(format!("drop keyspace {keyspace}"), async move {
                         let session = cql_writes::connect(&drop_nodes, login).await?;
                         session
+                            .session
                             .query_unpaged(format!("DROP KEYSPACE IF EXISTS {drop_keyspace}"), &[])
                             .await
                             .map(|_| ())
@@ -390,7 +391,6 @@ impl StepKind for WorkloadStep {
                     .workloads
                     .start_cql(
                         id,
-                        nodes,
                         std::sync::Arc::new(session),
                         table,
                         cql.consistency.value,

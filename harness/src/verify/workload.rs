@@ -45,8 +45,7 @@ pub enum Store {
         table: String,
     },
     Cql {
-        nodes: Vec<Endpoint>,
-        session: Arc<scylla::client::session::Session>,
+        session: Arc<super::cassandra::cql::Connected>,
         table: String,
         level: scylla::statement::Consistency,
     },
@@ -108,14 +107,12 @@ impl Workloads {
     pub fn start_cql(
         &self,
         id: &str,
-        nodes: Vec<Endpoint>,
-        session: Arc<scylla::client::session::Session>,
+        session: Arc<super::cassandra::cql::Connected>,
         table: String,
         level: scylla::statement::Consistency,
         (writers, delete_every): (usize, u64),
     ) -> Result<(), String> {
         let store = Store::Cql {
-            nodes,
             session: session.clone(),
             table: table.clone(),
             level,
@@ -123,7 +120,7 @@ impl Workloads {
         // Figures per writer (the driver picks the coordinator).
         self.start(id, store, vec![], move |stop, ledger| async move {
             super::cassandra::writes::write_until(
-                &session,
+                &session.session,
                 &table,
                 level,
                 writers,
@@ -492,13 +489,11 @@ impl Verifier for WorkloadSpec {
                 table,
             } => writes::read_back(nodes, login, table, &history, SETTLE).await,
             Store::Cql {
-                nodes,
                 session,
                 table,
                 level,
             } => {
-                super::cassandra::writes::read_back(session, nodes, table, *level, &history, SETTLE)
-                    .await
+                super::cassandra::writes::read_back(session, table, *level, &history, SETTLE).await
             }
             Store::Memcache { servers } => {
                 super::memcache::writes::read_back(servers, &history).await

@@ -7,6 +7,7 @@
 //! `nodetool status` from a target pod.
 
 use super::nodetool::Ring;
+use super::probe::{self, Identity};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
 use crate::verify::{
@@ -17,7 +18,7 @@ use crate::verify::{Need, One};
 use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
-use scylla::errors::TranslationError;
+use scylla::errors::{CustomTranslationError, TranslationError};
 use scylla::policies::address_translator::{AddressTranslator, UntranslatedPeer};
 use scylla::policies::load_balancing::{NodeIdentifier, SingleTargetLoadBalancingPolicy};
 use scylla::statement::{Consistency, Statement};
@@ -26,6 +27,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// CQL scripts larger than this are refused.
 pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
@@ -281,22 +283,33 @@ pub fn use_keyspace(statement: &str) -> Option<&str> {
     words.next().map(|k| k.trim_matches('"'))
 }
 
-/// Where the driver reaches each node. The driver pairs the IP a node advertises in
-/// `system.local` / `system.peers` with the port of the connection it discovered it through
-/// (a bridge's random local port), so the rule is keyed by IP alone: a pod IP maps to that
-/// pod's bridge. Static endpoints (no advertised address) keep their own address, and nodes
-/// outside the target list pass through unchanged; behind bridges such a node cannot be
-/// reached, and the translation error names it.
+/// The targets, each with what the node behind it said about itself ([`probe`]): the one
+/// source of who is where. The driver learns a node's address from `system.local.rpc_address`,
+/// which Cassandra before 4.1 fills with the configured address (`0.0.0.0` in the official
+/// image), and a replaced pod comes back at a new IP; a node's host ID survives both.
 #[derive(Debug)]
-pub struct BridgeTranslator {
-    by_ip: HashMap<IpAddr, SocketAddr>,
+pub struct Nodes {
+    targets: Vec<Identified>,
+    /// Whether the targets are pods behind bridges (no other way in).
     bridged: bool,
 }
 
-impl BridgeTranslator {
-    /// Static endpoints given by host name are resolved here (all their addresses).
-    pub async fn new<'a>(nodes: &'a [Endpoint]) -> Result<Self, String> {
-        let mut by_ip = HashMap::new();
+#[derive(Debug)]
+struct Identified {
+    endpoint: Endpoint,
+    /// Where it was reached from here (a bridge's local address, or the server's own).
+    local: SocketAddr,
+    who: Identity,
+}
+
+impl Nodes {
+    /// Asks every target who it is (in parallel, each within [`CONNECT_TIMEOUT`]). Fails
+    /// naming them when two targets lead to one node (the same place, or the same host ID) or
+    /// when they belong to different clusters. Host names are resolved here.
+    pub async fn identify<'a>(
+        nodes: &'a [Endpoint],
+        login: Option<(&str, &str)>,
+    ) -> Result<Self, String> {
         let mut bridged = false;
         // Where each target leads (its resolved addresses, or the pod IP behind a bridge): two
         // targets that lead to one place are one node named twice.
@@ -307,6 +320,7 @@ impl BridgeTranslator {
             )),
             _ => Ok(()),
         };
+        let mut firsts = vec![];
         for n in nodes {
             let locals: Vec<SocketAddr> = match n.address().parse() {
                 Ok(addr) => vec![addr],
@@ -325,78 +339,228 @@ impl BridgeTranslator {
                         .parse()
                         .map_err(|e| format!("{n}: advertised address {ip}: {e}"))?;
                     once(n, ip.to_string())?;
-                    by_ip.insert(ip, first);
                 }
                 None => {
-                    let places: std::collections::BTreeSet<SocketAddr> =
-                        locals.iter().copied().collect();
+                    let places: BTreeSet<SocketAddr> = locals.iter().copied().collect();
                     for a in places {
                         once(n, a.to_string())?;
                     }
-                    by_ip.extend(locals.iter().map(|a| (a.ip(), *a)));
                 }
             }
+            firsts.push((n, first));
         }
-        Ok(BridgeTranslator { by_ip, bridged })
+        let asked = firsts.into_iter().map(|(n, local)| async move {
+            let who = bounded(&format!("connecting to {n}"), CONNECT_TIMEOUT, async {
+                let mut stream = tokio::net::TcpStream::connect(local)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                probe::identify(&mut stream, login).await
+            })
+            .await?;
+            Ok::<_, String>(Identified {
+                endpoint: n.clone(),
+                local,
+                who,
+            })
+        });
+        let targets: Vec<Identified> = futures::future::join_all(asked)
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let mut by_host: HashMap<Uuid, &Identified> = HashMap::new();
+        for t in &targets {
+            if let Some(other) = by_host.insert(t.who.host_id, t) {
+                return Err(format!(
+                    "{} and {} are the same Cassandra node (both answer as host ID {}): name each node once",
+                    other.endpoint, t.endpoint, t.who.host_id
+                ));
+            }
+        }
+        let clusters: BTreeSet<&str> = targets
+            .iter()
+            .map(|t| t.who.cluster_name.as_str())
+            .collect();
+        if clusters.len() > 1 {
+            let each: Vec<String> = targets
+                .iter()
+                .map(|t| format!("{} in {:?}", t.endpoint, t.who.cluster_name))
+                .collect();
+            return Err(format!(
+                "the targets belong to {} different clusters: {}",
+                clusters.len(),
+                each.join(", ")
+            ));
+        }
+        Ok(Nodes { targets, bridged })
     }
 
-    /// Where `untranslated` (advertised IP + the driver's port) is reached from here.
-    pub fn translate(&self, untranslated: SocketAddr) -> Option<SocketAddr> {
-        match self.by_ip.get(&untranslated.ip()) {
-            Some(local) => Some(*local),
-            None if !self.bridged => Some(untranslated),
-            None => None,
+    fn by_host(&self, host_id: Uuid) -> Option<&Identified> {
+        self.targets.iter().find(|t| t.who.host_id == host_id)
+    }
+
+    /// Where the node with `host_id`, which the driver found at `untranslated`, is reached
+    /// from here: where that node answered when asked who it was. Behind bridges a node that
+    /// is not a target has no way in; a static node that is not a target is reached where it
+    /// says it is, unless it gives no address (`0.0.0.0`).
+    pub fn translate(&self, host_id: Uuid, untranslated: SocketAddr) -> Result<SocketAddr, String> {
+        match self.by_host(host_id) {
+            Some(t) => Ok(t.local),
+            None if self.bridged => Err(format!(
+                "{} (host ID {host_id}) is not one of the targets: behind the port-forwards there is no way to reach it",
+                untranslated.ip()
+            )),
+            None if untranslated.ip().is_unspecified() => Err(format!(
+                "host ID {host_id} gives its address as {} and is not one of the targets",
+                untranslated.ip()
+            )),
+            None => Ok(untranslated),
         }
+    }
+
+    /// The address the node's peers know it by: what the driver found, unless that is no
+    /// address (`0.0.0.0`, Cassandra before 4.1), then what the node broadcasts.
+    pub fn address_of(&self, host_id: Uuid, driver: IpAddr) -> IpAddr {
+        match self.by_host(host_id) {
+            Some(t) if driver.is_unspecified() => t.who.broadcast_address.unwrap_or(driver),
+            _ => driver,
+        }
+    }
+
+    /// A node as the user knows it: the target's name and the address its peers know it by
+    /// (behind bridges), or the address when it is no target.
+    pub fn label(&self, host_id: Uuid, driver: IpAddr) -> String {
+        let ip = self.address_of(host_id, driver);
+        match self.by_host(host_id) {
+            Some(t) if self.bridged => format!("{} ({ip})", t.endpoint.name),
+            Some(t) => t.endpoint.name.clone(),
+            None => ip.to_string(),
+        }
+    }
+
+    /// What each target said about itself, for the evidence.
+    pub fn describe(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .map(|t| {
+                let local_rpc = match t.who.rpc_address {
+                    Some(ip) if ip.is_unspecified() => format!(
+                        ", system.local.rpc_address {ip} (the configured address, as before Cassandra 4.1): reached as host ID"
+                    ),
+                    _ => String::new(),
+                };
+                format!(
+                    "{} is host ID {} of cluster {:?}, Cassandra {}, broadcasting {}{local_rpc}",
+                    t.endpoint,
+                    t.who.host_id,
+                    t.who.cluster_name,
+                    t.who.release_version,
+                    t.who
+                        .broadcast_address
+                        .map_or("no address".to_string(), |a| a.to_string())
+                )
+            })
+            .collect()
     }
 }
 
+/// The driver's address translation, by host ID through [`Nodes`].
+#[derive(Debug)]
+struct ByHostId(Arc<Nodes>);
+
 #[async_trait::async_trait]
-impl AddressTranslator for BridgeTranslator {
+impl AddressTranslator for ByHostId {
     async fn translate_address(
         &self,
         peer: &UntranslatedPeer,
     ) -> Result<SocketAddr, TranslationError> {
-        self.translate(peer.untranslated_address())
-            .ok_or(TranslationError::NoRuleForAddress(
-                peer.untranslated_address(),
-            ))
+        self.0
+            .translate(peer.host_id(), peer.untranslated_address())
+            .map_err(|why| {
+                TranslationError::Custom(CustomTranslationError::new(Untranslatable(why)))
+            })
     }
 }
 
-/// A driver session through the targets' bridges (address translation to them), logged in.
+/// Why a node cannot be reached from here.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Untranslatable(String);
+
+/// A driver session through the targets, with who each target is.
+pub struct Connected {
+    pub session: Session,
+    pub nodes: Arc<Nodes>,
+}
+
+/// Asks each target who it is, then opens a driver session through them (address translation
+/// by host ID), logged in.
 pub async fn session(
     nodes: &[Endpoint],
     login: Option<(String, String)>,
-) -> Result<Session, String> {
+) -> Result<Connected, String> {
     let first = nodes.first().ok_or("no CQL endpoint")?;
-    let translator = BridgeTranslator::new(nodes).await?;
+    let as_ref = login.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
+    let identified = Arc::new(Nodes::identify(nodes, as_ref).await?);
     let mut builder = SessionBuilder::new()
         // A host name is resolved by the driver.
         .known_node(first.address())
-        .address_translator(Arc::new(translator))
+        .address_translator(Arc::new(ByHostId(identified.clone())))
         // No check reads schema metadata; skipping it keeps connecting cheap on big schemas.
-        .fetch_schema_metadata(false);
+        .fetch_schema_metadata(false)
+        .fetch_full_schema_metadata(false);
     if let Some((user, password)) = login {
         builder = builder.user(user, password);
     }
-    bounded(
+    let session = bounded(
         &format!("connecting to {first}"),
         CONNECT_TIMEOUT,
         builder.build(),
     )
-    .await
+    .await?;
+    Ok(Connected {
+        session,
+        nodes: identified,
+    })
+}
+
+/// Why a read with one node as coordinator failed, and whether waiting could change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub why: String,
+    /// The node cannot be reached from here at all (it is not a target, or no address leads
+    /// to it): retrying is pointless.
+    pub lasting: bool,
+}
+
+/// Whether the driver failed because no address leads to the node, which no wait can change.
+fn lasting(e: &scylla::errors::ExecutionError) -> bool {
+    use scylla::errors::{ConnectionError, ConnectionPoolError, ExecutionError};
+    matches!(
+        e,
+        ExecutionError::ConnectionPoolError(ConnectionPoolError::Broken {
+            last_connection_error: ConnectionError::TranslationError(_),
+        })
+    )
 }
 
 /// `query` read with each node the driver knows as the coordinator: (that node as the user knows
 /// it, the rows' first column as text, or why it failed).
 pub async fn read_from_every_node(
-    session: &Session,
-    targets: &[Endpoint],
+    connected: &Connected,
     query: &str,
     level: Consistency,
-) -> Vec<(String, Result<BTreeSet<String>, String>)> {
+) -> Vec<(String, Result<BTreeSet<String>, Unread>)> {
+    let (session, nodes) = (&connected.session, &connected.nodes);
     let mut out = vec![];
     for node in session.get_cluster_state().get_nodes_info() {
+        let who = nodes.label(node.host_id, node.address.ip());
+        if let Err(why) = nodes.translate(
+            node.host_id,
+            SocketAddr::new(node.address.ip(), node.address.port()),
+        ) {
+            out.push((who, Err(Unread { why, lasting: true })));
+            continue;
+        }
         let profile = ExecutionProfile::builder()
             .load_balancing_policy(SingleTargetLoadBalancingPolicy::new(
                 NodeIdentifier::Node(node.clone()),
@@ -406,20 +570,38 @@ pub async fn read_from_every_node(
         let mut statement = Statement::new(query.to_string());
         statement.set_consistency(level);
         statement.set_execution_profile_handle(Some(profile.into_handle()));
-        let who = label(targets, node.address.ip());
+        let what = format!("{who} as coordinator");
         let read = async {
-            let result = bounded(
-                &format!("{who} as coordinator"),
+            let result = match tokio::time::timeout(
                 STATEMENT_TIMEOUT,
                 session.query_unpaged(statement, &[]),
             )
-            .await?;
+            .await
+            {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    return Err(Unread {
+                        why: format!("{what}: {e}"),
+                        lasting: lasting(&e),
+                    });
+                }
+                Err(_) => {
+                    return Err(Unread {
+                        why: format!("{what}: no answer within {}s", STATEMENT_TIMEOUT.as_secs()),
+                        lasting: false,
+                    });
+                }
+            };
+            let failed = |why: String| Unread {
+                why,
+                lasting: false,
+            };
             let rows = result
                 .into_rows_result()
-                .map_err(|e| format!("{who}: not a rows result: {e}"))?;
+                .map_err(|e| failed(format!("{who}: not a rows result: {e}")))?;
             let ids = rows
                 .rows::<(String,)>()
-                .map_err(|e| format!("{who}: {e}"))?
+                .map_err(|e| failed(format!("{who}: {e}")))?
                 .filter_map(Result::ok)
                 .map(|(id,)| id)
                 .collect::<BTreeSet<String>>();
@@ -429,16 +611,6 @@ pub async fn read_from_every_node(
         out.push((who, read));
     }
     out
-}
-
-/// A node as the user knows it: the target's name (the pod) and the IP it advertises.
-fn label(targets: &[Endpoint], ip: IpAddr) -> String {
-    let known_as = |e: &Endpoint| e.cluster_address().parse::<IpAddr>().ok();
-    match targets.iter().find(|e| known_as(e) == Some(ip)) {
-        Some(e) if e.advertised.is_some() => format!("{} ({ip})", e.name),
-        Some(e) => e.name.clone(),
-        None => ip.to_string(),
-    }
 }
 
 /// `nodetool status` as one pod of the target saw it.
@@ -501,7 +673,9 @@ async fn run(
     log: &mut Vec<String>,
 ) -> Result<String, String> {
     let level = spec.consistency.value;
-    let session = session(nodes, login).await?;
+    let connected = session(nodes, login).await?;
+    let (session, identified) = (&connected.session, &connected.nodes);
+    log.extend(identified.describe());
     log.push(format!("connected through {}", nodes[0]));
 
     if let Some(script) = script {
@@ -542,7 +716,11 @@ async fn run(
         known.len(),
         known
             .iter()
-            .map(|n| format!("{} {}", n.address, n.host_id))
+            .map(|n| format!(
+                "{} {}",
+                identified.address_of(n.host_id, n.address.ip()),
+                n.host_id
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     ));
@@ -551,7 +729,10 @@ async fn run(
         Some(view) => {
             let driver: Vec<(IpAddr, String)> = known
                 .iter()
-                .map(|n| (n.address.ip(), n.host_id.to_string()))
+                .map(|n| {
+                    let ip = identified.address_of(n.host_id, n.address.ip());
+                    (ip, n.host_id.to_string())
+                })
                 .collect();
             let found = disagreements(&view.ring, &driver);
             if found.is_empty() {
@@ -587,7 +768,17 @@ async fn run(
         let mut statement = Statement::new(spec.query.clone());
         statement.set_consistency(level);
         statement.set_execution_profile_handle(Some(profile.into_handle()));
-        let what = format!("{} as coordinator", label(nodes, node.address.ip()));
+        let what = format!(
+            "{} as coordinator",
+            identified.label(node.host_id, node.address.ip())
+        );
+        if let Err(why) = identified.translate(
+            node.host_id,
+            SocketAddr::new(node.address.ip(), node.address.port()),
+        ) {
+            problems.push(format!("{what}: {why}"));
+            continue;
+        }
         match bounded(
             &what,
             STATEMENT_TIMEOUT,
@@ -643,29 +834,78 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn pod_ips_translate_to_their_bridges_whatever_port_the_driver_pairs_them_with() {
-        let mut a = Endpoint::parse("127.0.0.1:40001").unwrap();
-        a.advertised = Some("10.244.1.5".into());
-        let mut b = Endpoint::parse("127.0.0.1:40002").unwrap();
-        b.advertised = Some("10.244.1.6".into());
-        let t = BridgeTranslator::new(&[a, b]).await.unwrap();
-        // The driver reuses the port it connected on (the first bridge's) for every peer.
-        for port in [40001, 9042] {
+    fn identified(name: &str, local: &str, ip: Option<&str>, host: u128) -> Identified {
+        let mut endpoint = Endpoint::parse(local).unwrap();
+        endpoint.name = name.into();
+        endpoint.advertised = ip.map(str::to_string);
+        Identified {
+            endpoint,
+            local: local.parse().unwrap(),
+            who: Identity {
+                host_id: Uuid::from_u128(host),
+                cluster_name: "ring".into(),
+                release_version: "4.0.13".into(),
+                rpc_address: Some(IpAddr::from([0, 0, 0, 0])),
+                broadcast_address: ip.and_then(|ip| ip.parse().ok()),
+            },
+        }
+    }
+
+    #[test]
+    fn nodes_are_reached_by_host_id_whatever_address_the_driver_found() {
+        let id = Uuid::from_u128;
+        let bridged = Nodes {
+            bridged: true,
+            targets: vec![
+                identified("cassandra-0", "127.0.0.1:40001", Some("10.244.1.5"), 1),
+                identified("cassandra-1", "127.0.0.1:40002", Some("10.244.1.6"), 2),
+            ],
+        };
+        let bridge_1: SocketAddr = "127.0.0.1:40002".parse().unwrap();
+        // system.local's 0.0.0.0 (Cassandra before 4.1), the pod IP paired with any port,
+        // and the new IP of a replaced pod: the host ID decides.
+        for found in ["0.0.0.0:40001", "10.244.1.6:9042", "10.244.7.7:40001"] {
             assert_eq!(
-                t.translate(SocketAddr::from(([10, 244, 1, 6], port))),
-                Some("127.0.0.1:40002".parse().unwrap())
+                bridged.translate(id(2), found.parse().unwrap()),
+                Ok(bridge_1)
             );
         }
+        // The IP of another node does not lead there: a stale address is no way in.
+        assert_eq!(
+            bridged.translate(id(1), "10.244.1.6:9042".parse().unwrap()),
+            Ok("127.0.0.1:40001".parse().unwrap())
+        );
         // Behind bridges, a node outside the targets cannot be reached.
-        assert_eq!(t.translate("10.244.9.9:40001".parse().unwrap()), None);
-        // Static endpoints: known ones keep their address, other peers pass through.
-        let s = BridgeTranslator::new(&[Endpoint::parse("192.0.2.7:9042").unwrap()])
-            .await
-            .unwrap();
-        for addr in ["192.0.2.7:9042", "192.0.2.8:9042"] {
-            assert_eq!(s.translate(addr.parse().unwrap()), addr.parse().ok());
-        }
+        let out = bridged.translate(id(9), "10.244.9.9:9042".parse().unwrap());
+        assert!(out.unwrap_err().contains("is not one of the targets"));
+        // The address shown is the one its peers know, never 0.0.0.0.
+        assert_eq!(
+            bridged.label(id(2), "0.0.0.0".parse().unwrap()),
+            "cassandra-1 (10.244.1.6)"
+        );
+        assert_eq!(
+            bridged.label(id(9), "10.244.9.9".parse().unwrap()),
+            "10.244.9.9"
+        );
+        // Static servers: known ones where they answered, other peers where they say they
+        // are, unless they give no address.
+        let direct = Nodes {
+            bridged: false,
+            targets: vec![identified("192.0.2.7:9042", "192.0.2.7:9042", None, 1)],
+        };
+        assert_eq!(
+            direct.translate(id(1), "0.0.0.0:9042".parse().unwrap()),
+            Ok("192.0.2.7:9042".parse().unwrap())
+        );
+        assert_eq!(
+            direct.translate(id(3), "192.0.2.8:9042".parse().unwrap()),
+            Ok("192.0.2.8:9042".parse().unwrap())
+        );
+        assert!(
+            direct
+                .translate(id(3), "0.0.0.0:9042".parse().unwrap())
+                .is_err()
+        );
         assert!(consistency("QUORUM").is_some() && consistency("quorum").is_none());
         assert!(LEVELS.iter().all(|l| consistency(l).is_some()));
     }
@@ -975,6 +1215,62 @@ mod tests {
                 "system.local/system.peers list 10.244.0.10 (host ID ee".into(),
             ];
             fails_saying(faults, &says).await;
+        }
+
+        #[tokio::test]
+        async fn a_target_of_another_cluster_fails_naming_the_clusters() {
+            let faults = Faults {
+                other_cluster: Some(2),
+                ..Faults::default()
+            };
+            let says = [
+                "the targets belong to 2 different clusters".to_string(),
+                "cassandra-2 in \"elsewhere\"".into(),
+            ];
+            fails_saying(faults, &says).await;
+        }
+
+        // Two bridges (two pod IPs) that lead to one server: only the node itself can say.
+        #[tokio::test]
+        async fn two_targets_that_answer_as_one_host_id_fail_naming_both() {
+            let standin = StandIn::start(3, None, Faults::default()).await;
+            let mut nodes = eps(standin.endpoints());
+            nodes[2].host = nodes[0].host.clone();
+            nodes[2].port = nodes[0].port;
+            let v = check(&spec(), &nodes, None, None, None).await;
+            assert!(!v.passed);
+            assert!(
+                v.summary.contains(&format!(
+                    "cassandra-0 and cassandra-2 are the same Cassandra node (both answer as host ID {})",
+                    host_id(0)
+                )),
+                "{}",
+                v.summary
+            );
+        }
+
+        // The seed's verdicts on Cassandra 4.1 too (system.local names the node's own address).
+        #[tokio::test]
+        async fn seeds_and_reads_on_4_1_as_on_4_0() {
+            use harness_testkit::cql_standin::Release;
+            let standin = StandIn::start_release(3, None, Faults::default(), Release::V41).await;
+            let v = seed_and_read(&standin, None).await;
+            assert!(v.passed, "{}\n{}", v.summary, v.evidence.join("\n"));
+            assert!(
+                v.evidence.iter().any(|l| l.contains("Cassandra 4.1.11")),
+                "{:?}",
+                v.evidence
+            );
+            let on_40 = StandIn::start(3, None, Faults::default()).await;
+            let v = seed_and_read(&on_40, None).await;
+            assert!(v.passed, "{}\n{}", v.summary, v.evidence.join("\n"));
+            assert!(
+                v.evidence
+                    .iter()
+                    .any(|l| l.contains("system.local.rpc_address 0.0.0.0")),
+                "{:?}",
+                v.evidence
+            );
         }
 
         #[tokio::test]

@@ -8,6 +8,7 @@
 pub mod cql;
 pub mod identity;
 pub mod nodetool;
+pub mod probe;
 pub mod ring;
 pub mod snapshot;
 pub mod writes;

@@ -3,7 +3,7 @@
 //! every node as coordinator at that level and judges it like the Galera ledger: every
 //! acknowledged write on every node, every acknowledged delete gone.
 
-use super::cql::{read_from_every_node, session};
+use super::cql::{Connected, read_from_every_node, session};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
 use crate::verify::ledger::{self, Attempt, History, Ledger, Rows};
@@ -39,7 +39,12 @@ pub fn unreachable_level(
     })
 }
 
-pub async fn prepare(session: &Session, keyspace: &str, nodes: usize) -> Result<String, String> {
+pub async fn prepare(
+    connected: &Connected,
+    keyspace: &str,
+    nodes: usize,
+) -> Result<String, String> {
+    let session = &connected.session;
     let rf = replication_factor(nodes);
     for statement in [
         format!(
@@ -67,7 +72,7 @@ pub async fn prepare(session: &Session, keyspace: &str, nodes: usize) -> Result<
 pub async fn connect(
     nodes: &[Endpoint],
     login: Option<(String, String)>,
-) -> Result<Session, String> {
+) -> Result<Connected, String> {
     session(nodes, login).await
 }
 
@@ -132,10 +137,10 @@ impl ledger::Writer for DriverWriter<'_> {
 }
 
 /// Reads the table with every node as coordinator at `level` (retrying failed reads once a
-/// second until `settle`, for a node that is coming back) and judges the ledger.
+/// second until `settle`, for a node that is coming back, unless every failure is one no wait
+/// can change) and judges the ledger.
 pub async fn read_back(
-    session: &Session,
-    targets: &[Endpoint],
+    connected: &Connected,
     table: &str,
     level: Consistency,
     history: &History,
@@ -144,13 +149,19 @@ pub async fn read_back(
     let deadline = tokio::time::Instant::now() + settle;
     let query = format!("SELECT id FROM {table}");
     loop {
-        let reads = read_from_every_node(session, targets, &query, level).await;
-        let failing = reads.iter().any(|(_, r)| r.is_err());
-        if !failing || tokio::time::Instant::now() >= deadline {
+        let reads = read_from_every_node(connected, &query, level).await;
+        let failures: Vec<&super::cql::Unread> =
+            reads.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+        let hopeless = failures.iter().all(|f| f.lasting);
+        if failures.is_empty() || hopeless || tokio::time::Instant::now() >= deadline {
             let nodes: Vec<String> = reads.iter().map(|(who, _)| who.clone()).collect();
             let reads: Vec<Result<Rows, String>> = reads
                 .into_iter()
-                .map(|(_, r)| r.map(|ids| ids.into_iter().map(|id| (id.clone(), id)).collect()))
+                .map(|(_, r)| match r {
+                    Ok(ids) => Ok(ids.into_iter().map(|id| (id.clone(), id)).collect()),
+                    Err(u) if u.lasting => Err(format!("{} (lasting: not retried)", u.why)),
+                    Err(u) => Err(u.why),
+                })
                 .collect();
             // Writers go through the driver, not one per node; each coordinator's read at
             // `level` must show the same table.
@@ -170,15 +181,26 @@ mod tests {
     use crate::testing::eps;
     use harness_testkit::cql_standin::{Faults, StandIn};
 
-    async fn run_workload(standin: &StandIn) -> (Session, String, History) {
-        let nodes = eps(standin.endpoints());
+    async fn run_workload(standin: &StandIn) -> (Connected, String, History) {
+        run_workload_on(eps(standin.endpoints())).await
+    }
+
+    async fn run_workload_on(nodes: Vec<Endpoint>) -> (Connected, String, History) {
         let session = connect(&nodes, None).await.unwrap();
         let table = prepare(&session, "harness_wl_t", nodes.len())
             .await
             .unwrap();
         let ledger = Ledger::new();
         let stop = CancellationToken::new();
-        let writing = write_until(&session, &table, Consistency::Quorum, 2, 5, &stop, &ledger);
+        let writing = write_until(
+            &session.session,
+            &table,
+            Consistency::Quorum,
+            2,
+            5,
+            &stop,
+            &ledger,
+        );
         let timer = async {
             tokio::time::sleep(Duration::from_millis(600)).await;
             stop.cancel();
@@ -196,10 +218,8 @@ mod tests {
         let (session, table, history) = run_workload(&standin).await;
         assert!(history.present.len() > 5, "{history:?}");
         assert!(!history.deleted.is_empty());
-        let nodes = eps(standin.endpoints());
         let v = read_back(
             &session,
-            &nodes,
             &table,
             Consistency::Quorum,
             &history,
@@ -228,7 +248,6 @@ mod tests {
         let nodes = eps(faulty.endpoints());
         let v = read_back(
             &session,
-            &nodes,
             &table,
             Consistency::Quorum,
             &history,
@@ -238,6 +257,60 @@ mod tests {
         assert!(!v.passed);
         assert!(
             v.summary.contains(&nodes[1].name) && v.summary.contains("acknowledged write(s) lost"),
+            "{}",
+            v.summary
+        );
+    }
+
+    // Layer 1 (CQL stand-in playing Cassandra 4.0 and 4.1): system.local gives the node's own
+    // address as 0.0.0.0 before 4.1; every node is still a coordinator at the address its
+    // peers know, found by host ID.
+    #[tokio::test]
+    async fn a_node_that_says_0_0_0_0_is_read_through_its_bridge_on_4_0_and_4_1() {
+        use harness_testkit::cql_standin::Release;
+        for release in [Release::V40, Release::V41] {
+            let standin = StandIn::start_release(3, None, Faults::default(), release).await;
+            let (session, table, history) = run_workload(&standin).await;
+            let v = read_back(
+                &session,
+                &table,
+                Consistency::Quorum,
+                &history,
+                Duration::from_secs(5),
+            )
+            .await;
+            assert!(v.passed, "{release:?}: {} {:?}", v.summary, v.evidence);
+            assert!(!v.summary.contains("0.0.0.0"), "{}", v.summary);
+        }
+    }
+
+    // Layer 1 (CQL stand-in): a node of the ring that is not a target cannot be reached
+    // behind the port-forwards, whatever the wait; the read-back says so at once instead of
+    // retrying for its whole settle time.
+    #[tokio::test]
+    async fn a_node_no_bridge_leads_to_fails_at_once_not_after_the_settle_time() {
+        let standin = StandIn::start(3, None, Faults::default()).await;
+        let all = eps(standin.endpoints());
+        let (session, table, history) = run_workload_on(all[..2].to_vec()).await;
+        let began = std::time::Instant::now();
+        let v = read_back(
+            &session,
+            &table,
+            Consistency::Quorum,
+            &history,
+            Duration::from_secs(120),
+        )
+        .await;
+        assert!(!v.passed);
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "took {:?}",
+            began.elapsed()
+        );
+        assert!(
+            v.summary.contains("10.244.0.12")
+                && v.summary.contains("is not one of the targets")
+                && v.summary.contains("lasting: not retried"),
             "{}",
             v.summary
         );
