@@ -44,6 +44,9 @@ fn rendered(path: &Path) -> String {
     harness::vars::substitute(&text, &|name| {
         Some(if name == "mcrouter_image" {
             "registry.example/mcrouter:0.36.0".into()
+        } else if name == "jmx_exporter_image" {
+            // The scenario's default (an image built from fixtures/images/jmx-exporter).
+            "harness/jmx-exporter:0.20.0".into()
         } else {
             format!("value-of-{name}")
         })
@@ -163,4 +166,42 @@ fn the_metrics_scenario_asks_for_a_family_the_exporter_rules_produce() {
         exporter_name(rules, "java.lang<type=Memory><HeapMemoryUsage>used: 1"),
         None
     );
+}
+
+// Layer 1: the metrics scenario depends on nothing fetched inside the cluster. Its exporter
+// image is the one the repository's script builds (and the workflows run it), and the jar the
+// init container copies is where the Dockerfile puts it.
+#[test]
+fn the_jmx_exporter_comes_from_the_image_the_repository_builds() {
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).unwrap();
+    let scenario = read("scenarios/cassandra/metrics.yaml");
+    let script = read("fixtures/images/build-scenario-images.sh");
+    let dockerfile = read("fixtures/images/jmx-exporter/Dockerfile");
+    let fixture = read("fixtures/cassandra/statefulset-metrics.yaml");
+    let image = "harness/jmx-exporter:0.20.0";
+    assert!(scenario.contains(&format!("default: \"{image}\"")));
+    assert!(script.contains(&format!("docker build --quiet -t {image} jmx-exporter")));
+    assert!(dockerfile.contains("/jmx_prometheus_javaagent.jar") && dockerfile.contains("0.20.0"));
+    assert!(
+        fixture
+            .contains("[cp, /jmx_prometheus_javaagent.jar, /agent/jmx_prometheus_javaagent.jar]")
+    );
+    assert!(
+        !fixture.contains("https://"),
+        "nothing is fetched from inside the cluster"
+    );
+    for (workflow, runs) in [
+        ("ci/nightly.yml", "-- run scenarios/"),
+        ("ci/release.yml", "nextest run --profile cluster"),
+    ] {
+        let text = read(workflow);
+        let build = text
+            .find("run: fixtures/images/build-scenario-images.sh")
+            .unwrap();
+        let run = text.find(runs).unwrap();
+        assert!(
+            build < run,
+            "{workflow} builds the images before it runs the scenarios"
+        );
+    }
 }

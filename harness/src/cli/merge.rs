@@ -3,10 +3,25 @@
 //! `index.html`, and the shards' evidence folders, all as a single run would have written
 //! them. Shards that hold one scenario twice, that belong to different partitionings, or that
 //! leave a slice missing are named and nothing is written (exit 2).
+//!
+//! A shard is an input from another machine (CI feeds whatever its jobs uploaded): evidence is
+//! read only from regular files inside the shard's own run folder (resolved, so no `..` or
+//! symlink leads out), bounded in size and count, each read once; the evidence folder is
+//! copied without following symlinks; the output may not lie inside an input. Whatever is
+//! skipped is said, never read.
 
 use crate::report::Reporter;
 use crate::report::model::{FORMAT, Run};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+/// The largest evidence file read back from a shard.
+pub const MAX_EVIDENCE_FILE: u64 = 16 * 1024 * 1024;
+/// What all evidence read back from the shards may add up to.
+pub const MAX_EVIDENCE_TOTAL: u64 = 256 * 1024 * 1024;
+/// The most files an evidence folder copy takes from all shards together.
+pub const MAX_EVIDENCE_FILES: usize = 100_000;
 
 /// A shard as given: a run folder or its `summary.json`.
 fn summary_of(given: &Path) -> PathBuf {
@@ -45,6 +60,27 @@ pub fn join(run_id: &str, shards: &[Run]) -> Result<Run, Vec<String>> {
     if shards.is_empty() {
         return Err(vec!["no shard given".into()]);
     }
+    // One run given twice (by its folder and by its summary) is not two shards.
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for s in shards {
+        *ids.entry(s.run_id.as_str()).or_default() += 1;
+    }
+    let mut twice: Vec<(&str, usize)> = ids.into_iter().filter(|(_, n)| *n > 1).collect();
+    twice.sort();
+    for (id, n) in twice {
+        problems.push(format!(
+            "run {} is given {n} times: each shard once",
+            crate::diag::visible(id)
+        ));
+    }
+    // A partition a shard claims must be a slice.
+    for s in shards {
+        if let Some(text) = s.partition.as_deref()
+            && let Err(e) = text.parse::<super::partition::Partition>()
+        {
+            problems.push(format!("run {}: {e}", crate::diag::visible(&s.run_id)));
+        }
+    }
     // Partitioned shards: one N, each K once, none missing.
     let parts: Vec<Option<super::partition::Partition>> = shards
         .iter()
@@ -60,19 +96,20 @@ pub fn join(run_id: &str, shards: &[Run]) -> Result<Run, Vec<String>> {
                     .map(|s| format!(
                         "{} ({})",
                         crate::diag::visible(&s.run_id),
-                        s.partition.as_deref().unwrap_or("not partitioned")
+                        crate::diag::visible(s.partition.as_deref().unwrap_or("not partitioned"))
                     ))
                     .collect::<Vec<_>>()
                     .join(", ")
             ));
         } else if let Some(n) = ns.first() {
+            let mut by_slice: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+            for (s, p) in shards.iter().zip(&parts) {
+                if let Some(p) = p {
+                    by_slice.entry(p.k).or_default().push(s.run_id.as_str());
+                }
+            }
             for k in 1..=*n {
-                let holders: Vec<&str> = shards
-                    .iter()
-                    .zip(&parts)
-                    .filter(|(_, p)| p.is_some_and(|p| p.k == k))
-                    .map(|(s, _)| s.run_id.as_str())
-                    .collect();
+                let holders = by_slice.get(&k).cloned().unwrap_or_default();
                 match holders.len() {
                     0 => problems.push(format!("slice {k}/{n} is missing")),
                     1 => {}
@@ -86,7 +123,7 @@ pub fn join(run_id: &str, shards: &[Run]) -> Result<Run, Vec<String>> {
         }
     }
     // One scenario in one shard only.
-    let mut seen: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut seen: HashMap<&str, &str> = HashMap::new();
     for shard in shards {
         for s in &shard.scenarios {
             if let Some(first) = seen.insert(&s.name, &shard.run_id) {
@@ -103,16 +140,18 @@ pub fn join(run_id: &str, shards: &[Run]) -> Result<Run, Vec<String>> {
         return Err(problems);
     }
     let first = &shards[0];
+    // In the order first seen, each once (linear, whatever the shards list).
     let mut selection: Vec<String> = vec![];
     let mut tags: Vec<String> = vec![];
+    let (mut seen_paths, mut seen_tags) = (HashSet::new(), HashSet::new());
     for s in shards {
         for p in &s.selection {
-            if !selection.contains(p) {
+            if seen_paths.insert(p.as_str()) {
                 selection.push(p.clone());
             }
         }
         for t in &s.tags {
-            if !tags.contains(t) {
+            if seen_tags.insert(t.as_str()) {
                 tags.push(t.clone());
             }
         }
@@ -149,55 +188,245 @@ pub fn join(run_id: &str, shards: &[Run]) -> Result<Run, Vec<String>> {
     Ok(merged)
 }
 
-/// Reads each step's evidence back from its shard's files (the summary names them).
-fn reload_evidence(run: &mut Run, shard_dir: &Path) {
-    for scenario in &mut run.scenarios {
-        for step in &mut scenario.steps {
-            step.evidence = step
-                .evidence_files
-                .iter()
-                .filter_map(|file| {
-                    let body = std::fs::read_to_string(shard_dir.join(file)).ok()?;
-                    let title = Path::new(file)
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    Some(crate::cluster::Evidence::new(
-                        crate::cluster::EvidenceKind::Other,
-                        title,
-                        body,
-                    ))
-                })
-                .collect();
+/// What reading the shards' files left out, said once at the end (never read).
+#[derive(Default)]
+struct Skipped {
+    lines: Vec<String>,
+    count: usize,
+}
+
+impl Skipped {
+    fn add(&mut self, line: String) {
+        self.count += 1;
+        if self.lines.len() < 10 {
+            self.lines.push(line);
+        }
+    }
+
+    fn report(&self) {
+        if self.count == 0 {
+            return;
+        }
+        eprintln!(
+            "warning: {} file(s) of the shards were left out:",
+            self.count
+        );
+        for l in &self.lines {
+            eprintln!("  {l}");
+        }
+        if self.count > self.lines.len() {
+            eprintln!("  ... and {} more", self.count - self.lines.len());
         }
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+/// `file` (as a summary names it) inside the run folder `root` (canonical): a relative path
+/// without `..`, resolving inside `root`, to a regular file of at most [`MAX_EVIDENCE_FILE`].
+fn evidence_path(root: &Path, file: &str) -> Result<PathBuf, String> {
+    let relative = Path::new(file);
+    if relative
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err("not a plain path inside the shard's run folder".into());
+    }
+    let resolved = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|e| format!("cannot be opened ({e})"))?;
+    if !resolved.starts_with(root) {
+        return Err("leads outside the shard's run folder".into());
+    }
+    let meta = std::fs::metadata(&resolved).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("is not a regular file".into());
+    }
+    if meta.len() > MAX_EVIDENCE_FILE {
+        return Err(format!(
+            "is {} bytes, over the {MAX_EVIDENCE_FILE}-byte bound",
+            meta.len()
+        ));
+    }
+    Ok(resolved)
+}
+
+/// Reads at most `limit` bytes of the regular file at `path` (checked again once open).
+fn read_regular(path: &Path, limit: u64) -> Result<String, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    if !file.metadata().map_err(|e| e.to_string())?.is_file() {
+        return Err("is not a regular file".into());
+    }
+    let mut bytes = vec![];
+    file.take(limit)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Reads each step's evidence back from its shard's files (the summary names them), within
+/// the bounds above; each distinct file is read once.
+fn reload_evidence(run: &mut Run, shard_dir: &Path, budget: &mut u64, skipped: &mut Skipped) {
+    let Ok(root) = shard_dir.canonicalize() else {
+        return;
+    };
+    let mut read: HashMap<PathBuf, Option<std::sync::Arc<str>>> = HashMap::new();
+    for scenario in &mut run.scenarios {
+        for step in &mut scenario.steps {
+            let mut evidence = vec![];
+            let mut attached: HashSet<PathBuf> = HashSet::new();
+            for file in &step.evidence_files {
+                let shown = crate::diag::visible(file);
+                let path = match evidence_path(&root, file) {
+                    Ok(p) => p,
+                    Err(why) => {
+                        skipped.add(format!("{}: {shown} {why}", shard_dir.display()));
+                        continue;
+                    }
+                };
+                let body = match read.get(&path) {
+                    Some(body) => body.clone(),
+                    None => {
+                        let body = match read_regular(&path, MAX_EVIDENCE_FILE) {
+                            Ok(text) => Some(std::sync::Arc::<str>::from(text)),
+                            Err(why) => {
+                                skipped.add(format!("{}: {shown} {why}", shard_dir.display()));
+                                None
+                            }
+                        };
+                        read.insert(path.clone(), body.clone());
+                        body
+                    }
+                };
+                let Some(body) = body else { continue };
+                // A file named twice is one piece of evidence; every piece counts against
+                // the bound, so no name repeated makes the merge hold more.
+                if !attached.insert(path.clone()) {
+                    continue;
+                }
+                if body.len() as u64 > *budget {
+                    skipped.add(format!(
+                        "{}: {shown} is over what the merge reads of all shards ({MAX_EVIDENCE_TOTAL} bytes)",
+                        shard_dir.display()
+                    ));
+                    continue;
+                }
+                *budget -= body.len() as u64;
+                let title = Path::new(file)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                evidence.push(crate::cluster::Evidence::new(
+                    crate::cluster::EvidenceKind::Other,
+                    title,
+                    body.to_string(),
+                ));
+            }
+            step.evidence = evidence;
+        }
+    }
+}
+
+/// Copies the folder `from` into `to`: folders and regular files only (a symlink, a FIFO or
+/// a device is left out and said), within the bounds above.
+fn copy_dir(
+    from: &Path,
+    to: &Path,
+    budget: &mut (u64, usize),
+    skipped: &mut Skipped,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
+        // The entry's own type: a symlink is not followed.
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target, budget, skipped)?;
+        } else if kind.is_file() {
+            let len = entry.metadata()?.len();
+            if len > MAX_EVIDENCE_FILE || len > budget.0 || budget.1 == 0 {
+                skipped.add(format!(
+                    "{}: {len} bytes, over the evidence bounds",
+                    entry.path().display()
+                ));
+                continue;
+            }
+            let mut source = std::fs::File::open(entry.path())?.take(MAX_EVIDENCE_FILE);
+            let mut sink = std::fs::File::create(&target)?;
+            let copied = std::io::copy(&mut source, &mut sink)?;
+            budget.0 = budget.0.saturating_sub(copied);
+            budget.1 -= 1;
         } else {
-            std::fs::copy(entry.path(), target)?;
+            skipped.add(format!(
+                "{}: not a regular file or folder (a symlink is not followed)",
+                entry.path().display()
+            ));
         }
     }
     Ok(())
 }
 
-/// `harness report merge`: exit 0 when written, 2 when the shards are not one run.
+/// The deepest existing ancestor of `path`, resolved, with the rest appended: where `path`
+/// will be once created.
+fn resolved_ahead(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = vec![];
+    let mut at = absolute.as_path();
+    loop {
+        if let Ok(real) = at.canonicalize() {
+            return rest.iter().rev().fold(real, |p, c| p.join(c));
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                at = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// `harness report merge`: the merged run's verdict as `run` gives it (0 every scenario passed,
+/// 1 one failed or never finished), once written; 2 when the shards are not one run or the
+/// reports cannot be written.
 pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
     let mut shards = vec![];
-    let mut dirs = vec![];
+    let mut dirs: Vec<PathBuf> = vec![];
     let mut problems = vec![];
+    let mut skipped = Skipped::default();
+    let mut budget = MAX_EVIDENCE_TOTAL;
+    let mut summaries: HashMap<PathBuf, &Path> = HashMap::new();
+    let output = resolved_ahead(report_dir);
     for g in given {
         let path = summary_of(g);
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        if let Ok(real) = path.canonicalize()
+            && let Some(first) = summaries.insert(real, g)
+        {
+            problems.push(format!(
+                "{} and {} are the same run: give each shard once",
+                first.display(),
+                g.display()
+            ));
+            continue;
+        }
+        if let Ok(real_dir) = dir.canonicalize()
+            && output.starts_with(&real_dir)
+        {
+            problems.push(format!(
+                "--report-dir {} lies inside the shard {}: the merge would copy its output into itself; write it elsewhere",
+                report_dir.display(),
+                dir.display()
+            ));
+            continue;
+        }
         match read_run(&path) {
             Ok(mut run) => {
-                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                reload_evidence(&mut run, &dir);
+                reload_evidence(&mut run, &dir, &mut budget, &mut skipped);
                 shards.push(run);
                 dirs.push(dir);
             }
@@ -205,10 +434,16 @@ pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
         }
     }
     let run_id = super::select::new_run_id();
-    let merged = if problems.is_empty() {
-        join(&run_id, &shards).map_err(|p| problems.extend(p)).ok()
-    } else {
-        None
+    // Every problem of the set at once: the shards that could be read are judged too.
+    let merged = match join(&run_id, &shards) {
+        Ok(merged) if problems.is_empty() => Some(merged),
+        Ok(_) => None,
+        Err(p) => {
+            // "No shard given" says nothing new when every shard given was refused.
+            let none_readable = shards.is_empty() && !problems.is_empty();
+            problems.extend(p.into_iter().filter(|_| !none_readable));
+            None
+        }
     };
     let Some(merged) = merged else {
         eprintln!("error: the shards cannot be merged into one run:");
@@ -218,15 +453,24 @@ pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
         return super::EXIT_USAGE;
     };
     let out = report_dir.join(&run_id);
+    let mut copy_budget = (MAX_EVIDENCE_TOTAL, MAX_EVIDENCE_FILES);
     for dir in &dirs {
         let evidence = dir.join("evidence");
-        if evidence.is_dir()
-            && let Err(e) = copy_dir(&evidence, &out.join("evidence"))
+        // The folder itself must be a folder, not a symlink to one.
+        let is_folder = std::fs::symlink_metadata(&evidence).is_ok_and(|m| m.is_dir());
+        if is_folder
+            && let Err(e) = copy_dir(
+                &evidence,
+                &out.join("evidence"),
+                &mut copy_budget,
+                &mut skipped,
+            )
         {
             eprintln!("error: copying {}: {e}", evidence.display());
             return super::EXIT_USAGE;
         }
     }
+    skipped.report();
     let mut reporters: Vec<Box<dyn Reporter>> = vec![
         Box::new(crate::report::json::SummaryReporter::new(
             out.join("summary.json"),
@@ -256,11 +500,16 @@ pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
         merged.totals.passed,
         merged.totals.failed + merged.totals.unfinished
     );
+    let verdict = if merged.not_passed().next().is_some() {
+        super::EXIT_FAIL
+    } else {
+        super::EXIT_PASS
+    };
     println!(
         "reports: {}, {} and {}",
         out.join("junit.xml").display(),
         out.join("summary.json").display(),
         out.join("index.html").display()
     );
-    super::EXIT_PASS
+    verdict
 }

@@ -850,6 +850,11 @@ async fn the_executor_runs_a_plan_through_kube_cluster() {
                     200,
                     json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
                 ),
+                // The pods whose grace periods bound the namespace's deletion: none.
+                ("GET", p) if p == format!("/api/v1/namespaces/{ns}/pods") => (
+                    200,
+                    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "9"}, "items": []}),
+                ),
                 ("GET", "/api/v1/namespaces") => (
                     200,
                     json!({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {"resourceVersion": "9"}, "items": []}),
