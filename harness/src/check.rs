@@ -836,6 +836,26 @@ fn label_value_problem(value: &str) -> Option<String> {
     })
 }
 
+/// A number that is one: `.nan` and `.inf` are refused where they are read, with the key's
+/// path (JSON, which the variables pass through, cannot hold them: a limit would silently turn
+/// into none).
+pub fn finite<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = <f64 as serde::Deserialize>::deserialize(d)?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!("{v} is not a number")))
+    }
+}
+
+/// [`finite`], when the key may be left out.
+pub fn finite_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    match <Option<f64> as serde::Deserialize>::deserialize(d)? {
+        Some(v) if !v.is_finite() => Err(serde::de::Error::custom(format!("{v} is not a number"))),
+        v => Ok(v),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,10 @@ pub struct Journal {
 struct Inner {
     /// The endpoints the step was going to talk to: (name, address).
     expected: Vec<(String, String)>,
+    /// Each of them once, and the name each key (a name or an address) stands for: look-ups
+    /// that stay cheap with thousands of endpoints.
+    expected_set: std::collections::HashSet<(String, String)>,
+    name_by_key: std::collections::HashMap<String, String>,
     open: BTreeMap<u64, Open>,
     next_id: u64,
     lines: VecDeque<String>,
@@ -87,7 +91,13 @@ impl Journal {
         let mut inner = self.lock();
         for e in endpoints {
             let entry = (e.name.clone(), e.address());
-            if !inner.expected.contains(&entry) {
+            if inner.expected_set.insert(entry.clone()) {
+                for key in [&entry.0, &entry.1] {
+                    inner
+                        .name_by_key
+                        .entry(key.clone())
+                        .or_insert_with(|| entry.0.clone());
+                }
                 inner.expected.push(entry);
             }
         }
@@ -157,10 +167,10 @@ impl Journal {
     /// address).
     fn name_of(&self, inner: &Inner, key: &str) -> String {
         inner
-            .expected
-            .iter()
-            .find(|(name, address)| name == key || address == key)
-            .map_or_else(|| key.to_string(), |(name, _)| name.clone())
+            .name_by_key
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| key.to_string())
     }
 
     /// Says what the step last saw of what it waits for.
@@ -221,13 +231,13 @@ impl Journal {
         if !pending.is_empty() {
             parts.push(format!("still waiting on {}", pending.join(", ")));
         }
+        let open_keys: std::collections::HashSet<&str> =
+            inner.open.values().map(|o| o.key.as_str()).collect();
         let heard = |name: &str, address: &str| {
             inner.totals.contains_key(name)
                 || inner.totals.contains_key(address)
-                || inner
-                    .open
-                    .values()
-                    .any(|o| o.key == name || o.key == address)
+                || open_keys.contains(name)
+                || open_keys.contains(address)
         };
         let untouched: Vec<&str> = inner
             .expected

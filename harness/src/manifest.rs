@@ -193,6 +193,20 @@ const REMOVED_APIS: [(&str, &str, &str); 7] = [
     ),
 ];
 
+/// Whether `name` is a name the API server takes for a `kind`: a path segment for the RBAC
+/// kinds (as the API server validates them), a DNS-1123 subdomain for the rest.
+fn valid_name(kind: &str, name: &str) -> bool {
+    match kind {
+        "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => {
+            name != "."
+                && name != ".."
+                && !name.contains(['/', '%'])
+                && !name.chars().any(char::is_control)
+        }
+        _ => crate::check::is_dns1123_subdomain(name),
+    }
+}
+
 /// Checks one document: an object with apiVersion, kind and metadata.name, not a removed API,
 /// and for built-in kinds, a faithful k8s-openapi round trip.
 pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
@@ -213,12 +227,18 @@ pub fn check_object(value: &Value) -> Result<(), Vec<String>> {
     if kind.is_none() {
         problems.push("is not a Kubernetes object: `kind` is missing or not a string".to_string());
     }
-    if value
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty)
-    {
-        problems.push("is not a Kubernetes object: `metadata.name` is missing".to_string());
+    match value.pointer("/metadata/name").and_then(Value::as_str) {
+        None | Some("") => {
+            problems.push("is not a Kubernetes object: `metadata.name` is missing".to_string())
+        }
+        // Object names are DNS-1123 subdomains (RBAC names: any path segment, `system:x`);
+        // no name holds `/` or is `..`: the name is part of the path the harness addresses
+        // the object by.
+        Some(name) if !valid_name(kind.unwrap_or_default(), name) => problems.push(format!(
+            "`metadata.name` `{}` is not a Kubernetes object name (lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit, at most 253 characters)",
+            crate::diag::visible(name)
+        )),
+        Some(_) => {}
     }
     let (Some(api_version), Some(kind)) = (api_version, kind) else {
         return Err(problems);

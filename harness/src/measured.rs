@@ -27,9 +27,12 @@ pub struct WorkloadSpan {
     pub id: String,
     /// The step during which its writers started, and how long after that step's start.
     pub started_with_step: String,
+    #[serde(deserialize_with = "seconds")]
     pub started_after_secs: f64,
+    #[serde(deserialize_with = "seconds")]
     pub ran_for_secs: f64,
     /// Acknowledged writes per second over the whole run.
+    #[serde(deserialize_with = "seconds")]
     pub throughput: f64,
     /// The longest stretch without an acknowledged write: overall (`who` = `overall`) and per
     /// node, in seconds from the workload's start.
@@ -39,6 +42,26 @@ pub struct WorkloadSpan {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Unavailable {
     pub who: String,
+    #[serde(deserialize_with = "seconds")]
     pub from_secs: f64,
+    #[serde(deserialize_with = "seconds")]
     pub to_secs: f64,
+}
+
+/// The most seconds a summary may give for a duration or an offset (about 31 years): a
+/// summary read back (`--rerun-failed`, `report merge`) comes from another run, maybe another
+/// machine, and a time past this is no time a run took.
+pub const MAX_SECS: f64 = 1e9;
+
+/// Reads a number of seconds (or a rate) from a summary: finite, at least 0, at most
+/// [`MAX_SECS`]; anything else is refused where it is read, with its path.
+pub fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = <f64 as serde::Deserialize>::deserialize(d)?;
+    if v.is_finite() && (0.0..=MAX_SECS).contains(&v) {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} is no number of seconds (0 to {MAX_SECS})"
+        )))
+    }
 }

@@ -3,13 +3,19 @@
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
+    /// Every secret at once, longest first where they overlap: one pass over a text whatever
+    /// the number of secrets.
+    matcher: Option<aho_corasick::AhoCorasick>,
 }
 
 pub const MASK: &str = "******";
 
 impl Redactor {
     pub fn new(secrets: Vec<String>) -> Self {
-        let mut r = Self { secrets };
+        let mut r = Self {
+            secrets,
+            matcher: None,
+        };
         r.tidy();
         r
     }
@@ -21,8 +27,8 @@ impl Redactor {
     }
 
     fn tidy(&mut self) {
-        // Short values would mask ordinary words; longest first so overlaps mask fully. Each
-        // line of a multi-line value is a secret too (a log shows one line at a time).
+        // Short values would mask ordinary words. Each line of a multi-line value is a secret
+        // too (a log shows one line at a time).
         let lines: Vec<String> = self
             .secrets
             .iter()
@@ -39,11 +45,23 @@ impl Redactor {
         self.secrets
             .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         self.secrets.dedup();
+        self.matcher = (!self.secrets.is_empty())
+            .then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&self.secrets)
+                    .ok()
+            })
+            .flatten();
     }
 
-    /// Masks every string inside a JSON value, before it is serialised: a secret holding `"`,
-    /// `\`, a tab or an apostrophe no longer matches once JSON or YAML has escaped it.
+    /// Masks every string inside a JSON value, keys included, before it is serialised: a
+    /// secret holding `"`, `\`, a tab or an apostrophe no longer matches once JSON or YAML has
+    /// escaped it.
     pub fn redact_value(&self, value: &mut serde_json::Value) {
+        if self.matcher.is_none() {
+            return;
+        }
         match value {
             serde_json::Value::String(s) => {
                 let masked = self.redact(s);
@@ -57,8 +75,10 @@ impl Redactor {
                 }
             }
             serde_json::Value::Object(map) => {
-                for v in map.values_mut() {
-                    self.redact_value(v);
+                let entries = std::mem::take(map);
+                for (key, mut v) in entries {
+                    self.redact_value(&mut v);
+                    map.insert(self.redact(&key), v);
                 }
             }
             _ => {}
@@ -66,13 +86,17 @@ impl Redactor {
     }
 
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), MASK);
+        match &self.matcher {
+            Some(m) if m.is_match(text) => {
+                let mut out = String::with_capacity(text.len());
+                m.replace_all_with(text, &mut out, |_, _, dst| {
+                    dst.push_str(MASK);
+                    true
+                });
+                out
             }
+            _ => text.to_string(),
         }
-        out
     }
 }
 

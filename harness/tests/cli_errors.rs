@@ -550,3 +550,170 @@ steps:
         }
     }
 }
+
+// Layer 1 (real binary): both streams on one pipe that closes after one byte
+// (`harness run ... 2>&1 | head -c 1`): the run stops writing quietly, with its verdict as the
+// exit code, never a panic (101).
+#[test]
+fn both_streams_on_a_closed_pipe_are_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fails.yaml"),
+        "name: refused\ncluster: { required: false }\nsteps:\n  - verify: { http: { target: { endpoints: [\"127.0.0.1:1\"] }, path: / } }\n",
+    )
+    .unwrap();
+    let script = format!(
+        "\"{}\" run --provider none --report-dir \"{}/reports\" \"{}/fails.yaml\" 2>&1 | head -c 1 >/dev/null; echo \"${{PIPESTATUS[0]}}\"",
+        env!("CARGO_BIN_EXE_harness"),
+        dir.path().display(),
+        dir.path().display()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(code, "1", "exit code of the harness: {code}");
+}
+
+// Layer 1 (real binary): text from flags and file names reaches the terminal shown, never as
+// escape sequences the terminal would obey.
+#[test]
+fn escapes_in_flags_and_file_names_are_shown_not_obeyed() {
+    let esc = "\u{1b}[2J\u{1b}]0;pwned\u{7}";
+    for args in [
+        vec![
+            "verify".to_string(),
+            format!("memcache.pool{esc}"),
+            "--endpoint".into(),
+            "127.0.0.1:1".into(),
+        ],
+        vec![
+            "verify".into(),
+            "cql".into(),
+            "--endpoint".into(),
+            format!("127.0.0.1{esc}:9042"),
+            "--query".into(),
+            "SELECT 1".into(),
+            "--expect-rows".into(),
+            "1".into(),
+        ],
+        vec![
+            "verify".into(),
+            "cql".into(),
+            "--endpoint".into(),
+            "127.0.0.1:9042".into(),
+            "--query".into(),
+            "SELECT 1".into(),
+            "--expect-rows".into(),
+            "1".into(),
+            "--consistency".into(),
+            format!("ONE{esc}"),
+        ],
+        vec![
+            "verify".into(),
+            "memcache.pool".into(),
+            "--endpoint".into(),
+            "127.0.0.1:1".into(),
+            "--timeout".into(),
+            format!("5s{esc}"),
+        ],
+        vec![
+            "verify".into(),
+            "memcache.pool".into(),
+            "--endpoint".into(),
+            "127.0.0.1:1".into(),
+            "--timeout".into(),
+            "18446744073709551615s".into(),
+        ],
+    ] {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stdout, stderr) = harness(&refs, &std::env::var("PATH").unwrap());
+        assert!(
+            matches!(code, Some(1) | Some(2)),
+            "{args:?}: {code:?} {stderr}"
+        );
+        for text in [&stdout, &stderr] {
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "{args:?}: {text:?}"
+            );
+            assert!(!text.contains("panicked"), "{args:?}: {text}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(format!("s{esc}.yaml"));
+    std::fs::write(
+        &file,
+        "name: fine\ncluster: { required: false }\nsteps:\n  - sleep: 1s\n",
+    )
+    .unwrap();
+    for command in ["list", "validate", "plan"] {
+        let target = if command == "plan" {
+            file.display().to_string()
+        } else {
+            dir.path().display().to_string()
+        };
+        let (code, stdout, stderr) = harness(&[command, &target], &std::env::var("PATH").unwrap());
+        assert_eq!(code, Some(0), "{command}: {stderr}");
+        assert!(stdout.contains("s\\u{1b}[2J"), "{command}: {stdout}");
+        assert!(
+            !stdout.contains('\u{1b}') && !stderr.contains('\u{1b}'),
+            "{command}: {stdout:?}"
+        );
+    }
+}
+
+// Layer 1 (real binary): a secret used as a map key (holding a backslash and a tab, which JSON
+// and YAML escape) is masked in both outputs, and a secret whose value is `null` leaves
+// `plan --json` valid JSON with its own nulls intact.
+#[test]
+fn plan_masks_secret_keys_and_keeps_json_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        r#"name: secret-keys
+cluster: { workers: 1 }
+variables:
+  key: { env: HARNESS_TEST_KEY, secret: true }
+  nothing: { env: HARNESS_TEST_NULL, secret: true }
+steps:
+  - apply:
+      inline: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: { name: cm }
+        data:
+          '${key}': plain
+          other: "${nothing}"
+"#,
+    )
+    .unwrap();
+    for flag in ["--json", "--manifests"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_harness"))
+            .args(["plan", file.to_str().unwrap(), flag])
+            .env("HARNESS_TEST_KEY", "Tb\tk\\ey-secret")
+            .env("HARNESS_TEST_NULL", "null")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for piece in ["ey-secret", "Tb\\t", "Tb\t"] {
+            assert!(!stdout.contains(piece), "{flag} shows {piece:?}: {stdout}");
+        }
+        if flag == "--json" {
+            let v: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+            assert!(
+                v["probe_window"].is_null() || v.get("probe_window").is_none(),
+                "{v}"
+            );
+        }
+    }
+}

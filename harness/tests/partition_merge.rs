@@ -154,8 +154,9 @@ fn three_shards_merged_say_what_one_run_of_all_says_and_bad_shard_sets_are_named
             slices += 1;
         }
     }
+    // Every slice wrote a run, an empty one too.
     let shard_runs = runs(&dir.path().join("shards"));
-    assert_eq!(shard_runs.len(), slices);
+    assert_eq!(shard_runs.len(), 3);
     // Every scenario ran in exactly one shard.
     let mut names: Vec<String> = shard_runs
         .iter()
@@ -525,4 +526,80 @@ fn shard_sets_that_are_not_one_run_are_refused_before_anything_is_written() {
         );
     }
     assert!(!dir.path().join("merged").exists());
+}
+
+// Layer 1 (real binary): more slices than scenarios. Every slice writes a run, the empty ones
+// too, and the merge of all of them is the whole run; a tag that matches nothing is exit 2 in
+// every slice, not an empty slice that passes.
+#[test]
+fn empty_slices_write_runs_that_merge_and_a_tag_typo_fails_every_slice() {
+    let dir = tempfile::tempdir().unwrap();
+    scenarios(dir.path());
+    let n = 12;
+    let mut empty = 0;
+    for k in 1..=n {
+        let part = format!("{k}/{n}");
+        let out = harness(
+            &[
+                "run",
+                "--provider",
+                "none",
+                "--report-dir",
+                "shards",
+                "--partition",
+                &part,
+                "scenarios",
+            ],
+            dir.path(),
+        );
+        assert!(matches!(out.status.code(), Some(0 | 1)));
+        if String::from_utf8_lossy(&out.stdout).contains("holds no scenario") {
+            assert_eq!(out.status.code(), Some(0));
+            empty += 1;
+        }
+        let typo = harness(
+            &[
+                "run",
+                "--provider",
+                "none",
+                "--report-dir",
+                "typo",
+                "--partition",
+                &part,
+                "--tags",
+                "nightlyy",
+                "scenarios",
+            ],
+            dir.path(),
+        );
+        assert_eq!(typo.status.code(), Some(2), "{part}");
+        assert!(
+            String::from_utf8_lossy(&typo.stderr).contains("no scenario matches the selected tags")
+        );
+    }
+    assert!(
+        empty >= 7,
+        "five scenarios leave at least seven of twelve slices empty"
+    );
+    let shards = runs(&dir.path().join("shards"));
+    assert_eq!(shards.len(), n);
+    let mut args = vec![
+        "report".to_string(),
+        "merge".into(),
+        "--report-dir".into(),
+        "merged".into(),
+    ];
+    args.extend(shards.iter().map(|p| p.display().to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = harness(&refs, dir.path());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = summary(&runs(&dir.path().join("merged")).remove(0));
+    assert_eq!(merged["totals"]["scenarios"], 5);
+    assert_eq!(merged["shards"].as_array().unwrap().len(), n);
+    assert!(!dir.path().join("typo").exists());
 }

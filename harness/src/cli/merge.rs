@@ -139,7 +139,11 @@ pub fn join(run_id: &str, shards: &[Run]) -> Result<Run, Vec<String>> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let first = &shards[0];
+    // The cluster is said by a shard that ran something (an empty slice ran on none).
+    let first = shards
+        .iter()
+        .find(|s| !s.scenarios.is_empty())
+        .unwrap_or(&shards[0]);
     // In the order first seen, each once (linear, whatever the shards list).
     let mut selection: Vec<String> = vec![];
     let mut tags: Vec<String> = vec![];
@@ -207,15 +211,15 @@ impl Skipped {
         if self.count == 0 {
             return;
         }
-        eprintln!(
+        say!(
             "warning: {} file(s) of the shards were left out:",
             self.count
         );
         for l in &self.lines {
-            eprintln!("  {l}");
+            say!("  {l}");
         }
         if self.count > self.lines.len() {
-            eprintln!("  ... and {} more", self.count - self.lines.len());
+            say!("  ... and {} more", self.count - self.lines.len());
         }
     }
 }
@@ -446,9 +450,9 @@ pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
         }
     };
     let Some(merged) = merged else {
-        eprintln!("error: the shards cannot be merged into one run:");
+        say!("error: the shards cannot be merged into one run:");
         for p in &problems {
-            eprintln!("  {p}");
+            say!("  {p}");
         }
         return super::EXIT_USAGE;
     };
@@ -466,7 +470,7 @@ pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
                 &mut skipped,
             )
         {
-            eprintln!("error: copying {}: {e}", evidence.display());
+            say!("error: copying {}: {e}", evidence.display());
             return super::EXIT_USAGE;
         }
     }
@@ -485,7 +489,7 @@ pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
     let mut failed = false;
     for r in &mut reporters {
         if let Err(e) = r.finish(&merged) {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             failed = true;
         }
     }

@@ -4,6 +4,15 @@
 //! Thin on purpose: every command selects scenarios through [`select`] and runs plans through
 //! [`run::execute`]; `harness verify` builds a one-step static plan and goes the same way.
 
+/// Writes one line to standard error with every control or invisible character shown, not
+/// obeyed (the text may hold what a file, a summary or a flag held), and never panics: a
+/// closed stderr (`harness run 2>&1 | head -c 1`) is not an error worth dying for.
+macro_rules! say {
+    ($($t:tt)*) => {
+        $crate::cli::say_line(&format!($($t)*))
+    };
+}
+
 pub mod merge;
 pub mod partition;
 pub mod rerun;
@@ -220,7 +229,7 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            say!("error: cannot start the async runtime: {e}");
             return ExitCode::from(EXIT_FAIL);
         }
     };
@@ -243,6 +252,8 @@ fn init_tracing() {
     let filter = log_filter(std::env::var("HARNESS_LOG").ok().as_deref());
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr closed) is dropped, not a panic.
+        .log_internal_errors(false)
         .with_env_filter(filter)
         .with_ansi(crate::report::console::colours(
             std::io::stderr().is_terminal(),
@@ -336,16 +347,24 @@ fn plan_cmd(file: &Path, manifests: bool, json: bool, run_id: Option<String>) ->
     write_out(&text).err().unwrap_or(EXIT_PASS)
 }
 
-/// Writes to standard output. A closed pipe (`harness list | head -1`) stops quietly, as
+/// See [`say!`].
+pub(crate) fn say_line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{}", crate::diag::visible(text));
+}
+
+/// Writes to standard output, every control or invisible character shown (file names, names
+/// and values from scenario files are input). A closed pipe (`harness list | head -1`) stops quietly, as
 /// ripgrep does (`Err(0)`); another write error (a full disk) is said plainly (`Err(2)`).
 pub(crate) fn write_out(text: &str) -> Result<(), u8> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
+    let text = crate::diag::visible(text);
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(EXIT_PASS),
         Err(e) => {
-            eprintln!("error: writing to standard output: {e}");
+            say!("error: writing to standard output: {e}");
             Err(EXIT_USAGE)
         }
     }

@@ -44,7 +44,7 @@ pub async fn run(mut args: RunArgs) -> u8 {
             match earlier {
                 Ok(r) => Some(r),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    say!("error: {e}");
                     return EXIT_USAGE;
                 }
             }
@@ -82,7 +82,7 @@ pub async fn run(mut args: RunArgs) -> u8 {
             .map(|(name, file)| format!("{} ({})", crate::diag::visible(name), file.display()))
             .collect();
         if !gone.is_empty() {
-            eprintln!(
+            say!(
                 "error: --rerun-failed: these scenarios of run {} match no scenario selected now (renamed, or outside the paths given?): {}",
                 crate::diag::visible(&r.run_id),
                 gone.join(", ")
@@ -90,13 +90,19 @@ pub async fn run(mut args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
         plans.retain(|p| r.failed.iter().any(|(name, _)| *name == p.name));
-        eprintln!(
+        say!(
             "re-running {} scenario(s) that did not pass in run {}",
             plans.len(),
             crate::diag::visible(&r.run_id)
         );
     }
     let reran = rerun.map(|r| r.run_id);
+    // Before any slicing: a tag that matches nothing is a typo in every slice, not a slice
+    // that happens to be empty.
+    if plans.is_empty() {
+        say!("error: no scenario matches the selected tags");
+        return EXIT_USAGE;
+    }
     if let Some(part) = args.partition {
         let weights = match &args.partition_weights {
             None => None,
@@ -109,7 +115,7 @@ pub async fn run(mut args: RunArgs) -> u8 {
                 match super::merge::read_run(&path) {
                     Ok(run) => Some(super::partition::weights_from(&run)),
                     Err(e) => {
-                        eprintln!("error: --partition-weights: {e}");
+                        say!("error: --partition-weights: {e}");
                         return EXIT_USAGE;
                     }
                 }
@@ -119,22 +125,18 @@ pub async fn run(mut args: RunArgs) -> u8 {
         let slices = super::partition::slices(&names, part.n, weights.as_ref());
         let before = plans.len();
         plans.retain(|p| slices.get(&p.name) == Some(&part.k));
-        eprintln!(
+        say!(
             "partition {part}: {} of {before} selected scenario(s)",
             plans.len()
         );
         if plans.is_empty() {
-            // As nextest: an empty slice is a slice that passed.
-            println!("partition {part} holds no scenario: nothing to run");
-            return EXIT_PASS;
+            // As nextest, an empty slice passes; it still writes its run (its partition, no
+            // scenario), so that `report merge` of every slice finds each one.
+            println!("partition {part} holds no scenario: an empty run is written");
         }
     }
     for p in &mut plans {
         p.skip_if_undersized = args.skip_undersized;
-    }
-    if plans.is_empty() {
-        eprintln!("error: no scenario matches the selected tags");
-        return EXIT_USAGE;
     }
     let needs_cluster = plans.iter().any(|p| p.cluster.required);
     let provider = if args.context.is_some() {
@@ -143,7 +145,7 @@ pub async fn run(mut args: RunArgs) -> u8 {
         args.provider
     };
     if needs_cluster && provider == Provider::None {
-        eprintln!(
+        say!(
             "error: --provider none runs no cluster, but these selected scenarios need one:\n{}\nchoose a provider (kind, minikube, k3s) or --context NAME, or select only scenarios with `cluster: {{ required: false }}`",
             names_of(plans.iter().filter(|p| p.cluster.required))
         );
@@ -155,7 +157,7 @@ pub async fn run(mut args: RunArgs) -> u8 {
             .filter(|p| p.cluster.required && p.cluster.workers > prov::K3S_NODES)
             .collect();
         if !too_big.is_empty() {
-            eprintln!(
+            say!(
                 "error: k3s gives {} node, but these selected scenarios need more (cluster.workers):\n{}\nuse --provider kind, or select other scenarios",
                 prov::K3S_NODES,
                 names_of(too_big.into_iter())
@@ -237,7 +239,7 @@ async fn run_on_cluster(
     let prepared = match provider.up(&request).await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}");
+            say!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -249,16 +251,17 @@ async fn run_on_cluster(
             }
         }
         for line in provider.preload(&images).await {
-            eprintln!("preload: {line}");
+            say!("preload: {line}");
         }
     }
     let code = run_prepared(&prepared, &*provider, plans, setup).await;
     if !args.keep_cluster
         && let Err(e) = provider.teardown().await
     {
-        eprintln!(
+        say!(
             "warning: deleting the {} cluster {}: {e}",
-            prepared.provider, prepared.name
+            prepared.provider,
+            prepared.name
         );
     }
     code
@@ -275,20 +278,20 @@ async fn run_prepared(
         match prov::client_for(prepared.kubeconfig.as_deref(), prepared.context.as_deref()).await {
             Ok(c) => c,
             Err(e) => {
-                eprintln!("error: {e}");
+                say!("error: {e}");
                 return EXIT_USAGE;
             }
         };
     match server_supported(&version) {
         Err(problem) => {
-            eprintln!("error: {problem}");
+            say!("error: {problem}");
             return EXIT_USAGE;
         }
-        Ok(Some(warning)) => eprintln!("warning: {warning}"),
+        Ok(Some(warning)) => say!("warning: {warning}"),
         Ok(None) => {}
     }
     if let Some(problem) = plans.iter().find_map(|p| version_mismatch(p, &version)) {
-        eprintln!("error: {problem}");
+        say!("error: {problem}");
         return EXIT_USAGE;
     }
     let cluster = crate::k8s::KubeCluster::new(client, prepared.provider, &version, &setup.run_id);
@@ -298,7 +301,7 @@ async fn run_prepared(
             .export_logs(&setup.run_dir.join("cluster-logs"))
             .await
     {
-        eprintln!(
+        say!(
             "warning: exporting the {} cluster's logs: {e}",
             prepared.provider
         );
@@ -369,7 +372,7 @@ pub async fn execute(cluster: &dyn Cluster, plans: &[ScenarioPlan], setup: &RunS
         Box::new(HtmlReporter::new(index.clone())),
     ];
     let code = execute_with(cluster, plans, setup, reporters).await;
-    eprintln!(
+    say!(
         "reports: {}, {} and {}",
         setup.junit.display(),
         setup.summary.display(),
@@ -417,7 +420,7 @@ pub async fn execute_with(
     });
     let errors = sink.finish();
     for e in &errors {
-        eprintln!("error: {e}");
+        say!("error: {e}");
     }
     if !errors.is_empty() {
         // Not a usage problem: the run happened and its verdicts stand, partly unreported.

@@ -45,12 +45,12 @@ fn files(select: &Select) -> Result<Vec<PathBuf>, u8> {
     let out = match scenario::discover_all(&roots) {
         Ok(found) => found,
         Err((root, e)) => {
-            eprintln!("error: {}: {e}", root.display());
+            say!("error: {}: {e}", root.display());
             return Err(EXIT_USAGE);
         }
     };
     if out.is_empty() {
-        eprintln!("error: no scenario files (*.yaml) found");
+        say!("error: no scenario files (*.yaml) found");
         return Err(EXIT_USAGE);
     }
     Ok(out)
@@ -68,10 +68,10 @@ pub fn load_all(select: &Select, run_id: &str) -> Result<Vec<Scenario>, u8> {
         scenarios.extend(scenario);
     }
     for d in &all.0 {
-        eprintln!("{d}");
+        say!("{d}");
     }
     if all.has_errors() {
-        eprintln!(
+        say!(
             "error: {} problem(s) in {} file(s); nothing was run",
             all.errors().count(),
             paths.len()
@@ -98,7 +98,7 @@ pub fn load_all(select: &Select, run_id: &str) -> Result<Vec<Scenario>, u8> {
         .collect();
     if !clashes.is_empty() {
         for c in &clashes {
-            eprintln!("{c}");
+            say!("{c}");
         }
         return Err(EXIT_USAGE);
     }

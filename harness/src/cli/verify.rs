@@ -39,7 +39,7 @@ pub async fn verify(args: VerifyArgs) -> u8 {
         }
         Err(problems) => {
             for p in problems {
-                eprintln!("error: {p}");
+                say!("error: {p}");
             }
             EXIT_USAGE
         }
@@ -48,12 +48,20 @@ pub async fn verify(args: VerifyArgs) -> u8 {
 
 /// The one-step static plan of a `harness verify` call; `Err` lists usage problems.
 pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
+    let max = crate::check::MAX_DURATION;
     let timeout = match humantime::parse_duration(&args.timeout) {
-        Ok(d) if !d.is_zero() => d,
+        Ok(d) if !d.is_zero() && d <= max => d,
+        Ok(d) if d > max => {
+            return Err(vec![format!(
+                "--timeout `{}` is longer than {}",
+                crate::diag::visible(&args.timeout),
+                humantime::format_duration(max)
+            )]);
+        }
         _ => {
             return Err(vec![format!(
                 "--timeout `{}` is not a positive duration",
-                args.timeout
+                crate::diag::visible(&args.timeout)
             )]);
         }
     };
@@ -114,7 +122,7 @@ pub fn plan(args: &VerifyArgs) -> Result<ScenarioPlan, Vec<String>> {
             kubernetes_max: None,
         },
         // The step's own timeout bounds the check; the scenario's only needs to outlast it.
-        deadline: timeout + Duration::from_secs(1),
+        deadline: timeout.saturating_add(Duration::from_secs(1)),
         cleanup: CleanupPolicy::default(),
         steps: vec![step],
         finally: vec![],

@@ -44,12 +44,18 @@ impl Via {
 }
 
 impl Endpoint {
-    /// Parses `HOST:PORT` (`[v6]:PORT` for IPv6).
+    /// Parses `HOST:PORT` (`[v6]:PORT` for IPv6), where HOST is an IP address or a DNS name
+    /// (letters, digits, `-`, `_`, `.`; at most 253 characters): nothing else is looked up.
     pub fn parse(text: &str) -> Option<Self> {
         let (host, port) = text.rsplit_once(':')?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let port: u16 = port.parse().ok()?;
-        if host.is_empty() || port == 0 || host.contains(char::is_whitespace) {
+        let name_like = host.len() <= 253
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if host.is_empty() || port == 0 || !(name_like || host.parse::<std::net::IpAddr>().is_ok())
+        {
             return None;
         }
         Some(Self {

@@ -356,7 +356,9 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
                         r.name,
                         r.steps_passed,
                         r.steps,
-                        short(Duration::from_secs_f64(r.secs.max(0.0)))
+                        short(
+                            Duration::try_from_secs_f64(r.secs.max(0.0)).unwrap_or(Duration::MAX)
+                        )
                     ));
                 }
                 for f in &self.failures {

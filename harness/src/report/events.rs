@@ -117,6 +117,7 @@ impl CleanupOutcome {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Violation {
     /// Seconds since the scenario started.
+    #[serde(deserialize_with = "crate::measured::seconds")]
     pub at_secs: f64,
     /// The object it happened to (`Pod/galera-ss-1`, `galera-ss-0/mariadb`).
     pub object: String,

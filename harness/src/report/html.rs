@@ -233,6 +233,28 @@ fn label_of(st: &Step) -> String {
     }
 }
 
+/// The narrowest bar drawn, in percent of the axis, so a short step stays visible.
+const MIN_WIDTH: f64 = 0.4;
+
+/// A point `secs` on an axis `span` seconds long, in percent: within 0..=100 whatever the
+/// numbers (the page is drawn from a summary that may come from another machine).
+fn at(secs: f64, span: f64) -> f64 {
+    let p = 100.0 * secs / span;
+    if p.is_finite() {
+        p.clamp(0.0, 100.0)
+    } else {
+        0.0
+    }
+}
+
+/// Where a bar from `from` to `to` seconds sits on the axis: (left, width) in percent, within
+/// 0..=100 and at least [`MIN_WIDTH`] wide; a bar at the very end moves left to stay visible.
+fn place(from: f64, to: f64, span: f64) -> (f64, f64) {
+    let left = at(from, span);
+    let width = (at(to, span) - left).max(MIN_WIDTH);
+    (left.min(100.0 - width), width)
+}
+
 /// How long a scenario's timeline runs (steps, clean-up and its own duration).
 fn scenario_span(s: &Scenario) -> f64 {
     s.steps
@@ -267,7 +289,6 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
         let _ = write!(h, "<p class=\"description\">{}</p>", esc(d));
     }
     // One axis for the whole run: a scenario starts where it started.
-    let pct = |secs: f64| 100.0 * secs / span;
     let _ = write!(
         h,
         "<div class=\"timeline\"><div class=\"row axis\"><span class=\"label\"></span><span class=\"scale\"><span>0 s</span><span>{}</span><span>{}</span></span></div>",
@@ -276,8 +297,7 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
     );
     for st in &s.steps {
         let start = s.offset_secs + st.offset_secs;
-        let left = pct(start);
-        let width = (pct(start + st.duration_secs) - left).max(0.4);
+        let (left, width) = place(start, start + st.duration_secs, span);
         let fault = if st.fault { " fault" } else { "" };
         let phase = match st.phase {
             Phase::Main => "",
@@ -291,7 +311,7 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
             .map(|v| {
                 format!(
                     "<span class=\"mark\" style=\"left:{:.2}%\" title=\"{} at +{}\"></span>",
-                    pct(s.offset_secs + v.at_secs).min(100.0),
+                    at(s.offset_secs + v.at_secs, span),
                     esc(&v.what),
                     human(v.at_secs)
                 )
@@ -340,16 +360,14 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
             else {
                 continue;
             };
-            let left = pct(base);
-            let width = (pct(base + w.ran_for_secs) - left).max(0.4);
+            let (left, width) = place(base, base + w.ran_for_secs, span);
             for (i, u) in w.unavailable.iter().enumerate() {
                 let label = if i == 0 {
                     format!("workload {} · {:.1} writes/s", w.id, w.throughput)
                 } else {
                     format!("· {}", u.who)
                 };
-                let gap_left = pct(base + u.from_secs).min(100.0);
-                let gap_width = (pct(base + u.to_secs) - gap_left).clamp(0.4, 100.0 - gap_left);
+                let (gap_left, gap_width) = place(base + u.from_secs, base + u.to_secs, span);
                 let _ = write!(
                     h,
                     "<div class=\"row workload\"><span class=\"label\" title=\"{}\">{}</span><span class=\"track\"><span class=\"bar workload\" style=\"left:{left:.2}%;width:{width:.2}%\" title=\"workload {} from +{} for {}\"></span><span class=\"gap\" style=\"left:{gap_left:.2}%;width:{gap_width:.2}%\" title=\"{}: no acknowledged write for {} (+{} to +{} after the workload started)\"></span></span></div>",
@@ -368,8 +386,11 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
     }
     if let (Some(first), Some(last)) = (s.cleanup.first(), s.cleanup.last()) {
         let failed = s.cleanup.iter().any(|c| c.status == CleanupStatus::Failed);
-        let left = pct(s.offset_secs + first.offset_secs);
-        let width = (pct(s.offset_secs + last.offset_secs) - left).max(0.4);
+        let (left, width) = place(
+            s.offset_secs + first.offset_secs,
+            s.offset_secs + last.offset_secs,
+            span,
+        );
         let _ = write!(
             h,
             "<div class=\"row cleanup\"><span class=\"label\">clean-up ({} item(s))</span><span class=\"track\"><span class=\"bar {}\" style=\"left:{left:.2}%;width:{width:.2}%\"></span></span></div>",

@@ -42,7 +42,8 @@ pub fn case_name(step: &Step) -> String {
 /// The report as XML text.
 pub fn render(run: &Run) -> String {
     let mut report = Report::new(format!("harness run {}", run.run_id));
-    report.set_time(Duration::from_secs_f64(run.duration_secs.max(0.0)));
+    report
+        .set_time(Duration::try_from_secs_f64(run.duration_secs.max(0.0)).unwrap_or(Duration::MAX));
     let mut properties = vec![
         ("run_id".to_string(), run.run_id.clone()),
         ("provider".to_string(), run.provider.clone()),
@@ -77,7 +78,7 @@ fn suite(run: &Run, s: &Scenario, properties: &[(String, String)]) -> TestSuite 
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&s.started_at) {
         suite.set_timestamp(t);
     }
-    suite.set_time(Duration::from_secs_f64(s.duration_secs.max(0.0)));
+    suite.set_time(Duration::try_from_secs_f64(s.duration_secs.max(0.0)).unwrap_or(Duration::MAX));
     // What steps measured, as `<step id>.<figure>` (the schema allows properties on suites only).
     for step in &s.steps {
         for f in &step.figures {
@@ -130,7 +131,9 @@ fn case(run: &Run, s: &Scenario, step: &Step) -> TestCase {
     };
     let mut case = TestCase::new(case_name(step), status);
     case.set_classname(s.name.as_str());
-    case.set_time(Duration::from_secs_f64(step.duration_secs.max(0.0)));
+    case.set_time(
+        Duration::try_from_secs_f64(step.duration_secs.max(0.0)).unwrap_or(Duration::MAX),
+    );
     // Each section keeps its share of the bound (see `budget`); the cut to MAX_OUTPUT_CHARS
     // after cleaning is only a last resort.
     let out = super::budget::fit(&step.output, &step.evidence, MAX_OUTPUT_CHARS - 200);

@@ -48,6 +48,7 @@ pub struct Run {
     /// Wall-clock end; absent when the run was cut off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
+    #[serde(deserialize_with = "crate::measured::seconds")]
     pub duration_secs: f64,
     pub totals: Totals,
     pub scenarios: Vec<Scenario>,
@@ -89,9 +90,11 @@ pub struct Scenario {
     pub started_at: String,
     /// Seconds from the run's start to the scenario's (scenarios run in parallel share the
     /// run's axis).
+    #[serde(deserialize_with = "crate::measured::seconds")]
     pub offset_secs: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
+    #[serde(deserialize_with = "crate::measured::seconds")]
     pub duration_secs: f64,
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -145,7 +148,9 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Seconds from the scenario's start to the step's.
+    #[serde(deserialize_with = "crate::measured::seconds")]
     pub offset_secs: f64,
+    #[serde(deserialize_with = "crate::measured::seconds")]
     pub duration_secs: f64,
     /// How many tries a step with `retry` took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -196,6 +201,7 @@ pub struct Cleanup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Seconds from the scenario's start.
+    #[serde(deserialize_with = "crate::measured::seconds")]
     pub offset_secs: f64,
 }
 

@@ -23,7 +23,8 @@ impl<W: Write + Send> Reporter for VerdictReporter<W> {
             ..
         } = event
         {
-            let _ = writeln!(self.out, "FAIL clean-up: {item}: {message}");
+            let line = format!("FAIL clean-up: {item}: {message}");
+            let _ = writeln!(self.out, "{}", crate::diag::visible(&line));
             return;
         }
         let Event::StepFinished {
@@ -48,9 +49,10 @@ impl<W: Write + Send> Reporter for VerdictReporter<W> {
             }
             other => format!("{other:?} {}", step.id),
         };
-        let _ = writeln!(self.out, "{head}");
+        // What servers answered and flags held is shown, never obeyed by the terminal.
+        let _ = writeln!(self.out, "{}", crate::diag::visible(&head));
         for line in lines.filter(|l| !l.trim().is_empty()) {
-            let _ = writeln!(self.out, "  {line}");
+            let _ = writeln!(self.out, "  {}", crate::diag::visible(line));
         }
     }
 

@@ -265,9 +265,16 @@ fn describe_at(
         message = format!("{message}: anchors and aliases expand too much (a YAML bomb?)");
     }
     let mut position = inner.location().map(|l| (l.line(), l.column()));
-    if position.is_none() && !key_path.is_empty() {
-        position = lines.position(&key_path);
-    }
+    // A value refused by its own check (`.nan`) is reported by serde at the mapping around
+    // it; the key's own line, when it lies further in, is where the user looks.
+    let at_key = (!key_path.is_empty())
+        .then(|| lines.position(&key_path))
+        .flatten();
+    position = match (position, at_key) {
+        (None, key) => key,
+        (Some(serde), Some(key)) if key.0 > serde.0 => Some(key),
+        (serde, _) => serde,
+    };
     if let Some((line, column)) = position
         && tab_near(text, line, column)
     {

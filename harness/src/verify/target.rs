@@ -172,20 +172,22 @@ impl Target {
 /// Static endpoints: each `HOST:PORT`, none given twice, at least `min` of them.
 fn endpoints(cx: &mut Checker, path: &str, list: &[String], min: usize) -> Option<Vec<Endpoint>> {
     let mut out: Vec<Endpoint> = vec![];
+    // Where each (host, port) was first given: one look-up each, whatever the list's length.
+    let mut first_at: std::collections::HashMap<(String, u16), usize> = Default::default();
     let mut ok = true;
     for (i, e) in list.iter().enumerate() {
         let at = format!("{path}.endpoints[{i}]");
         match cx.endpoint(&at, e) {
             Some(ep) => {
-                if let Some(first) = out
-                    .iter()
-                    .position(|o| o.host.eq_ignore_ascii_case(&ep.host) && o.port == ep.port)
-                {
+                let key = (ep.host.to_ascii_lowercase(), ep.port);
+                if let Some(&first) = first_at.get(&key) {
                     cx.error(
                         &at,
                         format!("`{e}` is given twice (also at `endpoints[{first}]`): a check against one server named twice compares nothing"),
                     );
                     ok = false;
+                } else {
+                    first_at.insert(key, i);
                 }
                 out.push(ep);
             }

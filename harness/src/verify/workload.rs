@@ -304,6 +304,7 @@ pub struct WorkloadLimitsRaw {
     /// Fail when one node acknowledged no write for longer than this (`5m`): its recovery time.
     pub max_node_unavailable: Option<String>,
     /// Fail below this many acknowledged writes per second over the whole run.
+    #[serde(default, deserialize_with = "crate::check::finite_opt")]
     pub min_throughput: Option<f64>,
     /// Fail when the 99th percentile latency of acknowledged writes exceeds this (`500ms`).
     pub max_p99: Option<String>,

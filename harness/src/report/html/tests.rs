@@ -219,3 +219,53 @@ fn a_workload_and_its_unavailability_are_on_the_timeline() {
     assert!(text.contains("figures of nothing-acknowledged-lost"));
     assert!(text.contains("overall.p99_ms") && text.contains("41.200"));
 }
+
+/// Every `left:X%;width:Y%` of the page, as numbers.
+fn placements(html: &str) -> Vec<(f64, f64)> {
+    html.split("left:")
+        .skip(1)
+        .filter_map(|rest| {
+            let (left, rest) = rest.split_once('%')?;
+            let width = rest.strip_prefix(";width:")?.split_once('%')?.0;
+            Some((left.parse().ok()?, width.parse().ok()?))
+        })
+        .collect()
+}
+
+// Layer 1 (pure): the page is drawn from a summary, which a real run (a node's final gap) or
+// another machine can fill with any numbers: a gap in the last 0.4% of the axis, a gap that
+// ends before it starts, a workload longer than the run, a run of no length. Every bar stays
+// on the axis and nothing panics.
+#[test]
+fn bars_stay_on_the_axis_whatever_the_numbers() {
+    for (from, to, ran_for, duration) in [
+        (29.99, 30.0, 30.0, 30.0),
+        (30.0, 30.0, 30.0, 30.0),
+        (20.0, 10.0, 30.0, 30.0),
+        (0.0, 1e9, 1e9, 0.0),
+        (1e9, 1e9, 0.0, 0.0),
+    ] {
+        let mut run = sample::run();
+        run.duration_secs = duration;
+        for s in &mut run.scenarios {
+            for st in &mut s.steps {
+                for w in &mut st.workloads {
+                    w.ran_for_secs = ran_for;
+                    for u in &mut w.unavailable {
+                        u.from_secs = from;
+                        u.to_secs = to;
+                    }
+                }
+            }
+        }
+        let html = render(&run);
+        let placed = placements(&html);
+        assert!(placed.len() > 5, "{placed:?}");
+        for (left, width) in placed {
+            assert!(
+                (0.0..=100.0).contains(&left) && width > 0.0 && left + width <= 100.0 + 1e-6,
+                "({from}, {to}, {ran_for}, {duration}): left {left} width {width}"
+            );
+        }
+    }
+}

@@ -53,7 +53,7 @@ impl<S> Pipelined<S> {
     pub fn new(inner: S) -> Self {
         Self {
             inner,
-            pending: Vec::with_capacity(PIPELINE_BYTES),
+            pending: Vec::new(),
             writes: WRITE_COUNTER.try_with(Arc::clone).unwrap_or_default(),
         }
     }

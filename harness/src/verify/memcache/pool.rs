@@ -28,7 +28,10 @@ pub struct Raw {
     pub keys: i64,
     /// Each server must hold what a hash giving it this fraction of its fair share (keys /
     /// servers) would give, but for a one-in-a-million chance.
-    #[serde(default = "default_min_share")]
+    #[serde(
+        default = "default_min_share",
+        deserialize_with = "crate::check::finite"
+    )]
     pub min_share: f64,
     /// The memory each server must have for items (`limit_maxbytes`), as a Kubernetes
     /// quantity, e.g. `64Mi`: a server started with too little refuses or evicts what the pool

@@ -35,7 +35,10 @@ pub struct Raw {
     pub keys_per_proxy: i64,
     /// Each server must hold what a hash giving it this fraction of its fair share would give,
     /// but for a one-in-a-million chance.
-    #[serde(default = "default_min_share")]
+    #[serde(
+        default = "default_min_share",
+        deserialize_with = "crate::check::finite"
+    )]
     pub min_share: f64,
 }
 
