@@ -347,6 +347,49 @@ fn rerun_failed_runs_only_the_failed_scenarios_and_names_the_earlier_run() {
     let (code, stdout, _) = run(&[&format!("--rerun-failed={}", passed.display())]);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("nothing to re-run"), "{stdout}");
+
+    // The README's other form, with a space: a run folder after the flag is the run to
+    // re-run (not a scenario path), and the harness says so.
+    let (code, stdout, stderr) = run(&["--rerun-failed", passed.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("nothing to re-run"), "{stdout}");
+    assert!(
+        stderr.contains("as the run to re-run (a run, not a scenario path)"),
+        "{stderr}"
+    );
+}
+
+// Layer 1 (real binary): --report-dir below a regular file is said once, naming the path,
+// before anything runs (exit 2).
+#[test]
+fn a_report_dir_that_cannot_be_created_is_said_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("file"), "x").unwrap();
+    std::fs::write(
+        dir.path().join("s.yaml"),
+        "name: s\ncluster: { required: false }\nsteps:\n  - sleep: 1s\n",
+    )
+    .unwrap();
+    let reports = dir.path().join("file/reports");
+    let (code, stdout, stderr) = harness(
+        &[
+            "run",
+            "--provider",
+            "none",
+            "--report-dir",
+            reports.to_str().unwrap(),
+            dir.path().join("s.yaml").to_str().unwrap(),
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("cannot create the report folder"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("file/reports"), "{stderr}");
+    assert_eq!(stderr.matches("Not a directory").count(), 1, "{stderr}");
+    assert!(!stdout.contains("START"), "nothing ran: {stdout}");
 }
 
 // A summary it cannot understand fully is refused (exit 2) saying what is wrong, never a

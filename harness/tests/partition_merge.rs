@@ -603,3 +603,76 @@ fn empty_slices_write_runs_that_merge_and_a_tag_typo_fails_every_slice() {
     assert_eq!(merged["shards"].as_array().unwrap().len(), n);
     assert!(!dir.path().join("typo").exists());
 }
+
+// Layer 1 (real binary): a summary is someone else's file. A key of its own (an escape
+// sequence, a credential-like name) where the JSON breaks is not echoed, and a number no run
+// measured (1e300 seconds) is refused where it is read, not a panic in the JUnit writer.
+#[test]
+fn a_hostile_summary_is_refused_without_echoing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    scenarios(dir.path());
+    let out = harness(
+        &[
+            "run",
+            "--provider",
+            "none",
+            "--report-dir",
+            "shard",
+            "scenarios/s0.yaml",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let run = runs(&dir.path().join("shard")).remove(0);
+    let good = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let broken = good.replacen("{", "{\"\u{1b}[2JAKIAIOSFODNN7EXAMPLE\": [1, 2,, 3],", 1);
+    std::fs::write(run.join("summary.json"), &broken).unwrap();
+    for args in [
+        vec![
+            "report",
+            "merge",
+            run.to_str().unwrap(),
+            "--report-dir",
+            "merged",
+        ],
+        vec![
+            "run",
+            "--provider",
+            "none",
+            "--report-dir",
+            "again",
+            "--rerun-failed",
+            run.to_str().unwrap(),
+        ],
+    ] {
+        let out = harness(&args, dir.path());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("AKIA") && !stderr.contains('\u{1b}'),
+            "{stderr}"
+        );
+    }
+    let mut s = summary(&{
+        std::fs::write(run.join("summary.json"), &good).unwrap();
+        run.clone()
+    });
+    s["duration_secs"] = serde_json::json!(1e300);
+    std::fs::write(run.join("summary.json"), s.to_string()).unwrap();
+    let out = harness(
+        &[
+            "report",
+            "merge",
+            run.to_str().unwrap(),
+            "--report-dir",
+            "merged",
+        ],
+        dir.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("duration_secs") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -41,7 +41,7 @@ pub fn read_run(path: &Path) -> Result<Run, String> {
     let run: Run = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         format!(
             "{shown} is not a run summary (at `{}`, line {})",
-            e.path(),
+            super::rerun::shown_path(e.path()),
             e.inner().line()
         )
     })?;
@@ -457,6 +457,13 @@ pub fn merge(given: &[PathBuf], report_dir: &Path) -> u8 {
         return super::EXIT_USAGE;
     };
     let out = report_dir.join(&run_id);
+    if let Err(e) = std::fs::create_dir_all(&out) {
+        say!(
+            "error: cannot create the report folder {}: {e}",
+            out.display()
+        );
+        return super::EXIT_USAGE;
+    }
     let mut copy_budget = (MAX_EVIDENCE_TOTAL, MAX_EVIDENCE_FILES);
     for dir in &dirs {
         let evidence = dir.join("evidence");

@@ -58,10 +58,37 @@ pub fn summary_path(given: &str, report_dir: &Path) -> Result<PathBuf, String> {
     ))
 }
 
+/// A summary's key path as it may be shown: its indexes, and keys only where they are names a
+/// summary uses (lowercase words); any other key (the file's own content: an escape sequence,
+/// something that looks like a credential) is `<key>`.
+pub fn shown_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let plain = |k: &str| {
+        (1..=40).contains(&k.len())
+            && k.starts_with(|c: char| c.is_ascii_lowercase())
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(if plain(key) { key } else { "<key>" });
+            }
+            Segment::Unknown => out.push_str(".?"),
+        }
+    }
+    out
+}
+
 /// Where in the summary a problem is, in words (never the value found there).
 fn located(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
     let inner = e.inner();
-    let at = e.path().to_string();
+    let at = shown_path(e.path());
     let kind = match inner.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "it is not JSON",
         serde_json::error::Category::Data => "it is JSON, but not a run summary",

@@ -36,6 +36,22 @@ pub async fn run(mut args: RunArgs) -> u8 {
         keep: args.keep,
         keep_on_failure: args.keep_on_failure,
     };
+    // `--rerun-failed REPORT` (a space, not `=`): clap reads REPORT as a scenario path. A path
+    // that is a run (a folder with a summary.json, or the summary itself) is no scenario: it is
+    // the run to re-run, and the harness says that is how it understood it.
+    if args.rerun_failed.as_deref() == Some("")
+        && let Some(i) = args.select.paths.iter().position(|p| {
+            p.join("summary.json").is_file()
+                || (p.is_file() && p.file_name().is_some_and(|n| n == "summary.json"))
+        })
+    {
+        let report = args.select.paths.remove(i);
+        say!(
+            "--rerun-failed: taking {} as the run to re-run (a run, not a scenario path)",
+            report.display()
+        );
+        args.rerun_failed = Some(report.display().to_string());
+    }
     let rerun = match &args.rerun_failed {
         None => None,
         Some(given) => {
@@ -182,6 +198,16 @@ pub async fn run(mut args: RunArgs) -> u8 {
             partition: args.partition.map(|p| p.to_string()),
         },
     };
+    // Where the reports go must be writable before anything runs: a run whose verdicts cannot
+    // be written is a run wasted.
+    if let Err(e) = std::fs::create_dir_all(&setup.run_dir) {
+        say!(
+            "error: cannot create the report folder {}: {e} (--report-dir {})",
+            setup.run_dir.display(),
+            args.report_dir.display()
+        );
+        return EXIT_USAGE;
+    }
     if !needs_cluster {
         return execute(&NoCluster, &plans, &setup).await;
     }

@@ -79,7 +79,7 @@ impl fmt::Display for Diagnostic {
 
 /// Whether `c` changes nothing visible: zero-width characters, joiners, direction marks and
 /// overrides, the byte-order mark, soft hyphens.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00ad}'

@@ -88,7 +88,7 @@ pub enum GuardKind {
         selector: String,
         container: Option<String>,
         #[serde(serialize_with = "crate::steps::exec::pattern")]
-        regex: regex::Regex,
+        regex: crate::check::Pattern,
     },
     NoWarningEvents {
         reasons: Vec<String>,

@@ -111,10 +111,15 @@ pub fn render(run: &Run) -> String {
         counts.join(", "),
         human(run.duration_secs),
         esc(&run.started_at),
-        run.reran.as_ref().map_or(String::new(), |r| format!(
-            " · re-ran the failures of <a href=\"../{0}/index.html\"><code>{0}</code></a>",
-            esc(r)
-        )),
+        run.reran.as_ref().map_or(String::new(), |r| {
+            match href(&format!("../{r}/index.html")) {
+                Some(link) => format!(
+                    " · re-ran the failures of <a href=\"{link}\"><code>{}</code></a>",
+                    esc(r)
+                ),
+                None => format!(" · re-ran the failures of <code>{}</code>", esc(r)),
+            }
+        }),
         run.partition
             .as_ref()
             .map_or(String::new(), |p| format!(" · partition {}", esc(p))),
@@ -437,7 +442,8 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
             let link = st
                 .evidence_files
                 .get(i)
-                .map(|f| format!(" <a href=\"{}\">complete file</a>", esc(f)))
+                .and_then(|f| href(f))
+                .map(|f| format!(" <a href=\"{f}\">complete file</a>"))
                 .unwrap_or_default();
             let _ = write!(
                 h,
@@ -472,11 +478,40 @@ fn bounded(text: &str) -> String {
     truncate_middle(&strip_ansi(text), MAX_SECTION_CHARS)
 }
 
-/// Text safe in HTML content and attribute values; characters no document may hold dropped.
+/// A link to a file of the run, or `None`: only a relative path of plain names (`..` only
+/// leading, as the one run folder beside another), never a scheme (`javascript:`), a host
+/// (`//x`) or an absolute path; every byte outside a small safe set percent-encoded.
+pub fn href(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let leading_up = parts.iter().take_while(|p| **p == "..").count();
+    let names = &parts[leading_up..];
+    if path.is_empty()
+        || leading_up > 1
+        || names.is_empty()
+        || names
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == ".." || p.contains([':', '\\']))
+    {
+        return None;
+    }
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    Some(out)
+}
+
+/// Text safe in HTML content and attribute values: characters no document may hold dropped,
+/// and those that reorder or hide text (bidi overrides, zero-width marks) shown as `\u{..}`.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            c if crate::diag::is_invisible(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),

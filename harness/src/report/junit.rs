@@ -63,7 +63,12 @@ pub fn render(run: &Run) -> String {
     for scenario in &run.scenarios {
         report.add_test_suite(suite(run, scenario, &properties));
     }
+    // Names, ids and figures come from input (a merged summary, a scenario file): a character
+    // XML 1.0 cannot hold (U+FFFE, a control character) would make the whole file unreadable.
     schema_compatible(report.to_string().unwrap_or_default())
+        .chars()
+        .filter(|c| super::sanitize::is_xml_char(*c))
+        .collect()
 }
 
 fn suite(run: &Run, s: &Scenario, properties: &[(String, String)]) -> TestSuite {

@@ -870,7 +870,7 @@ async fn fail_fast_later_starts_unstarted_and_blind_guards() {
             crate::guards::GuardKind::NoLogMatch {
                 selector: "app=db".into(),
                 container: None,
-                regex: regex::Regex::new(r"\[ERROR\]").unwrap(),
+                regex: crate::check::Pattern::new(r"\[ERROR\]").unwrap(),
             },
         ),
         guard(

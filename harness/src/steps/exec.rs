@@ -50,14 +50,20 @@ pub struct Expect {
     pub contains: Vec<String>,
     pub not_contains: Vec<String>,
     #[serde(serialize_with = "patterns")]
-    pub regex: Vec<regex::Regex>,
+    pub regex: Vec<crate::check::Pattern>,
 }
 
-pub(crate) fn patterns<S: serde::Serializer>(r: &[regex::Regex], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(r.iter().map(regex::Regex::as_str))
+pub(crate) fn patterns<S: serde::Serializer>(
+    r: &[crate::check::Pattern],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_seq(r.iter().map(crate::check::Pattern::as_str))
 }
 
-pub(crate) fn pattern<S: serde::Serializer>(r: &regex::Regex, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn pattern<S: serde::Serializer>(
+    r: &crate::check::Pattern,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.serialize_str(r.as_str())
 }
 
@@ -189,8 +195,10 @@ pub fn check_output(out: &ExecOutput, expect: &Expect) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn regexes(list: &[&str]) -> Vec<regex::Regex> {
-        list.iter().map(|r| regex::Regex::new(r).unwrap()).collect()
+    fn regexes(list: &[&str]) -> Vec<crate::check::Pattern> {
+        list.iter()
+            .map(|r| crate::check::Pattern::new(r).unwrap())
+            .collect()
     }
 
     // Layer 1 (pure).

@@ -46,7 +46,7 @@ pub struct Logs {
     pub contains: Vec<String>,
     pub not_contains: Vec<String>,
     #[serde(serialize_with = "super::exec::patterns")]
-    pub regex: Vec<regex::Regex>,
+    pub regex: Vec<crate::check::Pattern>,
     pub since: Option<String>,
     #[serde(serialize_with = "crate::check::opt_duration_text")]
     pub within: Option<Duration>,
@@ -322,7 +322,7 @@ mod tests {
             previous: true,
             contains: vec!["Synchronized with group".into()],
             not_contains: vec!["hunter2".into()],
-            regex: vec![regex::Regex::new(r"^WSREP: .*Primary").unwrap()],
+            regex: vec![crate::check::Pattern::new(r"^WSREP: .*Primary").unwrap()],
             since: None,
             within: None,
         };

@@ -106,7 +106,7 @@ fn a_matching_log_line_is_reported_with_the_lines_before_it() {
     let mut j = guard(GuardKind::NoLogMatch {
         selector: "app=db".into(),
         container: None,
-        regex: regex::Regex::new(r"\[ERROR\]").unwrap(),
+        regex: crate::check::Pattern::new(r"\[ERROR\]").unwrap(),
     });
     let line = |pod: &str, text: &str| Observation::LogLine {
         pod: pod.into(),
@@ -177,7 +177,7 @@ fn a_log_guard_says_which_logs_it_followed_and_a_log_it_could_not_follow_is_a_vi
     let mut j = guard(GuardKind::NoLogMatch {
         selector: "app=db".into(),
         container: Some("mariadb".into()),
-        regex: regex::Regex::new(r"\[ERROR\]").unwrap(),
+        regex: crate::check::Pattern::new(r"\[ERROR\]").unwrap(),
     });
     // Nothing followed: the guard is blind, and says why.
     assert_eq!(

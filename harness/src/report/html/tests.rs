@@ -269,3 +269,49 @@ fn bars_stay_on_the_axis_whatever_the_numbers() {
         }
     }
 }
+
+// Layer 1 (pure): a browser reads the page. An evidence file named like a script URL is no
+// link; a bidi override in a name is shown, not obeyed (it would reorder the page).
+#[test]
+fn links_are_relative_files_only_and_bidi_controls_are_shown() {
+    let mut run = sample::run();
+    for s in &mut run.scenarios {
+        s.name = format!("{}\u{202e}evil", s.name);
+        for st in &mut s.steps {
+            for f in &mut st.evidence_files {
+                *f = "javascript:alert(document.cookie)".into();
+            }
+        }
+    }
+    let html = render(&run);
+    assert!(
+        !html.contains("href=\"javascript"),
+        "a script URL became a link"
+    );
+    assert!(!html.contains('\u{202e}'));
+    assert!(html.contains("\\u{202e}evil"));
+    for link in links(&html) {
+        assert!(
+            !link.contains(':') && !link.starts_with('/'),
+            "not a relative file: {link}"
+        );
+    }
+    assert_eq!(
+        super::href("evidence/a b.txt").as_deref(),
+        Some("evidence/a%20b.txt")
+    );
+    assert_eq!(
+        super::href("../run-1/index.html").as_deref(),
+        Some("../run-1/index.html")
+    );
+    for bad in [
+        "javascript:alert(1)",
+        "/etc/passwd",
+        "//evil.example/x",
+        "a/../../b",
+        "",
+        "../../x",
+    ] {
+        assert_eq!(super::href(bad), None, "{bad}");
+    }
+}

@@ -196,3 +196,33 @@ for suite in JUnitXml.fromfile(sys.argv[1]):
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// Layer 1 (xmllint): a run id, scenario name, step id and figure name holding characters
+// XML 1.0 cannot hold (U+FFFE, U+FFFF, control characters; a merged summary can carry any)
+// still give a well-formed file a CI system can read.
+#[test]
+fn names_holding_non_xml_characters_still_give_well_formed_xml() {
+    let mut run = sample::run();
+    let bad = "x\u{fffe}\u{ffff}\u{1}\u{b}y";
+    run.run_id = format!("run{bad}");
+    run.partition = Some(format!("1/2{bad}"));
+    for s in &mut run.scenarios {
+        s.name = format!("{}{bad}", s.name);
+        for st in &mut s.steps {
+            st.id = format!("{}{bad}", st.id);
+            for f in &mut st.figures {
+                f.name = format!("{}{bad}", f.name);
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("junit.xml");
+    std::fs::write(&path, render(&run)).unwrap();
+    let out = tool(Command::new("xmllint").arg("--noout").arg(&path), "xmllint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read_to_string(&path).unwrap().contains("runxy"));
+}
