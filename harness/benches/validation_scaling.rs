@@ -30,6 +30,18 @@ fn distinct_patterns(dir: &Path, n: usize) -> PathBuf {
     write(dir, "patterns.yaml", &text)
 }
 
+/// `logs` steps each with a small distinct Unicode pattern (the round-4 trial's shape: a
+/// thousand of them at 4n).
+fn logs_patterns(dir: &Path, n: usize) -> PathBuf {
+    let mut text = String::from("name: logs\nsteps:\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "  - logs: {{ selector: app=a, regex: ['\\w+ {i} (ERROR|WARN)'] }}\n"
+        ));
+    }
+    write(dir, "logs.yaml", &text)
+}
+
 /// Steps all with the same pattern.
 fn same_pattern(dir: &Path, n: usize) -> PathBuf {
     let mut text = String::from("name: patterns\nsteps:\n");
@@ -110,8 +122,9 @@ fn rss_peak_kib() -> u64 {
 }
 
 fn main() {
-    let shapes: [(Shape, usize); 6] = [
+    let shapes: [(Shape, usize); 7] = [
         (("distinct patterns (steps)", distinct_patterns), 250),
+        (("logs, distinct Unicode patterns (steps)", logs_patterns), 250),
         (("one pattern (steps)", same_pattern), 250),
         (("unknown ${} (references)", undefined_variables), 8_000),
         (

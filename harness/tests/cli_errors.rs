@@ -170,6 +170,16 @@ fn list_and_plan_work_on_the_seed_scenarios() {
             && !stdout.contains("cassandra-ring-join"),
         "{stdout}"
     );
+    // A tag that matches nothing is said, as `run` says it: exit 2, naming the tags there are.
+    for command in ["list", "validate"] {
+        let (code, stdout, stderr) = harness(&[command, "--tags", "nosuch"], "/usr/bin:/bin");
+        assert_eq!(code, Some(2), "{command}: {stdout}");
+        assert!(
+            stderr.contains("no scenario matches the selected tags (nosuch)")
+                && stderr.contains("smoke"),
+            "{stderr}"
+        );
+    }
     let (code, stdout, stderr) = harness(
         &[
             "plan",

@@ -103,7 +103,21 @@ pub fn load_all(select: &Select, run_id: &str) -> Result<Vec<Scenario>, u8> {
         return Err(EXIT_USAGE);
     }
     if !select.tags.is_empty() {
+        let carried: std::collections::BTreeSet<&str> = scenarios
+            .iter()
+            .flat_map(|s| s.tags.iter().map(String::as_str))
+            .collect();
+        let carried = carried.into_iter().collect::<Vec<_>>().join(", ");
         scenarios.retain(|s| s.tags.iter().any(|t| select.tags.contains(t)));
+        // A tag that matches nothing is a typo, whatever the command: `list` and `run` agree.
+        if scenarios.is_empty() {
+            say!(
+                "error: no scenario matches the selected tags ({}); the selected scenarios carry: {}",
+                select.tags.join(", "),
+                if carried.is_empty() { "no tags" } else { &carried }
+            );
+            return Err(EXIT_USAGE);
+        }
     }
     Ok(scenarios)
 }

@@ -40,6 +40,8 @@ pub struct ConsoleReporter<W: Write + Send> {
     failures: Vec<String>,
     scenarios_total: usize,
     scenarios_started: usize,
+    /// Each started scenario's number among the run's and its count of main steps.
+    scenario_steps: HashMap<String, (usize, usize)>,
     /// For each running step (plain output): the last minute a SLOW line was printed for.
     slow: HashMap<(String, String), u64>,
 }
@@ -98,7 +100,26 @@ impl<W: Write + Send> ConsoleReporter<W> {
             failures: vec![],
             scenarios_total: 0,
             scenarios_started: 0,
+            scenario_steps: HashMap::new(),
             slow: HashMap::new(),
+        }
+    }
+
+    /// Where a step stands: `[step 3/12]` among its scenario's main steps (`[finally 1]` after
+    /// them), with `scenario 2/5` in front when the run has several.
+    fn progress(&self, scenario: &str, step: &StepInfo) -> String {
+        let (nth, steps) = self.scenario_steps.get(scenario).copied().unwrap_or_default();
+        let of_step = match step.phase {
+            Phase::Main if steps > 0 => format!("step {}/{steps}", step.index + 1),
+            Phase::Main => format!("step {}", step.index + 1),
+            Phase::Finally => format!("finally {}", step.index + 1),
+            Phase::Guard => "guard".to_string(),
+        };
+        let total = self.scenarios_total.max(self.scenarios_started);
+        if total > 1 {
+            format!("[scenario {nth}/{total} · {of_step}]")
+        } else {
+            format!("[{of_step}]")
         }
     }
 
@@ -174,9 +195,12 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
             Event::ScenarioStarted {
                 scenario,
                 namespace,
+                steps,
                 ..
             } => {
                 self.scenarios_started += 1;
+                self.scenario_steps
+                    .insert(scenario.clone(), (self.scenarios_started, *steps));
                 let ns = if namespace.is_empty() {
                     String::new()
                 } else {
@@ -192,11 +216,7 @@ impl<W: Write + Send> Reporter for ConsoleReporter<W> {
             }
             Event::StepStarted { scenario, step } => {
                 let label = step_label(scenario, step);
-                let progress = format!(
-                    "[{}/{}]",
-                    self.scenarios_started,
-                    self.scenarios_total.max(self.scenarios_started)
-                );
+                let progress = self.progress(scenario, step);
                 if let Some(live) = self.live.as_mut() {
                     let bar = live.progress.add(ProgressBar::new_spinner());
                     if let Ok(style) =
@@ -483,6 +503,14 @@ mod tests {
             note: Some(note.into()),
         };
         let text = plain(&[
+            Event::ScenarioStarted {
+                scenario: "galera".into(),
+                file: "galera.yaml".into(),
+                namespace: String::new(),
+                description: None,
+                tags: vec![],
+                steps: 7,
+            },
             Event::StepStarted {
                 scenario: "galera".into(),
                 step: step.clone(),
@@ -500,10 +528,11 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "   START   [0/0] galera / galera-ready (wait)",
+                "==> galera (scenario 1 of 1)",
+            "   START   [step 1/7] galera / galera-ready (wait)",
                 "   SLOW [>60s] galera / galera-ready (wait): 2/3 ready, 3/3 updated, 11m 00s left",
                 "   SLOW [>120s] galera / galera-ready (wait): 3/3 ready, 2/3 updated, 10m 00s left",
-                "   START   [0/0] galera / finally dump (exec)",
+                "   START   [finally 1] galera / finally dump (exec)",
             ],
             "{text}"
         );

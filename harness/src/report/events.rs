@@ -166,6 +166,9 @@ pub enum Event {
         namespace: String,
         description: Option<String>,
         tags: Vec<String>,
+        /// How many main steps it has (progress lines count them).
+        #[serde(default)]
+        steps: usize,
     },
     StepStarted {
         scenario: String,

@@ -394,6 +394,7 @@ impl Builder {
                 namespace,
                 description,
                 tags,
+                ..
             } => {
                 let s = self.scenario(scenario);
                 s.file = file.clone();

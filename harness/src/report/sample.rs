@@ -66,6 +66,7 @@ pub fn events() -> Vec<Event> {
             namespace: "h-memcached-pool-abcd".into(),
             description: Some("Seed 003, first half.".into()),
             tags: vec!["smoke".into()],
+            steps: 2,
         },
         finished("memcached-pool", info(0, "memcached", "apply", Phase::Main), Outcome::Passed, "applied"),
         finished("memcached-pool", verify(1, "pool-distribution", "memcache.pool"), Outcome::Passed, "3000 keys"),
@@ -80,6 +81,7 @@ pub fn events() -> Vec<Event> {
             namespace: "h-galera-node-loss-abcd".into(),
             description: Some("A Galera pod deleted while writers run.".into()),
             tags: vec!["nightly".into()],
+            steps: 4,
         },
         finished(bad, info(0, "galera", "apply", Phase::Main), Outcome::Passed, "ok"),
         finished(

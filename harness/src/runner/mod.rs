@@ -170,6 +170,7 @@ impl Executor<'_> {
             namespace: plan.namespace.clone(),
             description: Some(plan.description.trim().to_string()).filter(|d| !d.is_empty()),
             tags: plan.tags.clone(),
+            steps: plan.steps.len(),
         });
         if let Some(shortfall) = self.undersized(plan).await {
             return self.not_run(plan, &sink, started, shortfall);
