@@ -124,7 +124,10 @@ fn rss_peak_kib() -> u64 {
 fn main() {
     let shapes: [(Shape, usize); 7] = [
         (("distinct patterns (steps)", distinct_patterns), 250),
-        (("logs, distinct Unicode patterns (steps)", logs_patterns), 250),
+        (
+            ("logs, distinct Unicode patterns (steps)", logs_patterns),
+            250,
+        ),
         (("one pattern (steps)", same_pattern), 250),
         (("unknown ${} (references)", undefined_variables), 8_000),
         (

@@ -770,3 +770,41 @@ steps:
         }
     }
 }
+
+// Layer 1 (real binary, a closed port as the API server): the message names the server's URL
+// and the cause under the client's words (connection refused), not only `client error`.
+#[test]
+fn an_unreachable_api_server_is_named_with_its_url_and_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: lo\n  cluster: {{ server: \"https://{closed}\" }}\ncontexts:\n- name: lo\n  context: {{ cluster: lo, user: u }}\nusers:\n- name: u\n  user: {{ token: x }}\ncurrent-context: lo\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, stderr) = harness(
+        &[
+            "run",
+            "--context",
+            "lo",
+            "--kubeconfig",
+            kubeconfig.to_str().unwrap(),
+            "--report-dir",
+            dir.path().join("reports").to_str().unwrap(),
+            "scenarios/memcached/pool.yaml",
+        ],
+        "/usr/bin:/bin",
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("context lo at https://{closed}"))
+            && stderr.contains("Connection refused"),
+        "{stderr}"
+    );
+}

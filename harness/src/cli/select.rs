@@ -114,7 +114,11 @@ pub fn load_all(select: &Select, run_id: &str) -> Result<Vec<Scenario>, u8> {
             say!(
                 "error: no scenario matches the selected tags ({}); the selected scenarios carry: {}",
                 select.tags.join(", "),
-                if carried.is_empty() { "no tags" } else { &carried }
+                if carried.is_empty() {
+                    "no tags"
+                } else {
+                    &carried
+                }
             );
             return Err(EXIT_USAGE);
         }

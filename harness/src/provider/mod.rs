@@ -256,8 +256,9 @@ pub async fn client_for(
             context.unwrap_or("(current)")
         ))
     })?;
+    let url = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|e| ProviderError::Config(e.to_string()))?;
-    let what = format!("context {}", context.unwrap_or("(current)"));
+    let what = format!("context {} at {url}", context.unwrap_or("(current)"));
     let version = tokio::time::timeout(Duration::from_secs(20), client.apiserver_version())
         .await
         .map_err(|_| ProviderError::Unreachable {
@@ -266,9 +267,24 @@ pub async fn client_for(
         })?
         .map_err(|e| ProviderError::Unreachable {
             what,
-            message: e.to_string(),
+            message: with_causes(&e),
         })?;
     Ok((client, version.git_version))
+}
+
+/// An error with the causes under it (`client error (Connect)` says nothing; `Connection
+/// refused`, a certificate or a name that does not resolve says what to fix), each once.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -108,7 +108,11 @@ impl<W: Write + Send> ConsoleReporter<W> {
     /// Where a step stands: `[step 3/12]` among its scenario's main steps (`[finally 1]` after
     /// them), with `scenario 2/5` in front when the run has several.
     fn progress(&self, scenario: &str, step: &StepInfo) -> String {
-        let (nth, steps) = self.scenario_steps.get(scenario).copied().unwrap_or_default();
+        let (nth, steps) = self
+            .scenario_steps
+            .get(scenario)
+            .copied()
+            .unwrap_or_default();
         let of_step = match step.phase {
             Phase::Main if steps > 0 => format!("step {}/{steps}", step.index + 1),
             Phase::Main => format!("step {}", step.index + 1),
@@ -529,7 +533,7 @@ mod tests {
             lines,
             [
                 "==> galera (scenario 1 of 1)",
-            "   START   [step 1/7] galera / galera-ready (wait)",
+                "   START   [step 1/7] galera / galera-ready (wait)",
                 "   SLOW [>60s] galera / galera-ready (wait): 2/3 ready, 3/3 updated, 11m 00s left",
                 "   SLOW [>120s] galera / galera-ready (wait): 3/3 ready, 2/3 updated, 10m 00s left",
                 "   START   [finally 1] galera / finally dump (exec)",

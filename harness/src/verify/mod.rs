@@ -269,9 +269,38 @@ pub async fn bounded_on<T, E: fmt::Display>(
 ) -> Result<T, String> {
     crate::journal::track(endpoint, || what.to_string(), async {
         match tokio::time::timeout(limit, f).await {
-            Ok(r) => r.map_err(|e| format!("{what}: {e}")),
+            Ok(r) => r.map_err(|e| format!("{what}: {}", plainly(&e))),
             Err(_) => Err(format!("{what}: no answer within {}s", limit.as_secs())),
         }
     })
     .await
+}
+
+/// An error as a person reads it: a client's chain of causes often repeats itself
+/// (`Input/output error: Input/output error: Connection refused`); each cause is said once.
+pub fn plainly(e: &dyn fmt::Display) -> String {
+    let text = e.to_string();
+    let mut parts: Vec<&str> = vec![];
+    for part in text.split(": ") {
+        if parts.last() != Some(&part) {
+            parts.push(part);
+        }
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (pure): a chain of causes that repeats itself is said once.
+    #[test]
+    fn repeated_causes_are_said_once() {
+        let e = "Input/output error: Input/output error: Connection refused (os error 111)";
+        assert_eq!(
+            plainly(&e),
+            "Input/output error: Connection refused (os error 111)"
+        );
+        assert_eq!(plainly(&"a: b: a"), "a: b: a");
+    }
 }

@@ -458,6 +458,9 @@ pub fn one_component(
             named.join("; ")
         ));
     }
+    if known.is_empty() {
+        return Ok("no target answered: no member of a cluster was checked".into());
+    }
     let size = known.first().map_or(0, |(_, f)| f.component_size());
     Ok(format!(
         "{} of the cluster's {size} members checked, each in every other's component",

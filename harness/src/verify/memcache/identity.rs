@@ -123,9 +123,14 @@ pub fn proxy_of(stats: &BTreeMap<String, String>) -> Option<Proxy> {
     })
 }
 
-/// Asks a proxy who it is; `None` when it cannot say (twemproxy).
-pub async fn proxy(endpoint: &Endpoint) -> Option<Proxy> {
-    proxy_of(&stats(endpoint, "", STATS_TIMEOUT).await.ok()?)
+/// Asks a proxy who it is: `Ok(None)` when it answers but cannot say (twemproxy has no
+/// `stats`), `Err` when it cannot be reached at all (nothing was told apart then).
+pub async fn proxy(endpoint: &Endpoint) -> Result<Option<Proxy>, String> {
+    match stats(endpoint, "", STATS_TIMEOUT).await {
+        Ok(stats) => Ok(proxy_of(&stats)),
+        Err(e) if e.to_string().contains("cannot connect") => Err(e.to_string()),
+        Err(_) => Ok(None),
+    }
 }
 
 #[cfg(test)]

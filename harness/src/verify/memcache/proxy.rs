@@ -450,7 +450,18 @@ async fn write_and_judge(
 /// (twemproxy) are told apart by address only, and the note says so.
 /// `Ok` has the evidence line and whether some proxies were told apart by address only.
 async fn distinct_processes(proxies: &[Endpoint]) -> Result<(String, bool), String> {
-    let ids = futures::future::join_all(proxies.iter().map(identity::proxy)).await;
+    let asked = futures::future::join_all(proxies.iter().map(identity::proxy)).await;
+    let unreachable: Vec<&String> = asked.iter().filter_map(|a| a.as_ref().err()).collect();
+    if !unreachable.is_empty() {
+        let each: Vec<&str> = unreachable.iter().map(|s| s.as_str()).collect();
+        return Err(format!(
+            "{} of the {} proxies cannot be reached: {}",
+            unreachable.len(),
+            proxies.len(),
+            each.join("; ")
+        ));
+    }
+    let ids: Vec<Option<identity::Proxy>> = asked.into_iter().map(|a| a.ok().flatten()).collect();
     let known: Vec<(&Endpoint, &identity::Proxy)> = proxies
         .iter()
         .zip(&ids)
@@ -493,6 +504,8 @@ async fn same_counter(a: &Endpoint, b: &Endpoint) -> bool {
         async move {
             identity::proxy(&e)
                 .await
+                .ok()
+                .flatten()
                 .and_then(|p| p.gets_counter)
                 .map(|(_, n)| n)
         }
@@ -625,6 +638,28 @@ fn spread_problems(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Layer 1 (closed ports, no server): proxies that cannot be reached at all were told apart
+    // by nothing; the check says they cannot be reached, not that addresses told them apart.
+    #[tokio::test]
+    async fn proxies_nobody_answers_for_are_unreachable_not_told_apart() {
+        let closed = |_| {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            Endpoint::parse(&l.local_addr().unwrap().to_string()).unwrap()
+        };
+        let proxies: Vec<Endpoint> = (0..2).map(closed).collect();
+        let err = distinct_processes(&proxies).await.unwrap_err();
+        assert!(
+            err.starts_with("2 of the 2 proxies cannot be reached"),
+            "{err}"
+        );
+        assert!(!err.contains("told apart"), "{err}");
+    }
 }
 
 #[cfg(test)]
