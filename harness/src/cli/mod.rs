@@ -198,8 +198,13 @@ pub struct VerifyArgs {
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     let mut listed = String::from("The verifier, one of:\n");
-    for (name, checks) in crate::verify::DOCS {
-        listed.push_str(&format!("\n  {name}\n      {checks}\n"));
+    for ((name, checks), (_, here)) in crate::verify::DOCS.iter().zip(crate::verify::FROM_VERIFY) {
+        let only = if *here {
+            ""
+        } else {
+            " (in a scenario only: it needs pods or a workload, not static endpoints)"
+        };
+        listed.push_str(&format!("\n  {name}{only}\n      {checks}\n"));
     }
     Cli::command().mut_subcommand("verify", |c| {
         c.mut_arg("verifier", |a| a.long_help(listed.clone()))

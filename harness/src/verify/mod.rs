@@ -25,7 +25,7 @@ mod registry;
 mod target;
 
 pub use flags::VerifyFlags;
-pub use registry::{DOCS, NAMES, RawVerify, VerifySpec};
+pub use registry::{DOCS, FROM_VERIFY, NAMES, RawVerify, VerifySpec};
 
 /// The README's table of verifiers, made from the registry.
 pub fn markdown_table() -> String {
@@ -65,6 +65,9 @@ pub trait Verifier: Sized + Clone + Debug + Serialize + Send + Sync {
     /// What it checks, in one paragraph of Markdown: the README's table of verifiers and
     /// `harness verify --help` are made from it.
     const CHECKS: &'static str;
+    /// Whether `harness verify` can run it (static endpoints); `false` for verifiers that
+    /// need pods or a scenario's workload, whose `from_flags` says so.
+    const FROM_VERIFY: bool = true;
     /// What a scenario says under its key.
     type Raw: DeserializeOwned + Serialize + Clone + Debug + schemars::JsonSchema;
 

@@ -32,6 +32,10 @@ macro_rules! verifiers {
         pub const DOCS: &[(&str, &str)] =
             &[$((<$($module)::+ as Verifier>::NAME, <$($module)::+ as Verifier>::CHECKS)),*];
 
+        /// The verifiers `harness verify` can run (the others need a scenario).
+        pub const FROM_VERIFY: &[(&str, bool)] =
+            &[$((<$($module)::+ as Verifier>::NAME, <$($module)::+ as Verifier>::FROM_VERIFY)),*];
+
         /// A `verify:` value: exactly one verifier's name with its raw spec.
         impl schemars::JsonSchema for RawVerify {
             fn schema_name() -> std::borrow::Cow<'static, str> {

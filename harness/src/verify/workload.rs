@@ -393,6 +393,7 @@ pub const MAX_LIMIT_COUNT: i64 = 1_000_000_000;
 impl Verifier for WorkloadSpec {
     const NAME: &'static str = "workload";
     const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`); the history in the output (JSON lines) and as a Jepsen history (EDN)";
+    const FROM_VERIFY: bool = false;
     type Raw = WorkloadRaw;
 
     fn check(raw: WorkloadRaw, cx: &mut Checker, path: &str) -> Option<Self> {

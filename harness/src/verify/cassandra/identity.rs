@@ -28,6 +28,7 @@ pub struct CassandraIdentitySpec {
 impl Verifier for CassandraIdentitySpec {
     const NAME: &'static str = "cassandra.identity";
     const CHECKS: &'static str = "first use records `pod`'s host ID; a later use (after the pod was replaced) requires the same host ID and no `DN` ghost";
+    const FROM_VERIFY: bool = false;
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

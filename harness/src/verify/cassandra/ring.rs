@@ -32,6 +32,7 @@ pub struct CassandraRingSpec {
 impl Verifier for CassandraRingSpec {
     const NAME: &'static str = "cassandra.ring";
     const CHECKS: &'static str = "`nodetool status` in every pod: all views agree, `nodes` nodes `UN`, unique host IDs, every pod's IP present; optional `stable_for` window, looked at every `window/6` (1-10 s), so a node that flaps down and back inside it fails";
+    const FROM_VERIFY: bool = false;
     type Raw = Raw;
 
     fn lasts_at_least(&self) -> Option<(&'static str, std::time::Duration)> {

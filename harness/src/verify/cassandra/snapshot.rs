@@ -26,6 +26,7 @@ impl Verifier for CassandraSnapshotSpec {
     const NAME: &'static str = "cassandra.snapshot";
     const CHECKS: &'static str =
         "`nodetool snapshot -t`, `listsnapshots` shows it, `clearsnapshot -t` removes it";
+    const FROM_VERIFY: bool = false;
     type Raw = Raw;
 
     fn check(raw: Raw, _cx: &mut Checker, _path: &str) -> Option<Self> {

@@ -35,6 +35,7 @@ pub struct DnsServiceSpec {
 impl Verifier for DnsServiceSpec {
     const NAME: &'static str = "dns.service";
     const CHECKS: &'static str = "from inside a pod (`from`, default the Service's own pods), `service` resolves to exactly the addresses of the ready pods of `pods`, and each `<pod>.<service>` to its pod's address (`getent`, or busybox `nslookup`)";
+    const FROM_VERIFY: bool = false;
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {

@@ -48,6 +48,7 @@ pub struct GaleraReadinessSpec {
 impl Verifier for GaleraReadinessSpec {
     const NAME: &'static str = "galera.readiness";
     const CHECKS: &'static str = "what readiness means: `pod` desynced on purpose (`wsrep_desync`) must become not Ready within `within`, and Ready again once synced; a probe that says Ready before Synced fails; the desync is undone by a clean-up registered before it";
+    const FROM_VERIFY: bool = false;
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
