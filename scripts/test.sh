@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
 cargo build --workspace --all-targets
+# The API documentation builds without a warning (broken links, stray HTML).
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p harness
 # The binary just built (`cargo run` would build the harness again with other features).
 target/debug/harness validate scenarios/
 cargo nextest run --workspace --profile ci --run-ignored all

@@ -1,7 +1,7 @@
 //! The command line: `list`, `validate`, `plan`, `run`, `verify`. Exit codes: 0 all passed,
 //! 1 a scenario or check failed, 2 invalid input or usage. Results go to stdout, logs to stderr.
 //!
-//! Thin on purpose: every command selects scenarios through [`select`] and runs plans through
+//! Thin on purpose: every command selects scenarios through `select` and runs plans through
 //! [`run::execute`]; `harness verify` builds a one-step static plan and goes the same way.
 
 /// Writes one line to standard error with every control or invisible character shown, not
@@ -126,7 +126,7 @@ pub struct RunArgs {
     pub context: Option<String>,
     #[arg(long, env = "HARNESS_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
-    /// JUnit report path (default: <report-dir>/<run-id>/junit.xml).
+    /// JUnit report path (default: `REPORT_DIR/RUN_ID/junit.xml`).
     #[arg(long)]
     pub junit: Option<PathBuf>,
     #[arg(long, default_value = "reports")]
