@@ -11,8 +11,5 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -q -p harness
 # The binary just built (`cargo run` would build the harness again with other features).
 target/debug/harness validate scenarios/
 cargo nextest run --workspace --profile ci --run-ignored all
-# The product without its default `k3s` feature (no testcontainers) still builds, and says how
-# to get the provider back.
-cargo test -q -p harness --no-default-features --lib provider::k3s
 mkdir -p reports
 cp target/nextest/ci/junit.xml reports/nextest-junit.xml

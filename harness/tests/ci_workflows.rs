@@ -66,22 +66,49 @@ fn scenario_files() -> Vec<String> {
     out
 }
 
+/// A nested cargo run as a user's shell would start it: without what cargo and nextest set for
+/// this test process (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, `NEXTEST_*`...). Build scripts that
+/// watch those (ring's does) would otherwise rerun, and the harness and its TLS stack be
+/// compiled a second time inside the test.
+fn without_test_env(cmd: &mut Command) {
+    for (k, _) in std::env::vars() {
+        let set_for_tests = k.starts_with("NEXTEST")
+            || k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_EXE_")
+            || matches!(
+                k.as_str(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "CARGO_RUSTC_CURRENT_DIR"
+                    | "__CARGO_FIX_YOLO"
+                    | "RUST_TEST_THREADS"
+            );
+        if set_for_tests {
+            cmd.env_remove(k);
+        }
+    }
+}
+
 #[test]
 fn the_release_gate_runs_every_scenario_test() {
     let (command, env) = step("release.yml", "scenario tests on kind");
     assert!(command.starts_with("cargo nextest run"), "{command}");
+    // The README gives users this very command for the cluster layer.
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("`HARNESS_PROVIDER=kind {command}`")),
+        "the README's cluster command is not the release gate's `{command}`"
+    );
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
         .arg(&command)
         .current_dir(root())
         .env("HARNESS_SCENARIO_DRY_RUN", "1")
         .env_remove("HARNESS_CONTEXT");
-    // The outer nextest's own settings must not leak into the inner run.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("NEXTEST") {
-            cmd.env_remove(k);
-        }
-    }
+    without_test_env(&mut cmd);
     for (k, v) in &env {
         cmd.env(k, v);
     }
@@ -109,14 +136,21 @@ fn the_release_gate_runs_every_scenario_test() {
 
 #[test]
 fn without_a_cluster_the_scenario_tests_say_why() {
-    let out = Command::new("cargo")
-        .args(["nextest", "run", "--profile", "cluster", "--no-fail-fast"])
-        .current_dir(root())
-        .env_remove("HARNESS_PROVIDER")
-        .env_remove("HARNESS_CONTEXT")
-        .env_remove("HARNESS_SCENARIO_DRY_RUN")
-        .output()
-        .unwrap();
+    let mut cmd = Command::new("cargo");
+    cmd.args([
+        "nextest",
+        "run",
+        "--workspace",
+        "--profile",
+        "cluster",
+        "--no-fail-fast",
+    ])
+    .current_dir(root())
+    .env_remove("HARNESS_PROVIDER")
+    .env_remove("HARNESS_CONTEXT")
+    .env_remove("HARNESS_SCENARIO_DRY_RUN");
+    without_test_env(&mut cmd);
+    let out = cmd.output().unwrap();
     let all = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

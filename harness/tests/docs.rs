@@ -44,12 +44,23 @@ fn harness_verify_help_lists_every_registered_verifier() {
     let help = String::from_utf8_lossy(&out.stdout);
     let only = " (in a scenario only: it needs pods or a workload, not static endpoints)";
     for (name, here) in harness::verify::FROM_VERIFY {
-        let line = if *here { name.to_string() } else { format!("{name}{only}") };
+        let line = if *here {
+            name.to_string()
+        } else {
+            format!("{name}{only}")
+        };
         let listed = help.lines().any(|l| l.trim() == line);
         assert!(listed, "`{line}` missing:\n{help}");
         // The mark says what `harness verify` does with it.
         let run = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
-            .args(["verify", name, "--endpoint", "127.0.0.1:1", "--timeout", "2s"])
+            .args([
+                "verify",
+                name,
+                "--endpoint",
+                "127.0.0.1:1",
+                "--timeout",
+                "2s",
+            ])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&run.stderr);
