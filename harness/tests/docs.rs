@@ -160,3 +160,28 @@ fn the_readme_states_the_bounds_the_code_enforces() {
         );
     }
 }
+
+/// The supported Kubernetes range is said in one place in the code and the README says it.
+#[test]
+fn the_readme_states_the_supported_kubernetes_range() {
+    use harness::k8s::bridge::{NEWEST_KNOWN, OLDEST_SUPPORTED};
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let range = format!(
+        "Supported Kubernetes: {}.{} to {}.{}",
+        OLDEST_SUPPORTED.0, OLDEST_SUPPORTED.1, NEWEST_KNOWN.0, NEWEST_KNOWN.1
+    );
+    assert!(readme.contains(&range), "the README does not say `{range}`");
+    let weekly = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/kubernetes-versions.yml"),
+    )
+    .unwrap();
+    assert!(
+        weekly.contains(&format!(
+            "kindest/node:v{}.{}.",
+            OLDEST_SUPPORTED.0, OLDEST_SUPPORTED.1
+        )),
+        "the weekly workflow does not run the oldest supported minor"
+    );
+}

@@ -134,7 +134,8 @@ pub struct RunArgs {
     /// Keep everything the scenarios created.
     #[arg(long)]
     pub keep: bool,
-    /// Keep the namespace of a failed scenario for inspection.
+    /// Keep the namespace of a failed scenario for inspection (and the cluster the harness
+    /// created, which holds it; the run says how to delete it).
     #[arg(long)]
     pub keep_on_failure: bool,
     /// Keep the cluster the harness created.

@@ -178,6 +178,40 @@ mod tests {
         assert!(slices(&more, 3, Some(&weights)).contains_key("new"));
     }
 
+    // Layer 1 (pure): the nightly's split. The seed scenarios weighted by the README's time
+    // estimates (the middle of each range, in minutes) over the nightly's three slices: the
+    // slowest slice is within 1.2x of the mean, where the name hash alone gives 2/0/5.
+    #[test]
+    fn the_seed_scenarios_split_by_their_durations_finish_together() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let mut weights: BTreeMap<String, f64> = BTreeMap::new();
+        for line in readme
+            .lines()
+            .filter(|l| l.starts_with("| `") && l.contains(" min |"))
+        {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let file = cells[1].trim_matches('`');
+            let (lo, hi) = cells[4]
+                .trim_end_matches(" min")
+                .split_once('-')
+                .expect("a range of minutes");
+            let minutes = (lo.parse::<f64>().unwrap() + hi.parse::<f64>().unwrap()) / 2.0;
+            // Scenario names are `system-file` (cassandra/ring-join is cassandra-ring-join).
+            weights.insert(file.replace('/', "-"), minutes);
+        }
+        assert_eq!(weights.len(), 8, "{weights:?}");
+        let names: Vec<&str> = weights.keys().map(String::as_str).collect();
+        let split = slices(&names, 3, Some(&weights));
+        let mut load = [0.0f64; 3];
+        for (name, k) in &split {
+            load[*k as usize - 1] += weights[name];
+        }
+        let mean = load.iter().sum::<f64>() / 3.0;
+        let slowest = load.iter().copied().fold(0.0, f64::max);
+        assert!(slowest <= 1.2 * mean, "{load:?} (mean {mean})");
+    }
+
     #[test]
     fn partitions_are_parsed_strictly() {
         assert_eq!("2/3".parse::<Partition>(), Ok(Partition { k: 2, n: 3 }));

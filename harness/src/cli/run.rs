@@ -281,7 +281,18 @@ async fn run_on_cluster(
         }
     }
     let code = run_prepared(&prepared, &*provider, plans, setup).await;
-    if !args.keep_cluster
+    let keep = cluster_kept(args.keep_cluster, args.keep_on_failure, code != EXIT_PASS);
+    if let Some(why) = keep
+        && prepared.created
+    {
+        say!(
+            "keeping the {} cluster {} ({why}); delete it when done: {}",
+            prepared.provider,
+            prepared.name,
+            delete_command(prepared.provider, &prepared.name)
+        );
+    }
+    if keep.is_none()
         && let Err(e) = provider.teardown().await
     {
         say!(
@@ -291,6 +302,28 @@ async fn run_on_cluster(
         );
     }
     code
+}
+
+/// Why the cluster the harness created stays after the run, if it does: `--keep-cluster`, or
+/// `--keep-on-failure` when something failed (the failed scenarios' namespaces are kept for
+/// inspection, and a deleted cluster would take them along).
+fn cluster_kept(keep_cluster: bool, keep_on_failure: bool, failed: bool) -> Option<&'static str> {
+    if keep_cluster {
+        Some("--keep-cluster")
+    } else if keep_on_failure && failed {
+        Some("--keep-on-failure kept the failed scenarios' namespaces in it")
+    } else {
+        None
+    }
+}
+
+/// The command that deletes a cluster the harness created.
+fn delete_command(provider: &str, name: &str) -> String {
+    match provider {
+        "kind" => format!("kind delete cluster --name {name}"),
+        "minikube" => format!("minikube delete -p {name}"),
+        other => format!("the {other} provider's own delete for {name}"),
+    }
 }
 
 /// Runs the plans on a prepared cluster; after a failure, the provider exports its logs.
@@ -505,11 +538,25 @@ mod tests {
         assert_eq!(server_supported("v1.33.1+k3s1"), Ok(None));
         let old = server_supported("v1.23.4").unwrap_err();
         assert!(
-            old.contains("v1.23.4") && old.contains("1.24 to 1.34"),
+            old.contains("v1.23.4") && old.contains("1.24 to 1.37"),
             "{old}"
         );
         assert!(server_supported("v1.40.0").unwrap().is_some());
         assert!(server_supported("weird").is_err());
+    }
+
+    // Layer 1 (pure): --keep-on-failure keeps what failed, so the cluster holding it stays
+    // too (and says how to delete it); a run that passed gives its cluster back.
+    #[test]
+    fn a_failure_kept_for_inspection_keeps_its_cluster() {
+        assert_eq!(cluster_kept(false, false, true), None);
+        assert_eq!(cluster_kept(false, true, false), None);
+        assert!(cluster_kept(false, true, true).is_some_and(|w| w.contains("--keep-on-failure")));
+        assert_eq!(cluster_kept(true, false, false), Some("--keep-cluster"));
+        assert_eq!(
+            delete_command("kind", "harness-ab12"),
+            "kind delete cluster --name harness-ab12"
+        );
     }
 
     // Layer 1 (pure): a scenario's own floor is said in words, not as Rust values.

@@ -56,7 +56,7 @@ const DRAIN_AFTER_END: Duration = Duration::from_millis(500);
 /// run, and kind still ships node images for) to the newest it knows. Newer servers keep the
 /// stable APIs it uses and are run with a warning; older ones are refused before anything runs.
 pub const OLDEST_SUPPORTED: (u32, u32) = (1, 24);
-pub const NEWEST_KNOWN: (u32, u32) = (1, 34);
+pub const NEWEST_KNOWN: (u32, u32) = (1, 37);
 
 /// `(major, minor)` of a server version (`v1.29.4`, `v1.30.0-gke.1`).
 pub fn minor_version(server: &str) -> Option<(u32, u32)> {

@@ -23,7 +23,7 @@ fn generation_seen(generation: Option<i64>, observed: Option<i64>) -> Result<(),
 /// StatefulSet rollout complete: generation observed, every replica ready and updated, and
 /// `currentRevision == updateRevision`.
 pub fn statefulset_rolled_out(s: &StatefulSet) -> Check {
-    let want = s.spec.as_ref().and_then(|x| x.replicas).unwrap_or(1);
+    let want = s.spec.replicas.unwrap_or(1);
     let st = s.status.clone().unwrap_or_default();
     generation_seen(s.metadata.generation, st.observed_generation)?;
     let ready = st.ready_replicas.unwrap_or(0);
@@ -47,7 +47,7 @@ pub fn statefulset_rolled_out(s: &StatefulSet) -> Check {
 }
 
 pub fn deployment_rolled_out(d: &Deployment) -> Check {
-    let want = d.spec.as_ref().and_then(|x| x.replicas).unwrap_or(1);
+    let want = d.spec.replicas.unwrap_or(1);
     let st = d.status.clone().unwrap_or_default();
     generation_seen(d.metadata.generation, st.observed_generation)?;
     let (total, updated, available) = (
@@ -84,7 +84,7 @@ pub fn daemonset_rolled_out(d: &DaemonSet) -> Check {
 }
 
 pub fn replicaset_ready(r: &ReplicaSet) -> Check {
-    let want = r.spec.as_ref().and_then(|x| x.replicas).unwrap_or(1);
+    let want = r.spec.replicas.unwrap_or(1);
     let st = r.status.clone().unwrap_or_default();
     generation_seen(r.metadata.generation, st.observed_generation)?;
     replicas_ready(want, st.replicas, st.ready_replicas.unwrap_or(0))
@@ -273,7 +273,7 @@ pub fn endpoints_ready<'a>(
     let mut ready = 0i64;
     let mut total = 0i64;
     for s in slices {
-        for e in &s.endpoints {
+        for e in s.endpoints.iter().flatten() {
             let n = e.addresses.len() as i64;
             total += n;
             if e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true) {
