@@ -10,6 +10,15 @@ use yaml_rust2::scanner::Marker;
 pub struct LineIndex {
     positions: HashMap<String, (usize, usize)>,
     duplicates: Vec<Duplicate>,
+    /// Where each line starts (byte offsets): a line is found in one step, however many
+    /// problems a long file has.
+    line_starts: Vec<usize>,
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
 }
 
 /// A key given twice in one mapping (YAML parsers keep the last one silently).
@@ -129,7 +138,18 @@ impl LineIndex {
         Self {
             positions: builder.positions,
             duplicates: builder.duplicates,
+            line_starts: line_starts(text),
         }
+    }
+
+    /// Line `line` (from 1) of `text`, the text this index was built from.
+    pub fn line<'t>(&self, text: &'t str, line: usize) -> Option<&'t str> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(text.len(), |next| next.saturating_sub(1));
+        text.get(start..end.max(start))
     }
 
     /// An index of every document of a multi-document text (a manifest file): paths start
@@ -144,6 +164,7 @@ impl LineIndex {
         Self {
             positions: builder.positions,
             duplicates: builder.duplicates,
+            line_starts: line_starts(text),
         }
     }
 
@@ -179,6 +200,12 @@ mod tests {
         assert_eq!(index.position("steps[1].sleep"), Some((5, 5)));
         // unknown leaf falls back to its parent
         assert_eq!(index.position("steps[1].sleep.nope"), Some((5, 5)));
+        // Lines by number, as the text holds them.
+        assert_eq!(index.line(text, 1), Some("name: x"));
+        assert_eq!(index.line(text, 5), Some("  - sleep: 1s"));
+        assert_eq!(index.line(text, 6), Some(""));
+        assert_eq!(index.line(text, 7), None);
+        assert_eq!(index.line(text, 0), None);
         assert!(index.duplicates().is_empty());
     }
 

@@ -276,7 +276,7 @@ fn describe_at(
         (serde, _) => serde,
     };
     if let Some((line, column)) = position
-        && tab_near(text, line, column)
+        && tab_near(lines.line(text, line), column)
     {
         message = "a tab character is used for indentation or spacing here; YAML allows only spaces there".into();
     }
@@ -294,10 +294,8 @@ fn is_password_path(key_path: &str) -> bool {
 }
 
 /// Whether the line of an error holds a tab at or before the reported column.
-fn tab_near(text: &str, line: usize, column: usize) -> bool {
-    text.lines()
-        .nth(line.saturating_sub(1))
-        .is_some_and(|l| l.chars().take(column.max(1)).any(|c| c == '\t'))
+fn tab_near(line: Option<&str>, column: usize) -> bool {
+    line.is_some_and(|l| l.chars().take(column.max(1)).any(|c| c == '\t'))
 }
 
 /// serde's words for Rust types, in the words of a scenario file.
