@@ -185,3 +185,24 @@ fn the_readme_states_the_supported_kubernetes_range() {
         "the weekly workflow does not run the oldest supported minor"
     );
 }
+
+/// The README's step table names every registered verifier in its `verify` row, in order.
+#[test]
+fn the_step_table_lists_every_verifier() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `verify` |"))
+        .expect("the step table's verify row");
+    let listed: Vec<String> = harness::verify::NAMES
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect();
+    assert!(
+        row.contains(&listed.join(", ")),
+        "the verify row should list {}:\n{row}",
+        listed.join(", ")
+    );
+}
