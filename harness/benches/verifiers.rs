@@ -15,9 +15,9 @@
 //!   process per statement, run from the host (no `docker exec`), each output checked. The
 //!   harness side also establishes membership (each node's view of the others) first.
 //!
-//! Needs Docker, the rig image (scripts/install-test-deps.sh), pymemcache in the project's
-//! python (`target/test-python/bin/pip install pymemcache`) and the `mariadb` client on the host
-//! (`apt-get install mariadb-client`). Run: `cargo bench --bench verifiers`.
+//! Needs Docker, the rig image, pymemcache in the project's python and the `mariadb` client on
+//! the host: scripts/install-test-deps.sh (which the README's test command runs) installs them
+//! too. Run: `cargo bench --bench verifiers`.
 
 mod common;
 
