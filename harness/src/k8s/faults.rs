@@ -97,20 +97,45 @@ pub async fn fault(
                 .map_err(|e| api_error(&format!("deleting pod {name}"), e))?;
             if *wait_for_replacement {
                 let config = Config::default().fields(&format!("metadata.name={name}"));
-                watch::until(api, config, timeout, |seen| match seen.get(name.as_str()) {
-                    Some(p)
-                        if p.uid().unwrap_or_default() != old_uid
-                            && conditions::pod_is_ready(p) =>
-                    {
-                        Ok(format!("{name} replaced (new UID) and Ready"))
+                let replaced =
+                    watch::until(api, config, timeout, |seen| match seen.get(name.as_str()) {
+                        Some(p)
+                            if p.uid().unwrap_or_default() != old_uid
+                                && conditions::pod_is_ready(p) =>
+                        {
+                            Ok(format!("{name} replaced (new UID) and Ready"))
+                        }
+                        Some(p) if p.uid().unwrap_or_default() == old_uid => {
+                            Err(format!("{name} is still the old pod (terminating)"))
+                        }
+                        Some(p) => conditions::pods_ready([p], None).map(|_| String::new()),
+                        None => Err(format!("{name} is gone, no replacement yet")),
+                    });
+                // A replacement that keeps crashing can never turn Ready: said at once, with
+                // its last termination and log lines, as a wait on pods says it.
+                let by_name = crate::cluster::WaitCondition::PodReady {
+                    pods: crate::cluster::Selection::Name(name.clone()),
+                    count: None,
+                };
+                match super::wait::crash_watch(client, ns, &by_name, timeout) {
+                    Some(crashing) => {
+                        tokio::pin!(replaced);
+                        tokio::select! {
+                            r = &mut replaced => { r?; }
+                            crash = crashing => match crash {
+                                Ok(found) => {
+                                    return Err(ClusterError::Api(format!(
+                                        "the replacement of {name} cannot become Ready: {found}"
+                                    )));
+                                }
+                                Err(_) => { replaced.await?; }
+                            },
+                        }
                     }
-                    Some(p) if p.uid().unwrap_or_default() == old_uid => {
-                        Err(format!("{name} is still the old pod (terminating)"))
+                    None => {
+                        replaced.await?;
                     }
-                    Some(p) => conditions::pods_ready([p], None).map(|_| String::new()),
-                    None => Err(format!("{name} is gone, no replacement yet")),
-                })
-                .await?;
+                }
             }
             Ok(vec![])
         }

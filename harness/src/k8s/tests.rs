@@ -712,32 +712,35 @@ async fn delete_pod_fault_waits_for_a_ready_replacement_with_a_new_uid() {
         )
         .await;
         respond(r, 200, &pod("old-uid", "11", true));
-        let (_, r) = expect(
-            &mut handle,
-            Method::GET,
-            "/api/v1/namespaces/ns/pods",
-            &["fieldSelector=metadata.name=cassandra-1"],
-        )
-        .await;
-        // Still the old pod, terminating (and still Ready): that must not count.
-        respond(
-            r,
-            200,
-            &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "11"}, "items": [pod("old-uid", "11", true)]}),
-        );
-        let (_, r) = expect(
-            &mut handle,
-            Method::GET,
-            "/api/v1/namespaces/ns/pods",
-            &["watch=true"],
-        )
-        .await;
-        let body = watch_body(&[
-            ("DELETED", pod("old-uid", "12", false)),
-            ("ADDED", pod("new-uid", "13", false)),
-            ("MODIFIED", pod("new-uid", "14", true)),
-        ]);
-        r.send_response(Response::builder().body(Body::from(body)).unwrap());
+        // The replacement's watch and the crash watch beside it both list, then watch, the
+        // pod by name: each gets the same answers.
+        while let Some((request, r)) = handle.next_request().await {
+            assert_eq!(request.uri().path(), "/api/v1/namespaces/ns/pods");
+            let query = request
+                .uri()
+                .query()
+                .unwrap_or_default()
+                .replace("%3D", "=");
+            assert!(
+                query.contains("fieldSelector=metadata.name=cassandra-1"),
+                "{query}"
+            );
+            if !query.contains("watch=true") {
+                // Still the old pod, terminating (and still Ready): that must not count.
+                respond(
+                    r,
+                    200,
+                    &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "11"}, "items": [pod("old-uid", "11", true)]}),
+                );
+                continue;
+            }
+            let body = watch_body(&[
+                ("DELETED", pod("old-uid", "12", false)),
+                ("ADDED", pod("new-uid", "13", false)),
+                ("MODIFIED", pod("new-uid", "14", true)),
+            ]);
+            r.send_response(Response::builder().body(Body::from(body)).unwrap());
+        }
     });
     let fault = Fault::DeletePod {
         name: "cassandra-1".into(),
@@ -747,6 +750,7 @@ async fn delete_pod_fault_waits_for_a_ready_replacement_with_a_new_uid() {
         .await
         .unwrap();
     assert!(undo.is_empty());
+    drop(client);
     server.await.unwrap();
 }
 
@@ -1343,4 +1347,62 @@ async fn a_log_that_cannot_be_followed_while_its_container_runs_is_reported() {
     };
     assert_eq!((pod.as_str(), container.as_str()), ("db-0", "db"));
     assert!(error.contains("kubelet unreachable"), "{error}");
+}
+
+// Layer 3 (mocked API): `delete_pod`'s wait for the replacement fails at once when the new pod
+// keeps crashing (it can never turn Ready), quoting its last termination and log lines, as
+// `wait` steps do, instead of sitting out its timeout.
+#[tokio::test]
+async fn a_replacement_that_keeps_crashing_fails_the_fault_at_once() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let mut open = vec![];
+        while let Some((request, reply)) = handle.next_request().await {
+            let path = request.uri().path().to_string();
+            let query = request.uri().query().unwrap_or_default().to_string();
+            let method = request.method().clone();
+            let old = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "galera-1", "namespace": "ns", "uid": "old", "resourceVersion": "5"}});
+            let new = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "galera-1", "namespace": "ns", "uid": "new", "resourceVersion": "7"},
+                "status": {"phase": "Running", "containerStatuses": [{"name": "mariadb", "image": "x", "imageID": "", "ready": false,
+                    "restartCount": 3,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s"}},
+                    "lastState": {"terminated": {"reason": "Error", "exitCode": 1, "message": "WSREP: failed to open gcomm backend connection"}}}]}});
+            match (method, path.as_str(), query.contains("watch=true")) {
+                (Method::GET, "/api/v1/namespaces/ns/pods/galera-1", _) => {
+                    respond(reply, 200, &old)
+                }
+                (Method::DELETE, "/api/v1/namespaces/ns/pods/galera-1", _) => {
+                    respond(reply, 200, &old)
+                }
+                (Method::GET, PODS, false) => respond(reply, 200, &list(vec![new], "7")),
+                (Method::GET, "/api/v1/namespaces/ns/pods/galera-1/log", _) => reply.send_response(
+                    Response::builder()
+                        .body(Body::from(b"WSREP: gcomm: connect failed\n".to_vec()))
+                        .unwrap(),
+                ),
+                (_, _, true) => open.push(reply),
+                other => panic!("unexpected request {other:?} {query}"),
+            }
+        }
+    });
+    let fault = Fault::DeletePod {
+        name: "galera-1".into(),
+        wait_for_replacement: true,
+    };
+    let started = std::time::Instant::now();
+    let err = faults::fault(&client, "ns", &fault, Duration::from_secs(300))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains("the replacement of galera-1 cannot become Ready")
+            && err.contains("restarted 3 times")
+            && err.contains("failed to open gcomm backend connection")
+            && err.contains("WSREP: gcomm: connect failed"),
+        "{err}"
+    );
+    server.abort();
 }

@@ -100,7 +100,7 @@ pub async fn wait(
 }
 
 /// The pods `spec` waits for, watched for a crash loop; `None` when it waits for no pods.
-fn crash_watch<'a>(
+pub(super) fn crash_watch<'a>(
     client: &'a Client,
     ns: &'a str,
     spec: &'a WaitCondition,
