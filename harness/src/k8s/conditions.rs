@@ -238,6 +238,38 @@ fn pod_state(p: &Pod) -> String {
     }
 }
 
+/// Why a pod is not Ready, as far as its status says: its state (phase, containers waiting or
+/// terminated) and its conditions that are not True, with their reasons and messages.
+pub fn why_not_ready(p: &Pod) -> String {
+    let conditions: Vec<String> = p
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(|cs| {
+            cs.iter()
+                .filter(|c| c.status != "True")
+                .map(|c| {
+                    let why = [c.reason.as_deref(), c.message.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(": ");
+                    if why.is_empty() {
+                        format!("{}={}", c.type_, c.status)
+                    } else {
+                        format!("{}={} ({why})", c.type_, c.status)
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if conditions.is_empty() {
+        pod_state(p)
+    } else {
+        format!("{}; {}", pod_state(p), conditions.join(", "))
+    }
+}
+
 /// Ready pods among those seen: every one of them (no count) or at least `count`.
 pub fn pods_ready<'a>(pods: impl IntoIterator<Item = &'a Pod>, count: Option<i64>) -> Check {
     let pods: Vec<&Pod> = pods.into_iter().collect();

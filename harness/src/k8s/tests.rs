@@ -1406,3 +1406,50 @@ async fn a_replacement_that_keeps_crashing_fails_the_fault_at_once() {
     );
     server.abort();
 }
+
+// Layer 3 (mocked API, paused clock): a rollout that never completes says, at its deadline,
+// which of its pods are not Ready and why (their state and the conditions that are not True),
+// not only "2/3 ready".
+#[tokio::test(start_paused = true)]
+async fn a_rollout_that_times_out_names_its_pods_that_are_not_ready_and_why() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let mut open = vec![];
+        while let Some((request, reply)) = handle.next_request().await {
+            let path = request.uri().path().to_string();
+            let query = request.uri().query().unwrap_or_default().to_string();
+            let owner = json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "cassandra", "uid": "u1"}]);
+            let ready = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "cassandra-0", "namespace": "ns", "resourceVersion": "6", "ownerReferences": owner},
+                "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});
+            let stuck = json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "cassandra-2", "namespace": "ns", "resourceVersion": "6", "ownerReferences": owner},
+                "status": {"phase": "Running",
+                    "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady", "message": "containers with unready status: [cassandra]"}],
+                    "containerStatuses": [{"name": "cassandra", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+                        "state": {"running": {}}}]}});
+            match (path.as_str(), query.contains("watch=true")) {
+                ("/apis/apps/v1/namespaces/ns/statefulsets", false) => {
+                    respond(reply, 200, &list(vec![statefulset("5", 2, 3)], "5"))
+                }
+                (PODS, false) => respond(reply, 200, &list(vec![ready, stuck], "6")),
+                (_, true) => open.push(reply),
+                other => panic!("unexpected request {other:?}"),
+            }
+        }
+    });
+    let spec = WaitCondition::Rollout {
+        kind: RolloutKind::StatefulSet,
+        name: "cassandra".into(),
+    };
+    let err = wait::wait(&client, "ns", &spec, Duration::from_secs(300))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("not ready: cassandra-2 Running; Ready=False (ContainersNotReady: containers with unready status: [cassandra])"),
+        "{err}"
+    );
+    assert!(!err.contains("cassandra-0"), "{err}");
+    server.abort();
+}

@@ -84,19 +84,54 @@ pub async fn wait(
     spec: &WaitCondition,
     timeout: Duration,
 ) -> Result<String, ClusterError> {
-    let waited = wait_for(client, ns, spec, timeout);
-    let Some(crashing) = crash_watch(client, ns, spec, timeout) else {
-        return waited.await;
+    let waited = async {
+        let Some(crashing) = crash_watch(client, ns, spec, timeout) else {
+            return wait_for(client, ns, spec, timeout).await;
+        };
+        let waited = wait_for(client, ns, spec, timeout);
+        tokio::pin!(waited);
+        tokio::select! {
+            r = &mut waited => r,
+            crash = crashing => match crash {
+                Ok(found) => Err(ClusterError::Api(found)),
+                // The crash watch timed out or failed: the main wait says how it ends.
+                Err(_) => waited.await,
+            },
+        }
     };
-    tokio::pin!(waited);
-    tokio::select! {
-        r = &mut waited => r,
-        crash = crashing => match crash {
-            Ok(found) => Err(ClusterError::Api(found)),
-            // The crash watch timed out or failed: the main wait says how it ends.
-            Err(_) => waited.await,
-        },
+    match waited.await {
+        // "2/3 ready" after the whole timeout says little: which pods, and why not.
+        Err(ClusterError::Timeout { after, last_state }) => Err(ClusterError::Timeout {
+            after,
+            last_state: match not_ready_pods(client, ns, spec).await {
+                Some(pods) => format!("{last_state}; not ready: {pods}"),
+                None => last_state,
+            },
+        }),
+        other => other,
     }
+}
+
+/// The pods a rollout wait waits for that are not Ready, each with why (`None` when the wait
+/// is on no workload, or all its pods are Ready).
+async fn not_ready_pods(client: &Client, ns: &str, spec: &WaitCondition) -> Option<String> {
+    let (WaitCondition::Rollout { kind, name } | WaitCondition::ReadyReplicas { kind, name, .. }) =
+        spec
+    else {
+        return None;
+    };
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&kube::api::ListParams::default())
+        .await
+        .ok()?;
+    let each: Vec<String> = pods
+        .items
+        .iter()
+        .filter(|p| conditions::owned_by(p, kind.as_str(), name))
+        .filter(|p| !conditions::pod_is_ready(p))
+        .map(conditions::why_not_ready)
+        .collect();
+    (!each.is_empty()).then(|| each.join("; "))
 }
 
 /// The pods `spec` waits for, watched for a crash loop; `None` when it waits for no pods.
