@@ -1103,6 +1103,8 @@ async fn a_cql_workload_runs_across_steps_and_is_verified_then_dropped() {
     let text = serde_json::to_string(&events).unwrap();
     assert!(result.passed, "{text}");
     assert!(text.contains("acknowledged"), "{text}");
+    // Judged by its step: not reported a second time.
+    assert!(!text.contains("was not judged"), "{text}");
     assert!(
         standin
             .keyspaces()
@@ -1187,4 +1189,53 @@ async fn the_cassandra_drivers_own_lines_are_off_by_default() {
     assert!(quiet.is_empty(), "{quiet}");
     let loud = logged_under(Some("scylla=warn"), read_with_two()).await;
     assert!(loud.contains("scylla"), "{loud}");
+}
+
+// Layer 3 (fake API, CQL stand-in): a step fails while a workload runs, so the step that
+// would judge the workload is skipped; what the workload measured (its figures, its history)
+// is still reported, as the evidence of what the failure did to clients.
+#[tokio::test]
+async fn a_workload_whose_judge_was_skipped_is_still_reported() {
+    let standin = StandIn::start(3, None, Faults::default()).await;
+    let handle = standin.handle();
+    let api = FakeApi::start(cassandra_pods(&standin, move || handle.nodetool_status())).await;
+    let yaml = "name: cassandra-streams\nsteps:\n  - workload:\n      start: writes\n      cql.writes: { target: { pods: app=cassandra, port: 9042 }, writers: 2 }\n  - sleep: 500ms\n  - id: fails\n    verify:\n      cql: { target: { pods: app=cassandra, port: 9042 }, query: 'SELECT emp_id FROM nothing.here', expect_rows: 3, nodetool: false }\n  - workload: { stop: writes }\n  - verify: { workload: writes }\n";
+    let (result, events) = run_scenario(&api, yaml).await;
+    assert!(!result.passed);
+    let reported = events.iter().find_map(|e| match e {
+        crate::report::events::Event::StepFinished {
+            step,
+            outcome,
+            output,
+            evidence,
+            measured,
+            ..
+        } if step.id == "workload-writes" => Some((
+            outcome.clone(),
+            output.clone(),
+            evidence.clone(),
+            measured.clone(),
+        )),
+        _ => None,
+    });
+    let (outcome, output, evidence, measured) =
+        reported.expect("the unjudged workload is reported");
+    assert!(
+        matches!(&outcome, crate::report::events::Outcome::Skipped { reason } if reason.contains("was not judged")),
+        "{outcome:?}"
+    );
+    assert!(output.contains("acknowledged"), "{output}");
+    assert!(
+        measured
+            .figures
+            .iter()
+            .any(|f| f.name.ends_with(".acknowledged")),
+        "{measured:?}"
+    );
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.title.contains("history.edn") && e.body.contains(":type :ok")),
+        "{evidence:?}"
+    );
 }

@@ -340,6 +340,45 @@ impl Executor<'_> {
         );
         // Workloads end with the main steps (a check of one has stopped it already).
         state.workloads.stop_all().await;
+        // A workload whose judging step never ran (an earlier step failed) is still reported:
+        // its figures and history are the evidence of what the failure did to clients.
+        for (i, u) in state
+            .workloads
+            .unjudged(&state.step_started)
+            .into_iter()
+            .enumerate()
+        {
+            let mut info = StepInfo::setup(&format!("workload-{}", u.id));
+            info.kind = "workload";
+            info.index = plan.steps.len() + i;
+            sink.emit(Event::StepFinished {
+                scenario: plan.name.clone(),
+                step: info,
+                outcome: Outcome::Skipped {
+                    reason: format!(
+                        "workload `{}` was not judged (the step that checks it did not run); what it measured is reported",
+                        u.id
+                    ),
+                },
+                duration: Duration::ZERO,
+                output: u.lines.join("\n"),
+                evidence: vec![Evidence::new(
+                    EvidenceKind::Other,
+                    format!("workload-{}-history.edn", u.id),
+                    u.history_edn,
+                )],
+                attempts: None,
+                violations: vec![],
+                measured: crate::measured::Measured {
+                    figures: u
+                        .figures
+                        .into_iter()
+                        .map(|(name, value)| crate::measured::Figure { name, value })
+                        .collect(),
+                    workloads: u.span.into_iter().collect(),
+                },
+            });
+        }
         failed |= self.report_guards(plan, &verdicts, &sink).await;
 
         // `finally` steps run whatever happened, each under its own timeout; a cancelled run

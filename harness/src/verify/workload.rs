@@ -64,6 +64,19 @@ pub struct Running {
     task: Option<tokio::task::JoinHandle<()>>,
     started: tokio::time::Instant,
     stopped_after: Option<Duration>,
+    /// A `verify: { workload }` step judged it.
+    judged: bool,
+}
+
+/// A workload no step judged (the one that would have was skipped after a failure, or none
+/// was written): what it measured, which is the evidence of what went wrong.
+pub struct Unjudged {
+    pub id: String,
+    pub lines: Vec<String>,
+    pub figures: Vec<(String, String)>,
+    pub span: Option<crate::measured::WorkloadSpan>,
+    /// Its history as a Jepsen history (EDN).
+    pub history_edn: String,
 }
 
 impl Workloads {
@@ -188,6 +201,7 @@ impl Workloads {
                 task: Some(task),
                 started: tokio::time::Instant::now(),
                 stopped_after: None,
+                judged: false,
             },
         );
         Ok(())
@@ -227,6 +241,49 @@ impl Workloads {
         for id in ids {
             let _ = self.stop(&id).await;
         }
+    }
+
+    /// The workloads no step judged, each with its figures and history (stop them first).
+    pub fn unjudged(
+        &self,
+        steps_started: &Mutex<BTreeMap<String, tokio::time::Instant>>,
+    ) -> Vec<Unjudged> {
+        let ids: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, w)| !w.judged)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let steps: Vec<(String, tokio::time::Instant)> = steps_started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, t)| (id.clone(), *t))
+            .collect();
+        let mut out = vec![];
+        for id in ids {
+            let Some((_, history)) = self.ledger(&id) else {
+                continue;
+            };
+            let mut lines = history_lines(&history);
+            let (mut figures, mut span) = (vec![], None);
+            if let Some((f, origin)) = self.figures(&id, &history) {
+                let describe = |w: &super::figures::Window| {
+                    super::figures::relative_to_steps(w, origin, &steps)
+                };
+                lines.splice(0..0, f.lines(&describe));
+                figures = f.named();
+                span = span_of(&id, &f, origin, &steps);
+            }
+            out.push(Unjudged {
+                history_edn: super::history_edn::history(&history.ops),
+                id,
+                lines,
+                figures,
+                span,
+            });
+        }
+        out
     }
 
     /// Where a workload wrote and what it was told, once stopped.
@@ -473,6 +530,9 @@ impl Verifier for WorkloadSpec {
         let Some((store, history)) = cx.workloads.ledger(&self.id) else {
             return Verdict::fail(format!("no workload `{}` was started", self.id), vec![]);
         };
+        if let Some(w) = cx.workloads.lock().get_mut(&self.id) {
+            w.judged = true;
+        }
         if history.present.len() + history.deleted.len() + history.uncertain.len() == 0 {
             let mut evidence = vec![stopped];
             evidence.extend(history_lines(&history));
