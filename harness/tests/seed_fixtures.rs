@@ -192,7 +192,10 @@ fn the_jmx_exporter_comes_from_the_image_the_repository_builds() {
     );
     for (workflow, runs) in [
         ("ci/nightly.yml", "-- run scenarios/"),
-        ("ci/release.yml", "nextest run --workspace --profile cluster"),
+        (
+            "ci/release.yml",
+            "nextest run --workspace --profile cluster",
+        ),
     ] {
         let text = read(workflow);
         let build = text

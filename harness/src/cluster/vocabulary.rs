@@ -104,7 +104,13 @@ impl std::fmt::Display for Selection {
 #[serde(rename_all = "snake_case")]
 pub enum WaitCondition {
     /// The workload fully rolled out.
-    Rollout { kind: RolloutKind, name: String },
+    /// `every_node`: a DaemonSet must also cover every schedulable node, not only the nodes
+    /// its own selector and tolerations pick.
+    Rollout {
+        kind: RolloutKind,
+        name: String,
+        every_node: bool,
+    },
     /// At least `count` ready replicas.
     ReadyReplicas {
         kind: RolloutKind,

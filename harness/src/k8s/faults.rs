@@ -165,6 +165,7 @@ pub async fn fault(
             let rollout = WaitCondition::Rollout {
                 kind: kind.into(),
                 name: name.clone(),
+                every_node: false,
             };
             super::wait::wait(client, ns, &rollout, timeout).await?;
             Ok(vec![])

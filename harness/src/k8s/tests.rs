@@ -333,6 +333,7 @@ async fn rollout_wait_relists_after_410_gone_ignores_stale_events_and_returns_on
     let spec = WaitCondition::Rollout {
         kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
+        every_node: false,
     };
     let found = wait::wait(&client, "ns", &spec, Duration::from_secs(10))
         .await
@@ -356,6 +357,7 @@ async fn a_stale_event_alone_does_not_satisfy_the_wait_and_the_deadline_reports_
     let spec = WaitCondition::Rollout {
         kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
+        every_node: false,
     };
     let err = wait::wait(&client, "ns", &spec, Duration::from_millis(500))
         .await
@@ -1181,6 +1183,7 @@ async fn a_wait_fails_early_when_its_pod_keeps_crashing() {
     let spec = WaitCondition::Rollout {
         kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
+        every_node: false,
     };
     let started = std::time::Instant::now();
     let err = wait::wait(&client, "ns", &spec, Duration::from_secs(600))
@@ -1441,6 +1444,7 @@ async fn a_rollout_that_times_out_names_its_pods_that_are_not_ready_and_why() {
     let spec = WaitCondition::Rollout {
         kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
+        every_node: false,
     };
     let err = wait::wait(&client, "ns", &spec, Duration::from_secs(300))
         .await
@@ -1452,4 +1456,81 @@ async fn a_rollout_that_times_out_names_its_pods_that_are_not_ready_and_why() {
     );
     assert!(!err.contains("cassandra-0"), "{err}");
     server.abort();
+}
+
+// Layer 3 (mocked API): `rollout: { kind: DaemonSet, every_node: true }`. A DaemonSet whose
+// nodeSelector picks one node of three rolls out "1/1"; waiting for it on every node fails at
+// once naming the nodes left out, and passes when each schedulable node has its Ready pod.
+#[tokio::test]
+async fn a_daemonset_on_every_node_counts_the_nodes_not_its_own_desired_number() {
+    for covered in [vec!["w1"], vec!["w1", "w2", "w3"]] {
+        let (client, mut handle) = mock();
+        let on = covered.clone();
+        let server = tokio::spawn(async move {
+            let mut open = vec![];
+            while let Some((request, reply)) = handle.next_request().await {
+                let path = request.uri().path().to_string();
+                let query = request.uri().query().unwrap_or_default().to_string();
+                let n = on.len() as i64;
+                match (path.as_str(), query.contains("watch=true")) {
+                    ("/apis/apps/v1/namespaces/ns/daemonsets", false) => respond(
+                        reply,
+                        200,
+                        &list(
+                            vec![json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                "metadata": {"name": "mcrouter", "namespace": "ns", "generation": 1, "resourceVersion": "4"},
+                                "spec": {"selector": {"matchLabels": {"app": "mcrouter"}}, "template": {}},
+                                "status": {"observedGeneration": 1, "desiredNumberScheduled": n, "currentNumberScheduled": n,
+                                    "numberMisscheduled": 0, "numberReady": n, "numberAvailable": n, "updatedNumberScheduled": n}})],
+                            "4",
+                        ),
+                    ),
+                    ("/api/v1/nodes", false) => {
+                        let node = |name: &str| {
+                            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})
+                        };
+                        respond(
+                            reply,
+                            200,
+                            &json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"},
+                            "items": [node("w1"), node("w2"), node("w3")]}),
+                        );
+                    }
+                    (PODS, false) => {
+                        let pods: Vec<Value> = on.iter().map(|node| json!({"apiVersion": "v1", "kind": "Pod",
+                            "metadata": {"name": format!("mcrouter-{node}"), "namespace": "ns", "resourceVersion": "5",
+                                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "mcrouter", "uid": "d1"}]},
+                            "spec": {"nodeName": node, "containers": []},
+                            "status": {"conditions": [{"type": "Ready", "status": "True"}]}})).collect();
+                        respond(reply, 200, &list(pods, "5"));
+                    }
+                    (_, true) => open.push(reply),
+                    other => panic!("unexpected request {other:?}"),
+                }
+            }
+        });
+        let spec = WaitCondition::Rollout {
+            kind: RolloutKind::DaemonSet,
+            name: "mcrouter".into(),
+            every_node: true,
+        };
+        let started = std::time::Instant::now();
+        let got = wait::wait(&client, "ns", &spec, Duration::from_secs(300)).await;
+        assert!(started.elapsed() < Duration::from_secs(10));
+        if covered.len() == 1 {
+            let err = got.unwrap_err().to_string();
+            assert!(
+                err.contains("has a Ready pod on 1 of the 3 schedulable nodes: none on w2, w3"),
+                "{err}"
+            );
+        } else {
+            let done = got.unwrap();
+            assert!(
+                done.contains("a Ready pod on each of the 3 schedulable node(s)"),
+                "{done}"
+            );
+        }
+        server.abort();
+    }
 }

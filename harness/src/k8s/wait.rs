@@ -99,6 +99,19 @@ pub async fn wait(
             },
         }
     };
+    let waited = async {
+        let done = waited.await?;
+        match spec {
+            WaitCondition::Rollout {
+                name,
+                every_node: true,
+                ..
+            } => on_every_node(client, ns, name)
+                .await
+                .map(|n| format!("{done}; {n}")),
+            _ => Ok(done),
+        }
+    };
     match waited.await {
         // "2/3 ready" after the whole timeout says little: which pods, and why not.
         Err(ClusterError::Timeout { after, last_state }) => Err(ClusterError::Timeout {
@@ -112,11 +125,56 @@ pub async fn wait(
     }
 }
 
+/// That a rolled-out DaemonSet has a Ready pod on every schedulable node. Its own count
+/// (`desiredNumberScheduled`) is of the nodes its selector and tolerations pick: a nodeSelector
+/// that picks one node of three rolls out "1/1". Once rolled out, nothing changes that: a node
+/// left out fails at once, named.
+async fn on_every_node(client: &Client, ns: &str, name: &str) -> Result<String, ClusterError> {
+    let nodes = Api::<k8s_openapi::api::core::v1::Node>::all(client.clone())
+        .list(&kube::api::ListParams::default())
+        .await
+        .map_err(|e| super::api_error("listing nodes", e))?;
+    let schedulable: std::collections::BTreeSet<String> = nodes
+        .items
+        .iter()
+        .filter(|n| conditions::node_unschedulable(n).is_none())
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&kube::api::ListParams::default())
+        .await
+        .map_err(|e| super::api_error("listing pods", e))?;
+    let covered: std::collections::BTreeSet<String> = pods
+        .items
+        .iter()
+        .filter(|p| conditions::owned_by(p, "DaemonSet", name) && conditions::pod_is_ready(p))
+        .filter_map(|p| p.spec.as_ref()?.node_name.clone())
+        .collect();
+    let left_out: Vec<&String> = schedulable.difference(&covered).collect();
+    if left_out.is_empty() {
+        Ok(format!(
+            "a Ready pod on each of the {} schedulable node(s)",
+            schedulable.len()
+        ))
+    } else {
+        Err(ClusterError::Api(format!(
+            "DaemonSet {name} has a Ready pod on {} of the {} schedulable nodes: none on {} (its nodeSelector, affinity or tolerations leave them out)",
+            schedulable.intersection(&covered).count(),
+            schedulable.len(),
+            left_out
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+    }
+}
+
 /// The pods a rollout wait waits for that are not Ready, each with why (`None` when the wait
 /// is on no workload, or all its pods are Ready).
 async fn not_ready_pods(client: &Client, ns: &str, spec: &WaitCondition) -> Option<String> {
-    let (WaitCondition::Rollout { kind, name } | WaitCondition::ReadyReplicas { kind, name, .. }) =
-        spec
+    let (WaitCondition::Rollout { kind, name, .. }
+    | WaitCondition::ReadyReplicas { kind, name, .. }) = spec
     else {
         return None;
     };
@@ -142,12 +200,11 @@ pub(super) fn crash_watch<'a>(
     timeout: Duration,
 ) -> Option<impl std::future::Future<Output = Result<String, ClusterError>> + 'a> {
     let (config, owner): (Config, Option<(String, String)>) = match spec {
-        WaitCondition::Rollout { kind, name } | WaitCondition::ReadyReplicas { kind, name, .. } => {
-            (
-                Config::default(),
-                Some((kind.as_str().to_string(), name.clone())),
-            )
-        }
+        WaitCondition::Rollout { kind, name, .. }
+        | WaitCondition::ReadyReplicas { kind, name, .. } => (
+            Config::default(),
+            Some((kind.as_str().to_string(), name.clone())),
+        ),
         WaitCondition::PodReady {
             pods: Selection::Name(name),
             ..
@@ -216,7 +273,7 @@ async fn wait_for(
 ) -> Result<String, ClusterError> {
     let c = client.clone();
     match spec {
-        WaitCondition::Rollout { kind, name } => {
+        WaitCondition::Rollout { kind, name, .. } => {
             let kind_name = kind.as_str();
             match kind {
                 RolloutKind::StatefulSet => {

@@ -210,6 +210,7 @@ pub(crate) fn hang() -> Action {
     Action::Wait(Wait(WaitCondition::Rollout {
         kind: RolloutKind::StatefulSet,
         name: "never".into(),
+        every_node: false,
     }))
 }
 

@@ -10,8 +10,14 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Raw {
-    /// StatefulSet/Deployment/DaemonSet/ReplicaSet/ReplicationController fully rolled out.
-    Rollout { kind: String, name: String },
+    /// StatefulSet/Deployment/DaemonSet/ReplicaSet/ReplicationController fully rolled out;
+    /// `every_node: true` (DaemonSet): on every schedulable node, not only those it selects.
+    Rollout {
+        kind: String,
+        name: String,
+        #[serde(default)]
+        every_node: bool,
+    },
     /// At least `count` ready replicas.
     ReadyReplicas {
         kind: String,
@@ -53,10 +59,28 @@ impl StepKind for Wait {
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
         let condition = match raw {
-            Raw::Rollout { kind, name } => WaitCondition::Rollout {
-                kind: rollout_kind(cx, &format!("{path}.rollout.kind"), &kind)?,
+            Raw::Rollout {
+                kind,
                 name,
-            },
+                every_node,
+            } => {
+                let kind = rollout_kind(cx, &format!("{path}.rollout.kind"), &kind)?;
+                if every_node && kind != RolloutKind::DaemonSet {
+                    cx.error(
+                        &format!("{path}.rollout.every_node"),
+                        format!(
+                            "`every_node` is for a DaemonSet (one pod per node); a {} has replicas, not nodes",
+                            kind.as_str()
+                        ),
+                    );
+                    return None;
+                }
+                WaitCondition::Rollout {
+                    kind,
+                    name,
+                    every_node,
+                }
+            }
             Raw::ReadyReplicas { kind, name, count } => {
                 let kind = rollout_kind(cx, &format!("{path}.ready_replicas.kind"), &kind);
                 let count = cx.count(&format!("{path}.ready_replicas.count"), count, 0);
@@ -137,9 +161,19 @@ impl StepKind for Wait {
 
     fn summary(&self) -> String {
         match &self.0 {
-            WaitCondition::Rollout { kind, name } => {
-                format!("wait for {}/{name} to roll out", kind.as_str())
-            }
+            WaitCondition::Rollout {
+                kind,
+                name,
+                every_node,
+            } => format!(
+                "wait for {}/{name} to roll out{}",
+                kind.as_str(),
+                if *every_node {
+                    " on every schedulable node"
+                } else {
+                    ""
+                }
+            ),
             WaitCondition::ReadyReplicas { kind, name, count } => {
                 format!(
                     "wait for {count} ready replica(s) of {}/{name}",
@@ -165,7 +199,7 @@ impl StepKind for Wait {
 
     fn watches(&self) -> Option<(&str, &str)> {
         match &self.0 {
-            WaitCondition::Rollout { kind, name }
+            WaitCondition::Rollout { kind, name, .. }
             | WaitCondition::ReadyReplicas { kind, name, .. } => Some((kind.as_str(), name)),
             WaitCondition::Field { kind, name, .. } => Some((kind, name)),
             WaitCondition::PodReady { .. } | WaitCondition::PodNotReady { .. } => None,
