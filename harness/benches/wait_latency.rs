@@ -48,6 +48,7 @@ async fn once() -> Duration {
     let spec = WaitCondition::Rollout {
         kind: RolloutKind::StatefulSet,
         name: "cassandra".into(),
+        every_node: false,
     };
     wait::wait(&client, "ns", &spec, Duration::from_secs(10))
         .await
