@@ -377,32 +377,48 @@ async fn endpoint_wait_counts_ready_addresses_of_the_services_slices() {
     let (client, mut handle) = mock();
     let server = tokio::spawn(async move {
         let path = "/apis/discovery.k8s.io/v1/namespaces/ns/endpointslices";
-        let (_, r) = expect(
-            &mut handle,
-            Method::GET,
-            path,
-            &["labelSelector=kubernetes.io/service-name=mycache-memcached"],
-        )
-        .await;
         let slice = |rv: &str, ready: [bool; 3]| {
             json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
                 "metadata": {"name": "mycache-memcached-abc", "namespace": "ns", "resourceVersion": rv},
                 "endpoints": ready.iter().enumerate().map(|(i, r)| json!({"addresses": [format!("10.0.0.{i}")], "conditions": {"ready": r}})).collect::<Vec<_>>()})
         };
-        respond(
-            r,
-            200,
-            &json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "metadata": {"resourceVersion": "7"}, "items": [slice("7", [true, false, false])]}),
-        );
-        let (_, r) = expect(&mut handle, Method::GET, path, &["watch=true"]).await;
-        r.send_response(
-            Response::builder()
-                .body(Body::from(watch_body(&[(
-                    "MODIFIED",
-                    slice("8", [true, true, true]),
-                )])))
-                .unwrap(),
-        );
+        while let Some((request, r)) = handle.next_request().await {
+            let query = request
+                .uri()
+                .query()
+                .unwrap_or_default()
+                .replace("%3D", "=")
+                .replace("%2F", "/");
+            let watching = query.contains("watch=true");
+            match request.uri().path() {
+                p if p == path && !watching => {
+                    assert!(
+                        query
+                            .contains("labelSelector=kubernetes.io/service-name=mycache-memcached"),
+                        "{query}"
+                    );
+                    respond(
+                        r,
+                        200,
+                        &json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "metadata": {"resourceVersion": "7"}, "items": [slice("7", [true, false, false])]}),
+                    );
+                }
+                p if p == path => r.send_response(
+                    Response::builder()
+                        .body(Body::from(watch_body(&[(
+                            "MODIFIED",
+                            slice("8", [true, true, true]),
+                        )])))
+                        .unwrap(),
+                ),
+                // The check that the count is within reach finds no Service to look at.
+                _ => respond(
+                    r,
+                    404,
+                    &json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}),
+                ),
+            }
+        }
     });
     let spec = WaitCondition::Endpoints {
         service: "mycache-memcached".into(),
@@ -414,7 +430,76 @@ async fn endpoint_wait_counts_ready_addresses_of_the_services_slices() {
             .unwrap(),
         "3 ready address(es)"
     );
+    drop(client);
     server.await.unwrap();
+}
+
+// Layer 3 (mocked API): 3 ready addresses awaited from a Service whose only backing is a
+// StatefulSet rolled out at 2 replicas: that can never come, so the wait fails at once saying
+// why, instead of sitting out its timeout ("2 ready address(es)" after 5 minutes).
+#[tokio::test]
+async fn an_endpoint_count_no_statefulset_can_give_fails_at_once() {
+    let (client, mut handle) = mock();
+    let server = tokio::spawn(async move {
+        let mut open = vec![];
+        while let Some((request, r)) = handle.next_request().await {
+            let query = request.uri().query().unwrap_or_default().to_string();
+            if query.contains("watch=true") {
+                open.push(r);
+                continue;
+            }
+            let empty = |kind: &str| json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "3"}, "items": []});
+            let body = match request.uri().path() {
+                "/api/v1/namespaces/ns/services/galera" => {
+                    json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "galera", "namespace": "ns"},
+                    "spec": {"clusterIP": "None", "selector": {"app": "galera"}}})
+                }
+                "/apis/discovery.k8s.io/v1/namespaces/ns/endpointslices" => {
+                    json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSliceList", "metadata": {"resourceVersion": "7"},
+                    "items": [{"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                        "metadata": {"name": "galera-abc", "namespace": "ns", "resourceVersion": "7"},
+                        "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {"ready": true}}, {"addresses": ["10.0.0.2"], "conditions": {"ready": true}}]}]})
+                }
+                PODS => {
+                    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "5"}, "items": [
+                    {"metadata": {"name": "galera-0", "namespace": "ns", "labels": {"app": "galera"},
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "galera", "uid": "s1"}]}}]})
+                }
+                "/apis/apps/v1/namespaces/ns/statefulsets" => {
+                    json!({"apiVersion": "apps/v1", "kind": "StatefulSetList", "metadata": {"resourceVersion": "5"}, "items": [
+                    {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "galera", "namespace": "ns", "generation": 2, "resourceVersion": "5"},
+                     "spec": {"replicas": 2, "serviceName": "galera", "selector": {"matchLabels": {"app": "galera"}},
+                              "template": {"metadata": {"labels": {"app": "galera"}}}},
+                     "status": {"observedGeneration": 2, "replicas": 2, "readyReplicas": 2, "updatedReplicas": 2, "currentReplicas": 2,
+                                "currentRevision": "galera-1", "updateRevision": "galera-1"}}]})
+                }
+                "/apis/apps/v1/namespaces/ns/deployments" => empty("DeploymentList"),
+                "/apis/apps/v1/namespaces/ns/daemonsets" => empty("DaemonSetList"),
+                "/apis/apps/v1/namespaces/ns/replicasets" => empty("ReplicaSetList"),
+                "/api/v1/namespaces/ns/replicationcontrollers" => {
+                    empty("ReplicationControllerList")
+                }
+                other => panic!("unexpected request {other} {query}"),
+            };
+            respond(r, 200, &body);
+        }
+    });
+    let spec = WaitCondition::Endpoints {
+        service: "galera".into(),
+        count: 3,
+    };
+    let started = std::time::Instant::now();
+    let err = wait::wait(&client, "ns", &spec, Duration::from_secs(300))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains("Service galera can never have 3 ready addresses: StatefulSet galera is rolled out at 2 replica(s)"),
+        "{err}"
+    );
+    server.abort();
 }
 
 #[tokio::test]

@@ -125,6 +125,129 @@ pub async fn wait(
     }
 }
 
+/// Why a Service can never have `count` ready addresses, watched beside the wait: the
+/// StatefulSets whose pods it selects are all rolled out, and together hold fewer replicas
+/// (a StatefulSet done at 2 replicas cannot give 3 addresses). `None` when that cannot be said
+/// (no such StatefulSet, or one still changing): the wait then runs as it would.
+async fn endpoints_out_of_reach(
+    client: Client,
+    ns: &str,
+    service: &str,
+    count: u32,
+    timeout: Duration,
+) -> Option<String> {
+    let svc = Api::<k8s_openapi::api::core::v1::Service>::namespaced(client.clone(), ns)
+        .get_opt(service)
+        .await
+        .ok()??;
+    let selector = svc
+        .spec
+        .and_then(|s| s.selector)
+        .filter(|s| !s.is_empty())?;
+    let selects = |labels: Option<&BTreeMap<String, String>>| {
+        labels.is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)))
+    };
+    // Only when StatefulSets alone can give the addresses: a pod of anything else (or of no
+    // controller) selected now, or another workload whose pods it would select, can add some.
+    let listed = kube::api::ListParams::default();
+    let pods = Api::<Pod>::namespaced(client.clone(), ns)
+        .list(&listed)
+        .await
+        .ok()?;
+    let other_pod = pods.items.iter().any(|p| {
+        selects(p.metadata.labels.as_ref())
+            && !p
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == "StatefulSet")
+    });
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns)
+        .list(&listed)
+        .await
+        .ok()?;
+    let daemonsets = Api::<DaemonSet>::namespaced(client.clone(), ns)
+        .list(&listed)
+        .await
+        .ok()?;
+    let replicasets = Api::<ReplicaSet>::namespaced(client.clone(), ns)
+        .list(&listed)
+        .await
+        .ok()?;
+    let controllers = Api::<ReplicationController>::namespaced(client.clone(), ns)
+        .list(&listed)
+        .await
+        .ok()?;
+    let template = |t: Option<&k8s_openapi::api::core::v1::PodTemplateSpec>| {
+        selects(
+            t.and_then(|t| t.metadata.as_ref())
+                .and_then(|m| m.labels.as_ref()),
+        )
+    };
+    let other_workload = deployments
+        .items
+        .iter()
+        .any(|d| template(Some(&d.spec.template)))
+        || daemonsets
+            .items
+            .iter()
+            .any(|d| template(Some(&d.spec.template)))
+        || replicasets
+            .items
+            .iter()
+            .any(|r| template(r.spec.template.as_ref()))
+        || controllers
+            .items
+            .iter()
+            .any(|r| template(r.spec.as_ref().and_then(|s| s.template.as_ref())));
+    if other_pod || other_workload {
+        return None;
+    }
+    let mut why = None;
+    watch::until_quietly(
+        Api::<StatefulSet>::namespaced(client, ns),
+        Config::default(),
+        timeout,
+        |sets| {
+            let selected: Vec<&StatefulSet> = sets
+                .values()
+                .filter(|s| template(Some(&s.spec.template)))
+                .collect();
+            let done = !selected.is_empty()
+                && selected
+                    .iter()
+                    .all(|s| conditions::statefulset_rolled_out(s).is_ok());
+            let most: i64 = selected
+                .iter()
+                .map(|s| i64::from(s.spec.replicas.unwrap_or(1)))
+                .sum();
+            if done && most < i64::from(count) {
+                let each: Vec<String> = selected
+                    .iter()
+                    .map(|s| {
+                        format!(
+                            "StatefulSet {} is rolled out at {} replica(s)",
+                            s.metadata.name.as_deref().unwrap_or_default(),
+                            s.spec.replicas.unwrap_or(1)
+                        )
+                    })
+                    .collect();
+                why = Some(format!(
+                    "Service {service} can never have {count} ready addresses: {} ({most} in all)",
+                    each.join(", ")
+                ));
+                Ok(String::new())
+            } else {
+                Err("the selected StatefulSets can still give the addresses".into())
+            }
+        },
+    )
+    .await
+    .ok()?;
+    why
+}
+
 /// That a rolled-out DaemonSet has a Ready pod on every schedulable node. Its own count
 /// (`desiredNumberScheduled`) is of the nodes its selector and tolerations pick: a nodeSelector
 /// that picks one node of three rolls out "1/1". Once rolled out, nothing changes that: a node
@@ -375,13 +498,21 @@ async fn wait_for(
         }
         WaitCondition::Endpoints { service, count } => {
             let config = Config::default().labels(&format!("kubernetes.io/service-name={service}"));
-            watch::until(
-                Api::<EndpointSlice>::namespaced(c, ns),
+            let ready = watch::until(
+                Api::<EndpointSlice>::namespaced(c.clone(), ns),
                 config,
                 timeout,
                 |s| conditions::endpoints_ready(s.values(), i64::from(*count)),
-            )
-            .await
+            );
+            let never = endpoints_out_of_reach(c, ns, service, *count, timeout);
+            tokio::pin!(ready);
+            tokio::select! {
+                r = &mut ready => r,
+                why = never => match why {
+                    Some(why) => Err(ClusterError::Api(why)),
+                    None => ready.await,
+                },
+            }
         }
         WaitCondition::Field {
             kind,
