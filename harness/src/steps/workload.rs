@@ -376,7 +376,10 @@ impl StepKind for WorkloadStep {
                 ctx.state
                     .undo
                     .register(format!("drop keyspace {keyspace}"), async move {
-                        let session = cql_writes::connect(&drop_nodes, login).await?;
+                        // One node that answers is enough to drop it (one may be down now).
+                        let session =
+                            crate::verify::cassandra::cql::session_through_any(&drop_nodes, login)
+                                .await?;
                         session
                             .session
                             .query_unpaged(format!("DROP KEYSPACE IF EXISTS {drop_keyspace}"), &[])

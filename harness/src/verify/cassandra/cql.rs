@@ -310,6 +310,16 @@ impl Nodes {
         nodes: &'a [Endpoint],
         login: Option<(&str, &str)>,
     ) -> Result<Self, String> {
+        Self::identify_some(nodes, login, false).await
+    }
+
+    /// [`Nodes::identify`]; with `tolerant`, targets that do not answer are left out (at
+    /// least one must answer): for a clean-up, which needs one node, not every one.
+    async fn identify_some<'a>(
+        nodes: &'a [Endpoint],
+        login: Option<(&str, &str)>,
+        tolerant: bool,
+    ) -> Result<Self, String> {
         let mut bridged = false;
         // Where each target leads (its resolved addresses, or the pod IP behind a bridge): two
         // targets that lead to one place are one node named twice.
@@ -363,10 +373,17 @@ impl Nodes {
                 who,
             })
         });
-        let targets: Vec<Identified> = futures::future::join_all(asked)
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
+        let answers = futures::future::join_all(asked).await;
+        let targets: Vec<Identified> = if tolerant {
+            let first_error = answers.iter().find_map(|a| a.as_ref().err().cloned());
+            let answered: Vec<Identified> = answers.into_iter().filter_map(Result::ok).collect();
+            if answered.is_empty() {
+                return Err(first_error.unwrap_or_else(|| "no CQL endpoint".into()));
+            }
+            answered
+        } else {
+            answers.into_iter().collect::<Result<_, _>>()?
+        };
         let mut by_host: HashMap<Uuid, &Identified> = HashMap::new();
         for t in &targets {
             if let Some(other) = by_host.insert(t.who.host_id, t) {
@@ -498,9 +515,30 @@ pub async fn session(
     nodes: &[Endpoint],
     login: Option<(String, String)>,
 ) -> Result<Connected, String> {
-    let first = nodes.first().ok_or("no CQL endpoint")?;
+    session_of(nodes, login, false).await
+}
+
+/// [`session`] through the targets that answer (at least one): what a clean-up needs.
+pub async fn session_through_any(
+    nodes: &[Endpoint],
+    login: Option<(String, String)>,
+) -> Result<Connected, String> {
+    session_of(nodes, login, true).await
+}
+
+async fn session_of(
+    nodes: &[Endpoint],
+    login: Option<(String, String)>,
+    tolerant: bool,
+) -> Result<Connected, String> {
     let as_ref = login.as_ref().map(|(u, p)| (u.as_str(), p.as_str()));
-    let identified = Arc::new(Nodes::identify(nodes, as_ref).await?);
+    let identified = Arc::new(Nodes::identify_some(nodes, as_ref, tolerant).await?);
+    // The driver's first contact is a node that answered.
+    let first = identified
+        .targets
+        .first()
+        .map(|t| &t.endpoint)
+        .ok_or("no CQL endpoint")?;
     let mut builder = SessionBuilder::new()
         // A host name is resolved by the driver.
         .known_node(first.address())
@@ -1271,6 +1309,31 @@ mod tests {
                 "{:?}",
                 v.evidence
             );
+        }
+
+        // A check needs every target to answer; a clean-up (dropping what a workload wrote)
+        // needs one, so a node down at the end does not leave the keyspace behind.
+        #[tokio::test]
+        async fn a_clean_up_session_goes_through_any_node_that_answers() {
+            let standin = StandIn::start(2, None, Faults::default()).await;
+            let mut nodes = eps(standin.endpoints());
+            let closed = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            let mut down = Endpoint::parse(&closed.to_string()).unwrap();
+            down.name = "cassandra-9".into();
+            down.advertised = Some("10.244.0.99".into());
+            nodes.insert(0, down);
+            let strict = session(&nodes, None).await.err().expect("a target is down");
+            assert!(strict.starts_with("connecting to cassandra-9"), "{strict}");
+            let any = session_through_any(&nodes, None)
+                .await
+                .expect("two nodes answer");
+            any.session
+                .query_unpaged("DROP KEYSPACE IF EXISTS gone", &[])
+                .await
+                .expect("the drop runs through a node that answered");
         }
 
         #[tokio::test]
