@@ -306,10 +306,7 @@ impl Nodes {
     /// Asks every target who it is (in parallel, each within [`CONNECT_TIMEOUT`]). Fails
     /// naming them when two targets lead to one node (the same place, or the same host ID) or
     /// when they belong to different clusters. Host names are resolved here.
-    pub async fn identify(
-        nodes: &[Endpoint],
-        login: Option<(&str, &str)>,
-    ) -> Result<Self, String> {
+    pub async fn identify(nodes: &[Endpoint], login: Option<(&str, &str)>) -> Result<Self, String> {
         Self::identify_some(nodes, login, false).await
     }
 
