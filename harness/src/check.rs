@@ -175,7 +175,7 @@ impl<'a> Checker<'a> {
             return None;
         }
         match pod {
-            Some(pod) if !is_dns1123_subdomain(pod) => {
+            Some(pod) if !crate::manifest::is_dns1123_subdomain(pod) => {
                 self.error(
                     &format!("{path}.pod"),
                     if pod.is_empty() {
@@ -521,31 +521,6 @@ pub fn is_slug(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
-}
-
-/// A Kubernetes DNS-1035 label (a Service's name): a lowercase letter, then lowercase letters,
-/// digits and `-`, at most 63, not ending with `-`.
-pub fn is_dns1035_label(s: &str) -> bool {
-    s.len() <= 63
-        && s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.ends_with('-')
-}
-
-/// A Kubernetes DNS-1123 subdomain (a pod's name): dot-separated labels of lowercase letters,
-/// digits and `-`, each starting and ending with a letter or digit, at most 253 in all.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 /// What a pattern is matched against.

@@ -193,6 +193,33 @@ const REMOVED_APIS: [(&str, &str, &str); 7] = [
     ),
 ];
 
+/// The name grammars of Kubernetes objects. They live here, with the manifests, so that the
+/// validation context (`check`) uses them without manifests reaching back into it.
+/// A Kubernetes DNS-1035 label (a Service's name): a lowercase letter, then lowercase letters,
+/// digits and `-`, at most 63, not ending with `-`.
+pub fn is_dns1035_label(s: &str) -> bool {
+    s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.ends_with('-')
+}
+
+/// A Kubernetes DNS-1123 subdomain (a pod's name): dot-separated labels of lowercase letters,
+/// digits and `-`, each starting and ending with a letter or digit, at most 253 in all.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
 /// Whether `name` is a name the API server takes for a `kind`: a path segment for the RBAC
 /// kinds (as the API server validates them), a DNS-1123 subdomain for the rest.
 fn valid_name(kind: &str, name: &str) -> bool {
@@ -203,7 +230,7 @@ fn valid_name(kind: &str, name: &str) -> bool {
                 && !name.contains(['/', '%'])
                 && !name.chars().any(char::is_control)
         }
-        _ => crate::check::is_dns1123_subdomain(name),
+        _ => is_dns1123_subdomain(name),
     }
 }
 

@@ -58,7 +58,7 @@ impl Verifier for DnsServiceSpec {
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
-        let service_ok = crate::check::is_dns1035_label(&raw.service);
+        let service_ok = crate::manifest::is_dns1035_label(&raw.service);
         if !service_ok {
             cx.error(
                 &format!("{path}.service"),
