@@ -181,6 +181,23 @@ mod tests {
     use crate::testing::eps;
     use harness_testkit::cql_standin::{Faults, StandIn};
 
+    /// The read-back the tests judge: QUORUM, retrying for `settle_secs`.
+    async fn read_back_at_quorum(
+        session: &Connected,
+        table: &str,
+        history: &History,
+        settle_secs: u64,
+    ) -> Verdict {
+        read_back(
+            session,
+            table,
+            Consistency::Quorum,
+            history,
+            Duration::from_secs(settle_secs),
+        )
+        .await
+    }
+
     async fn run_workload(standin: &StandIn) -> (Connected, String, History) {
         run_workload_on(eps(standin.endpoints())).await
     }
@@ -218,14 +235,7 @@ mod tests {
         let (session, table, history) = run_workload(&standin).await;
         assert!(history.present.len() > 5, "{history:?}");
         assert!(!history.deleted.is_empty());
-        let v = read_back(
-            &session,
-            &table,
-            Consistency::Quorum,
-            &history,
-            Duration::from_secs(5),
-        )
-        .await;
+        let v = read_back_at_quorum(&session, &table, &history, 5).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
         let inserts = standin
             .coordinated()
@@ -246,14 +256,7 @@ mod tests {
         .await;
         let (session, table, history) = run_workload(&faulty).await;
         let nodes = eps(faulty.endpoints());
-        let v = read_back(
-            &session,
-            &table,
-            Consistency::Quorum,
-            &history,
-            Duration::from_secs(5),
-        )
-        .await;
+        let v = read_back_at_quorum(&session, &table, &history, 5).await;
         assert!(!v.passed);
         assert!(
             v.summary.contains(&nodes[1].name) && v.summary.contains("acknowledged write(s) lost"),
@@ -271,14 +274,7 @@ mod tests {
         for release in [Release::V40, Release::V41] {
             let standin = StandIn::start_release(3, None, Faults::default(), release).await;
             let (session, table, history) = run_workload(&standin).await;
-            let v = read_back(
-                &session,
-                &table,
-                Consistency::Quorum,
-                &history,
-                Duration::from_secs(5),
-            )
-            .await;
+            let v = read_back_at_quorum(&session, &table, &history, 5).await;
             assert!(v.passed, "{release:?}: {} {:?}", v.summary, v.evidence);
             assert!(!v.summary.contains("0.0.0.0"), "{}", v.summary);
         }
@@ -293,14 +289,7 @@ mod tests {
         let all = eps(standin.endpoints());
         let (session, table, history) = run_workload_on(all[..2].to_vec()).await;
         let began = std::time::Instant::now();
-        let v = read_back(
-            &session,
-            &table,
-            Consistency::Quorum,
-            &history,
-            Duration::from_secs(120),
-        )
-        .await;
+        let v = read_back_at_quorum(&session, &table, &history, 120).await;
         assert!(!v.passed);
         assert!(
             began.elapsed() < Duration::from_secs(30),
