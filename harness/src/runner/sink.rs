@@ -1,0 +1,108 @@
+//! The one way out of the runner: every event passes the scenario's redactor (the plan's
+//! secrets, the values of the Secrets it applies, passwords read at run time) before any
+//! reporter sees it.
+
+use crate::cluster::Evidence;
+use crate::redact::Redactor;
+use crate::report::events::{CleanupOutcome, Event, EventSink, Outcome, Violation};
+
+/// Masks secrets in every event before it reaches the real sink (and so every report, file
+/// and line of console output).
+pub(super) struct RedactingSink<'a> {
+    pub inner: &'a dyn EventSink,
+    pub redactor: &'a std::sync::RwLock<Redactor>,
+}
+
+impl RedactingSink<'_> {
+    pub fn emit(&self, event: Event) {
+        let r = &*self.redactor.read().unwrap_or_else(|e| e.into_inner());
+        let event = match event {
+            Event::StepFinished {
+                scenario,
+                step,
+                outcome,
+                duration,
+                output,
+                evidence,
+                attempts,
+                violations,
+                measured,
+            } => Event::StepFinished {
+                scenario,
+                step,
+                outcome: match outcome {
+                    Outcome::Failed { message } => Outcome::Failed {
+                        message: r.redact(&message),
+                    },
+                    Outcome::TimedOut { message } => Outcome::TimedOut {
+                        message: r.redact(&message),
+                    },
+                    Outcome::Cancelled { message } => Outcome::Cancelled {
+                        message: r.redact(&message),
+                    },
+                    other => other,
+                },
+                duration,
+                output: r.redact(&output),
+                evidence: evidence
+                    .into_iter()
+                    .map(|e| Evidence {
+                        body: r.redact(&e.body),
+                        ..e
+                    })
+                    .collect(),
+                attempts,
+                violations: violations
+                    .into_iter()
+                    .map(|v| Violation {
+                        what: r.redact(&v.what),
+                        ..v
+                    })
+                    .collect(),
+                measured: crate::report::events::Measured {
+                    figures: measured
+                        .figures
+                        .into_iter()
+                        .map(|f| crate::report::events::Figure {
+                            name: r.redact(&f.name),
+                            value: r.redact(&f.value),
+                        })
+                        .collect(),
+                    workloads: measured
+                        .workloads
+                        .into_iter()
+                        .map(|w| crate::report::events::WorkloadSpan {
+                            id: r.redact(&w.id),
+                            started_with_step: r.redact(&w.started_with_step),
+                            unavailable: w
+                                .unavailable
+                                .into_iter()
+                                .map(|u| crate::report::events::Unavailable {
+                                    who: r.redact(&u.who),
+                                    ..u
+                                })
+                                .collect(),
+                            ..w
+                        })
+                        .collect(),
+                },
+            },
+            Event::CleanupFinished {
+                scenario,
+                item,
+                outcome,
+            } => Event::CleanupFinished {
+                scenario,
+                item,
+                outcome: match outcome {
+                    CleanupOutcome::Failed { message } => CleanupOutcome::Failed {
+                        message: r.redact(&message),
+                    },
+                    other => other,
+                },
+            },
+            other => other,
+        };
+        self.inner.emit(event);
+    }
+}
