@@ -47,8 +47,8 @@ struct Inner {
     note: Option<String>,
     /// What the step measured, for the reports.
     measured: crate::measured::Measured,
-    /// Files the step produced for the report (name, content).
-    attachments: Vec<(String, String)>,
+    /// Files the step produced for the report.
+    attachments: Vec<crate::cluster::Evidence>,
 }
 
 #[derive(Debug)]
@@ -78,7 +78,7 @@ impl Journal {
     }
 
     /// The files the step gave the report (see [`attach`]), taken out.
-    pub fn take_attachments(&self) -> Vec<(String, String)> {
+    pub fn take_attachments(&self) -> Vec<crate::cluster::Evidence> {
         std::mem::take(&mut self.lock().attachments)
     }
 
@@ -346,10 +346,10 @@ pub fn workload_span(span: crate::measured::WorkloadSpan) {
     }
 }
 
-/// Gives the report a file the current step produced (a workload's history).
-pub fn attach(name: impl Into<String>, content: String) {
+/// Gives the report a file the current step produced (a workload's history, spooled).
+pub fn attach(evidence: crate::cluster::Evidence) {
     if let Ok(journal) = CURRENT.try_with(Arc::clone) {
-        journal.lock().attachments.push((name.into(), content));
+        journal.lock().attachments.push(evidence);
     }
 }
 

@@ -33,6 +33,7 @@ pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod spool;
 pub mod steps;
 #[cfg(test)]
 mod testing;

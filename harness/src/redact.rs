@@ -85,6 +85,11 @@ impl Redactor {
         }
     }
 
+    /// Whether there is anything to mask.
+    pub fn is_active(&self) -> bool {
+        self.matcher.is_some()
+    }
+
     pub fn redact(&self, text: &str) -> String {
         match &self.matcher {
             Some(m) if m.is_match(text) => {

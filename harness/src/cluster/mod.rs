@@ -87,7 +87,11 @@ pub struct PodInfo {
 pub struct Evidence {
     pub kind: EvidenceKind,
     pub title: String,
+    /// The evidence itself, or, when it is spooled, an excerpt of it.
     pub body: String,
+    /// The complete evidence, when too long to hold in memory (a workload's history).
+    #[serde(skip)]
+    pub spooled: Option<crate::spool::Spool>,
 }
 
 impl Evidence {
@@ -96,6 +100,22 @@ impl Evidence {
             kind,
             title: title.into(),
             body: body.into(),
+            spooled: None,
+        }
+    }
+
+    /// Evidence kept in a file: `excerpt` stands for it in reports that show evidence inline.
+    pub fn spooled(
+        kind: EvidenceKind,
+        title: impl Into<String>,
+        excerpt: String,
+        spool: crate::spool::Spool,
+    ) -> Self {
+        Self {
+            kind,
+            title: title.into(),
+            body: excerpt,
+            spooled: Some(spool),
         }
     }
 }

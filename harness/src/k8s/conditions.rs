@@ -349,5 +349,42 @@ pub fn field_equals(object: &Value, path: &str, want: &str) -> Check {
     }
 }
 
+/// Fields the API server refuses to change once set, by kind (the ones a wait is likely to
+/// name): awaiting another value there can never succeed.
+const IMMUTABLE: &[(&str, &str)] = &[
+    ("Service", ".spec.clusterIP"),
+    ("Service", ".spec.clusterIPs"),
+    ("StatefulSet", ".spec.serviceName"),
+    ("StatefulSet", ".spec.selector"),
+    ("StatefulSet", ".spec.podManagementPolicy"),
+    ("Deployment", ".spec.selector"),
+    ("DaemonSet", ".spec.selector"),
+    ("ReplicaSet", ".spec.selector"),
+    ("Job", ".spec.selector"),
+    ("PersistentVolumeClaim", ".spec.storageClassName"),
+    ("PersistentVolumeClaim", ".spec.volumeName"),
+    ("Pod", ".spec.nodeName"),
+    ("Pod", ".spec.restartPolicy"),
+    ("Pod", ".spec.serviceAccountName"),
+];
+
+/// Why a wait for `path` to equal `want` on `object` (of `kind`) can never succeed: the field
+/// is one the API server never changes once set (or the object is marked `immutable`, for
+/// `.data` of a ConfigMap or Secret), and it holds another value. `None` otherwise.
+pub fn immutable_differs(kind: &str, object: &Value, path: &str, want: &str) -> Option<String> {
+    let immutable = IMMUTABLE
+        .iter()
+        .any(|(k, p)| *k == kind && (path == *p || path.starts_with(&format!("{p}."))))
+        || (matches!(kind, "ConfigMap" | "Secret")
+            && path.starts_with(".data")
+            && object.get("immutable") == Some(&Value::Bool(true)));
+    let have = field_value(object, path)?;
+    (immutable && have != want).then(|| {
+        format!(
+            "{kind} field {path} cannot change once set (it is {have}; the API server refuses any other value): delete and re-create the object, or wait for what it holds"
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests;

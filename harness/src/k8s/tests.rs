@@ -1619,3 +1619,117 @@ async fn a_daemonset_on_every_node_counts_the_nodes_not_its_own_desired_number()
         server.abort();
     }
 }
+
+/// Serves one named object to list and watch (discovery of its kind included), the watch
+/// left open: a wait on it sees it once. Other lists (the pods a crash watch follows) are
+/// empty, their watches open.
+async fn serve_one(
+    mut handle: Handle,
+    discovery: (&'static str, Value),
+    collection: String,
+    list_kind: &'static str,
+    object: Value,
+) {
+    let mut open = vec![];
+    while let Some((request, r)) = handle.next_request().await {
+        let query = request.uri().query().unwrap_or_default().to_string();
+        let path = request.uri().path().to_string();
+        if path == discovery.0 {
+            respond(r, 200, &discovery.1);
+        } else if path == collection && query.contains("watch=true") {
+            open.push(r);
+        } else if path == collection {
+            respond(
+                r,
+                200,
+                &json!({"kind": list_kind, "apiVersion": "v1", "metadata": {"resourceVersion": "5"}, "items": [object.clone()]}),
+            );
+        } else if query.contains("watch=true") {
+            open.push(r);
+        } else if path == PODS {
+            respond(
+                r,
+                200,
+                &json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "5"}, "items": []}),
+            );
+        } else {
+            panic!("unexpected request {path} {query}");
+        }
+    }
+}
+
+// Layer 3 (mocked API): a wait for `.spec.clusterIP` to be `None` on a Service created with a
+// cluster IP can never succeed (the API server refuses to change it): it fails at once saying
+// so, not after its 5 minutes.
+#[tokio::test]
+async fn a_wait_for_an_immutable_field_that_holds_another_value_fails_at_once() {
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_one(
+        handle,
+        (
+            "/api/v1",
+            json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [
+                {"name": "services", "singularName": "service", "namespaced": true, "kind": "Service", "verbs": ["get", "list", "watch"]}]}),
+        ),
+        "/api/v1/namespaces/ns/services".into(),
+        "ServiceList",
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "galera", "namespace": "ns", "resourceVersion": "5"},
+            "spec": {"clusterIP": "10.96.0.5", "clusterIPs": ["10.96.0.5"], "selector": {"app": "galera"}}}),
+    ));
+    let spec = WaitCondition::Field {
+        kind: "Service".into(),
+        name: "galera".into(),
+        path: ".spec.clusterIP".into(),
+        equals: "None".into(),
+    };
+    let started = std::time::Instant::now();
+    let err = wait::wait(&client, "ns", &spec, Duration::from_secs(300))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains(".spec.clusterIP is 10.96.0.5, waiting for None")
+            && err.contains("Service field .spec.clusterIP cannot change once set"),
+        "{err}"
+    );
+    drop(client);
+    server.abort();
+}
+
+// Layer 3 (mocked API): a rollout awaited of a StatefulSet that is being deleted can never
+// come: the wait fails at once naming the deletion.
+#[tokio::test]
+async fn a_wait_on_an_object_being_deleted_fails_at_once() {
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_one(
+        handle,
+        ("/never-asked", json!({})),
+        "/apis/apps/v1/namespaces/ns/statefulsets".into(),
+        "StatefulSetList",
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": {"name": "galera", "namespace": "ns", "generation": 1, "resourceVersion": "5",
+                "deletionTimestamp": "2026-12-07T10:00:00Z", "finalizers": ["example.com/hold"]},
+            "spec": {"replicas": 3, "serviceName": "galera", "selector": {"matchLabels": {"app": "galera"}},
+                "template": {"metadata": {"labels": {"app": "galera"}}}},
+            "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 1}}),
+    ));
+    let spec = WaitCondition::Rollout {
+        kind: crate::cluster::RolloutKind::StatefulSet,
+        name: "galera".into(),
+        every_node: false,
+    };
+    let started = std::time::Instant::now();
+    let err = wait::wait(&client, "ns", &spec, Duration::from_secs(300))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains("StatefulSet galera is being deleted (since 2026-12-07"),
+        "{err}"
+    );
+    drop(client);
+    server.abort();
+}

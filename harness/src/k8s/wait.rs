@@ -16,15 +16,26 @@ fn by_name(name: &str) -> Config {
     Config::default().fields(&format!("metadata.name={name}"))
 }
 
-fn one<K>(
+/// A wait on one named object: `check` on it, unless it is being deleted (then it never will).
+fn settled<K: kube::Resource>(
     seen: &BTreeMap<String, K>,
     name: &str,
     kind: &str,
     check: impl Fn(&K) -> conditions::Check,
-) -> conditions::Check {
+) -> watch::Progress {
     match seen.get(name) {
-        Some(o) => check(o),
-        None => Err(format!("{kind} {name} does not exist")),
+        Some(o) if o.meta().deletion_timestamp.is_some() => watch::Progress::Never(format!(
+            "{kind} {name} is being deleted (since {}): what the wait awaits of it cannot come",
+            o.meta()
+                .deletion_timestamp
+                .as_ref()
+                .map_or_else(String::new, |t| t.0.to_string())
+        )),
+        Some(o) => match check(o) {
+            Ok(found) => watch::Progress::Done(found),
+            Err(seen) => watch::Progress::Waiting(seen),
+        },
+        None => watch::Progress::Waiting(format!("{kind} {name} does not exist")),
     }
 }
 
@@ -46,16 +57,17 @@ where
         + 'static,
     K::DynamicType: Default,
 {
-    watch::until(
+    watch::until_settled(
         Api::<K>::namespaced(client, ns),
         by_name(name),
         timeout,
-        |s| one(s, name, kind, check),
+        |s| settled(s, name, kind, check),
     )
     .await
 }
 
-/// Watches one named object of any kind (through discovery) until `check` holds on its JSON.
+/// Watches one named object of any kind (through discovery) until `check` holds on its JSON;
+/// fails at once when it is being deleted or `never` says why it cannot come.
 async fn watch_object(
     client: &Client,
     ns: &str,
@@ -63,14 +75,24 @@ async fn watch_object(
     name: &str,
     timeout: Duration,
     check: impl Fn(&serde_json::Value) -> conditions::Check,
+    never: impl Fn(&str, &serde_json::Value) -> Option<String>,
 ) -> Result<String, ClusterError> {
     let (api, _) =
         super::apply::dynamic_api(client, super::apply::api_version_of(kind), kind, Some(ns))
             .await?;
-    watch::until(api, by_name(name), timeout, |s| {
-        one(s, name, kind, |o| {
+    watch::until_settled(api, by_name(name), timeout, |s| {
+        let settled = settled(s, name, kind, |o| {
             check(&serde_json::to_value(o).unwrap_or_default())
-        })
+        });
+        match (settled, s.get(name)) {
+            (watch::Progress::Waiting(seen), Some(o)) => {
+                match never(kind, &serde_json::to_value(o).unwrap_or_default()) {
+                    Some(why) => watch::Progress::Never(format!("{seen}, and {why}")),
+                    None => watch::Progress::Waiting(seen),
+                }
+            }
+            (other, _) => other,
+        }
     })
     .await
 }
@@ -457,9 +479,15 @@ async fn wait_for(
             }
         }
         WaitCondition::ReadyReplicas { kind, name, count } => {
-            watch_object(client, ns, kind.as_str(), name, timeout, |o| {
-                conditions::at_least_ready(o, i64::from(*count))
-            })
+            watch_object(
+                client,
+                ns,
+                kind.as_str(),
+                name,
+                timeout,
+                |o| conditions::at_least_ready(o, i64::from(*count)),
+                |_, _| None,
+            )
             .await
         }
         WaitCondition::PodReady {
@@ -520,9 +548,15 @@ async fn wait_for(
             path,
             equals,
         } => {
-            watch_object(client, ns, kind, name, timeout, |o| {
-                conditions::field_equals(o, path, equals)
-            })
+            watch_object(
+                client,
+                ns,
+                kind,
+                name,
+                timeout,
+                |o| conditions::field_equals(o, path, equals),
+                |kind, o| conditions::immutable_differs(kind, o, path, equals),
+            )
             .await
         }
     }

@@ -23,13 +23,46 @@ fn newer(old: Option<&String>, new: Option<&String>) -> bool {
     }
 }
 
+/// Where a wait stands after an event.
+pub enum Progress {
+    /// It holds (what was found).
+    Done(String),
+    /// Not yet (what was seen).
+    Waiting(String),
+    /// It never can, by the API's own rules (why): the wait fails at once.
+    Never(String),
+}
+
 /// Waits until `condition` holds on the objects the watcher sees (keyed by name), or `timeout`;
 /// what it last saw is the step's journal note (a wait's `2/3 ready`).
 pub async fn until<K>(
     api: Api<K>,
     config: watcher::Config,
     timeout: Duration,
-    condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
+    mut condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
+) -> Result<String, ClusterError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    watch_until(
+        api,
+        config,
+        timeout,
+        |view| match condition(view) {
+            Ok(found) => Progress::Done(found),
+            Err(seen) => Progress::Waiting(seen),
+        },
+        true,
+    )
+    .await
+}
+
+/// [`until`] with a condition that can also say the wait can never succeed.
+pub async fn until_settled<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    timeout: Duration,
+    condition: impl FnMut(&BTreeMap<String, K>) -> Progress,
 ) -> Result<String, ClusterError>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
@@ -43,19 +76,29 @@ pub async fn until_quietly<K>(
     api: Api<K>,
     config: watcher::Config,
     timeout: Duration,
-    condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
+    mut condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
 ) -> Result<String, ClusterError>
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    watch_until(api, config, timeout, condition, false).await
+    watch_until(
+        api,
+        config,
+        timeout,
+        |view| match condition(view) {
+            Ok(found) => Progress::Done(found),
+            Err(seen) => Progress::Waiting(seen),
+        },
+        false,
+    )
+    .await
 }
 
 async fn watch_until<K>(
     api: Api<K>,
     config: watcher::Config,
     timeout: Duration,
-    mut condition: impl FnMut(&BTreeMap<String, K>) -> Result<String, String>,
+    mut condition: impl FnMut(&BTreeMap<String, K>) -> Progress,
     note: bool,
 ) -> Result<String, ClusterError>
 where
@@ -122,8 +165,9 @@ where
         }
         watch_error = None;
         match condition(&view) {
-            Ok(found) => return Ok(found),
-            Err(why) => {
+            Progress::Done(found) => return Ok(found),
+            Progress::Never(why) => return Err(ClusterError::Api(why)),
+            Progress::Waiting(why) => {
                 if note {
                     crate::journal::note(|| why.clone());
                 }

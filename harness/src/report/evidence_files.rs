@@ -27,7 +27,12 @@ impl EvidenceFiles {
 fn write_all(dir: &Path, evidence: &[crate::cluster::Evidence]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for e in evidence {
-        std::fs::write(dir.join(format!("{}.txt", file_name(&e.title))), &e.body)?;
+        let path = dir.join(format!("{}.txt", file_name(&e.title)));
+        match &e.spooled {
+            // The complete file, not its excerpt.
+            Some(spool) => std::fs::copy(spool.path(), &path).map(|_| ())?,
+            None => std::fs::write(path, &e.body)?,
+        }
     }
     Ok(())
 }

@@ -46,10 +46,7 @@ impl RedactingSink<'_> {
                 output: r.redact(&output),
                 evidence: evidence
                     .into_iter()
-                    .map(|e| Evidence {
-                        body: r.redact(&e.body),
-                        ..e
-                    })
+                    .map(|e| redact_evidence(r, e))
                     .collect(),
                 attempts,
                 violations: violations
@@ -104,5 +101,31 @@ impl RedactingSink<'_> {
             other => other,
         };
         self.inner.emit(event);
+    }
+}
+
+/// Evidence with every secret masked; a spooled file is copied line by line through the
+/// redactor (bounded memory), and dropped, with a note, if that copy cannot be made.
+fn redact_evidence(r: &Redactor, e: Evidence) -> Evidence {
+    let spooled = match e.spooled {
+        Some(spool) if r.is_active() => match spool.map_lines(|line| r.redact(line)) {
+            Ok(masked) => Some(masked),
+            Err(err) => {
+                return Evidence {
+                    body: format!(
+                        "{}\n(the complete file could not be masked for secrets, so it is not kept: {err})",
+                        r.redact(&e.body)
+                    ),
+                    spooled: None,
+                    ..e
+                };
+            }
+        },
+        other => other,
+    };
+    Evidence {
+        body: r.redact(&e.body),
+        spooled,
+        ..e
     }
 }

@@ -87,11 +87,7 @@ impl Executor<'_> {
             Err(f) => (f.outcome, f.output),
         };
         // Files the step produced (a workload's history) come first, then the cluster's.
-        let mut evidence: Vec<Evidence> = journal
-            .take_attachments()
-            .into_iter()
-            .map(|(name, body)| Evidence::new(EvidenceKind::Other, &name, body))
-            .collect();
+        let mut evidence: Vec<Evidence> = journal.take_attachments();
         if outcome.is_failure() && plan.cluster.required {
             evidence.extend(
                 tokio::time::timeout(EVIDENCE_TIMEOUT, self.cluster.evidence(&plan.namespace))

@@ -179,6 +179,7 @@ impl Cluster for Scripted {
             kind: crate::cluster::EvidenceKind::Events,
             title: "events".into(),
             body: format!("events of {ns}: hunter2-secret"),
+            spooled: None,
         }]
     }
     async fn cleanup(&self, item: &CleanupItem) -> Result<Option<String>, ClusterError> {

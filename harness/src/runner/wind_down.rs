@@ -6,7 +6,7 @@ use super::{
     CLEANUP_TIMEOUT, EVIDENCE_TIMEOUT, Executor, NAMESPACE_CLEANUP_TIMEOUT, Run, guard_info,
     guards, info,
 };
-use crate::cluster::{CleanupItem, Evidence, EvidenceKind};
+use crate::cluster::CleanupItem;
 use crate::report::events::{CleanupOutcome, Event, Outcome, Phase, StepInfo, Violation};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -75,11 +75,7 @@ impl Executor<'_> {
                 },
                 duration: Duration::ZERO,
                 output: u.lines.join("\n"),
-                evidence: vec![Evidence::new(
-                    EvidenceKind::Other,
-                    format!("workload-{}-history.edn", u.id),
-                    u.history_edn,
-                )],
+                evidence: vec![u.history_edn],
                 attempts: None,
                 violations: vec![],
                 measured: crate::measured::Measured {

@@ -3,7 +3,8 @@
 //! acknowledged, overall and per node; and the limits a scenario can set on them
 //! ([`Limits`]), judged with the measured figure in the message.
 //!
-//! Computed once from the ledger's operations (pure), after the workload stopped.
+//! Tallied as operations end ([`Tallies`]: counts, latencies by microsecond, the longest gap
+//! so far), so an hour of writing takes no more memory than a minute.
 
 use super::ledger::Op;
 use serde::Serialize;
@@ -11,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// A stretch of the workload's time, from its start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Window {
     #[serde(serialize_with = "crate::check::duration_text")]
     pub from: Duration,
@@ -111,24 +112,13 @@ impl WorkloadFigures {
     /// From the operations of a workload that ran for `ran_for`; `nodes` are the nodes it wrote
     /// to (a node that saw no operation at all still gets its figures: unavailable throughout).
     pub fn from_ops(ops: &[Op], ran_for: Duration, nodes: &[String]) -> Self {
-        let ran_for = ops.iter().map(|o| o.end).fold(ran_for, Duration::max);
-        let all: Vec<&Op> = ops.iter().collect();
-        let mut per_node: BTreeMap<String, Vec<&Op>> =
-            nodes.iter().map(|n| (n.clone(), vec![])).collect();
-        for op in ops {
-            per_node.entry(op.node.clone()).or_default().push(op);
+        let mut ordered: Vec<&Op> = ops.iter().collect();
+        ordered.sort_by_key(|o| o.end);
+        let mut tallies = Tallies::default();
+        for op in ordered {
+            tallies.add(&op.node, op.start, op.end, op.error.is_none());
         }
-        Self {
-            ran_for,
-            overall: figures(&all, ran_for),
-            nodes: per_node
-                .into_iter()
-                .map(|(node, ops)| {
-                    let f = figures(&ops, ran_for);
-                    (node, f)
-                })
-                .collect(),
-        }
+        tallies.figures(ran_for, nodes)
     }
 
     /// One line per figure set, for the evidence (`describe` says where a window was).
@@ -199,65 +189,139 @@ fn opt(d: Option<Duration>) -> String {
     d.map_or_else(|| "-".into(), secs)
 }
 
-fn figures(ops: &[&Op], ran_for: Duration) -> Figures {
-    let mut latencies: Vec<Duration> = vec![];
-    let mut acked_at: Vec<Duration> = vec![];
-    let mut refused = 0u64;
-    for op in ops {
-        if op.error.is_none() {
-            latencies.push(op.end.saturating_sub(op.start));
-            acked_at.push(op.end);
-        } else {
-            refused = refused.saturating_add(1);
+/// Running tallies of a workload's operations, overall and per node, fed as each ends (in the
+/// order they end).
+#[derive(Debug, Clone, Default)]
+pub struct Tallies {
+    overall: Tally,
+    nodes: BTreeMap<String, Tally>,
+}
+
+impl Tallies {
+    /// An operation through `node`, sent at `start`, answered at `end` (both from the
+    /// workload's start); `acknowledged` or refused.
+    pub fn add(&mut self, node: &str, start: Duration, end: Duration, acknowledged: bool) {
+        self.overall.add(start, end, acknowledged);
+        match self.nodes.get_mut(node) {
+            Some(t) => t.add(start, end, acknowledged),
+            None => {
+                let mut t = Tally::default();
+                t.add(start, end, acknowledged);
+                self.nodes.insert(node.to_string(), t);
+            }
         }
     }
-    latencies.sort_unstable();
-    acked_at.sort_unstable();
-    let acknowledged = latencies.len() as u64;
-    let secs = ran_for.as_secs_f64();
-    Figures {
-        acknowledged,
-        refused,
-        throughput: if secs > 0.0 {
-            acknowledged as f64 / secs
-        } else {
-            0.0
-        },
-        p50: percentile(&latencies, 50),
-        p99: percentile(&latencies, 99),
-        max: latencies.last().copied(),
-        longest_unavailable: longest_gap(&acked_at, ran_for),
+
+    /// The figures of a workload that ran `ran_for` (at least until its last answer); `nodes`
+    /// get figures even if they saw no operation (unavailable throughout).
+    pub fn figures(&self, ran_for: Duration, nodes: &[String]) -> WorkloadFigures {
+        let ran_for = ran_for.max(self.overall.last_end);
+        let empty = Tally::default();
+        let mut per_node: BTreeMap<String, Figures> = self
+            .nodes
+            .iter()
+            .map(|(n, t)| (n.clone(), t.figures(ran_for)))
+            .collect();
+        for n in nodes {
+            per_node
+                .entry(n.clone())
+                .or_insert_with(|| empty.figures(ran_for));
+        }
+        WorkloadFigures {
+            ran_for,
+            overall: self.overall.figures(ran_for),
+            nodes: per_node,
+        }
     }
 }
 
-/// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], p: usize) -> Option<Duration> {
-    if sorted.is_empty() {
-        return None;
-    }
-    // rank = ceil(p/100 * n), 1-based.
-    let rank = (p * sorted.len()).div_ceil(100).max(1);
-    sorted.get(rank - 1).copied()
+/// The tally of one node (or of all).
+#[derive(Debug, Clone, Default)]
+struct Tally {
+    acknowledged: u64,
+    refused: u64,
+    /// Acknowledged latencies by their microseconds (from 10 ms by tens, from 1 s by
+    /// thousands): exact percentiles in a few thousand entries, whatever the count.
+    latencies: BTreeMap<u64, u64>,
+    max: Option<Duration>,
+    /// The last acknowledgement so far (the run's start before the first).
+    previous_ack: Duration,
+    longest_gap: Window,
+    last_end: Duration,
 }
 
-/// The longest stretch between acknowledgements (the run's start and end are edges).
-fn longest_gap(acked_at: &[Duration], ran_for: Duration) -> Window {
-    let mut best = Window {
-        from: Duration::ZERO,
-        to: acked_at.first().copied().unwrap_or(ran_for),
-    };
-    let mut previous = best.to;
-    for &t in acked_at.iter().skip(1).chain(std::iter::once(&ran_for)) {
-        let t = t.max(previous);
-        if t - previous > best.length() {
-            best = Window {
-                from: previous,
-                to: t,
+/// A latency's key in [`Tally::latencies`].
+fn latency_key(latency: Duration) -> u64 {
+    let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    match us {
+        0..10_000 => us,
+        10_000..1_000_000 => us - us % 10,
+        _ => us - us % 1000,
+    }
+}
+
+impl Tally {
+    fn add(&mut self, start: Duration, end: Duration, acknowledged: bool) {
+        self.last_end = self.last_end.max(end);
+        if !acknowledged {
+            self.refused = self.refused.saturating_add(1);
+            return;
+        }
+        self.acknowledged = self.acknowledged.saturating_add(1);
+        let latency = end.saturating_sub(start);
+        *self.latencies.entry(latency_key(latency)).or_default() += 1;
+        self.max = self.max.max(Some(latency));
+        // Answers arrive in the order they end; one a hair early is taken as at the last.
+        let at = end.max(self.previous_ack);
+        if at - self.previous_ack > self.longest_gap.length() {
+            self.longest_gap = Window {
+                from: self.previous_ack,
+                to: at,
             };
         }
-        previous = t;
+        self.previous_ack = at;
     }
-    best
+
+    fn figures(&self, ran_for: Duration) -> Figures {
+        let secs = ran_for.as_secs_f64();
+        let to_end = Window {
+            from: self.previous_ack,
+            to: ran_for.max(self.previous_ack),
+        };
+        Figures {
+            acknowledged: self.acknowledged,
+            refused: self.refused,
+            throughput: if secs > 0.0 {
+                self.acknowledged as f64 / secs
+            } else {
+                0.0
+            },
+            p50: self.percentile(50),
+            p99: self.percentile(99),
+            max: self.max,
+            longest_unavailable: if to_end.length() > self.longest_gap.length() {
+                to_end
+            } else {
+                self.longest_gap
+            },
+        }
+    }
+
+    /// Nearest-rank percentile (rank = ceil(p/100 * n), 1-based).
+    fn percentile(&self, p: u64) -> Option<Duration> {
+        if self.acknowledged == 0 {
+            return None;
+        }
+        let rank = (p * self.acknowledged).div_ceil(100).max(1);
+        let mut seen = 0u64;
+        for (us, n) in &self.latencies {
+            seen += n;
+            if seen >= rank {
+                return Some(Duration::from_micros(*us));
+            }
+        }
+        self.max
+    }
 }
 
 /// What a scenario requires of a workload's figures (`verify: { workload: { id, ... } }`).
@@ -483,10 +547,31 @@ mod tests {
 
     #[test]
     fn percentiles_are_nearest_rank() {
+        let tally = |latencies: &[Duration]| {
+            let mut t = Tally::default();
+            for l in latencies {
+                t.add(Duration::ZERO, *l, true);
+            }
+            t
+        };
         let v: Vec<Duration> = (1..=100).map(ms).collect();
-        assert_eq!(percentile(&v, 50), Some(ms(50)));
-        assert_eq!(percentile(&v, 99), Some(ms(99)));
-        assert_eq!(percentile(&v[..1], 99), Some(ms(1)));
-        assert_eq!(percentile(&[], 99), None);
+        assert_eq!(tally(&v).percentile(50), Some(ms(50)));
+        assert_eq!(tally(&v).percentile(99), Some(ms(99)));
+        assert_eq!(tally(&v[..1]).percentile(99), Some(ms(1)));
+        assert_eq!(tally(&[]).percentile(99), None);
+        // Beyond 10 ms by tens of microseconds, beyond a second by milliseconds: a few
+        // thousand keys for any number of operations.
+        let t = tally(&[
+            Duration::from_micros(12_345),
+            Duration::from_micros(2_345_678),
+        ]);
+        assert_eq!(t.percentile(50), Some(Duration::from_micros(12_340)));
+        assert_eq!(t.percentile(99), Some(Duration::from_micros(2_345_000)));
+        assert_eq!(t.max, Some(Duration::from_micros(2_345_678)));
+        let mut many = Tally::default();
+        for i in 0..1_000_000u64 {
+            many.add(Duration::ZERO, Duration::from_micros(10_000 + i * 3), true);
+        }
+        assert!(many.latencies.len() <= 300_000, "{}", many.latencies.len());
     }
 }

@@ -1,7 +1,8 @@
 //! A workload's operations as a Jepsen history: EDN, one map per line, an `:invoke` when an
 //! operation was sent and its completion when the answer came, ordered by time and indexed,
 //! the form `jepsen.history`, Elle and Knossos read (`(jepsen.history/parse-ops (edn/read...))`
-//! or line by line).
+//! or line by line). Each event is written as it happens (the ledger holds one lock for the
+//! index, the time and the line), so the file is in real-time order and memory stays flat.
 //!
 //! - `:f :add` for an insert (as Jepsen's set workloads write them), `:f :delete` for a delete;
 //!   `:value` is the row, key or document id.
@@ -11,41 +12,40 @@
 //!   Jepsen requires. `:time` is nanoseconds from the workload's start; `:node` the node it went
 //!   through.
 
-use super::ledger::{Op, OpKind};
+use super::ledger::OpKind;
 use std::fmt::Write as _;
+use std::time::Duration;
 
-/// The history, one EDN map per line.
-pub fn history(ops: &[Op]) -> String {
-    // (time, completion?, op): an invoke sorts before a completion at the same instant.
-    let mut events: Vec<(u128, bool, &Op)> = Vec::with_capacity(ops.len().saturating_mul(2));
-    for op in ops {
-        events.push((op.start.as_nanos(), false, op));
-        events.push((op.end.as_nanos().max(op.start.as_nanos()), true, op));
+/// One event of the history as an EDN map: an invocation (`completion` `None`) or its
+/// completion (`Some(None)`: acknowledged, `Some(Some(error))`: indeterminate).
+pub fn line(
+    index: u64,
+    time: Duration,
+    completion: Option<Option<&str>>,
+    process: u64,
+    kind: OpKind,
+    value: &str,
+    node: &str,
+) -> String {
+    let f = match kind {
+        OpKind::Insert => ":add",
+        OpKind::Delete => ":delete",
+    };
+    let type_ = match completion {
+        None => ":invoke",
+        Some(None) => ":ok",
+        Some(Some(_)) => ":info",
+    };
+    let mut out = format!(
+        "{{:index {index}, :time {}, :type {type_}, :process {process}, :f {f}, :value {}, :node {}",
+        time.as_nanos(),
+        string(value),
+        string(node)
+    );
+    if let Some(Some(e)) = completion {
+        let _ = write!(out, ", :error {}", string(e));
     }
-    events.sort_by_key(|(time, completion, _)| (*time, *completion));
-    let mut out = String::new();
-    for (index, (time, completion, op)) in events.into_iter().enumerate() {
-        let f = match op.kind {
-            OpKind::Insert => ":add",
-            OpKind::Delete => ":delete",
-        };
-        let kind = match (completion, &op.error) {
-            (false, _) => ":invoke",
-            (true, None) => ":ok",
-            (true, Some(_)) => ":info",
-        };
-        let _ = write!(
-            out,
-            "{{:index {index}, :time {time}, :type {kind}, :process {}, :f {f}, :value {}, :node {}",
-            op.process,
-            string(&op.id),
-            string(&op.node)
-        );
-        if completion && let Some(e) = &op.error {
-            let _ = write!(out, ", :error {}", string(e));
-        }
-        out.push_str("}\n");
-    }
+    out.push('}');
     out
 }
 
@@ -74,8 +74,7 @@ fn string(s: &str) -> String {
 mod tests {
     //! Layer 1 (pure): the ledger of a scripted writer, exported and read back with an
     //! independent EDN reader (edn-format), checked against the ledger.
-    use super::*;
-    use crate::verify::ledger::{self, Attempt, Ledger, Writer};
+    use crate::verify::ledger::{self, Ledger, Target, Writer};
     use edn_format::{Keyword, Value};
     use std::collections::{BTreeMap, BTreeSet};
     use std::time::Duration;
@@ -89,19 +88,22 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Writer for Scripted {
-        async fn insert(&mut self, seq: u64) -> Attempt {
+        fn target(&self, seq: u64) -> Target {
+            Target {
+                node: format!("node-{}", seq % 2),
+                id: format!("w-{seq}"),
+            }
+        }
+        async fn insert(&mut self, target: &Target) -> Result<(), String> {
+            let seq: u64 = target.id[2..].parse().unwrap();
             if seq >= 40 {
                 self.stop.cancel();
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
-            Attempt {
-                node: format!("node-{}", seq % 2),
-                id: format!("w-{seq}"),
-                result: if seq.is_multiple_of(3) {
-                    Err("refused: \"read only\"\\\n\tby {server}".into())
-                } else {
-                    Ok(())
-                },
+            if seq.is_multiple_of(3) {
+                Err("refused: \"read only\"\\\n\tby {server}".into())
+            } else {
+                Ok(())
             }
         }
         async fn delete(&mut self, _: &str, id: &str) -> Result<(), String> {
@@ -143,7 +145,8 @@ mod tests {
         let writer = Scripted { stop: stop.clone() };
         ledger::drive(writer, 2, Duration::from_millis(1), &stop, &ledger).await;
         let h = ledger.snapshot();
-        let edn = history(&h.ops);
+        let evidence = ledger.history_evidence("history.edn");
+        let edn = std::fs::read_to_string(evidence.spooled.expect("spooled").path()).unwrap();
 
         let mut index = 0;
         let mut last_time = 0;
@@ -198,19 +201,18 @@ mod tests {
             }
         }
         assert!(open.is_empty(), "operations never completed: {open:?}");
-        assert_eq!(index as usize, h.ops.len() * 2);
+        assert_eq!(index as usize, ledger.operations() * 2);
 
         let acked: BTreeSet<String> = h
-            .present
+            .present()
             .iter()
-            .chain(&h.deleted)
-            .chain(&h.uncertain)
-            .cloned()
+            .chain(h.deleted().iter())
+            .chain(h.uncertain().iter())
             .collect();
         assert_eq!(ok_adds, acked);
         let refused: BTreeSet<String> = h.unacknowledged.iter().map(|(id, _)| id.clone()).collect();
         assert_eq!(info_adds, refused);
-        assert_eq!(ok_deletes, h.deleted);
-        assert!(!h.uncertain.is_empty() && !refused.is_empty() && !h.deleted.is_empty());
+        assert_eq!(ok_deletes, h.deleted().iter().collect::<BTreeSet<_>>());
+        assert!(!h.uncertain().is_empty() && !refused.is_empty() && !h.deleted().is_empty());
     }
 }

@@ -1,39 +1,298 @@
 //! The ledger every write workload keeps: what each writer was told (acknowledged inserts,
-//! acknowledged deletes, refusals, by node) and when each operation started and ended; the
-//! writer loop the systems' writers share ([`drive`]: a system only says how to insert and
-//! delete one row, key or document); and the judgement of what each node holds against the
-//! ledger ([`judge`]).
+//! acknowledged deletes, refusals, by node), its figures as operations end, and its history,
+//! streamed to a spooled file as it is made; the writer loop the systems' writers share
+//! ([`drive`]: a system only says where write `seq` goes and how to insert and delete one row,
+//! key or document); and the judgement of what each node holds against the ledger ([`judge`]).
 //!
 //! One place on purpose: a rule about what a PASS needs (every node acknowledged writes, every
 //! copy identical) is written once and holds for every system.
+//!
+//! Bounded for hours of writing: a write's fate is one byte, by writer and sequence number;
+//! figures are running tallies; the history goes to disk, with only its last lines in memory.
 
+use super::figures::{Tallies, WorkloadFigures};
+use crate::cluster::{Evidence, EvidenceKind};
+use crate::spool::SpoolWriter;
 use crate::verify::Verdict;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+/// What became of one write, as the ledger keeps it (one byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Fate {
+    Unknown = 0,
+    Refused = 1,
+    Kept = 2,
+    Deleted = 3,
+    DeleteFailed = 4,
+}
+
+impl Fate {
+    fn from_byte(b: u8) -> Fate {
+        match b {
+            1 => Fate::Refused,
+            2 => Fate::Kept,
+            3 => Fate::Deleted,
+            4 => Fate::DeleteFailed,
+            _ => Fate::Unknown,
+        }
+    }
+}
+
+/// How far ahead of a writer's last write a sequence number may be and still be kept by
+/// position (beyond it, by id).
+const MAX_SEQ_GAP: u64 = 1 << 16;
+
 /// What the writers were told.
 #[derive(Debug, Default, Clone)]
 pub struct History {
-    /// Acknowledged inserts that were not deleted afterwards.
-    pub present: BTreeSet<String>,
-    /// Acknowledged inserts whose delete was acknowledged too.
-    pub deleted: BTreeSet<String>,
-    /// Acknowledged inserts whose delete failed: either state is correct.
-    pub uncertain: BTreeSet<String>,
-    /// Inserts that failed: never acknowledged, so they may or may not exist.
-    pub unacknowledged: Vec<(String, String)>,
+    /// The fate of each write `<prefix>-<seq>`, by prefix (the writer), at `seq - 1`.
+    by_writer: BTreeMap<String, Vec<u8>>,
+    /// Writes whose id has no such form, by id.
+    other: BTreeMap<String, u8>,
+    counts: [usize; 5],
+    /// Inserts that failed: never acknowledged, so they may or may not exist; with why (each
+    /// distinct reason held once). Few: a writer pauses after each refusal.
+    pub unacknowledged: Vec<(String, Arc<str>)>,
+    reasons: BTreeSet<Arc<str>>,
     /// Acknowledged inserts per node (or server, or writer).
     pub acks_per_node: BTreeMap<String, usize>,
     /// Refused inserts per node.
     pub refusals_per_node: BTreeMap<String, usize>,
-    /// Every operation with its timing, in the order they ended.
-    pub ops: Vec<Op>,
 }
 
-/// One operation a writer made.
+/// The writes of one fate in a [`History`]: counted, listed, asked about.
+#[derive(Clone, Copy)]
+pub struct Writes<'a> {
+    history: &'a History,
+    fate: Fate,
+}
+
+impl<'a> Writes<'a> {
+    pub fn len(&self) -> usize {
+        self.history.counts[self.fate as usize]
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn contains(&self, id: &str) -> bool {
+        self.history.fate(id) == self.fate
+    }
+    /// Their ids, made as they are listed (writer by writer, in order).
+    pub fn iter(self) -> impl Iterator<Item = String> + 'a {
+        let fate = self.fate as u8;
+        self.history
+            .by_writer
+            .iter()
+            .flat_map(move |(prefix, fates)| {
+                fates
+                    .iter()
+                    .enumerate()
+                    .filter(move |(_, f)| **f == fate)
+                    .map(move |(i, _)| format!("{prefix}-{}", i + 1))
+            })
+            .chain(
+                self.history
+                    .other
+                    .iter()
+                    .filter(move |(_, f)| **f == fate)
+                    .map(|(id, _)| id.clone()),
+            )
+    }
+}
+
+impl std::fmt::Debug for Writes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().take(20)).finish()
+    }
+}
+
+/// What became of one write.
+pub enum Write {
+    /// The insert failed: never acknowledged, so it may or may not exist.
+    Refused(String),
+    /// Acknowledged and kept.
+    Kept,
+    /// Acknowledged, then deleted (the delete acknowledged too).
+    Deleted,
+    /// Acknowledged, but its delete failed: either state is correct.
+    DeleteFailed,
+}
+
+/// `<prefix>-<seq>` split, when the id has that form.
+fn by_position(id: &str) -> Option<(&str, u64)> {
+    let (prefix, text) = id.rsplit_once('-')?;
+    let seq: u64 = text.parse().ok()?;
+    // Only the canonical form (`w-7`, not `w-07` or `w-+7`): one id, one position.
+    (seq > 0 && seq.to_string() == text).then_some((prefix, seq))
+}
+
+impl History {
+    /// Records what became of write `id` through `node` (the node or writer it went through).
+    pub fn record(&mut self, node: &str, id: String, write: Write) {
+        let fate = match &write {
+            Write::Refused(_) => Fate::Refused,
+            Write::Kept => Fate::Kept,
+            Write::Deleted => Fate::Deleted,
+            Write::DeleteFailed => Fate::DeleteFailed,
+        };
+        if let Write::Refused(why) = write {
+            *self.refusals_per_node.entry(node.to_string()).or_default() += 1;
+            let why: Arc<str> = match self.reasons.get(why.as_str()) {
+                Some(known) => known.clone(),
+                None => {
+                    let new: Arc<str> = why.into();
+                    self.reasons.insert(new.clone());
+                    new
+                }
+            };
+            self.unacknowledged.push((id.clone(), why));
+        } else {
+            *self.acks_per_node.entry(node.to_string()).or_default() += 1;
+        }
+        let before = self.set_fate(id, fate);
+        if before != Fate::Unknown {
+            self.counts[before as usize] -= 1;
+        }
+        self.counts[fate as usize] += 1;
+    }
+
+    /// Sets a write's fate; what it was before.
+    fn set_fate(&mut self, id: String, fate: Fate) -> Fate {
+        if let Some((prefix, seq)) = by_position(&id) {
+            let index = (seq - 1) as usize;
+            let fates = match self.by_writer.get_mut(prefix) {
+                Some(f) => f,
+                None => self.by_writer.entry(prefix.to_string()).or_default(),
+            };
+            if seq <= fates.len() as u64 + MAX_SEQ_GAP {
+                if fates.len() <= index {
+                    fates.resize(index + 1, Fate::Unknown as u8);
+                }
+                let before = Fate::from_byte(fates[index]);
+                fates[index] = fate as u8;
+                return before;
+            }
+        }
+        self.other
+            .insert(id, fate as u8)
+            .map_or(Fate::Unknown, Fate::from_byte)
+    }
+
+    fn fate(&self, id: &str) -> Fate {
+        if let Some((prefix, seq)) = by_position(id)
+            && let Some(b) = self
+                .by_writer
+                .get(prefix)
+                .and_then(|f| f.get((seq - 1) as usize))
+        {
+            return Fate::from_byte(*b);
+        }
+        self.other
+            .get(id)
+            .copied()
+            .map_or(Fate::Unknown, Fate::from_byte)
+    }
+
+    fn writes(&self, fate: Fate) -> Writes<'_> {
+        Writes {
+            history: self,
+            fate,
+        }
+    }
+
+    /// Acknowledged inserts that were not deleted afterwards.
+    pub fn present(&self) -> Writes<'_> {
+        self.writes(Fate::Kept)
+    }
+    /// Acknowledged inserts whose delete was acknowledged too.
+    pub fn deleted(&self) -> Writes<'_> {
+        self.writes(Fate::Deleted)
+    }
+    /// Acknowledged inserts whose delete failed: either state is correct.
+    pub fn uncertain(&self) -> Writes<'_> {
+        self.writes(Fate::DeleteFailed)
+    }
+
+    /// Acknowledged inserts, deleted later or not.
+    pub fn acknowledged(&self) -> usize {
+        self.present().len() + self.deleted().len() + self.uncertain().len()
+    }
+
+    /// Every id a writer tried, acknowledged or not.
+    pub fn ids(&self) -> impl Iterator<Item = String> + '_ {
+        self.present()
+            .iter()
+            .chain(self.deleted().iter())
+            .chain(self.uncertain().iter())
+            .chain(self.unacknowledged.iter().map(|(id, _)| id.clone()))
+    }
+
+    /// What the writers were told, in a few lines: counts, and each distinct refusal with how
+    /// often it came and an example (the complete history is the EDN file).
+    pub fn summary_lines(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "{} acknowledged insert(s) ({} deleted again with acknowledgement, {} with a failed delete), {} not acknowledged",
+            self.acknowledged(),
+            self.deleted().len(),
+            self.uncertain().len(),
+            self.unacknowledged.len()
+        )];
+        let mut by_reason: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+        for (id, why) in &self.unacknowledged {
+            by_reason.entry(why).or_insert((0, id)).0 += 1;
+        }
+        let mut reasons: Vec<_> = by_reason.into_iter().collect();
+        reasons.sort_by_key(|(_, (n, _))| std::cmp::Reverse(*n));
+        for (why, (n, id)) in reasons.iter().take(10) {
+            out.push(format!("  not acknowledged {n}x (e.g. {id}): {why}"));
+        }
+        if reasons.len() > 10 {
+            out.push(format!(
+                "  and {} other reason(s) (see the history)",
+                reasons.len() - 10
+            ));
+        }
+        out
+    }
+}
+
+/// How many lines of the history stay in memory (and stand for it in inline reports).
+pub const HISTORY_EXCERPT_LINES: usize = 200;
+
+/// A workload's ledger, shared by its writers and read while they write.
+pub struct Ledger {
+    origin: Instant,
+    inner: Mutex<Inner>,
+    next_process: std::sync::atomic::AtomicU64,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ledger({} operations)", self.operations())
+    }
+}
+
+struct Inner {
+    history: History,
+    tallies: Tallies,
+    /// The history as EDN, on disk; `Err`: why it could not be kept.
+    edn: Result<SpoolWriter, String>,
+    next_index: u64,
+    operations: usize,
+}
+
+impl Default for Ledger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One operation a writer made, as it ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
     pub id: String,
@@ -56,62 +315,27 @@ pub enum OpKind {
     Delete,
 }
 
-/// What became of one write.
-pub enum Write {
-    /// The insert failed: never acknowledged, so it may or may not exist.
-    Refused(String),
-    /// Acknowledged and kept.
-    Kept,
-    /// Acknowledged, then deleted (the delete acknowledged too).
-    Deleted,
-    /// Acknowledged, but its delete failed: either state is correct.
-    DeleteFailed,
-}
-
-impl History {
-    /// Records what became of write `id` through `node` (the node or writer it went through).
-    pub fn record(&mut self, node: &str, id: String, write: Write) {
-        match write {
-            Write::Refused(why) => {
-                *self.refusals_per_node.entry(node.to_string()).or_default() += 1;
-                self.unacknowledged.push((id, why));
-            }
-            acked => {
-                *self.acks_per_node.entry(node.to_string()).or_default() += 1;
-                match acked {
-                    Write::Kept => self.present.insert(id),
-                    Write::Deleted => self.deleted.insert(id),
-                    _ => self.uncertain.insert(id),
-                };
-            }
-        }
-    }
-
-    /// Acknowledged inserts, deleted later or not.
-    pub fn acknowledged(&self) -> usize {
-        self.present.len() + self.deleted.len() + self.uncertain.len()
-    }
-}
-
-/// A workload's ledger, shared by its writers and read while they write.
-#[derive(Debug)]
-pub struct Ledger {
-    origin: Instant,
-    history: Mutex<History>,
-    next_process: std::sync::atomic::AtomicU64,
-}
-
-impl Default for Ledger {
-    fn default() -> Self {
-        Self::new()
-    }
+/// An operation in flight: what [`Ledger::invoke`] recorded, for its completion.
+struct Invoked<'a> {
+    node: &'a str,
+    id: &'a str,
+    kind: OpKind,
+    process: u64,
+    start: Duration,
 }
 
 impl Ledger {
     pub fn new() -> Self {
         Self {
             origin: Instant::now(),
-            history: Mutex::new(History::default()),
+            inner: Mutex::new(Inner {
+                history: History::default(),
+                tallies: Tallies::default(),
+                edn: SpoolWriter::new(HISTORY_EXCERPT_LINES)
+                    .map_err(|e| format!("the history could not be kept: {e}")),
+                next_index: 0,
+                operations: 0,
+            }),
             next_process: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -125,23 +349,31 @@ impl Ledger {
         t.saturating_duration_since(self.origin)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, History> {
-        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Records what became of a write (the lock is held only for the update).
     pub fn record(&self, node: &str, id: String, write: Write) {
-        self.lock().record(node, id, write);
+        self.lock().history.record(node, id, write);
     }
 
-    /// How many operations were recorded so far.
+    /// How many operations ended so far.
     pub fn operations(&self) -> usize {
-        self.lock().ops.len()
+        self.lock().operations
     }
 
-    /// A copy of what was recorded so far.
+    /// A copy of what the writers were told so far (one byte a write).
     pub fn snapshot(&self) -> History {
-        self.lock().clone()
+        self.lock().history.clone()
+    }
+
+    /// Counts of what the writers were told so far: acknowledged inserts, of them deleted,
+    /// not acknowledged.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let inner = self.lock();
+        let h = &inner.history;
+        (h.acknowledged(), h.deleted().len(), h.unacknowledged.len())
     }
 
     /// A process id no writer had before.
@@ -155,46 +387,91 @@ impl Ledger {
         self.since(Instant::now())
     }
 
-    fn op(&self, op: OpAt<'_>, start: Instant, error: Option<&String>) {
-        let OpAt {
+    /// The figures so far, for a workload that ran `ran_for`, with `nodes` listed even if
+    /// they saw no operation.
+    pub fn figures(&self, ran_for: Duration, nodes: &[String]) -> WorkloadFigures {
+        self.lock().tallies.figures(ran_for, nodes)
+    }
+
+    /// The history so far as evidence: the complete EDN file, and its last lines inline.
+    pub fn history_evidence(&self, title: &str) -> Evidence {
+        let mut inner = self.lock();
+        let operations = inner.operations;
+        match inner.edn.as_mut().map_err(|e| e.clone()).and_then(|w| {
+            w.snapshot()
+                .map_err(|e| format!("the history could not be kept: {e}"))
+        }) {
+            Ok((spool, tail)) => {
+                let mut excerpt = format!(
+                    ";; {} lines, {} operations; the last {} here, every one in the evidence file\n",
+                    spool.lines,
+                    operations,
+                    tail.len()
+                );
+                for line in tail {
+                    excerpt.push_str(&line);
+                    excerpt.push('\n');
+                }
+                Evidence::spooled(EvidenceKind::Other, title, excerpt, spool)
+            }
+            Err(why) => Evidence::new(EvidenceKind::Other, title, why),
+        }
+    }
+
+    /// An operation is sent: its invocation goes into the history now, in real-time order.
+    fn invoke<'a>(&self, node: &'a str, id: &'a str, kind: OpKind, process: u64) -> Invoked<'a> {
+        let mut inner = self.lock();
+        let start = self.since(Instant::now());
+        let index = inner.next_index;
+        inner.next_index += 1;
+        if let Ok(edn) = inner.edn.as_mut() {
+            edn.line(&super::history_edn::line(
+                index, start, None, process, kind, id, node,
+            ));
+        }
+        Invoked {
             node,
             id,
             kind,
             process,
-        } = op;
-        let op = Op {
-            id: id.to_string(),
-            node: node.to_string(),
-            process,
-            kind,
-            start: self.since(start),
-            end: self.since(Instant::now()),
-            error: error.cloned(),
-        };
-        self.lock().ops.push(op);
+            start,
+        }
+    }
+
+    /// Its answer came (`error`: refused or unanswered): the completion, and the figures.
+    fn complete(&self, op: Invoked<'_>, error: Option<&str>) {
+        let mut inner = self.lock();
+        let end = self.since(Instant::now());
+        let index = inner.next_index;
+        inner.next_index += 1;
+        inner.operations += 1;
+        if let Ok(edn) = inner.edn.as_mut() {
+            edn.line(&super::history_edn::line(
+                index,
+                end,
+                Some(error),
+                op.process,
+                op.kind,
+                op.id,
+                op.node,
+            ));
+        }
+        inner.tallies.add(op.node, op.start, end, error.is_none());
     }
 }
 
-/// Which operation [`Ledger::op`] records.
-struct OpAt<'a> {
-    node: &'a str,
-    id: &'a str,
-    kind: OpKind,
-    process: u64,
-}
-
-/// One write a [`Writer`] attempted: where it went, its id, and whether it was acknowledged.
-pub struct Attempt {
+/// Where one write goes and under which id, decided before it is sent.
+pub struct Target {
     pub node: String,
     pub id: String,
-    pub result: Result<(), String>,
 }
 
-/// How one system writes: insert write `seq` (connecting as needed), and delete a write again.
-/// The loop around it ([`drive`]) is the same for every system.
+/// How one system writes: where write `seq` goes, insert it (connecting as needed), and delete
+/// a write again. The loop around it ([`drive`]) is the same for every system.
 #[async_trait::async_trait]
 pub trait Writer: Send {
-    async fn insert(&mut self, seq: u64) -> Attempt;
+    fn target(&self, seq: u64) -> Target;
+    async fn insert(&mut self, target: &Target) -> Result<(), String>;
     async fn delete(&mut self, node: &str, id: &str) -> Result<(), String>;
     /// Closes what the writer holds open.
     async fn close(self)
@@ -205,8 +482,8 @@ pub trait Writer: Send {
 }
 
 /// Runs one writer until `stop`: every `delete_every`th acknowledged insert is deleted again;
-/// each outcome goes into `ledger` as it comes; after a refusal the writer pauses `pause`
-/// (bounding the retry rate against a dead node).
+/// each operation goes into `ledger` as it is sent and as it ends; after a refusal the writer
+/// pauses `pause` (bounding the retry rate against a dead node).
 pub async fn drive<W: Writer>(
     mut writer: W,
     delete_every: u64,
@@ -218,49 +495,30 @@ pub async fn drive<W: Writer>(
     let mut process = ledger.new_process();
     while !stop.is_cancelled() {
         seq = seq.saturating_add(1);
-        let started = Instant::now();
-        let attempt = writer.insert(seq).await;
-        ledger.op(
-            OpAt {
-                node: &attempt.node,
-                id: &attempt.id,
-                kind: OpKind::Insert,
-                process,
-            },
-            started,
-            attempt.result.as_ref().err(),
-        );
-        if attempt.result.is_err() {
+        let target = writer.target(seq);
+        let invoked = ledger.invoke(&target.node, &target.id, OpKind::Insert, process);
+        let result = writer.insert(&target).await;
+        ledger.complete(invoked, result.as_ref().err().map(String::as_str));
+        if result.is_err() {
             process = ledger.new_process();
         }
-        let write = match attempt.result {
+        let write = match result {
             Err(e) => Write::Refused(e),
             Ok(()) if delete_every > 0 && seq.is_multiple_of(delete_every) => {
-                let started = Instant::now();
-                let deleted = writer.delete(&attempt.node, &attempt.id).await;
-                ledger.op(
-                    OpAt {
-                        node: &attempt.node,
-                        id: &attempt.id,
-                        kind: OpKind::Delete,
-                        process,
-                    },
-                    started,
-                    deleted.as_ref().err(),
-                );
+                let invoked = ledger.invoke(&target.node, &target.id, OpKind::Delete, process);
+                let deleted = writer.delete(&target.node, &target.id).await;
+                ledger.complete(invoked, deleted.as_ref().err().map(String::as_str));
                 if deleted.is_err() {
                     process = ledger.new_process();
-                }
-                if deleted.is_ok() {
-                    Write::Deleted
-                } else {
                     Write::DeleteFailed
+                } else {
+                    Write::Deleted
                 }
             }
             Ok(()) => Write::Kept,
         };
         let refused = matches!(write, Write::Refused(_));
-        ledger.record(&attempt.node, attempt.id, write);
+        ledger.record(&target.node, target.id, write);
         if refused {
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
@@ -298,8 +556,8 @@ pub fn judge(
     let mut evidence = vec![
         format!(
             "acknowledged inserts: {acked} ({} later deleted with acknowledgement, {} with a failed delete)",
-            h.deleted.len(),
-            h.uncertain.len()
+            h.deleted().len(),
+            h.uncertain().len()
         ),
         format!("acknowledged inserts per node: {:?}", h.acks_per_node),
         format!(
@@ -316,22 +574,25 @@ pub fn judge(
     if rules.every_node_writes {
         problems.extend(silent_nodes(nodes, h));
     }
-    let unacked: BTreeSet<&String> = h.unacknowledged.iter().map(|(id, _)| id).collect();
+    let unacked: BTreeSet<&str> = h.unacknowledged.iter().map(|(id, _)| id.as_str()).collect();
     for (node, read) in nodes.iter().zip(reads) {
         match read {
             Err(e) => problems.push(format!("{node}: could not read back: {e}")),
             Ok(got) => {
-                let missing: Vec<&String> = h
-                    .present
+                let missing: Vec<String> = h
+                    .present()
                     .iter()
-                    .filter(|id| !got.contains_key(*id))
+                    .filter(|id| !got.contains_key(id))
                     .collect();
-                let resurrected: Vec<&String> = h
-                    .deleted
+                let resurrected: Vec<String> = h
+                    .deleted()
                     .iter()
-                    .filter(|id| got.contains_key(*id))
+                    .filter(|id| got.contains_key(id))
                     .collect();
-                let committed_unacked = got.keys().filter(|id| unacked.contains(id)).count();
+                let committed_unacked = got
+                    .keys()
+                    .filter(|id| unacked.contains(id.as_str()))
+                    .count();
                 evidence.push(format!(
                     "{node}: {} rows (checksum {}); {} acknowledged rows missing; {} acknowledged deletes still present; {committed_unacked} unacknowledged writes committed anyway",
                     got.len(),
@@ -460,7 +721,7 @@ fn copies_differ(nodes: &[String], reads: &[Result<Rows, String>]) -> Option<Str
     ))
 }
 
-fn sample(ids: &[&String]) -> String {
+fn sample(ids: &[String]) -> String {
     let shown: Vec<&str> = ids.iter().take(5).map(|s| s.as_str()).collect();
     shown.join(", ")
 }
@@ -607,16 +868,19 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Writer for Scripted {
-        async fn insert(&mut self, seq: u64) -> Attempt {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            Attempt {
+        fn target(&self, seq: u64) -> Target {
+            Target {
                 node: "n".into(),
                 id: format!("w-{seq}"),
-                result: if seq >= self.refuse_from {
-                    Err("down".into())
-                } else {
-                    Ok(())
-                },
+            }
+        }
+        async fn insert(&mut self, target: &Target) -> Result<(), String> {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            let seq: u64 = target.id[2..].parse().unwrap();
+            if seq >= self.refuse_from {
+                Err("down".into())
+            } else {
+                Ok(())
             }
         }
         async fn delete(&mut self, _: &str, id: &str) -> Result<(), String> {
@@ -642,15 +906,29 @@ mod tests {
             timer
         );
         let h = ledger.snapshot();
-        assert_eq!(h.present.len(), 4, "{h:?}"); // 1 2 4 5
-        assert_eq!(h.deleted.len(), 2, "{h:?}"); // 3 6
+        assert_eq!(h.present().len(), 4, "{h:?}"); // 1 2 4 5
+        assert_eq!(h.deleted().len(), 2, "{h:?}"); // 3 6
+        assert!(h.present().contains("w-5") && h.deleted().contains("w-6"));
+        assert!(!h.present().contains("w-6") && !h.present().contains("w-05"));
         assert!(!h.unacknowledged.is_empty());
-        let deletes = h.ops.iter().filter(|o| o.kind == OpKind::Delete).count();
-        assert_eq!(deletes, 2);
-        let first = &h.ops[0];
-        assert_eq!(first.start, Duration::ZERO);
-        assert_eq!(first.end, Duration::from_millis(1));
         // Refused writes pause: about five in 500 ms, not hundreds.
         assert!(h.unacknowledged.len() <= 6, "{}", h.unacknowledged.len());
+        // Every insert and the two deletes, each sent and answered, in real-time order.
+        let edn = ledger.history_evidence("h");
+        let text = std::fs::read_to_string(edn.spooled.as_ref().unwrap().path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), ledger.operations() * 2);
+        assert_eq!(lines.iter().filter(|l| l.contains(":f :delete")).count(), 4);
+        assert!(
+            lines[0].starts_with(
+                "{:index 0, :time 0, :type :invoke, :process 0, :f :add, :value \"w-1\""
+            ) && lines[1].starts_with("{:index 1, :time 1000000, :type :ok"),
+            "{}",
+            &text[..200]
+        );
+        let f = ledger.figures(Duration::from_millis(500), &["n".into()]);
+        assert_eq!(f.overall.acknowledged, 6 + 2);
+        assert_eq!(f.overall.p50, Some(Duration::from_millis(1)));
+        assert!(edn.body.contains("operations; the last"), "{}", edn.body);
     }
 }

@@ -6,7 +6,7 @@
 //! set on their owners; acknowledged writes and deletes recorded as they happen) or stops it; `verify: { workload:
 //! <id> }` stops it if it still runs and checks the ledger on every node: every acknowledged
 //! write readable, every acknowledged delete gone, unacknowledged writes reported apart, the
-//! history kept as evidence (JSON lines). The runner stops whatever still runs when the main
+//! history kept as evidence (EDN, streamed to a file). The runner stops whatever still runs when the main
 //! steps end; the database is dropped by a clean-up registered before the first write.
 
 use super::figures::{Limits, WorkloadFigures};
@@ -75,8 +75,8 @@ pub struct Unjudged {
     pub lines: Vec<String>,
     pub figures: Vec<(String, String)>,
     pub span: Option<crate::measured::WorkloadSpan>,
-    /// Its history as a Jepsen history (EDN).
-    pub history_edn: String,
+    /// Its history as a Jepsen history (EDN), spooled.
+    pub history_edn: crate::cluster::Evidence,
 }
 
 impl Workloads {
@@ -225,13 +225,10 @@ impl Workloads {
         }
         let all = self.lock();
         let w = &all[id];
-        let h = w.ledger.snapshot();
+        let (acknowledged, deleted, unacknowledged) = w.ledger.counts();
         Ok(format!(
-            "workload `{id}` stopped after {}s: {} acknowledged insert(s), {} acknowledged delete(s), {} unacknowledged",
+            "workload `{id}` stopped after {}s: {acknowledged} acknowledged insert(s), {deleted} acknowledged delete(s), {unacknowledged} unacknowledged",
             w.stopped_after.unwrap_or_default().as_secs(),
-            h.present.len() + h.deleted.len() + h.uncertain.len(),
-            h.deleted.len(),
-            h.unacknowledged.len()
         ))
     }
 
@@ -265,9 +262,9 @@ impl Workloads {
             let Some((_, history)) = self.ledger(&id) else {
                 continue;
             };
-            let mut lines = history_lines(&history);
+            let mut lines = history.summary_lines();
             let (mut figures, mut span) = (vec![], None);
-            if let Some((f, origin)) = self.figures(&id, &history) {
+            if let Some((f, origin)) = self.figures(&id) {
                 let describe = |w: &super::figures::Window| {
                     super::figures::relative_to_steps(w, origin, &steps)
                 };
@@ -276,7 +273,7 @@ impl Workloads {
                 span = span_of(&id, &f, origin, &steps);
             }
             out.push(Unjudged {
-                history_edn: super::history_edn::history(&history.ops),
+                history_edn: self.history_evidence(&id),
                 id,
                 lines,
                 figures,
@@ -294,44 +291,26 @@ impl Workloads {
     }
 
     /// What a stopped workload's operations measure, and when its writers started.
-    fn figures(
-        &self,
-        id: &str,
-        history: &History,
-    ) -> Option<(WorkloadFigures, tokio::time::Instant)> {
+    fn figures(&self, id: &str) -> Option<(WorkloadFigures, tokio::time::Instant)> {
         let all = self.lock();
         let w = all.get(id)?;
         let ran_for = w.stopped_after.unwrap_or_else(|| w.ledger.elapsed());
-        Some((
-            WorkloadFigures::from_ops(&history.ops, ran_for, &w.nodes),
-            w.ledger.origin(),
-        ))
+        Some((w.ledger.figures(ran_for, &w.nodes), w.ledger.origin()))
     }
-}
 
-/// The history as JSON lines, one per write, for the report.
-pub fn history_lines(h: &History) -> Vec<String> {
-    let line = |id: &str, outcome: &str, detail: Option<&str>| {
-        serde_json::json!({"id": id, "outcome": outcome, "detail": detail}).to_string()
-    };
-    let mut out = vec![];
-    out.extend(h.present.iter().map(|id| line(id, "acknowledged", None)));
-    out.extend(
-        h.deleted
-            .iter()
-            .map(|id| line(id, "acknowledged, then deleted", None)),
-    );
-    out.extend(
-        h.uncertain
-            .iter()
-            .map(|id| line(id, "acknowledged, delete failed", None)),
-    );
-    out.extend(
-        h.unacknowledged
-            .iter()
-            .map(|(id, why)| line(id, "not acknowledged", Some(why))),
-    );
-    out
+    /// A workload's history as evidence (`workload-<id>-history.edn`): the complete EDN file,
+    /// its last lines inline.
+    fn history_evidence(&self, id: &str) -> crate::cluster::Evidence {
+        let title = format!("workload-{id}-history.edn");
+        match self.lock().get(id) {
+            Some(w) => w.ledger.history_evidence(&title),
+            None => crate::cluster::Evidence::new(
+                crate::cluster::EvidenceKind::Other,
+                title,
+                "no such workload",
+            ),
+        }
+    }
 }
 
 /// `verify: { workload: <id> }`, or with limits on what it measured:
@@ -449,7 +428,7 @@ pub const MAX_LIMIT_COUNT: i64 = 1_000_000_000;
 #[async_trait::async_trait]
 impl Verifier for WorkloadSpec {
     const NAME: &'static str = "workload";
-    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`); the history in the output (JSON lines) and as a Jepsen history (EDN)";
+    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`); what the writers were told in the output (counts, each refusal reason with an example) and every operation as a Jepsen history (EDN, streamed to a file as it is made, so a workload of hours stays in bounded memory)";
     const FROM_VERIFY: bool = false;
     type Raw = WorkloadRaw;
 
@@ -533,9 +512,9 @@ impl Verifier for WorkloadSpec {
         if let Some(w) = cx.workloads.lock().get_mut(&self.id) {
             w.judged = true;
         }
-        if history.present.len() + history.deleted.len() + history.uncertain.len() == 0 {
+        if history.acknowledged() == 0 {
             let mut evidence = vec![stopped];
-            evidence.extend(history_lines(&history));
+            evidence.extend(history.summary_lines());
             return Verdict::fail(
                 format!(
                     "workload `{}` has no acknowledged write: nothing to check",
@@ -562,7 +541,7 @@ impl Verifier for WorkloadSpec {
             }
         };
         verdict.evidence.insert(0, stopped);
-        if let Some((figures, origin)) = cx.workloads.figures(&self.id, &history) {
+        if let Some((figures, origin)) = cx.workloads.figures(&self.id) {
             let steps: Vec<(String, tokio::time::Instant)> = cx
                 .steps_started
                 .lock()
@@ -588,14 +567,12 @@ impl Verifier for WorkloadSpec {
                 verdict.passed = false;
             }
         }
-        crate::journal::attach(
-            format!("workload-{}-history.edn", self.id),
-            super::history_edn::history(&history.ops),
-        );
-        verdict
-            .evidence
-            .push(format!("history of workload `{}` (JSON lines):", self.id));
-        verdict.evidence.extend(history_lines(&history));
+        crate::journal::attach(cx.workloads.history_evidence(&self.id));
+        verdict.evidence.push(format!(
+            "what the writers of workload `{}` were told (every operation is in its EDN history):",
+            self.id
+        ));
+        verdict.evidence.extend(history.summary_lines());
         verdict
     }
 }
@@ -684,7 +661,7 @@ mod rig {
             v.evidence[0]
         );
         let history = workloads.ledger("w").unwrap().1;
-        assert!(history.present.len() > 20, "too few writes");
+        assert!(history.present().len() > 20, "too few writes");
         assert!(
             !history.unacknowledged.is_empty(),
             "writes to the stopped node were refused and recorded apart"
@@ -692,11 +669,12 @@ mod rig {
         assert!(
             v.evidence
                 .iter()
-                .any(|l| l.starts_with("{") && l.contains("\"outcome\":\"acknowledged\"")),
-            "the history is in the evidence as JSON lines"
+                .any(|l| l.contains("not acknowledged") && l.contains("x (e.g. ")),
+            "each refusal reason is in the evidence, counted, with an example: {:?}",
+            v.evidence
         );
 
-        let lost = history.present.iter().next().unwrap().clone();
+        let lost = history.present().iter().next().unwrap().clone();
         let mut conn = connect(&endpoints[1], &login).await.unwrap();
         run(&mut conn, "SET SESSION wsrep_on = OFF").await.unwrap();
         run(
@@ -760,8 +738,7 @@ mod rig_figures {
         }
 
         fn figures(&self, id: &str) -> WorkloadFigures {
-            let history = self.workloads.ledger(id).unwrap().1;
-            self.workloads.figures(id, &history).unwrap().0
+            self.workloads.figures(id).unwrap().0
         }
 
         /// Workload `id` writes for 2 s, then `node` (named `down`) is stopped for 3 s (the
@@ -817,10 +794,7 @@ mod rig_figures {
 
     fn acks(workloads: &Workloads, id: &str, node: &str) -> usize {
         let h = workloads.lock()[id].ledger.snapshot();
-        h.ops
-            .iter()
-            .filter(|o| o.node == node && o.error.is_none())
-            .count()
+        h.acks_per_node.get(node).copied().unwrap_or(0)
     }
 
     /// Waits (bounded) until `node` acknowledged a write after `after` acknowledgements.
@@ -908,7 +882,12 @@ mod rig_figures {
         );
         let attached = journal.take_attachments();
         assert_eq!(attached.len(), 1);
-        assert_eq!(attached[0].0, "workload-quiet-history.edn");
+        assert_eq!(attached[0].title, "workload-quiet-history.edn");
+        let spooled = attached[0]
+            .spooled
+            .as_ref()
+            .expect("the history is spooled");
+        assert!(spooled.lines >= 2 && spooled.path().exists(), "{spooled:?}");
 
         start("w");
         let down = &endpoints[2].name;
@@ -1005,7 +984,7 @@ mod rig_figures {
     async fn pool_keys_removed(servers: &[Endpoint], workloads: &Workloads) {
         for id in ["quiet", "w"] {
             let h = workloads.ledger(id).unwrap().1;
-            let keys: Vec<String> = h.ops.iter().map(|o| o.id.clone()).collect();
+            let keys: Vec<String> = h.ids().collect();
             crate::verify::memcache::pool::delete_everywhere(servers, &keys)
                 .await
                 .unwrap();

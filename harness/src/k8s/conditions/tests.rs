@@ -107,3 +107,41 @@ fn field_paths_with_indexes() {
             .contains("not set")
     );
 }
+
+// Layer 1 (pure): a field the API server never changes once set, holding another value,
+// means the wait can never succeed; a mutable field, or an immutable one already right or not
+// yet set, does not.
+#[test]
+fn an_immutable_field_that_differs_is_out_of_reach() {
+    let svc = json!({"spec": {"clusterIP": "10.96.0.5", "type": "ClusterIP"}});
+    let why = immutable_differs("Service", &svc, ".spec.clusterIP", "None").unwrap();
+    assert!(
+        why.contains("cannot change once set (it is 10.96.0.5"),
+        "{why}"
+    );
+    assert_eq!(
+        immutable_differs("Service", &svc, ".spec.clusterIP", "10.96.0.5"),
+        None
+    );
+    assert_eq!(
+        immutable_differs("Service", &svc, ".spec.type", "NodePort"),
+        None
+    );
+    let sts = json!({"spec": {"selector": {"matchLabels": {"app": "a"}}}});
+    assert!(
+        immutable_differs("StatefulSet", &sts, ".spec.selector.matchLabels.app", "b").is_some()
+    );
+    assert_eq!(
+        immutable_differs(
+            "Deployment",
+            &json!({}),
+            ".spec.selector.matchLabels.app",
+            "b"
+        ),
+        None
+    );
+    let cm = json!({"immutable": true, "data": {"k": "v"}});
+    assert!(immutable_differs("ConfigMap", &cm, ".data.k", "w").is_some());
+    let cm = json!({"data": {"k": "v"}});
+    assert_eq!(immutable_differs("ConfigMap", &cm, ".data.k", "w"), None);
+}

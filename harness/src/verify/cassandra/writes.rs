@@ -6,7 +6,7 @@
 use super::cql::{Connected, read_from_every_node, session};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
-use crate::verify::ledger::{self, Attempt, History, Ledger, Rows};
+use crate::verify::ledger::{self, History, Ledger, Rows, Target};
 use scylla::client::session::Session;
 use scylla::statement::{Consistency, Statement};
 use std::time::Duration;
@@ -120,14 +120,16 @@ struct DriverWriter<'a> {
 
 #[async_trait::async_trait]
 impl ledger::Writer for DriverWriter<'_> {
-    async fn insert(&mut self, seq: u64) -> Attempt {
-        let id = format!("{}-{seq}", self.prefix);
-        let insert = format!("INSERT INTO {} (id) VALUES ('{id}')", self.table);
-        Attempt {
+    fn target(&self, seq: u64) -> Target {
+        Target {
             node: self.name.clone(),
-            result: run(self.session, insert, self.level).await,
-            id,
+            id: format!("{}-{seq}", self.prefix),
         }
+    }
+
+    async fn insert(&mut self, target: &Target) -> Result<(), String> {
+        let insert = format!("INSERT INTO {} (id) VALUES ('{}')", self.table, target.id);
+        run(self.session, insert, self.level).await
     }
 
     async fn delete(&mut self, _node: &str, id: &str) -> Result<(), String> {
@@ -233,8 +235,8 @@ mod tests {
     async fn acknowledged_cql_writes_are_read_back_through_every_node_and_a_short_read_is_named() {
         let standin = StandIn::start(3, None, Faults::default()).await;
         let (session, table, history) = run_workload(&standin).await;
-        assert!(history.present.len() > 5, "{history:?}");
-        assert!(!history.deleted.is_empty());
+        assert!(history.present().len() > 5, "{history:?}");
+        assert!(!history.deleted().is_empty());
         let v = read_back_at_quorum(&session, &table, &history, 5).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
         let inserts = standin

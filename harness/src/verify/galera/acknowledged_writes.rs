@@ -9,7 +9,7 @@
 use super::{Login, connect, connect_within, rows, run, run_within};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
-use crate::verify::ledger::{self, Attempt, History, Ledger, Rows};
+use crate::verify::ledger::{self, History, Ledger, Rows};
 use crate::verify::nonce;
 use crate::verify::{
     Credentials, RawCredentials, RawTarget, Target, Verdict, Verifier, VerifyContext, VerifyFlags,
@@ -355,19 +355,21 @@ impl NodeWriter {
 
 #[async_trait::async_trait]
 impl ledger::Writer for NodeWriter {
-    async fn insert(&mut self, seq: u64) -> Attempt {
-        let id = format!("{}-{seq}", self.prefix);
+    fn target(&self, seq: u64) -> ledger::Target {
+        ledger::Target {
+            node: self.node.name.clone(),
+            id: format!("{}-{seq}", self.prefix),
+        }
+    }
+
+    async fn insert(&mut self, target: &ledger::Target) -> Result<(), String> {
         let sql = format!(
-            "INSERT INTO {} (id, node) VALUES ('{id}', '{}')",
+            "INSERT INTO {} (id, node) VALUES ('{}', '{}')",
             self.table,
+            target.id,
             self.node.name.replace(['\\', '\''], "")
         );
-        let result = self.statement(&sql).await;
-        Attempt {
-            node: self.node.name.clone(),
-            id,
-            result,
-        }
+        self.statement(&sql).await
     }
 
     async fn delete(&mut self, _node: &str, id: &str) -> Result<(), String> {
@@ -488,8 +490,8 @@ mod rig {
         let login = galera_login();
         let table = prepare(&endpoints, &login).await.unwrap();
         let history = write_phase(&endpoints, &login, &table, Duration::from_secs(4), 2, 5).await;
-        assert!(history.present.len() > 20, "too few writes: {history:?}");
-        assert!(!history.deleted.is_empty());
+        assert!(history.present().len() > 20, "too few writes: {history:?}");
+        assert!(!history.deleted().is_empty());
         let v = read_back(
             &endpoints,
             &login,
@@ -500,8 +502,8 @@ mod rig {
         .await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
 
-        let lost = history.present.iter().next().unwrap().clone();
-        let resurrected = history.deleted.iter().next().unwrap().clone();
+        let lost = history.present().iter().next().unwrap().clone();
+        let resurrected = history.deleted().iter().next().unwrap().clone();
         local_only(
             &endpoints[1],
             &format!("DELETE FROM {table} WHERE id = '{lost}'"),

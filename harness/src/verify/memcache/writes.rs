@@ -8,7 +8,7 @@
 use super::client::{KEY_TTL_SECS, TcpClient, connect, owner};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
-use crate::verify::ledger::{self, Attempt, History, Ledger};
+use crate::verify::ledger::{self, History, Ledger, Target};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -58,12 +58,20 @@ impl KeyWriter {
 
 #[async_trait::async_trait]
 impl ledger::Writer for KeyWriter {
-    async fn insert(&mut self, seq: u64) -> Attempt {
+    fn target(&self, seq: u64) -> Target {
         let key = format!("{}-{seq}", self.prefix);
-        let server = owner(&key, &self.servers).clone();
+        Target {
+            node: owner(&key, &self.servers).name.clone(),
+            id: key,
+        }
+    }
+
+    async fn insert(&mut self, target: &Target) -> Result<(), String> {
+        let key = &target.id;
+        let server = owner(key, &self.servers).clone();
         let result = async {
             let client = self.client(&server).await?;
-            client.set(&key, key.as_bytes()).await?;
+            client.set(key, key.as_bytes()).await?;
             // `set` is pipelined: a round trip makes it acknowledged.
             client.version().await?;
             Ok::<_, String>(())
@@ -72,11 +80,7 @@ impl ledger::Writer for KeyWriter {
         if result.is_err() {
             self.clients.remove(&server.name);
         }
-        Attempt {
-            node: server.name.clone(),
-            id: key,
-            result,
-        }
+        result
     }
 
     async fn delete(&mut self, node: &str, key: &str) -> Result<(), String> {
@@ -96,55 +100,94 @@ impl ledger::Writer for KeyWriter {
     }
 }
 
+/// How many keys one `get` asks for: a workload of hours is read back in pieces.
+const READ_BATCH: usize = 4096;
+
+/// What one server's read-back found so far.
+#[derive(Default)]
+struct ServerReadBack {
+    batch: Vec<String>,
+    acknowledged: usize,
+    lost: usize,
+    first_lost: Option<String>,
+    resurrected: usize,
+    first_resurrected: Option<String>,
+    /// Why it could not be read (the rest of its keys are counted, not read).
+    unread: Option<(String, usize)>,
+}
+
+impl ServerReadBack {
+    async fn read(&mut self, server: &Endpoint, history: &History) {
+        let keys = std::mem::take(&mut self.batch);
+        if let Some((_, n)) = &mut self.unread {
+            *n += keys.len();
+            return;
+        }
+        match async { connect(server).await?.get_many(&keys).await }.await {
+            Ok(values) => {
+                for k in keys {
+                    if history.present().contains(&k) {
+                        self.acknowledged += 1;
+                        if values.get(&k).map(Vec::as_slice) != Some(k.as_bytes()) {
+                            self.lost += 1;
+                            self.first_lost.get_or_insert(k);
+                        }
+                    } else if values.contains_key(&k) {
+                        self.resurrected += 1;
+                        self.first_resurrected.get_or_insert(k);
+                    }
+                }
+            }
+            Err(e) => self.unread = Some((e.to_string(), keys.len())),
+        }
+    }
+}
+
 /// Reads every key the ledger names from its owner and judges: lost sets and resurrected
-/// deletes, by server.
+/// deletes, by server. Keys are read in batches of [`READ_BATCH`], so memory stays bounded.
 pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
-    let mut by_owner: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for key in history.present.iter().chain(&history.deleted) {
-        by_owner
-            .entry(owner(key, servers).name.clone())
-            .or_default()
-            .push(key.clone());
+    let mut by_server: Vec<ServerReadBack> =
+        servers.iter().map(|_| ServerReadBack::default()).collect();
+    for key in history.present().iter().chain(history.deleted().iter()) {
+        let owner_name = &owner(&key, servers).name;
+        let Some(i) = servers.iter().position(|s| &s.name == owner_name) else {
+            continue;
+        };
+        by_server[i].batch.push(key);
+        if by_server[i].batch.len() >= READ_BATCH {
+            by_server[i].read(&servers[i], history).await;
+        }
     }
     let mut problems = vec![];
     let mut evidence = vec![];
-    for server in servers {
-        let keys = by_owner.remove(&server.name).unwrap_or_default();
-        if keys.is_empty() {
+    for (server, found) in servers.iter().zip(&mut by_server) {
+        if !found.batch.is_empty() {
+            found.read(server, history).await;
+        }
+        if let Some((e, n)) = &found.unread {
+            problems.push(format!("{e} ({n} keys not read)"));
             continue;
         }
-        let values = match async { connect(server).await?.get_many(&keys).await }.await {
-            Ok(v) => v,
-            Err(e) => {
-                problems.push(format!("{e} ({} keys not read)", keys.len()));
-                continue;
-            }
-        };
-        let lost: Vec<&String> = keys
-            .iter()
-            .filter(|k| history.present.contains(*k))
-            .filter(|k| values.get(*k).map(Vec::as_slice) != Some(k.as_bytes()))
-            .collect();
-        let resurrected: Vec<&String> = keys
-            .iter()
-            .filter(|k| history.deleted.contains(*k) && values.contains_key(*k))
-            .collect();
+        if found.acknowledged + found.resurrected == 0 && found.first_resurrected.is_none() {
+            // Nothing was written to it.
+            continue;
+        }
         evidence.push(format!(
             "{server}: {} of its {} acknowledged key(s) read back, {} deleted key(s) present",
-            keys.iter().filter(|k| history.present.contains(*k)).count() - lost.len(),
-            keys.iter().filter(|k| history.present.contains(*k)).count(),
-            resurrected.len()
+            found.acknowledged - found.lost,
+            found.acknowledged,
+            found.resurrected
         ));
-        if let Some(first) = lost.first() {
+        if let Some(first) = &found.first_lost {
             problems.push(format!(
                 "{server}: {} acknowledged write(s) lost, e.g. {first}",
-                lost.len()
+                found.lost
             ));
         }
-        if let Some(first) = resurrected.first() {
+        if let Some(first) = &found.first_resurrected {
             problems.push(format!(
                 "{server}: {} acknowledged delete(s) not applied, e.g. {first}",
-                resurrected.len()
+                found.resurrected
             ));
         }
     }
@@ -156,7 +199,7 @@ pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
         .map(|s| s.name.clone())
         .collect();
     problems.extend(ledger::silent_nodes(&attempted, history));
-    let acknowledged = history.present.len() + history.deleted.len();
+    let acknowledged = history.present().len() + history.deleted().len();
     evidence.push(format!(
         "{} write(s) not acknowledged (may or may not be there)",
         history.unacknowledged.len()
@@ -174,27 +217,36 @@ pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
     }
 }
 
-/// Deletes every key the ledger names from its owner (they also expire after
+/// Deletes every key the ledger names from its owner, in batches (they also expire after
 /// [`KEY_TTL_SECS`] seconds).
 pub async fn delete_keys(servers: &[Endpoint], history: &History) -> Result<(), String> {
-    let keys: BTreeSet<&String> = history
-        .present
-        .iter()
-        .chain(&history.deleted)
-        .chain(history.unacknowledged.iter().map(|(k, _)| k))
-        .collect();
-    let mut errors = vec![];
-    for server in servers {
-        let own: Vec<String> = keys
-            .iter()
-            .filter(|k| owner(k, servers).name == server.name)
-            .map(|k| k.to_string())
-            .collect();
-        if own.is_empty() {
-            continue;
+    let mut batches: Vec<Vec<String>> = servers.iter().map(|_| vec![]).collect();
+    let mut errors: BTreeSet<String> = BTreeSet::new();
+    let delete = |server: &Endpoint, keys: Vec<String>| {
+        let server = server.clone();
+        async move {
+            async { connect(&server).await?.delete_all(&keys).await }
+                .await
+                .map_err(|e| e.to_string())
         }
-        if let Err(e) = async { connect(server).await?.delete_all(&own).await }.await {
-            errors.push(e.to_string());
+    };
+    for key in history.ids() {
+        let owner_name = &owner(&key, servers).name;
+        let Some(i) = servers.iter().position(|s| &s.name == owner_name) else {
+            continue;
+        };
+        batches[i].push(key);
+        if batches[i].len() >= READ_BATCH
+            && let Err(e) = delete(&servers[i], std::mem::take(&mut batches[i])).await
+        {
+            errors.insert(e);
+        }
+    }
+    for (server, keys) in servers.iter().zip(batches) {
+        if !keys.is_empty()
+            && let Err(e) = delete(server, keys).await
+        {
+            errors.insert(e);
         }
     }
     if errors.is_empty() {
@@ -202,7 +254,7 @@ pub async fn delete_keys(servers: &[Endpoint], history: &History) -> Result<(), 
     } else {
         Err(format!(
             "{} (the keys expire after {KEY_TTL_SECS}s)",
-            errors.join("; ")
+            errors.into_iter().collect::<Vec<_>>().join("; ")
         ))
     }
 }
@@ -237,7 +289,7 @@ mod rig {
             }
         };
         let history = write(2).await;
-        assert!(history.present.len() > 20 && !history.deleted.is_empty());
+        assert!(history.present().len() > 20 && !history.deleted().is_empty());
         let v = read_back(&servers, &history).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
 
@@ -249,7 +301,9 @@ mod rig {
         );
         nodes[1].start().await;
         let mut all = history.clone();
-        all.present.extend(during.present.iter().cloned());
+        for id in during.present().iter() {
+            all.record("during", id, ledger::Write::Kept);
+        }
         let v = read_back(&servers, &all).await;
         assert!(!v.passed);
         assert!(
