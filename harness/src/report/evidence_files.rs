@@ -64,3 +64,45 @@ impl Reporter for EvidenceFiles {
         self.error.take().map_or(Ok(()), Err)
     }
 }
+
+/// Layer 1 (local files): a spooled piece of evidence is written whole, not its excerpt.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::{Evidence, EvidenceKind};
+    use crate::report::events::{Outcome, StepInfo};
+
+    #[test]
+    fn a_spooled_history_is_copied_whole_beside_the_other_evidence() {
+        let mut w = crate::spool::SpoolWriter::new(1).unwrap();
+        for i in 0..1000 {
+            w.line(&format!("{{:index {i}}}"));
+        }
+        let (spool, tail) = w.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut reporter = EvidenceFiles::new(dir.path().to_path_buf());
+        let step = StepInfo::setup("workload-w");
+        reporter.event(&Event::StepFinished {
+            scenario: "s".into(),
+            step: step.clone(),
+            outcome: Outcome::Passed,
+            duration: std::time::Duration::ZERO,
+            output: String::new(),
+            evidence: vec![
+                Evidence::spooled(EvidenceKind::Other, "history.edn", tail.join("\n"), spool),
+                Evidence::new(EvidenceKind::Events, "events", "an event"),
+            ],
+            attempts: None,
+            violations: vec![],
+            measured: Default::default(),
+        });
+        let folder = dir.path().join(evidence_dir("s", &step));
+        let history = std::fs::read_to_string(folder.join("history.edn.txt")).unwrap();
+        assert_eq!(history.lines().count(), 1000);
+        assert!(history.starts_with("{:index 0}\n"));
+        assert_eq!(
+            std::fs::read_to_string(folder.join("events.txt")).unwrap(),
+            "an event"
+        );
+    }
+}

@@ -129,3 +129,60 @@ fn redact_evidence(r: &Redactor, e: Evidence) -> Evidence {
         ..e
     }
 }
+
+/// Layer 1 (local files): spooled evidence reaches the reporters masked, line by line, and
+/// the file a reporter copies holds no secret.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::EvidenceKind;
+    use crate::report::events::{Collect, StepInfo};
+
+    #[test]
+    fn a_spooled_history_is_masked_before_any_reporter_sees_it() {
+        let mut w = crate::spool::SpoolWriter::new(1).unwrap();
+        w.line("{:index 0, :value \"w-1\"}");
+        w.line("{:index 1, :error \"Access denied for hunter2-secret\"}");
+        let (spool, tail) = w.finish().unwrap();
+        let original = spool.path().to_path_buf();
+        let collect = Collect::default();
+        let redactor = std::sync::RwLock::new(Redactor::new(vec!["hunter2-secret".into()]));
+        let sink = RedactingSink {
+            inner: &collect,
+            redactor: &redactor,
+        };
+        sink.emit(Event::StepFinished {
+            scenario: "s".into(),
+            step: StepInfo::setup("workload-w"),
+            outcome: Outcome::Passed,
+            duration: std::time::Duration::ZERO,
+            output: String::new(),
+            evidence: vec![Evidence::spooled(
+                EvidenceKind::Other,
+                "history.edn",
+                tail.join("\n"),
+                spool,
+            )],
+            attempts: None,
+            violations: vec![],
+            measured: Default::default(),
+        });
+        let events = collect.events();
+        let Event::StepFinished { evidence, .. } = &events[0] else {
+            panic!("{events:?}");
+        };
+        let masked = evidence[0].spooled.as_ref().expect("still spooled");
+        assert_ne!(masked.path(), original, "a masked copy, not the original");
+        let text = std::fs::read_to_string(masked.path()).unwrap();
+        assert!(
+            !text.contains("hunter2") && text.contains("Access denied for ******"),
+            "{text}"
+        );
+        assert!(
+            !evidence[0].body.contains("hunter2"),
+            "{}",
+            evidence[0].body
+        );
+        assert_eq!(text.lines().count(), 2);
+    }
+}
