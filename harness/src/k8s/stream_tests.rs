@@ -1172,10 +1172,10 @@ async fn the_cassandra_drivers_own_lines_are_off_by_default() {
     let standin = StandIn::start(3, None, Faults::default()).await;
     let two = crate::testing::eps(standin.endpoints())[..2].to_vec();
     let read_with_two = || async {
-        let connected = crate::verify::cassandra::cql::session(&two, None)
+        let connected = crate::verify::cassandra::session::session(&two, None)
             .await
             .unwrap();
-        let reads = crate::verify::cassandra::cql::read_from_every_node(
+        let reads = crate::verify::cassandra::session::read_from_every_node(
             &connected,
             "SELECT emp_id FROM nothing.here",
             scylla::statement::Consistency::One,

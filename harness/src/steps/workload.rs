@@ -377,9 +377,11 @@ impl StepKind for WorkloadStep {
                     .undo
                     .register(format!("drop keyspace {keyspace}"), async move {
                         // One node that answers is enough to drop it (one may be down now).
-                        let session =
-                            crate::verify::cassandra::cql::session_through_any(&drop_nodes, login)
-                                .await?;
+                        let session = crate::verify::cassandra::session::session_through_any(
+                            &drop_nodes,
+                            login,
+                        )
+                        .await?;
                         session
                             .session
                             .query_unpaged(format!("DROP KEYSPACE IF EXISTS {drop_keyspace}"), &[])

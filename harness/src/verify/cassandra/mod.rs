@@ -10,6 +10,7 @@ pub mod identity;
 pub mod nodetool;
 pub mod probe;
 pub mod ring;
+pub mod session;
 pub mod snapshot;
 pub mod writes;
 

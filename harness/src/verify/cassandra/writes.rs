@@ -3,7 +3,7 @@
 //! every node as coordinator at that level and judges it like the Galera ledger: every
 //! acknowledged write on every node, every acknowledged delete gone.
 
-use super::cql::{Connected, read_from_every_node, session};
+use super::session::{Connected, read_from_every_node, session};
 use crate::cluster::Endpoint;
 use crate::verify::Verdict;
 use crate::verify::ledger::{self, History, Ledger, Rows, Target};
@@ -152,7 +152,7 @@ pub async fn read_back(
     let query = format!("SELECT id FROM {table}");
     loop {
         let reads = read_from_every_node(connected, &query, level).await;
-        let failures: Vec<&super::cql::Unread> =
+        let failures: Vec<&super::session::Unread> =
             reads.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
         let hopeless = failures.iter().all(|f| f.lasting);
         if failures.is_empty() || hopeless || tokio::time::Instant::now() >= deadline {
