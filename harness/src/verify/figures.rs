@@ -6,7 +6,7 @@
 //! Tallied as operations end ([`Tallies`]: counts, latencies by microsecond, the longest gap
 //! so far), so an hour of writing takes no more memory than a minute.
 
-use super::ledger::Op;
+use super::history_edn::OpKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -324,6 +324,23 @@ impl Tally {
     }
 }
 
+/// One operation a writer made, as it ended (what [`WorkloadFigures::from_ops`] tallies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub id: String,
+    pub node: String,
+    /// The writer that made it, as a history checker's process: each writer has its own, and a
+    /// writer whose operation was not acknowledged continues as a new one (the outcome of the
+    /// old one's last operation is unknown).
+    pub process: u64,
+    pub kind: OpKind,
+    /// When it was sent and when its answer came, from the workload's start.
+    pub start: Duration,
+    pub end: Duration,
+    /// Whether it was acknowledged; the refusal otherwise.
+    pub error: Option<String>,
+}
+
 /// What a scenario requires of a workload's figures (`verify: { workload: { id, ... } }`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Limits {
@@ -434,7 +451,7 @@ mod tests {
             id: format!("{node}-{start_ms}"),
             node: node.into(),
             process: 0,
-            kind: super::super::ledger::OpKind::Insert,
+            kind: crate::verify::history_edn::OpKind::Insert,
             start: Duration::from_millis(start_ms),
             end: Duration::from_millis(end_ms),
             error: (!ok).then(|| "refused".to_string()),

@@ -12,9 +12,15 @@
 //!   Jepsen requires. `:time` is nanoseconds from the workload's start; `:node` the node it went
 //!   through.
 
-use super::ledger::OpKind;
 use std::fmt::Write as _;
 use std::time::Duration;
+
+/// What an operation did: `:f :add` (an insert) or `:f :delete`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Insert,
+    Delete,
+}
 
 /// One event of the history as an EDN map: an invocation (`completion` `None`) or its
 /// completion (`Some(None)`: acknowledged, `Some(Some(error))`: indeterminate).

@@ -11,6 +11,7 @@
 //! figures are running tallies; the history goes to disk, with only its last lines in memory.
 
 use super::figures::{Tallies, WorkloadFigures};
+use super::history_edn::OpKind;
 use crate::cluster::{Evidence, EvidenceKind};
 use crate::spool::SpoolWriter;
 use crate::verify::Verdict;
@@ -290,29 +291,6 @@ impl Default for Ledger {
     fn default() -> Self {
         Self::new()
     }
-}
-
-/// One operation a writer made, as it ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Op {
-    pub id: String,
-    pub node: String,
-    /// The writer that made it, as a history checker's process: each writer has its own, and a
-    /// writer whose operation was not acknowledged continues as a new one (the outcome of the
-    /// old one's last operation is unknown).
-    pub process: u64,
-    pub kind: OpKind,
-    /// When it was sent and when its answer came, from the workload's start.
-    pub start: Duration,
-    pub end: Duration,
-    /// Whether it was acknowledged; the refusal otherwise.
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
-    Insert,
-    Delete,
 }
 
 /// An operation in flight: what [`Ledger::invoke`] recorded, for its completion.

@@ -200,7 +200,7 @@ verifiers! {
     MemcacheProxy: memcache::proxy::MemcacheProxySpec,
     Http: http::check::HttpSpec,
     DnsService: dns::service::DnsServiceSpec,
-    Workload: workload::WorkloadSpec,
+    Workload: workload::check::WorkloadSpec,
 }
 
 impl<'de> Deserialize<'de> for RawVerify {

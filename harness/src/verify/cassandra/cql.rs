@@ -7,7 +7,7 @@
 //! `nodetool status` from a target pod.
 
 use super::nodetool::Ring;
-use super::session::session;
+use super::session::{STATEMENT_TIMEOUT, session};
 use crate::check::Checker;
 use crate::cluster::Endpoint;
 use crate::verify::{
@@ -21,7 +21,6 @@ use scylla::statement::{Consistency, Statement};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
 
 /// CQL scripts larger than this are refused.
 pub const MAX_SCRIPT_BYTES: u64 = 1024 * 1024;
@@ -216,9 +215,6 @@ impl Verifier for CqlSpec {
         .await
     }
 }
-
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The consistency levels a check may ask for, by their CQL names.
 pub const LEVELS: [&str; 7] = [

@@ -5,7 +5,6 @@
 //! IP). Also the read of one query with every node as coordinator, which the `cql` check and
 //! the `cql.writes` read-back share.
 
-use super::cql::{CONNECT_TIMEOUT, STATEMENT_TIMEOUT};
 use super::probe::{self, Identity};
 use crate::cluster::Endpoint;
 use crate::verify::bounded;
@@ -20,6 +19,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use uuid::Uuid;
+
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The targets, each with what the node behind it said about itself ([`probe`]): the one
 /// source of who is where. The driver learns a node's address from `system.local.rpc_address`,

@@ -2,9 +2,9 @@
 //! reads its ledger back from every node, measures its figures against the limits, and hands
 //! its history to the report.
 
-use super::{SETTLE, Store, writes};
+use super::{SETTLE, Store, span_of, writes};
 use crate::check::Checker;
-use crate::verify::figures::{Limits, WorkloadFigures};
+use crate::verify::figures::Limits;
 use crate::verify::{Verdict, Verifier, VerifyContext, VerifyFlags};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -87,33 +87,6 @@ impl schemars::JsonSchema for WorkloadRaw {
             "anyOf": [{ "type": "string" }, limits]
         })
     }
-}
-
-/// The workload on the scenario's timeline: placed after the latest step that started before
-/// its writers did (none: nowhere to place it).
-pub(super) fn span_of(
-    id: &str,
-    figures: &WorkloadFigures,
-    origin: tokio::time::Instant,
-    steps: &[(String, tokio::time::Instant)],
-) -> Option<crate::measured::WorkloadSpan> {
-    use crate::measured::{Unavailable, WorkloadSpan};
-    let (step, started) = crate::verify::figures::step_before(steps, origin)?;
-    let window = |who: &str, f: &crate::verify::figures::Figures| Unavailable {
-        who: who.to_string(),
-        from_secs: f.longest_unavailable.from.as_secs_f64(),
-        to_secs: f.longest_unavailable.to.as_secs_f64(),
-    };
-    let mut unavailable = vec![window("overall", &figures.overall)];
-    unavailable.extend(figures.nodes.iter().map(|(n, f)| window(n, f)));
-    Some(WorkloadSpan {
-        id: id.to_string(),
-        started_with_step: step.clone(),
-        started_after_secs: (origin - *started).as_secs_f64(),
-        ran_for_secs: figures.ran_for.as_secs_f64(),
-        throughput: figures.overall.throughput,
-        unavailable,
-    })
 }
 
 /// The longest window a limit may name.

@@ -15,7 +15,6 @@ use super::galera::Login;
 use super::galera::acknowledged_writes as writes;
 use super::ledger::{History, Ledger};
 use crate::cluster::Endpoint;
-use check::span_of;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,10 +23,10 @@ use tokio_util::sync::CancellationToken;
 use {
     super::figures::Limits,
     super::{Verdict, Verifier, VerifyContext},
+    check::WorkloadSpec,
 };
 
-mod check;
-pub use check::{MAX_LIMIT_COUNT, MAX_LIMIT_WINDOW, WorkloadLimitsRaw, WorkloadRaw, WorkloadSpec};
+pub mod check;
 
 /// How long, after the writers stop, a node may take to catch up before its rows are judged.
 pub const SETTLE: Duration = Duration::from_secs(300);
@@ -318,6 +317,33 @@ impl Workloads {
             ),
         }
     }
+}
+
+/// The workload on the scenario's timeline: placed after the latest step that started before
+/// its writers did (none: nowhere to place it).
+pub fn span_of(
+    id: &str,
+    figures: &WorkloadFigures,
+    origin: tokio::time::Instant,
+    steps: &[(String, tokio::time::Instant)],
+) -> Option<crate::measured::WorkloadSpan> {
+    use crate::measured::{Unavailable, WorkloadSpan};
+    let (step, started) = crate::verify::figures::step_before(steps, origin)?;
+    let window = |who: &str, f: &crate::verify::figures::Figures| Unavailable {
+        who: who.to_string(),
+        from_secs: f.longest_unavailable.from.as_secs_f64(),
+        to_secs: f.longest_unavailable.to.as_secs_f64(),
+    };
+    let mut unavailable = vec![window("overall", &figures.overall)];
+    unavailable.extend(figures.nodes.iter().map(|(n, f)| window(n, f)));
+    Some(WorkloadSpan {
+        id: id.to_string(),
+        started_with_step: step.clone(),
+        started_after_secs: (origin - *started).as_secs_f64(),
+        ran_for_secs: figures.ran_for.as_secs_f64(),
+        throughput: figures.overall.throughput,
+        unavailable,
+    })
 }
 
 /// No step started (a verifier run outside a scenario).
