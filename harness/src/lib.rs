@@ -21,6 +21,7 @@ pub mod check;
 pub mod cli;
 pub mod cluster;
 pub mod diag;
+pub mod fault_agent;
 pub mod guards;
 pub mod journal;
 pub mod k8s;

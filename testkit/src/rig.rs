@@ -606,3 +606,29 @@ pub async fn dns_client(net: &str, name: &str, dns: &Node, namespace: &str) -> N
     )
     .await
 }
+
+/// A fault agent beside the rig's nodes, as the harness runs one on a Kubernetes node: the
+/// host's PID namespace and the capabilities to signal any process and enter its network
+/// namespace (`SYS_ADMIN`, `NET_ADMIN`, `SYS_PTRACE`, `KILL`), not privileged. It runs
+/// nothing but `sleep`; tests exec the harness's agent script in it.
+pub async fn fault_agent() -> Node {
+    let name = unique("fault-agent");
+    let container = GenericImage::new(IMAGE, TAG)
+        .with_entrypoint("/bin/sleep")
+        .with_cmd(["infinity".to_string()])
+        .with_container_name(&name)
+        .with_cap_add("SYS_ADMIN")
+        .with_cap_add("NET_ADMIN")
+        .with_cap_add("SYS_PTRACE")
+        .with_cap_add("KILL")
+        .with_host_config_modifier(|host| host.pid_mode = Some("host".into()))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("starting the fault agent from {IMAGE}:{TAG} failed: {e}"));
+    Node { name, container }
+}
+
+/// The full container ID of a node (what a pod's `containerID` carries after its scheme).
+pub fn container_id(node: &Node) -> String {
+    node.container.id().to_string()
+}
