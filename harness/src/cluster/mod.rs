@@ -27,6 +27,28 @@ pub enum CleanupItem {
     },
     /// A node the scenario cordoned: uncordon it.
     Uncordon(String),
+    /// Undo what a pod-level fault did (resume frozen processes, restore routes), registered
+    /// before the fault is made.
+    Heal(Heal),
+}
+
+/// How to heal a pod-level fault: the fault agent's calls that undo it, in order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Heal {
+    /// The fault step that made it (a `heal` step names it).
+    pub step: String,
+    pub namespace: String,
+    /// What it undoes, in words (`resume galera-ss-2`).
+    pub what: String,
+    #[serde(skip)]
+    pub calls: Vec<AgentCall>,
+}
+
+/// One call of the fault agent on a node: the agent pod, and the command run in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentCall {
+    pub agent_pod: String,
+    pub argv: Vec<String>,
 }
 
 impl std::fmt::Display for CleanupItem {
@@ -41,6 +63,7 @@ impl std::fmt::Display for CleanupItem {
             } => write!(f, "{kind} {ns}/{name}"),
             CleanupItem::Object { kind, name, .. } => write!(f, "{kind} {name}"),
             CleanupItem::Uncordon(n) => write!(f, "uncordon node {n}"),
+            CleanupItem::Heal(h) => write!(f, "heal fault `{}` ({})", h.step, h.what),
         }
     }
 }
@@ -215,6 +238,19 @@ pub trait Cluster: Send + Sync {
         fault: &Fault,
         timeout: Duration,
     ) -> Result<Vec<CleanupItem>, ClusterError>;
+    /// Makes a pod-level fault (pause, kill, partition) through the fault agent and proves it
+    /// took effect; its heal is given to `register` before anything is changed. `step`: the
+    /// fault step's id. What it observed, in words, for the step's output.
+    async fn inject(
+        &self,
+        _namespace: &str,
+        _step: &str,
+        _fault: &Fault,
+        _timeout: Duration,
+        _register: &(dyn Fn(CleanupItem) + Send + Sync),
+    ) -> Result<String, ClusterError> {
+        Err(ClusterError::NoCluster("a pod-level fault"))
+    }
     /// Local endpoints for a verifier's pod target (port-forward bridges). Static endpoints
     /// never reach the cluster: the verify step resolves them itself.
     async fn endpoints(

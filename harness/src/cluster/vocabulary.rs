@@ -3,6 +3,7 @@
 //! layer acts on them without parsing anything.
 
 use serde::Serialize;
+use std::time::Duration;
 
 /// Workload kinds that have a scale subresource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -161,6 +162,54 @@ pub enum Fault {
         kind: ScalableKind,
         name: String,
     },
+    /// Freeze every process of a container (SIGSTOP from outside its PID namespace); resume
+    /// after `lasting` if given, else at a `heal` step or the clean-up.
+    Pause {
+        pod: String,
+        container: Option<String>,
+        #[serde(serialize_with = "crate::check::opt_duration_text")]
+        lasting: Option<Duration>,
+    },
+    /// SIGKILL every process of a container in each pod, `spread` apart (no grace period, no
+    /// preStop, no trap); the kubelet restarts it.
+    Kill {
+        pods: Vec<String>,
+        container: Option<String>,
+        #[serde(serialize_with = "crate::check::duration_text")]
+        spread: Duration,
+    },
+    /// Cut the network both ways between the `isolate` pods and the `from` pods (those of
+    /// `from` not in `isolate`), proven on `port` of the `from` pods; healed after `lasting`
+    /// if given, else at a `heal` step or the clean-up.
+    Partition {
+        isolate: Selection,
+        from: Selection,
+        port: u16,
+        #[serde(serialize_with = "crate::check::opt_duration_text")]
+        lasting: Option<Duration>,
+    },
+    /// Heal now what the fault step `step` made (and prove it healed).
+    Heal {
+        step: String,
+    },
+}
+
+impl Fault {
+    /// Whether the fault is made by the fault agent on the pods' nodes.
+    pub fn needs_agent(&self) -> bool {
+        matches!(
+            self,
+            Fault::Pause { .. } | Fault::Kill { .. } | Fault::Partition { .. }
+        )
+    }
+
+    /// Whether it stays in effect after its step ends (until a `heal` step or the clean-up).
+    pub fn lasts_beyond_its_step(&self) -> bool {
+        matches!(
+            self,
+            Fault::Pause { lasting: None, .. } | Fault::Partition { lasting: None, .. }
+        )
+    }
 }
 
 /// Servers in pods of a selector, reached through port-forward bridges to `port`.

@@ -170,6 +170,12 @@ pub async fn fault(
             super::wait::wait(client, ns, &rollout, timeout).await?;
             Ok(vec![])
         }
+        // Made through the fault agent (`Cluster::inject`), healed by the `heal` step.
+        Fault::Pause { .. } | Fault::Kill { .. } | Fault::Partition { .. } | Fault::Heal { .. } => {
+            Err(ClusterError::Api(format!(
+                "{fault:?} is made through the fault agent, not here"
+            )))
+        }
     }
 }
 

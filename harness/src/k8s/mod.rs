@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod conditions;
 pub mod evidence;
 pub mod exec_status;
+pub mod fault_agent;
 pub mod faults;
 pub mod labels;
 pub mod namespace;
@@ -235,6 +236,17 @@ impl Cluster for KubeCluster {
         faults::fault(&self.client, namespace, fault, timeout).await
     }
 
+    async fn inject(
+        &self,
+        namespace: &str,
+        step: &str,
+        fault: &Fault,
+        timeout: Duration,
+        register: &(dyn Fn(CleanupItem) + Send + Sync),
+    ) -> Result<String, ClusterError> {
+        KubeCluster::inject(self, namespace, step, fault, timeout, register).await
+    }
+
     async fn endpoints(
         &self,
         namespace: &str,
@@ -441,6 +453,7 @@ impl Cluster for KubeCluster {
             )
             .await
             .map(|()| None),
+            CleanupItem::Heal(heal) => self.heal(heal).await,
             CleanupItem::Uncordon(node) => {
                 let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());
                 let patch = serde_json::json!({"spec": {"unschedulable": false}});

@@ -1733,3 +1733,114 @@ async fn a_wait_on_an_object_being_deleted_fails_at_once() {
     drop(client);
     server.abort();
 }
+
+/// Serves a pause of `galera-ss-1` up to the agent's creation, which admission refuses:
+/// first for Pod Security (the harness labels its namespace `privileged` and tries again),
+/// then as `second` says. Returns the requests seen.
+async fn agent_refused(
+    mut handle: Handle,
+    second: (u16, &'static str, &'static str),
+) -> Vec<String> {
+    let mut seen = vec![];
+    let mut posts = 0;
+    while let Some((request, r)) = handle.next_request().await {
+        let (method, path) = (
+            request.method().to_string(),
+            request.uri().path().to_string(),
+        );
+        seen.push(format!("{method} {path}"));
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/api/v1/namespaces/ns/pods/galera-ss-1") => respond(
+                r,
+                200,
+                &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "galera-ss-1", "namespace": "ns"},
+                    "spec": {"nodeName": "w1", "containers": [{"name": "mariadb", "image": "x"}]},
+                    "status": {"podIP": "10.244.1.7", "containerStatuses": [{"name": "mariadb", "image": "x", "imageID": "", "ready": true, "restartCount": 0,
+                        "containerID": "containerd://d654ab798652fb794aedd35bbcb31c60c20d48fea4aae030d8da12e20b3b08b1"}]}}),
+            ),
+            ("GET", "/api/v1/namespaces/ns/pods/harness-fault-agent-w1") => respond(
+                r,
+                404,
+                &status(404, "NotFound", "pods \"harness-fault-agent-w1\" not found"),
+            ),
+            ("GET", "/api/v1/namespaces/ns") | ("PATCH", "/api/v1/namespaces/ns") => respond(
+                r,
+                200,
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns", "labels": {"harness.scenario": "galera-partition"}}}),
+            ),
+            ("POST", "/api/v1/namespaces/ns/pods") => {
+                posts += 1;
+                if posts == 1 {
+                    respond(
+                        r,
+                        403,
+                        &status(
+                            403,
+                            "Forbidden",
+                            "pods \"harness-fault-agent-w1\" is forbidden: violates PodSecurity \"baseline:latest\": host namespaces (hostPID=true), non-default capabilities",
+                        ),
+                    );
+                } else {
+                    respond(r, second.0, &status(second.0, second.1, second.2));
+                }
+            }
+            other => panic!("unexpected request {other:?}"),
+        }
+    }
+    seen
+}
+
+// Layer 3 (mocked API): the fault agent refused by Pod Security is retried once the harness
+// labelled its own namespace `privileged`; refused again (a policy engine), the pause fails
+// with a plain message saying what the agent needs, before anything was changed (no heal was
+// registered).
+#[tokio::test]
+async fn a_fault_agent_refused_by_admission_fails_the_fault_saying_what_it_needs() {
+    let (client, handle) = mock();
+    let server = tokio::spawn(agent_refused(
+        handle,
+        (
+            403,
+            "Forbidden",
+            "admission webhook \"validate.kyverno.svc\" denied the request: hostPID is not allowed",
+        ),
+    ));
+    let cluster = KubeCluster::new(client, "mock", "v1.33.0", "run-1");
+    let registered = std::sync::Mutex::new(vec![]);
+    let fault = Fault::Pause {
+        pod: "galera-ss-1".into(),
+        container: None,
+        lasting: None,
+    };
+    let err = crate::cluster::Cluster::inject(
+        &cluster,
+        "ns",
+        "freeze",
+        &fault,
+        Duration::from_secs(30),
+        &|item| registered.lock().unwrap().push(item),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("the fault agent was refused on node w1: admission webhook \"validate.kyverno.svc\" denied the request")
+            && err.contains("host's PID namespace and the capabilities SYS_ADMIN, NET_ADMIN, SYS_PTRACE and KILL"),
+        "{err}"
+    );
+    assert!(
+        registered.lock().unwrap().is_empty(),
+        "nothing changed, nothing to heal"
+    );
+    drop(cluster);
+    let seen = server.await.unwrap();
+    assert_eq!(
+        seen.iter().filter(|s| s.starts_with("POST")).count(),
+        2,
+        "tried again after labelling the namespace: {seen:?}"
+    );
+    assert!(
+        seen.contains(&"PATCH /api/v1/namespaces/ns".to_string()),
+        "{seen:?}"
+    );
+}

@@ -129,6 +129,7 @@ impl Executor<'_> {
     ) {
         let plan = run.plan;
         let mut pods_started: Option<tokio::time::Instant> = None;
+        let mut lasting_windows: std::collections::BTreeMap<String, usize> = Default::default();
         for (index, step) in plan.steps.iter().enumerate() {
             let info = info(step, index, Phase::Main);
             let left = run.deadline.saturating_duration_since(Instant::now());
@@ -160,10 +161,26 @@ impl Executor<'_> {
                 .insert(step.id.clone(), tokio::time::Instant::now());
             let window = open_fault_window(guard_run, step);
             let outcome = self.run_step(run, step, info, left, &guard_run.trip).await;
-            if let Some(i) = window {
-                guard_run.faults.lock().unwrap_or_else(|e| e.into_inner())[i].end =
-                    Some(guard_run.origin.elapsed());
+            // A fault that lasts beyond its step keeps its window open until the step that
+            // heals it ends (or to the end: the clean-up heals it).
+            let lasting = step.action.fault_lasts() && outcome == Outcome::Passed;
+            let healed = step
+                .action
+                .heals()
+                .and_then(|id| lasting_windows.remove(id));
+            let now = Some(guard_run.origin.elapsed());
+            let mut all = guard_run.faults.lock().unwrap_or_else(|e| e.into_inner());
+            match window {
+                Some(i) if lasting => {
+                    lasting_windows.insert(step.id.clone(), i);
+                }
+                Some(i) => all[i].end = now,
+                None => {}
             }
+            if let Some(i) = healed {
+                all[i].end = now;
+            }
+            drop(all);
             if starts_pods(step) {
                 pods_started = Some(tokio::time::Instant::now());
             }

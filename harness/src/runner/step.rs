@@ -129,6 +129,7 @@ impl Executor<'_> {
         let plan = run.plan;
         let ctx = StepContext {
             cluster: self.cluster,
+            step: &step.id,
             namespace: &plan.namespace,
             scenario: &plan.name,
             values: &plan.values,

@@ -94,6 +94,15 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
         None
     }
+    /// Whether the fault it makes stays after it ends (its window stays open until a step
+    /// that heals it, or the end of the main steps).
+    fn fault_lasts(&self) -> bool {
+        false
+    }
+    /// The fault step whose lasting fault it heals.
+    fn heals(&self) -> Option<&str> {
+        None
+    }
     /// (key, duration): the step takes at least this long by what it was told (a window it
     /// watches, a time it writes for); a step timeout no longer than it can only fail.
     fn lasts_at_least(&self) -> Option<(&'static str, Duration)> {
@@ -103,6 +112,8 @@ pub trait StepKind: Sized + Clone + Debug + Serialize + Send + Sync {
 
 pub struct StepContext<'a> {
     pub cluster: &'a dyn Cluster,
+    /// The running step's id.
+    pub step: &'a str,
     /// The scenario's namespace (empty without a cluster).
     pub namespace: &'a str,
     pub scenario: &'a str,
@@ -154,6 +165,9 @@ impl ScenarioState {
 impl StepContext<'_> {
     pub fn namespace(&self) -> &str {
         self.namespace
+    }
+    pub fn step_id(&self) -> &str {
+        self.step
     }
     /// The names of the selected pods; a selector that matches none is a failure.
     pub async fn pod_names(
@@ -410,6 +424,16 @@ macro_rules! step_kinds {
             pub fn lasts_at_least(&self) -> Option<(&'static str, Duration)> {
                 match self {
                     $(Self::$variant(a) => a.lasts_at_least()),*
+                }
+            }
+            pub fn fault_lasts(&self) -> bool {
+                match self {
+                    $(Self::$variant(a) => a.fault_lasts()),*
+                }
+            }
+            pub fn heals(&self) -> Option<&str> {
+                match self {
+                    $(Self::$variant(a) => a.heals()),*
                 }
             }
             pub fn workload_refs(&self) -> Vec<(&'static str, String)> {
