@@ -62,6 +62,9 @@ pub fn agent_pod(node: &str, image: &str, run_id: &str, scenario: &str) -> serde
     })
 }
 
+/// For each isolated pod, whether it reached each peer (address, port).
+type Reached = Vec<(String, Vec<((String, u16), bool)>)>;
+
 /// What a fault needs to know of one pod.
 #[derive(Debug, Clone)]
 struct Target {
@@ -478,7 +481,7 @@ impl KubeCluster {
         let ips = |ts: &[Target]| ts.iter().map(|t| t.ip.clone()).collect::<Vec<_>>();
         let (isolated_ips, other_ips) = (ips(&isolated), ips(&others));
         // Proof needs a connection that works before.
-        let reach = async |ts: &[Target]| -> Result<Vec<(String, Vec<((String, u16), bool)>)>, ClusterError> {
+        let reach = async |ts: &[Target]| -> Result<Reached, ClusterError> {
             let mut out = vec![];
             for t in ts {
                 let mut seen = vec![];
@@ -488,7 +491,10 @@ impl KubeCluster {
                         port,
                     };
                     let said = self.ask(ns, &agents[&t.node], t, &ask).await?;
-                    seen.push(((o.ip.clone(), port), agent::reached(&said).map_err(ClusterError::Api)?));
+                    seen.push((
+                        (o.ip.clone(), port),
+                        agent::reached(&said).map_err(ClusterError::Api)?,
+                    ));
                 }
                 out.push((t.pod.clone(), seen));
             }
