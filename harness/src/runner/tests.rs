@@ -173,6 +173,23 @@ impl Cluster for Scripted {
         self.log("list-nodes".into());
         Ok(self.nodes.clone())
     }
+    async fn inject(
+        &self,
+        ns: &str,
+        step: &str,
+        fault: &Fault,
+        _: Duration,
+        register: &(dyn Fn(CleanupItem) + Send + Sync),
+    ) -> Result<String, ClusterError> {
+        self.log(format!("inject {step}"));
+        register(CleanupItem::Heal(crate::cluster::Heal {
+            step: step.into(),
+            namespace: ns.into(),
+            what: format!("undo {fault:?}"),
+            calls: vec![],
+        }));
+        Ok(format!("{step}: made"))
+    }
     async fn evidence(&self, ns: &str) -> Vec<Evidence> {
         self.log("evidence".into());
         vec![Evidence {
@@ -1080,5 +1097,71 @@ async fn a_guard_that_watched_nothing_fails() {
     assert_eq!(
         v[1].2,
         "guard `no-restarts` watched nothing, so it cannot vouch for the run: no pod matched app=dbb while it watched (from +0s to +2s)"
+    );
+}
+
+// Layer 1 (scripted cluster, paused clock): a pause that lasts beyond its step excuses what it
+// causes to its pod until the step that heals it, and no longer; the heal runs the clean-up
+// it registered (once: the clean-up list no longer holds it).
+#[tokio::test(start_paused = true)]
+async fn a_lasting_fault_excuses_its_pod_until_it_is_healed() {
+    let cluster = Scripted {
+        observations: vec![
+            (1, pod_seen("db-1", true, 0)),
+            // Beyond the pause step's end and the settling time after it, before the heal.
+            (55, pod_seen("db-1", false, 1)),
+            // After the heal and its settling time.
+            (110, pod_seen("db-1", false, 2)),
+        ],
+        ..Default::default()
+    };
+    let pause = step(
+        "freeze-db-1",
+        Action::Fault(FaultStep(Fault::Pause {
+            pod: "db-1".into(),
+            container: None,
+            lasting: None,
+        })),
+    );
+    let heal = step(
+        "thaw",
+        Action::Fault(FaultStep(Fault::Heal {
+            step: "freeze-db-1".into(),
+        })),
+    );
+    let mut p = plan(
+        vec![
+            sleep_step("before", 10),
+            pause,
+            sleep_step("frozen", 60),
+            heal,
+            sleep_step("after", 60),
+        ],
+        vec![],
+    );
+    p.guards = vec![guard(
+        "no-restarts",
+        0,
+        false,
+        crate::guards::GuardKind::NoRestarts {
+            selector: "app=db".into(),
+        },
+    )];
+    let (result, events) = run(&cluster, &p, CancellationToken::new()).await;
+    let v = verdicts(&events);
+    assert!(!result.passed, "{v:?}");
+    assert_eq!(v[3], ("thaw".into(), "PASS", String::new()), "{v:?}");
+    assert_eq!(
+        v[5].2,
+        "guard `no-restarts` violated 1 time(s); first at +110s: Pod/db-1: container db of db-1 restarted (restart count 1 -> 2)"
+    );
+    let calls = cluster.calls();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| c.starts_with("cleanup heal"))
+            .count(),
+        1,
+        "healed by its step, not again at the clean-up: {calls:?}"
     );
 }
