@@ -126,6 +126,9 @@ mod rig {
                 password: None,
             },
             size: Some(3),
+            // The fixture's settings keep every acknowledged commit through a crash of
+            // several nodes at once (the `galera-crash` scenario relies on it).
+            durable_commits: true,
         };
         let v = check(&spec, &endpoints, &login).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);

@@ -338,6 +338,7 @@ pub async fn survey(nodes: &[Endpoint], login: &Login) -> Vec<Result<Facts, Stri
                     "wsrep_provider",
                     "wsrep_cluster_address",
                     "wsrep_cluster_name",
+                    "innodb_flush_log_at_trx_commit",
                 ])
                 .map(|k| format!("'{k}'"))
                 .collect();
@@ -703,6 +704,7 @@ mod rig {
             target: Default::default(),
             credentials: ack_spec().credentials,
             size: Some(1),
+            durable_commits: false,
         };
         let v = status::check(&spec, &twice, &login).await;
         assert!(!v.passed && v.summary.contains(&same), "{v:?}");
@@ -751,6 +753,7 @@ mod rig_attacks {
                 password: None,
             },
             size: Some(size),
+            durable_commits: false,
         }
     }
 
@@ -871,6 +874,31 @@ mod rig_attacks {
             v.passed
                 && v.summary
                     .starts_with("1 of the cluster's 2 members checked"),
+            "{}",
+            v.summary
+        );
+    }
+
+    // `durable_commits`: a node that flushes its log only once a second (2) is named; the same
+    // cluster passes without the option, and a fully durable one passes with it (the
+    // fixture's own test, tests/galera_fixture.rs).
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn a_node_that_loses_commits_in_a_crash_is_named_when_durable_commits_are_required() {
+        let (_nodes, endpoints) =
+            rig::galera_with(3, &[(1, "--innodb_flush_log_at_trx_commit=2")]).await;
+        let nodes = eps(endpoints);
+        let v = until_status(&nodes, 3, Duration::from_secs(60)).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        let mut durable = status_spec(3);
+        durable.durable_commits = true;
+        let v = status::check(&durable, &nodes, &galera_login()).await;
+        assert!(!v.passed);
+        assert!(
+            v.summary.contains(&format!(
+                "{}: innodb_flush_log_at_trx_commit is 2, but durable commits need 1",
+                nodes[1]
+            )) && !v.summary.contains(&format!("{}:", nodes[0])),
             "{}",
             v.summary
         );

@@ -19,6 +19,10 @@ pub struct Raw {
     pub credentials: RawCredentials,
     /// Expected `wsrep_cluster_size` on every node; defaults to the number of targets.
     pub size: Option<i64>,
+    /// Require commits durable on each node (`innodb_flush_log_at_trx_commit=1`): with 0 or 2,
+    /// what was acknowledged in the last second is lost when several nodes crash together.
+    #[serde(default)]
+    pub durable_commits: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -26,12 +30,13 @@ pub struct GaleraStatusSpec {
     pub target: Target,
     pub credentials: Credentials,
     pub size: Option<u32>,
+    pub durable_commits: bool,
 }
 
 #[async_trait::async_trait]
 impl Verifier for GaleraStatusSpec {
     const NAME: &'static str = "galera.status";
-    const CHECKS: &'static str = "on every node size, `Primary`, `Synced`, connected, ready, one state UUID; every target in every other target's component (\"N of the cluster's M members checked\"); the settings Galera requires: `binlog_format=ROW`, InnoDB by default, `innodb_autoinc_lock_mode=2`, `innodb_doublewrite`, `wsrep_on`, a provider";
+    const CHECKS: &'static str = "on every node size, `Primary`, `Synced`, connected, ready, one state UUID; every target in every other target's component (\"N of the cluster's M members checked\"); the settings Galera requires: `binlog_format=ROW`, InnoDB by default, `innodb_autoinc_lock_mode=2`, `innodb_doublewrite`, `wsrep_on`, a provider; `durable_commits: true`: `innodb_flush_log_at_trx_commit=1` on every node";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
@@ -45,6 +50,7 @@ impl Verifier for GaleraStatusSpec {
             target: target?,
             credentials: credentials?,
             size,
+            durable_commits: raw.durable_commits,
         })
     }
 
@@ -53,6 +59,7 @@ impl Verifier for GaleraStatusSpec {
             target: flags.target(),
             credentials: RawCredentials::from_flags(flags)?,
             size: flags.size,
+            durable_commits: false,
         })
     }
 
@@ -83,7 +90,42 @@ pub async fn check(spec: &GaleraStatusSpec, nodes: &[Endpoint], login: &Login) -
     if let Some(twice) = same_server(nodes, &facts) {
         return Verdict::fail(twice, vec![]);
     }
-    judge(nodes, &facts, &expected)
+    let mut verdict = judge(nodes, &facts, &expected);
+    if spec.durable_commits {
+        let lossy = lossy_commits(nodes, &facts);
+        if lossy.is_empty() {
+            verdict.evidence.push(
+                "every node flushes its log at each commit (innodb_flush_log_at_trx_commit=1)"
+                    .into(),
+            );
+        } else {
+            verdict.summary = if verdict.passed {
+                lossy.join("; ")
+            } else {
+                format!("{}; {}", verdict.summary, lossy.join("; "))
+            };
+            verdict.passed = false;
+        }
+    }
+    verdict
+}
+
+/// Nodes whose acknowledged commits a crash of several nodes at once can lose
+/// (`innodb_flush_log_at_trx_commit` other than 1), or that could not say.
+pub fn lossy_commits(nodes: &[Endpoint], facts: &[Result<Facts, String>]) -> Vec<String> {
+    nodes
+        .iter()
+        .zip(facts)
+        .filter_map(|(node, f)| {
+            let got = f.as_ref().ok()?.setting("innodb_flush_log_at_trx_commit");
+            (got != "1").then(|| {
+                format!(
+                    "{node}: innodb_flush_log_at_trx_commit is {}, but durable commits need 1 (with 0 or 2, commits acknowledged in about the last second are lost when several nodes crash together)",
+                    if got.is_empty() { "<missing>" } else { got }
+                )
+            })
+        })
+        .collect()
 }
 
 /// The status every node must report, with the cluster size `size`.
@@ -364,6 +406,7 @@ mod rig {
                 password: None,
             },
             size: Some(size),
+            durable_commits: false,
         }
     }
 
