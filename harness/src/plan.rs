@@ -102,7 +102,7 @@ pub fn plan(scenario: &Scenario, cleanup: CleanupPolicy) -> ScenarioPlan {
         finally: plan_steps(&scenario.finally),
         guards: scenario.guards.clone(),
         demand: demand_of(scenario, &applied),
-        images: crate::capacity::images(&applied),
+        images: images_of(scenario, &applied),
         probe_window: probe.as_ref().map(|(d, _)| *d),
         probe_window_reason: probe.map(|(_, why)| why),
         skip_if_undersized: false,
@@ -353,6 +353,24 @@ mod tests {
         );
     }
 
+    // Layer 1 (pure): a scenario with a pod-level fault preloads the fault agent's image; one
+    // without does not.
+    #[test]
+    fn a_pod_level_fault_preloads_the_fault_agent_image() {
+        let with = planned(
+            "name: f\nsteps:\n  - apply:\n      inline: |\n        apiVersion: v1\n        kind: Pod\n        metadata: { name: p }\n        spec: { containers: [{ name: c, image: 'memcached:1.6' }] }\n  - fault: { pause: { pod: p, for: 5s } }\n",
+        );
+        assert_eq!(
+            with.images,
+            vec![
+                "memcached:1.6".to_string(),
+                crate::fault_agent::agent_image()
+            ]
+        );
+        let without = planned("name: g\nsteps:\n  - fault: { delete_pod: { name: p } }\n");
+        assert!(without.images.is_empty(), "{:?}", without.images);
+    }
+
     #[test]
     fn printed_plan_never_shows_a_secret() {
         let p = planned(SCENARIO);
@@ -392,4 +410,22 @@ mod tests {
         let n = crate::scenario::namespace_name(&"x".repeat(40), "run-ABCDEF123");
         assert!(n.len() <= 63 && n.ends_with("def123"), "{n}");
     }
+}
+
+/// The images to preload: what the manifests name, and the fault agent's when a step makes a
+/// pod-level fault.
+fn images_of(scenario: &Scenario, applied: &[&crate::manifest::Manifest]) -> Vec<String> {
+    let mut images = crate::capacity::images(applied);
+    let agent = scenario
+        .steps
+        .iter()
+        .chain(&scenario.finally)
+        .any(|s| matches!(&s.action, crate::steps::Action::Fault(f) if f.0.needs_agent()));
+    if agent {
+        let image = crate::fault_agent::agent_image();
+        if !images.contains(&image) {
+            images.push(image);
+        }
+    }
+    images
 }

@@ -9,6 +9,18 @@
 //! The Kubernetes layer runs it by exec in an agent pod on the target's node; the rig's tests
 //! run the same script in a container with the same rights beside real servers.
 
+/// The agent's image: busybox has every tool the script needs (`sh`, `nsenter`, `ip`, `nc`,
+/// `kill`). A scenario with pod-level faults lists it among the images to preload.
+pub const DEFAULT_AGENT_IMAGE: &str = "busybox:1.36.1";
+
+/// The agent's image: `HARNESS_FAULT_AGENT_IMAGE` names another (a mirror, a pinned digest).
+pub fn agent_image() -> String {
+    std::env::var("HARNESS_FAULT_AGENT_IMAGE")
+        .ok()
+        .filter(|i| !i.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_AGENT_IMAGE.to_string())
+}
+
 /// The agent script, run as `sh -c SCRIPT agent <action> <container-id> [args]`.
 pub const SCRIPT: &str = include_str!("agent.sh");
 

@@ -16,18 +16,10 @@ use kube::{Api, ResourceExt};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The agent's image: busybox has every tool the script needs (`sh`, `nsenter`, `ip`, `nc`,
-/// `kill`); scenarios preload it. `HARNESS_FAULT_AGENT_IMAGE` names another.
-pub const DEFAULT_AGENT_IMAGE: &str = "busybox:1.36.1";
+use crate::fault_agent::agent_image;
+
 /// The longest the agent may take to start on a node.
 const AGENT_START: Duration = Duration::from_secs(120);
-
-pub fn agent_image() -> String {
-    std::env::var("HARNESS_FAULT_AGENT_IMAGE")
-        .ok()
-        .filter(|i| !i.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_AGENT_IMAGE.to_string())
-}
 
 /// The agent pod on `node`.
 pub fn agent_pod_name(node: &str) -> String {
