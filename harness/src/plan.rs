@@ -319,6 +319,24 @@ impl fmt::Display for ScenarioPlan {
     }
 }
 
+/// The images to preload: what the manifests name, and the fault agent's when a step makes a
+/// pod-level fault.
+fn images_of(scenario: &Scenario, applied: &[&crate::manifest::Manifest]) -> Vec<String> {
+    let mut images = crate::capacity::images(applied);
+    let agent = scenario
+        .steps
+        .iter()
+        .chain(&scenario.finally)
+        .any(|s| matches!(&s.action, crate::steps::Action::Fault(f) if f.0.needs_agent()));
+    if agent {
+        let image = crate::fault_agent::agent_image();
+        if !images.contains(&image) {
+            images.push(image);
+        }
+    }
+    images
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,22 +428,4 @@ mod tests {
         let n = crate::scenario::namespace_name(&"x".repeat(40), "run-ABCDEF123");
         assert!(n.len() <= 63 && n.ends_with("def123"), "{n}");
     }
-}
-
-/// The images to preload: what the manifests name, and the fault agent's when a step makes a
-/// pod-level fault.
-fn images_of(scenario: &Scenario, applied: &[&crate::manifest::Manifest]) -> Vec<String> {
-    let mut images = crate::capacity::images(applied);
-    let agent = scenario
-        .steps
-        .iter()
-        .chain(&scenario.finally)
-        .any(|s| matches!(&s.action, crate::steps::Action::Fault(f) if f.0.needs_agent()));
-    if agent {
-        let image = crate::fault_agent::agent_image();
-        if !images.contains(&image) {
-            images.push(image);
-        }
-    }
-    images
 }

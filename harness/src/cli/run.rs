@@ -353,7 +353,11 @@ async fn run_prepared(
         say!("error: {problem}");
         return EXIT_USAGE;
     }
-    let cluster = crate::k8s::KubeCluster::new(client, prepared.provider, &version, &setup.run_id);
+    let mut cluster =
+        crate::k8s::KubeCluster::new(client, prepared.provider, &version, &setup.run_id);
+    if let Some(host) = provider.node_host() {
+        cluster = cluster.with_node_host(host);
+    }
     let code = execute(&cluster, plans, setup).await;
     if code != EXIT_PASS
         && let Err(e) = provider

@@ -42,6 +42,18 @@ pub struct Heal {
     pub what: String,
     #[serde(skip)]
     pub calls: Vec<AgentCall>,
+    /// A node to bring back (and wait for, Ready).
+    pub node: Option<(String, NodeFault)>,
+}
+
+/// What owns the nodes' machines and can stop, freeze and restore one: kind's and Minikube's
+/// docker driver (a node is a container on the host). Given to the cluster by the provider.
+#[async_trait]
+pub trait NodeHost: Send + Sync {
+    /// Stops (`Stop`) or freezes (`Pause`) the node's machine; what the tool said.
+    async fn fail(&self, node: &str, how: NodeFault) -> Result<String, String>;
+    /// Undoes it (`docker start`, `docker unpause`).
+    async fn restore(&self, node: &str, how: NodeFault) -> Result<String, String>;
 }
 
 /// One call of the fault agent on a node: the agent pod, and the command run in it.

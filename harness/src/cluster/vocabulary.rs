@@ -188,10 +188,29 @@ pub enum Fault {
         #[serde(serialize_with = "crate::check::opt_duration_text")]
         lasting: Option<Duration>,
     },
+    /// A whole node stopped or frozen (its container on the host, for kind and Minikube's
+    /// docker driver), proven by the Node turning not Ready; back after `lasting` if given,
+    /// else at a `heal` step or the clean-up, proven Ready again.
+    Node {
+        name: String,
+        how: NodeFault,
+        #[serde(serialize_with = "crate::check::opt_duration_text")]
+        lasting: Option<Duration>,
+    },
     /// Heal now what the fault step `step` made (and prove it healed).
     Heal {
         step: String,
     },
+}
+
+/// How a node fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeFault {
+    /// Its machine stops (every process on it ends; the kubelet too).
+    Stop,
+    /// Its machine freezes (every process on it stops where it is).
+    Pause,
 }
 
 impl Fault {
@@ -207,7 +226,9 @@ impl Fault {
     pub fn lasts_beyond_its_step(&self) -> bool {
         matches!(
             self,
-            Fault::Pause { lasting: None, .. } | Fault::Partition { lasting: None, .. }
+            Fault::Pause { lasting: None, .. }
+                | Fault::Partition { lasting: None, .. }
+                | Fault::Node { lasting: None, .. }
         )
     }
 }

@@ -328,6 +328,10 @@ impl KubeCluster {
                 )
                 .await
             }
+            Fault::Node { name, how, lasting } => {
+                self.node_fault(step, (name, *how, *lasting), timeout, register)
+                    .await
+            }
             other => Err(ClusterError::Api(format!(
                 "{other:?} is not a pod-level fault"
             ))),
@@ -355,6 +359,7 @@ impl KubeCluster {
                 agent_pod: agent_pod.clone(),
                 argv: agent::command(&t.container_id, &Ask::Signal(Signal::Cont)),
             }],
+            node: None,
         };
         register(CleanupItem::Heal(heal.clone()));
         let out = self
@@ -535,6 +540,7 @@ impl KubeCluster {
                     .join(", ")
             ),
             calls: calls(false),
+            node: None,
         };
         register(CleanupItem::Heal(heal.clone()));
         for call in calls(true) {

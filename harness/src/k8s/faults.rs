@@ -171,11 +171,13 @@ pub async fn fault(
             Ok(vec![])
         }
         // Made through the fault agent (`Cluster::inject`), healed by the `heal` step.
-        Fault::Pause { .. } | Fault::Kill { .. } | Fault::Partition { .. } | Fault::Heal { .. } => {
-            Err(ClusterError::Api(format!(
-                "{fault:?} is made through the fault agent, not here"
-            )))
-        }
+        Fault::Pause { .. }
+        | Fault::Kill { .. }
+        | Fault::Partition { .. }
+        | Fault::Node { .. }
+        | Fault::Heal { .. } => Err(ClusterError::Api(format!(
+            "{fault:?} is made through the fault agent, not here"
+        ))),
     }
 }
 

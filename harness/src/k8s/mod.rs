@@ -11,13 +11,14 @@ pub mod fault_agent;
 pub mod faults;
 pub mod labels;
 pub mod namespace;
+pub mod node_fault;
 pub mod observe;
 pub mod wait;
 pub mod watch;
 
 use crate::cluster::{
     CleanupItem, Cluster, ClusterError, ContainerLog, DeleteTarget, Endpoint, Evidence, ExecOutput,
-    Fault, NodeInfo, Observation, PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
+    Fault, Heal, NodeInfo, Observation, PodInfo, PodTarget, ProxyPods, ScalableKind, WaitCondition,
     Watch,
 };
 use crate::manifest::Manifest;
@@ -36,7 +37,12 @@ pub struct KubeCluster {
     pub run_id: String,
     /// Port-forward and exec bridges, closed when their namespace is cleaned up.
     bridges: Mutex<Vec<(String, JoinHandle<()>)>>,
+    /// What can stop and restore the nodes' machines, when the provider owns them.
+    nodes: Option<std::sync::Arc<dyn crate::cluster::NodeHost>>,
 }
+
+/// How long a node brought back at clean-up may take to turn Ready.
+const CLEANUP_NODE: Duration = Duration::from_secs(170);
 
 pub fn api_error(what: &str, e: kube::Error) -> ClusterError {
     match e {
@@ -58,7 +64,18 @@ impl KubeCluster {
             version: version.to_string(),
             run_id: run_id.to_string(),
             bridges: Mutex::new(vec![]),
+            nodes: None,
         }
+    }
+
+    /// The provider's hold on the nodes' machines (node faults need it).
+    pub fn with_node_host(mut self, host: std::sync::Arc<dyn crate::cluster::NodeHost>) -> Self {
+        self.nodes = Some(host);
+        self
+    }
+
+    pub(crate) fn node_host(&self) -> Option<&std::sync::Arc<dyn crate::cluster::NodeHost>> {
+        self.nodes.as_ref()
     }
 
     /// What an application pod dials through `$host_env`: the value, and what it resolves to
@@ -453,6 +470,10 @@ impl Cluster for KubeCluster {
             )
             .await
             .map(|()| None),
+            CleanupItem::Heal(Heal {
+                node: Some((node, how)),
+                ..
+            }) => self.heal_node(node, *how, CLEANUP_NODE).await.map(Some),
             CleanupItem::Heal(heal) => self.heal(heal).await,
             CleanupItem::Uncordon(node) => {
                 let api: Api<k8s_openapi::api::core::v1::Node> = Api::all(self.client.clone());

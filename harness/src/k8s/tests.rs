@@ -1844,3 +1844,126 @@ async fn a_fault_agent_refused_by_admission_fails_the_fault_saying_what_it_needs
         "{seen:?}"
     );
 }
+
+/// A node host that records what it was asked.
+#[derive(Default)]
+struct RecordingNodes(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl crate::cluster::NodeHost for RecordingNodes {
+    async fn fail(&self, node: &str, how: crate::cluster::NodeFault) -> Result<String, String> {
+        self.0.lock().unwrap().push(format!("fail {node} {how:?}"));
+        Ok(format!("docker kill {node}"))
+    }
+    async fn restore(&self, node: &str, how: crate::cluster::NodeFault) -> Result<String, String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("restore {node} {how:?}"));
+        Ok(format!("docker start {node}"))
+    }
+}
+
+/// Serves the Node `kind-worker2` with its Ready condition `ready`, its watch left open.
+async fn serve_node(mut handle: Handle, ready: &'static str) {
+    let mut open = vec![];
+    while let Some((request, r)) = handle.next_request().await {
+        let query = request.uri().query().unwrap_or_default().to_string();
+        assert_eq!(request.uri().path(), "/api/v1/nodes", "{query}");
+        if query.contains("watch=true") {
+            open.push(r);
+            continue;
+        }
+        respond(
+            r,
+            200,
+            &json!({"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "3"}, "items": [
+                {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-worker2", "resourceVersion": "3"},
+                 "status": {"conditions": [{"type": "Ready", "status": ready, "message": "Kubelet stopped posting node status."}]}}]}),
+        );
+    }
+}
+
+// Layer 3 (mocked API, a recording node host): a node stopped through the provider is proven
+// down by its Ready condition; its start is registered before it is touched. A node that stays
+// Ready fails the fault saying so; a provider that owns no nodes says it cannot.
+#[tokio::test]
+async fn a_node_fault_is_proven_by_the_node_turning_not_ready() {
+    let fault = Fault::Node {
+        name: "kind-worker2".into(),
+        how: crate::cluster::NodeFault::Stop,
+        lasting: None,
+    };
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_node(handle, "Unknown"));
+    let nodes = std::sync::Arc::new(RecordingNodes::default());
+    let cluster =
+        KubeCluster::new(client, "kind", "v1.33.0", "run-1").with_node_host(nodes.clone());
+    let registered = std::sync::Mutex::new(vec![]);
+    let said = crate::cluster::Cluster::inject(
+        &cluster,
+        "ns",
+        "lose-worker2",
+        &fault,
+        Duration::from_secs(30),
+        &|item| registered.lock().unwrap().push(item.to_string()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        said,
+        "node kind-worker2 not Ready (Ready=Unknown: Kubelet stopped posting node status.)"
+    );
+    assert_eq!(
+        *registered.lock().unwrap(),
+        vec!["heal fault `lose-worker2` (start node kind-worker2)".to_string()]
+    );
+    assert_eq!(
+        *nodes.0.lock().unwrap(),
+        vec!["fail kind-worker2 Stop".to_string()]
+    );
+    drop(cluster);
+    server.abort();
+
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_node(handle, "True"));
+    let cluster = KubeCluster::new(client, "kind", "v1.33.0", "run-1")
+        .with_node_host(std::sync::Arc::new(RecordingNodes::default()));
+    let err = crate::cluster::Cluster::inject(
+        &cluster,
+        "ns",
+        "lose-worker2",
+        &fault,
+        Duration::from_secs(1),
+        &|_| {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "node fault had no effect: kind-worker2 stayed Ready after `docker kill kind-worker2`"
+        ),
+        "{err}"
+    );
+    drop(cluster);
+    server.abort();
+
+    let (client, _handle) = mock();
+    let cluster = KubeCluster::new(client, "existing", "v1.33.0", "run-1");
+    let err = crate::cluster::Cluster::inject(
+        &cluster,
+        "ns",
+        "x",
+        &fault,
+        Duration::from_secs(1),
+        &|_| {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("needs a provider that owns the nodes' machines"),
+        "{err}"
+    );
+}

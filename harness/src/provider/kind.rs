@@ -22,6 +22,10 @@ impl Kind {
 
 #[async_trait::async_trait]
 impl Provider for Kind {
+    fn node_host(&self) -> Option<std::sync::Arc<dyn crate::cluster::NodeHost>> {
+        Some(std::sync::Arc::new(super::nodes::KindNodes::from_env()))
+    }
+
     async fn up(&mut self, request: &Request) -> Result<Prepared, ProviderError> {
         let prepared = kind_up(
             &request.name,

@@ -11,6 +11,11 @@ pub struct Minikube {
 
 #[async_trait::async_trait]
 impl Provider for Minikube {
+    fn node_host(&self) -> Option<std::sync::Arc<dyn crate::cluster::NodeHost>> {
+        let profile = self.up.as_ref()?.name.clone();
+        Some(std::sync::Arc::new(super::nodes::MinikubeNodes { profile }))
+    }
+
     async fn up(&mut self, request: &Request) -> Result<Prepared, ProviderError> {
         // Minikube's control plane is schedulable: one node more than the workers asked for.
         let prepared = minikube_up(&request.name, request.workers + 1).await?;

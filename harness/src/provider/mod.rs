@@ -14,6 +14,7 @@ mod k3s_absent;
 use k3s_absent as k3s;
 mod kind;
 mod minikube;
+pub mod nodes;
 
 pub use existing::Existing;
 pub use k3s::{K3S_NODES, K3s};
@@ -201,6 +202,11 @@ pub trait Provider: Send + Sync {
     /// Writes the cluster's own logs under `dir` after a failed run, where it can.
     async fn export_logs(&self, _dir: &Path) -> Result<(), ProviderError> {
         Ok(())
+    }
+    /// What can stop and restore the nodes' machines (node faults), where the provider owns
+    /// them.
+    fn node_host(&self) -> Option<std::sync::Arc<dyn crate::cluster::NodeHost>> {
+        None
     }
 }
 

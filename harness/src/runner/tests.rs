@@ -187,6 +187,7 @@ impl Cluster for Scripted {
             namespace: ns.into(),
             what: format!("undo {fault:?}"),
             calls: vec![],
+            node: None,
         }));
         Ok(format!("{step}: made"))
     }

@@ -59,7 +59,17 @@ pub enum Raw {
         #[serde(rename = "for")]
         lasting: Option<String>,
     },
-    /// Heal now what an earlier `pause` or `partition` step made (its id), proven healed.
+    /// Stop (`how: stop`) or freeze (`how: pause`) a whole node's machine (kind, Minikube's
+    /// docker driver); proven by the Node turning not Ready, brought back after `for`, or by a
+    /// `heal` step, or the clean-up, proven Ready again.
+    Node {
+        name: String,
+        how: String,
+        #[serde(rename = "for")]
+        lasting: Option<String>,
+    },
+    /// Heal now what an earlier `pause`, `partition` or `node` step made (its id), proven
+    /// healed.
     Heal(String),
 }
 
@@ -175,6 +185,27 @@ impl StepKind for FaultStep {
                     lasting: lasting?,
                 }
             }
+            Raw::Node { name, how, lasting } => {
+                let at = format!("{path}.node");
+                let name = object_name(cx, &format!("{at}.name"), "node", name);
+                let how = cx.one_of(
+                    &format!("{at}.how"),
+                    &how,
+                    "is not a way a node fails",
+                    &[
+                        ("stop", crate::cluster::NodeFault::Stop),
+                        ("pause", crate::cluster::NodeFault::Pause),
+                    ],
+                );
+                let lasting = lasting
+                    .map(|l| cx.bounded_duration(&format!("{at}.for"), &l, MAX_FAULT))
+                    .transpose_none();
+                Fault::Node {
+                    name: name?,
+                    how: how?,
+                    lasting: lasting?,
+                }
+            }
             Raw::Heal(step) => Fault::Heal { step },
         }))
     }
@@ -194,6 +225,9 @@ impl StepKind for FaultStep {
             Fault::Partition {
                 lasting: Some(d), ..
             } => Some(("partition.for", *d)),
+            Fault::Node {
+                lasting: Some(d), ..
+            } => Some(("node.for", *d)),
             Fault::Kill { pods, spread, .. } => {
                 let gaps = u32::try_from(pods.len().saturating_sub(1)).unwrap_or(u32::MAX);
                 Some(("kill.spread", spread.saturating_mul(gaps)))
@@ -203,7 +237,7 @@ impl StepKind for FaultStep {
     }
 
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
-        if self.0.needs_agent() {
+        if self.0.needs_agent() || matches!(self.0, Fault::Node { .. }) {
             let said = ctx
                 .cluster
                 .inject(
@@ -288,6 +322,14 @@ impl StepKind for FaultStep {
                 "fault: partition pods {isolate} from pods {from} (proven on port {port}){}",
                 until(*lasting)
             ),
+            Fault::Node { name, how, lasting } => format!(
+                "fault: {} node {name}{}",
+                match how {
+                    crate::cluster::NodeFault::Stop => "stop",
+                    crate::cluster::NodeFault::Pause => "freeze",
+                },
+                until(*lasting)
+            ),
             Fault::Heal { step } => format!("fault: heal what step `{step}` made"),
         }
     }
@@ -302,7 +344,8 @@ impl StepKind for FaultStep {
             Fault::Cordon { .. }
             | Fault::Uncordon { .. }
             | Fault::ScaleToZeroAndBack { .. }
-            | Fault::Partition { .. } => Disrupted::AnyPod,
+            | Fault::Partition { .. }
+            | Fault::Node { .. } => Disrupted::AnyPod,
         })
     }
 
