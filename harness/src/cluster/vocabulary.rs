@@ -197,6 +197,11 @@ pub enum Fault {
         #[serde(serialize_with = "crate::check::opt_duration_text")]
         lasting: Option<Duration>,
     },
+    /// Cordon a node and evict the scenario's pods on it through the Eviction API,
+    /// respecting PodDisruptionBudgets; the uncordon is registered first.
+    Drain {
+        node: String,
+    },
     /// Heal now what the fault step `step` made (and prove it healed).
     Heal {
         step: String,

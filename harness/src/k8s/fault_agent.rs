@@ -328,6 +328,7 @@ impl KubeCluster {
                 )
                 .await
             }
+            Fault::Drain { node } => self.drain(ns, node, timeout, register).await,
             Fault::Node { name, how, lasting } => {
                 self.node_fault(step, (name, *how, *lasting), timeout, register)
                     .await

@@ -175,6 +175,7 @@ pub async fn fault(
         | Fault::Kill { .. }
         | Fault::Partition { .. }
         | Fault::Node { .. }
+        | Fault::Drain { .. }
         | Fault::Heal { .. } => Err(ClusterError::Api(format!(
             "{fault:?} is made through the fault agent, not here"
         ))),

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod bridge;
 pub mod conditions;
+pub mod drain;
 pub mod evidence;
 pub mod exec_status;
 pub mod fault_agent;

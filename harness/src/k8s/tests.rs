@@ -1967,3 +1967,153 @@ async fn a_node_fault_is_proven_by_the_node_turning_not_ready() {
         "{err}"
     );
 }
+
+/// Serves a drain of node `w2`: galera-ss-1 (a StatefulSet's) and mcrouter-x (a DaemonSet's)
+/// run there; evicting galera-ss-1 is refused (429) until the budget allows a disruption,
+/// which it does on its first watch event when `frees` (else never). Returns the requests.
+async fn serve_drain(mut handle: Handle, frees: bool) -> Vec<String> {
+    let pdb = |allowed: i32, rv: &str| {
+        json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "galera-pdb", "namespace": "ns", "resourceVersion": rv},
+            "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "galera-ss"}}},
+            "status": {"disruptionsAllowed": allowed, "currentHealthy": 2, "desiredHealthy": 2, "expectedPods": 3}})
+    };
+    let pod = |name: &str, owner: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "ns", "resourceVersion": "4",
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner, "name": "x", "uid": "u", "controller": true}]},
+            "spec": {"nodeName": "w2", "containers": [{"name": "c", "image": "i"}]}})
+    };
+    let (mut seen, mut open, mut evicted, mut pod_lists) = (vec![], vec![], false, 0);
+    while let Some((request, r)) = handle.next_request().await {
+        let (method, path) = (
+            request.method().to_string(),
+            request.uri().path().to_string(),
+        );
+        let query = request.uri().query().unwrap_or_default().to_string();
+        seen.push(format!("{method} {path}"));
+        match (method.as_str(), path.as_str()) {
+            ("PATCH", "/api/v1/nodes/w2") => respond(
+                r,
+                200,
+                &json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "w2"}}),
+            ),
+            ("GET", PODS) if query.contains("watch=true") => open.push(r),
+            ("GET", PODS) => {
+                pod_lists += 1;
+                let items = if pod_lists == 1 {
+                    vec![
+                        pod("galera-ss-1", "StatefulSet"),
+                        pod("mcrouter-x", "DaemonSet"),
+                    ]
+                } else {
+                    vec![pod("mcrouter-x", "DaemonSet")]
+                };
+                respond(
+                    r,
+                    200,
+                    &json!({"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "5"}, "items": items}),
+                );
+            }
+            ("POST", "/api/v1/namespaces/ns/pods/galera-ss-1/eviction") => {
+                if evicted
+                    || (frees && seen.iter().filter(|s| s.ends_with("/eviction")).count() > 1)
+                {
+                    evicted = true;
+                    respond(
+                        r,
+                        201,
+                        &json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
+                    );
+                } else {
+                    respond(
+                        r,
+                        429,
+                        &status(
+                            429,
+                            "TooManyRequests",
+                            "Cannot evict pod as it would violate the pod's disruption budget.",
+                        ),
+                    );
+                }
+            }
+            ("GET", "/apis/policy/v1/namespaces/ns/poddisruptionbudgets")
+                if query.contains("watch=true") =>
+            {
+                if frees {
+                    r.send_response(
+                        Response::builder()
+                            .body(Body::from(watch_body(&[("MODIFIED", pdb(1, "9"))])))
+                            .unwrap(),
+                    );
+                } else {
+                    open.push(r);
+                }
+            }
+            ("GET", "/apis/policy/v1/namespaces/ns/poddisruptionbudgets") => respond(
+                r,
+                200,
+                &json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudgetList", "metadata": {"resourceVersion": "8"}, "items": [pdb(0, "8")]}),
+            ),
+            other => panic!("unexpected request {other:?} {query}"),
+        }
+    }
+    seen
+}
+
+// Layer 3 (mocked API): a drain cordons the node (its uncordon registered first), evicts the
+// scenario's pods there through the Eviction API and leaves DaemonSet pods; an eviction a
+// budget refuses is tried again when the budget changes, and one it refuses to the deadline
+// fails naming the budget.
+#[tokio::test]
+async fn a_drain_evicts_through_budgets_and_names_one_that_blocks() {
+    let fault = Fault::Drain { node: "w2".into() };
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_drain(handle, true));
+    let cluster = KubeCluster::new(client, "kind", "v1.33.0", "run-1");
+    let registered = std::sync::Mutex::new(vec![]);
+    let said = crate::cluster::Cluster::inject(
+        &cluster,
+        "ns",
+        "drain-w2",
+        &fault,
+        Duration::from_secs(20),
+        &|i| registered.lock().unwrap().push(i.to_string()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        said,
+        "node w2 cordoned and drained: 1 pod(s) evicted (galera-ss-1)"
+    );
+    assert_eq!(
+        *registered.lock().unwrap(),
+        vec!["uncordon node w2".to_string()]
+    );
+    drop(cluster);
+    server.abort();
+
+    let (client, handle) = mock();
+    let server = tokio::spawn(serve_drain(handle, false));
+    let cluster = KubeCluster::new(client, "kind", "v1.33.0", "run-1");
+    let started = std::time::Instant::now();
+    let err = crate::cluster::Cluster::inject(
+        &cluster,
+        "ns",
+        "drain-w2",
+        &fault,
+        Duration::from_secs(2),
+        &|_| {},
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(
+        err.contains("evicting galera-ss-1: refused until the deadline")
+            && err.contains(
+                "PodDisruptionBudget galera-pdb allows 0 disruptions (2 of 2 desired healthy)"
+            ),
+        "{err}"
+    );
+    drop(cluster);
+    server.abort();
+}

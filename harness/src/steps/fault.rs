@@ -68,6 +68,12 @@ pub enum Raw {
         #[serde(rename = "for")]
         lasting: Option<String>,
     },
+    /// Cordon a node and evict the scenario's pods on it through the Eviction API (their
+    /// PodDisruptionBudgets respected, a budget that blocks named at the deadline); the
+    /// uncordon is registered first.
+    Drain {
+        node: String,
+    },
     /// Heal now what an earlier `pause`, `partition` or `node` step made (its id), proven
     /// healed.
     Heal(String),
@@ -206,6 +212,9 @@ impl StepKind for FaultStep {
                     lasting: lasting?,
                 }
             }
+            Raw::Drain { node } => Fault::Drain {
+                node: object_name(cx, &format!("{path}.drain.node"), "node", node)?,
+            },
             Raw::Heal(step) => Fault::Heal { step },
         }))
     }
@@ -237,7 +246,7 @@ impl StepKind for FaultStep {
     }
 
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
-        if self.0.needs_agent() || matches!(self.0, Fault::Node { .. }) {
+        if self.0.needs_agent() || matches!(self.0, Fault::Node { .. } | Fault::Drain { .. }) {
             let said = ctx
                 .cluster
                 .inject(
@@ -330,6 +339,9 @@ impl StepKind for FaultStep {
                 },
                 until(*lasting)
             ),
+            Fault::Drain { node } => {
+                format!("fault: drain node {node} (evictions, budgets respected)")
+            }
             Fault::Heal { step } => format!("fault: heal what step `{step}` made"),
         }
     }
@@ -345,7 +357,8 @@ impl StepKind for FaultStep {
             | Fault::Uncordon { .. }
             | Fault::ScaleToZeroAndBack { .. }
             | Fault::Partition { .. }
-            | Fault::Node { .. } => Disrupted::AnyPod,
+            | Fault::Node { .. }
+            | Fault::Drain { .. } => Disrupted::AnyPod,
         })
     }
 
