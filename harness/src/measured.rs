@@ -37,7 +37,43 @@ pub struct WorkloadSpan {
     /// The longest stretch without an acknowledged write: overall (`who` = `overall`) and per
     /// node, in seconds from the workload's start.
     pub unavailable: Vec<Unavailable>,
+    /// What clients saw over time, overall then per node, for the report's plots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<Series>,
 }
+
+/// A workload's operations over time, in buckets of `bucket_secs` from its start (at most
+/// [`MAX_BUCKETS`], however long it ran).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Series {
+    pub who: String,
+    pub bucket_secs: u32,
+    /// Acknowledged writes in each bucket.
+    #[serde(deserialize_with = "buckets")]
+    pub acknowledged: Vec<u32>,
+    /// Refused or unanswered writes in each bucket.
+    #[serde(deserialize_with = "buckets")]
+    pub refused: Vec<u32>,
+    /// The slowest acknowledged write of each bucket, in milliseconds (rounded up).
+    #[serde(deserialize_with = "buckets")]
+    pub max_latency_ms: Vec<u32>,
+}
+
+/// Reads a series' buckets from a summary: at most [`MAX_BUCKETS`] (a summary read back comes
+/// from another run, maybe another machine).
+fn buckets<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u32>, D::Error> {
+    let v = <Vec<u32> as serde::Deserialize>::deserialize(d)?;
+    if v.len() > MAX_BUCKETS {
+        return Err(serde::de::Error::custom(format!(
+            "{} buckets, more than the {MAX_BUCKETS} a series has",
+            v.len()
+        )));
+    }
+    Ok(v)
+}
+
+/// The most points a series gives a plot.
+pub const MAX_BUCKETS: usize = 600;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Unavailable {

@@ -387,6 +387,17 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
                     human(u.to_secs)
                 );
             }
+            // Throughput and latency over time, with the fault steps shaded.
+            let faults: Vec<(f64, f64, String)> = s
+                .steps
+                .iter()
+                .filter(|f| f.fault)
+                .map(|f| {
+                    let from = s.offset_secs + f.offset_secs - base;
+                    (from, from + f.duration_secs, label_of(f))
+                })
+                .collect();
+            h.push_str(&plots(w, &faults));
         }
     }
     if let (Some(first), Some(last)) = (s.cleanup.first(), s.cleanup.last()) {
@@ -539,10 +550,122 @@ section.fail{border-left:6px solid #c62828}section.pass{border-left:6px solid #2
 .track{position:relative;flex:1;min-width:120px;height:12px;background:#f3f3f3;border-radius:2px}\
 .bar{position:absolute;top:0;height:12px;border-radius:2px;background:#9e9e9e}\
 .bar.pass{background:#43a047}.bar.fail{background:#e53935}.bar.timeout{background:#fb8c00}.bar.cancel{background:#8e24aa}.bar.skip{background:#bdbdbd}\
-.bar.fault{outline:2px dashed #212121;outline-offset:1px}.mark{position:absolute;top:-3px;width:3px;height:18px;background:#b71c1c}.bar.workload{background:#90caf9}.gap{position:absolute;top:2px;height:8px;background:#c62828;border-radius:1px}\
+.bar.fault{outline:2px dashed #212121;outline-offset:1px}.mark{position:absolute;top:-3px;width:3px;height:18px;background:#b71c1c}.bar.workload{background:#90caf9}.plots{margin:4px 0 8px 0}.plot{display:block;max-width:100%;height:auto}.plot rect.fault{fill:#ffcdd2}.gap{position:absolute;top:2px;height:8px;background:#c62828;border-radius:1px}\
 details.failure{margin:.4em 0;padding:.3em .6em;background:#fff5f5;border-radius:4px}\
 details.evidence{margin:.2em 0 .2em 1em}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fafafa;padding:.5em;max-height:30em;overflow:auto;font-size:12px}\
 @media (max-width:700px){body{padding:.5em}.label{width:38%}.track{min-width:0}section.scenario{padding:.5em}}";
+
+/// A workload's plots: acknowledged writes per second and the slowest write's latency, over
+/// its run, overall and per node, with `faults` (start and end from the workload's start, and
+/// the step) shaded. Inline SVG: nothing fetched, nothing run.
+fn plots(w: &crate::measured::WorkloadSpan, faults: &[(f64, f64, String)]) -> String {
+    if w.series.is_empty() || w.ran_for_secs <= 0.0 {
+        return String::new();
+    }
+    let rate = |s: &crate::measured::Series| -> Vec<f64> {
+        let width = f64::from(s.bucket_secs.max(1));
+        s.acknowledged
+            .iter()
+            .map(|n| f64::from(*n) / width)
+            .collect()
+    };
+    let latency = |s: &crate::measured::Series| -> Vec<f64> {
+        s.max_latency_ms.iter().map(|ms| f64::from(*ms)).collect()
+    };
+    format!(
+        "<div class=\"plots\">{}{}</div>",
+        plot(w, faults, "acknowledged writes/s", &rate),
+        plot(w, faults, "slowest acknowledged write (ms)", &latency)
+    )
+}
+
+const PALETTE: [&str; 6] = [
+    "#212121", "#1e88e5", "#43a047", "#fb8c00", "#8e24aa", "#00897b",
+];
+
+fn plot(
+    w: &crate::measured::WorkloadSpan,
+    faults: &[(f64, f64, String)],
+    what: &str,
+    values: &dyn Fn(&crate::measured::Series) -> Vec<f64>,
+) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 120.0;
+    let all: Vec<(&str, u32, Vec<f64>)> = w
+        .series
+        .iter()
+        .map(|s| (s.who.as_str(), s.bucket_secs.max(1), values(s)))
+        .collect();
+    let top = all
+        .iter()
+        .flat_map(|(_, _, v)| v.iter().copied())
+        .fold(0.0f64, f64::max)
+        .max(1.0);
+    let x = |secs: f64| (secs / w.ran_for_secs).clamp(0.0, 1.0) * W;
+    let y = |v: f64| H - (v / top).clamp(0.0, 1.0) * H;
+    let mut svg = format!(
+        "<svg class=\"plot\" viewBox=\"0 0 {W} {}\" width=\"{W}\" height=\"{}\" role=\"img\"><title>{} of workload {}</title>",
+        H + 16.0,
+        H + 16.0,
+        esc(what),
+        esc(&w.id)
+    );
+    for (from, to, step) in faults {
+        if *to < 0.0 || *from > w.ran_for_secs {
+            continue;
+        }
+        let (a, b) = (x(*from), x(*to).max(x(*from) + 2.0));
+        let _ = write!(
+            svg,
+            "<rect class=\"fault\" x=\"{a:.1}\" y=\"0\" width=\"{:.1}\" height=\"{H}\"><title>fault `{}`</title></rect>",
+            b - a,
+            esc(step)
+        );
+    }
+    for (i, (who, bucket, v)) in all.iter().enumerate() {
+        let points: Vec<String> = v
+            .iter()
+            .enumerate()
+            .map(|(k, value)| {
+                let secs = (k as f64 + 0.5) * f64::from(*bucket);
+                format!("{:.1},{:.1}", x(secs), y(*value))
+            })
+            .collect();
+        let _ = write!(
+            svg,
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{}\" points=\"{}\"><title>{}</title></polyline>",
+            PALETTE[i % PALETTE.len()],
+            if i == 0 { 2 } else { 1 },
+            points.join(" "),
+            esc(who)
+        );
+    }
+    let legend: Vec<String> = all
+        .iter()
+        .enumerate()
+        .map(|(i, (who, _, _))| {
+            format!(
+                "<tspan fill=\"{}\">{}</tspan>",
+                PALETTE[i % PALETTE.len()],
+                esc(who)
+            )
+        })
+        .collect();
+    let _ = write!(
+        svg,
+        "<text x=\"2\" y=\"{}\" font-size=\"11\">{} (top {}; {} s): {}</text></svg>",
+        H + 13.0,
+        esc(what),
+        if top >= 10.0 {
+            format!("{top:.0}")
+        } else {
+            format!("{top:.1}")
+        },
+        w.ran_for_secs.round(),
+        legend.join(" · ")
+    );
+    svg
+}
 
 #[cfg(test)]
 mod tests;

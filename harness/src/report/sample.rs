@@ -144,6 +144,22 @@ pub fn events() -> Vec<Event> {
                             to_secs: 29.0,
                         },
                     ],
+                    series: vec![
+                        crate::measured::Series {
+                            who: "overall".into(),
+                            bucket_secs: 1,
+                            acknowledged: (0..30).map(|s| if s == 6 { 0 } else { 300 }).collect(),
+                            refused: (0..30).map(|s| if s == 6 { 4 } else { 0 }).collect(),
+                            max_latency_ms: (0..30).map(|s| if s == 7 { 900 } else { 12 }).collect(),
+                        },
+                        crate::measured::Series {
+                            who: format!("galera-ss-1 {HOSTILE}"),
+                            bucket_secs: 1,
+                            acknowledged: (0..30).map(|s| if s >= 6 { 0 } else { 100 }).collect(),
+                            refused: (0..30).map(|s| if s >= 6 { 2 } else { 0 }).collect(),
+                            max_latency_ms: vec![12; 30],
+                        },
+                    ],
                 }],
             },
         },

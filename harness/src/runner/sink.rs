@@ -79,6 +79,14 @@ impl RedactingSink<'_> {
                                     ..u
                                 })
                                 .collect(),
+                            series: w
+                                .series
+                                .into_iter()
+                                .map(|s| crate::measured::Series {
+                                    who: r.redact(&s.who),
+                                    ..s
+                                })
+                                .collect(),
                             ..w
                         })
                         .collect(),

@@ -106,7 +106,22 @@ pub struct WorkloadFigures {
     pub ran_for: Duration,
     pub overall: Figures,
     pub nodes: BTreeMap<String, Figures>,
+    /// Second by second, overall then per node: what clients saw over time.
+    #[serde(skip)]
+    pub series: Vec<(String, Vec<Second>)>,
 }
+
+/// One second of a workload: writes acknowledged and refused that ended in it, and the
+/// slowest acknowledged one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Second {
+    pub acknowledged: u32,
+    pub refused: u32,
+    pub max_latency_us: u32,
+}
+
+/// The most seconds a series keeps (a day); later operations count in the last one.
+pub const MAX_SERIES_SECONDS: usize = 24 * 3600;
 
 impl WorkloadFigures {
     /// From the operations of a workload that ran for `ran_for`; `nodes` are the nodes it wrote
@@ -227,10 +242,22 @@ impl Tallies {
                 .entry(n.clone())
                 .or_insert_with(|| empty.figures(ran_for));
         }
+        let mut series = vec![("overall".to_string(), self.overall.seconds.clone())];
+        series.extend(
+            self.nodes
+                .iter()
+                .map(|(n, t)| (n.clone(), t.seconds.clone())),
+        );
+        for n in nodes {
+            if !self.nodes.contains_key(n) {
+                series.push((n.clone(), vec![]));
+            }
+        }
         WorkloadFigures {
             ran_for,
             overall: self.overall.figures(ran_for),
             nodes: per_node,
+            series,
         }
     }
 }
@@ -248,6 +275,8 @@ struct Tally {
     previous_ack: Duration,
     longest_gap: Window,
     last_end: Duration,
+    /// Second by second (by when each operation ended).
+    seconds: Vec<Second>,
 }
 
 /// A latency's key in [`Tally::latencies`].
@@ -263,10 +292,21 @@ fn latency_key(latency: Duration) -> u64 {
 impl Tally {
     fn add(&mut self, start: Duration, end: Duration, acknowledged: bool) {
         self.last_end = self.last_end.max(end);
+        let at = usize::try_from(end.as_secs())
+            .unwrap_or(usize::MAX)
+            .min(MAX_SERIES_SECONDS - 1);
+        if self.seconds.len() <= at {
+            self.seconds.resize(at + 1, Second::default());
+        }
+        let second = &mut self.seconds[at];
         if !acknowledged {
+            second.refused = second.refused.saturating_add(1);
             self.refused = self.refused.saturating_add(1);
             return;
         }
+        second.acknowledged = second.acknowledged.saturating_add(1);
+        let us = u32::try_from(end.saturating_sub(start).as_micros()).unwrap_or(u32::MAX);
+        second.max_latency_us = second.max_latency_us.max(us);
         self.acknowledged = self.acknowledged.saturating_add(1);
         let latency = end.saturating_sub(start);
         *self.latencies.entry(latency_key(latency)).or_default() += 1;

@@ -220,6 +220,42 @@ fn a_workload_and_its_unavailability_are_on_the_timeline() {
     assert!(text.contains("overall.p99_ms") && text.contains("41.200"));
 }
 
+// Layer 1 (pure): a workload's throughput and latency over time are drawn, overall and per
+// node, with the fault steps shaded; self-contained, every name escaped.
+#[test]
+fn a_workload_is_plotted_over_time_with_its_faults_shaded() {
+    let html = render(&sample::run());
+    let (elements, _) = parse(&html);
+    let count = |name: &str, class: &str| {
+        elements
+            .iter()
+            .filter(|(n, c)| n == name && c == class)
+            .count()
+    };
+    assert_eq!(count("svg", "plot"), 2, "throughput and latency");
+    assert_eq!(count("rect", "fault"), 2, "the fault step, on each plot");
+    assert_eq!(
+        html.matches("<polyline").count(),
+        4,
+        "overall and one node, twice"
+    );
+    assert!(
+        html.contains("<title>fault `lose-a-node`</title>"),
+        "{html}"
+    );
+    assert!(html.contains("acknowledged writes/s (top 300;"), "{html}");
+    assert!(
+        html.contains("slowest acknowledged write (ms) (top 900;"),
+        "{html}"
+    );
+    // The overall line drops to 0 in second 6: its point there is at the bottom.
+    let overall = &html[html.find("<polyline").unwrap()..];
+    let points = &overall[overall.find("points=\"").unwrap() + 8..];
+    let point6 = points.split(' ').nth(6).unwrap();
+    assert!(point6.ends_with(",120.0"), "{point6}");
+    assert!(!html.contains("<script"), "hostile names escaped");
+}
+
 /// Every `left:X%;width:Y%` of the page, as numbers.
 fn placements(html: &str) -> Vec<(f64, f64)> {
     html.split("left:")

@@ -343,7 +343,41 @@ pub fn span_of(
         ran_for_secs: figures.ran_for.as_secs_f64(),
         throughput: figures.overall.throughput,
         unavailable,
+        series: figures
+            .series
+            .iter()
+            .map(|(who, seconds)| series_of(who, seconds))
+            .collect(),
     })
+}
+
+/// A second-by-second series in at most [`crate::measured::MAX_BUCKETS`] buckets.
+pub fn series_of(who: &str, seconds: &[crate::verify::figures::Second]) -> crate::measured::Series {
+    let width = seconds.len().div_ceil(crate::measured::MAX_BUCKETS).max(1);
+    let mut out = crate::measured::Series {
+        who: who.to_string(),
+        bucket_secs: u32::try_from(width).unwrap_or(u32::MAX),
+        acknowledged: vec![],
+        refused: vec![],
+        max_latency_ms: vec![],
+    };
+    for chunk in seconds.chunks(width) {
+        out.acknowledged.push(
+            chunk
+                .iter()
+                .fold(0u32, |n, s| n.saturating_add(s.acknowledged)),
+        );
+        out.refused
+            .push(chunk.iter().fold(0u32, |n, s| n.saturating_add(s.refused)));
+        out.max_latency_ms.push(
+            chunk
+                .iter()
+                .map(|s| s.max_latency_us.div_ceil(1000))
+                .max()
+                .unwrap_or(0),
+        );
+    }
+    out
 }
 
 /// No step started (a verifier run outside a scenario).
