@@ -40,6 +40,19 @@ pub struct WorkloadSpan {
     /// What clients saw over time, overall then per node, for the report's plots.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Series>,
+    /// The faults while it ran (a lasting one until its heal), from its start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpan>,
+}
+
+/// A fault's window, in seconds from a workload's start.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct FaultSpan {
+    pub step: String,
+    #[serde(deserialize_with = "seconds")]
+    pub from_secs: f64,
+    #[serde(deserialize_with = "seconds")]
+    pub to_secs: f64,
 }
 
 /// A workload's operations over time, in buckets of `bucket_secs` from its start (at most

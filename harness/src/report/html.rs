@@ -388,15 +388,23 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
                 );
             }
             // Throughput and latency over time, with the fault steps shaded.
-            let faults: Vec<(f64, f64, String)> = s
-                .steps
-                .iter()
-                .filter(|f| f.fault)
-                .map(|f| {
-                    let from = s.offset_secs + f.offset_secs - base;
-                    (from, from + f.duration_secs, label_of(f))
-                })
-                .collect();
+            // The workload's own fault windows (a lasting fault until its heal); from an older
+            // summary, the fault steps' spans.
+            let faults: Vec<(f64, f64, String)> = if w.faults.is_empty() {
+                s.steps
+                    .iter()
+                    .filter(|f| f.fault)
+                    .map(|f| {
+                        let from = s.offset_secs + f.offset_secs - base;
+                        (from, from + f.duration_secs, label_of(f))
+                    })
+                    .collect()
+            } else {
+                w.faults
+                    .iter()
+                    .map(|f| (f.from_secs, f.to_secs, f.step.clone()))
+                    .collect()
+            };
             h.push_str(&plots(w, &faults));
         }
     }

@@ -160,6 +160,12 @@ pub fn events() -> Vec<Event> {
                             max_latency_ms: vec![12; 30],
                         },
                     ],
+                    // A lasting fault: from its step to the step that healed it.
+                    faults: vec![crate::measured::FaultSpan {
+                        step: "lose-a-node".into(),
+                        from_secs: 5.5,
+                        to_secs: 20.0,
+                    }],
                 }],
             },
         },

@@ -160,6 +160,9 @@ impl Executor<'_> {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(step.id.clone(), tokio::time::Instant::now());
             let window = open_fault_window(guard_run, step);
+            if window.is_some() {
+                run.state.workloads.fault_began(&step.id);
+            }
             let outcome = self.run_step(run, step, info, left, &guard_run.trip).await;
             // A fault that lasts beyond its step keeps its window open until the step that
             // heals it ends (or to the end: the clean-up heals it).
@@ -174,11 +177,15 @@ impl Executor<'_> {
                 Some(i) if lasting => {
                     lasting_windows.insert(step.id.clone(), i);
                 }
-                Some(i) => all[i].end = now,
+                Some(i) => {
+                    all[i].end = now;
+                    run.state.workloads.fault_ended(&step.id);
+                }
                 None => {}
             }
             if let Some(i) = healed {
                 all[i].end = now;
+                run.state.workloads.fault_ended(&all[i].step);
             }
             drop(all);
             if starts_pods(step) {

@@ -87,6 +87,14 @@ impl RedactingSink<'_> {
                                     ..s
                                 })
                                 .collect(),
+                            faults: w
+                                .faults
+                                .into_iter()
+                                .map(|f| crate::measured::FaultSpan {
+                                    step: r.redact(&f.step),
+                                    ..f
+                                })
+                                .collect(),
                             ..w
                         })
                         .collect(),

@@ -57,6 +57,27 @@ pub fn relative_to_steps(
     }
 }
 
+/// The faults `window` overlaps (step, start and end from the workload's start), in words:
+/// `, during fault `isolate-ss-2``, or nothing.
+pub fn during(window: &Window, faults: &[(String, Duration, Duration)]) -> String {
+    let names: Vec<String> = faults
+        .iter()
+        .filter(|(_, from, to)| {
+            window.from <= *to && *from <= window.to && window.length() > Duration::ZERO
+        })
+        .map(|(step, _, _)| format!("`{step}`"))
+        .collect();
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", during fault{} {}",
+            if names.len() > 1 { "s" } else { "" },
+            names.join(", ")
+        )
+    }
+}
+
 /// The step that started last at or before `t` (id and start).
 pub fn step_before(
     steps: &[(String, tokio::time::Instant)],
@@ -600,6 +621,33 @@ mod tests {
         );
         // Nothing started before it: the window alone.
         assert_eq!(relative_to_steps(&w, origin, &[]), w.to_string());
+    }
+
+    // Layer 1 (pure): a window is said to be during the faults it overlaps, and only those.
+    #[test]
+    fn a_window_names_the_faults_it_overlaps() {
+        let faults = vec![
+            ("isolate-ss-2".to_string(), ms(5000), ms(35_000)),
+            ("later".to_string(), ms(50_000), ms(60_000)),
+        ];
+        let w = Window {
+            from: ms(6000),
+            to: ms(37_200),
+        };
+        assert_eq!(during(&w, &faults), ", during fault `isolate-ss-2`");
+        let both = Window {
+            from: ms(0),
+            to: ms(55_000),
+        };
+        assert_eq!(
+            during(&both, &faults),
+            ", during faults `isolate-ss-2`, `later`"
+        );
+        let none = Window {
+            from: ms(40_000),
+            to: ms(45_000),
+        };
+        assert_eq!(during(&none, &faults), "");
     }
 
     #[test]

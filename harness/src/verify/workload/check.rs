@@ -221,12 +221,18 @@ impl Verifier for WorkloadSpec {
                 .iter()
                 .map(|(id, t)| (id.clone(), *t))
                 .collect();
+            let faults = cx.workloads.faults_from(origin, figures.ran_for);
             let describe = |w: &crate::verify::figures::Window| {
-                crate::verify::figures::relative_to_steps(w, origin, &steps)
+                format!(
+                    "{}{}",
+                    crate::verify::figures::relative_to_steps(w, origin, &steps),
+                    crate::verify::figures::during(w, &faults)
+                )
             };
             verdict.evidence.splice(1..1, figures.lines(&describe));
             crate::journal::figures(figures.named());
-            if let Some(span) = span_of(&self.id, &figures, origin, &steps) {
+            if let Some(mut span) = span_of(&self.id, &figures, origin, &steps) {
+                span.faults = super::fault_spans(&faults);
                 crate::journal::workload_span(span);
             }
             let exceeded = self.limits.exceeded(&figures, &describe);

@@ -32,8 +32,21 @@ pub mod check;
 pub const SETTLE: Duration = Duration::from_secs(300);
 
 /// The workloads of one scenario, by id.
-#[derive(Default)]
-pub struct Workloads(Mutex<BTreeMap<String, Running>>);
+pub struct Workloads {
+    running: Mutex<BTreeMap<String, Running>>,
+    /// When each fault ran: its step, its start, its end (`None` while it lasts); what clients
+    /// saw is placed against them.
+    faults: Mutex<Vec<(String, tokio::time::Instant, Option<tokio::time::Instant>)>>,
+}
+
+impl Default for Workloads {
+    fn default() -> Self {
+        Self {
+            running: Mutex::new(BTreeMap::new()),
+            faults: Mutex::new(vec![]),
+        }
+    }
+}
 
 impl std::fmt::Debug for Workloads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -87,7 +100,46 @@ pub struct Unjudged {
 
 impl Workloads {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Running>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fault step began (the runner says so as it opens its window).
+    pub fn fault_began(&self, step: &str) {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner()).push((
+            step.to_string(),
+            tokio::time::Instant::now(),
+            None,
+        ));
+    }
+
+    /// The fault that `step` made is over (its step ended, or the step that healed it).
+    pub fn fault_ended(&self, step: &str) {
+        let mut all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = all.iter_mut().rev().find(|f| f.0 == step && f.2.is_none()) {
+            f.2 = Some(tokio::time::Instant::now());
+        }
+    }
+
+    /// The faults as windows from `origin` (a workload's start), clipped to `ran_for`.
+    pub fn faults_from(
+        &self,
+        origin: tokio::time::Instant,
+        ran_for: Duration,
+    ) -> Vec<(String, Duration, Duration)> {
+        let end = origin + ran_for;
+        self.faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|(_, from, to)| *from <= end && to.is_none_or(|t| t >= origin))
+            .map(|(step, from, to)| {
+                (
+                    step.clone(),
+                    from.saturating_duration_since(origin),
+                    to.unwrap_or(end).min(end).saturating_duration_since(origin),
+                )
+            })
+            .collect()
     }
 
     /// Starts Galera writers on every node into `table` (created by the caller), in the
@@ -271,12 +323,20 @@ impl Workloads {
             let mut lines = history.summary_lines();
             let (mut figures, mut span) = (vec![], None);
             if let Some((f, origin)) = self.figures(&id) {
+                let faults = self.faults_from(origin, f.ran_for);
                 let describe = |w: &super::figures::Window| {
-                    super::figures::relative_to_steps(w, origin, &steps)
+                    format!(
+                        "{}{}",
+                        super::figures::relative_to_steps(w, origin, &steps),
+                        super::figures::during(w, &faults)
+                    )
                 };
                 lines.splice(0..0, f.lines(&describe));
                 figures = f.named();
-                span = span_of(&id, &f, origin, &steps);
+                span = span_of(&id, &f, origin, &steps).map(|mut s| {
+                    s.faults = fault_spans(&faults);
+                    s
+                });
             }
             out.push(Unjudged {
                 history_edn: self.history_evidence(&id),
@@ -348,7 +408,20 @@ pub fn span_of(
             .iter()
             .map(|(who, seconds)| series_of(who, seconds))
             .collect(),
+        faults: vec![],
     })
+}
+
+/// Fault windows as the report carries them.
+pub fn fault_spans(faults: &[(String, Duration, Duration)]) -> Vec<crate::measured::FaultSpan> {
+    faults
+        .iter()
+        .map(|(step, from, to)| crate::measured::FaultSpan {
+            step: step.clone(),
+            from_secs: from.as_secs_f64(),
+            to_secs: to.as_secs_f64(),
+        })
+        .collect()
 }
 
 /// A second-by-second series in at most [`crate::measured::MAX_BUCKETS`] buckets.
@@ -792,5 +865,46 @@ mod rig_figures {
                 .await
                 .unwrap();
         }
+    }
+}
+
+/// Layer 1 (paused clock): fault windows as a workload sees them.
+#[cfg(test)]
+mod fault_windows {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn faults_are_placed_from_the_workloads_start_and_a_lasting_one_runs_to_its_end() {
+        let w = Workloads::default();
+        let origin = tokio::time::Instant::now();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        w.fault_began("freeze");
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        w.fault_ended("freeze");
+        w.fault_began("isolate");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let seen = w.faults_from(origin, Duration::from_secs(30));
+        assert_eq!(
+            seen,
+            vec![
+                (
+                    "freeze".into(),
+                    Duration::from_secs(5),
+                    Duration::from_secs(15)
+                ),
+                // Not healed: to the workload's end.
+                (
+                    "isolate".into(),
+                    Duration::from_secs(15),
+                    Duration::from_secs(30)
+                ),
+            ]
+        );
+        // A workload that started after a fault ended does not see it.
+        let later = tokio::time::Instant::now();
+        assert_eq!(
+            w.faults_from(later, Duration::from_secs(5)),
+            vec![("isolate".into(), Duration::ZERO, Duration::from_secs(5))]
+        );
     }
 }
