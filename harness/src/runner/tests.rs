@@ -1141,6 +1141,8 @@ async fn a_lasting_fault_excuses_its_pod_until_it_is_healed() {
         ],
         vec![],
     );
+    // Room for its 130 s of steps.
+    p.deadline = Duration::from_secs(600);
     p.guards = vec![guard(
         "no-restarts",
         0,
