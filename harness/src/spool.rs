@@ -102,29 +102,6 @@ impl SpoolWriter {
         self.lines
     }
 
-    /// Flushes what was written and hands over a copy of the file so far (the writer goes on
-    /// appending to its own), with the excerpt of its last lines.
-    pub fn snapshot(&mut self) -> std::io::Result<(Spool, Vec<String>)> {
-        if let Some(e) = &self.error {
-            return Err(std::io::Error::new(e.kind(), e.to_string()));
-        }
-        self.out.flush()?;
-        let (file, path) = tempfile::Builder::new()
-            .prefix("harness-evidence-")
-            .tempfile()?
-            .into_parts();
-        drop(file);
-        std::fs::copy(&*self.path, &*path)?;
-        Ok((
-            Spool {
-                path: Arc::new(path),
-                bytes: self.bytes,
-                lines: self.lines,
-            },
-            self.tail.iter().cloned().collect(),
-        ))
-    }
-
     /// Flushes and closes it: the spool and the excerpt of its last lines.
     pub fn finish(mut self) -> std::io::Result<(Spool, Vec<String>)> {
         if let Some(e) = self.error.take() {

@@ -227,6 +227,12 @@ impl Fault {
         )
     }
 
+    /// Whether it is made through `Cluster::inject` (which proves it and registers its heal)
+    /// rather than `Cluster::fault`.
+    pub fn made_by_inject(&self) -> bool {
+        self.needs_agent() || matches!(self, Fault::Node { .. } | Fault::Drain { .. })
+    }
+
     /// Whether it stays in effect after its step ends (until a `heal` step or the clean-up).
     pub fn lasts_beyond_its_step(&self) -> bool {
         matches!(

@@ -195,22 +195,27 @@ pub fn reached(output: &str) -> Result<bool, String> {
         })
 }
 
+/// The peers (address:port) that did not answer, of what a pod's probes saw.
+pub fn unreached(reach: &[((String, u16), bool)]) -> Vec<String> {
+    peers(reach, false)
+}
+
+fn peers(reach: &[((String, u16), bool)], answered: bool) -> Vec<String> {
+    reach
+        .iter()
+        .filter(|(_, yes)| *yes == answered)
+        .map(|((a, p), _)| format!("{a}:{p}"))
+        .collect()
+}
+
 /// A partition took effect: from `who`, none of `peers` (address, port) answers; else what
 /// still does, in the words the step reports.
 pub fn cut_off(who: &str, reach: &[((String, u16), bool)]) -> Result<String, String> {
-    let still: Vec<String> = reach
-        .iter()
-        .filter(|(_, yes)| *yes)
-        .map(|((a, p), _)| format!("{a}:{p}"))
-        .collect();
+    let still = peers(reach, true);
     if still.is_empty() {
         Ok(format!(
             "{who} reaches none of {}",
-            reach
-                .iter()
-                .map(|((a, p), _)| format!("{a}:{p}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            unreached(reach).join(", ")
         ))
     } else {
         Err(format!(

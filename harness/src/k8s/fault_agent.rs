@@ -7,7 +7,7 @@
 //! connections from inside the isolated pods that worked just before and fail after.
 
 use super::{KubeCluster, api_error, bridge, conditions, labels, watch};
-use crate::cluster::{AgentCall, CleanupItem, ClusterError, Fault, Heal, Selection};
+use crate::cluster::{AgentCall, CleanupItem, ClusterError, Heal, Selection};
 use crate::fault_agent::{self as agent, Ask, Signal};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Patch, PatchParams, PostParams};
@@ -278,69 +278,8 @@ impl KubeCluster {
         }
     }
 
-    pub(super) async fn inject(
-        &self,
-        ns: &str,
-        step: &str,
-        fault: &Fault,
-        timeout: Duration,
-        register: &(dyn Fn(CleanupItem) + Send + Sync),
-    ) -> Result<String, ClusterError> {
-        match fault {
-            Fault::Pause {
-                pod,
-                container,
-                lasting,
-            } => {
-                self.pause(
-                    ns,
-                    step,
-                    pod,
-                    container.as_deref(),
-                    *lasting,
-                    timeout,
-                    register,
-                )
-                .await
-            }
-            Fault::Kill {
-                pods,
-                container,
-                spread,
-            } => {
-                self.kill(ns, pods, container.as_deref(), *spread, timeout)
-                    .await
-            }
-            Fault::Partition {
-                isolate,
-                from,
-                port,
-                lasting,
-            } => {
-                self.partition(
-                    ns,
-                    step,
-                    (isolate, from),
-                    *port,
-                    *lasting,
-                    timeout,
-                    register,
-                )
-                .await
-            }
-            Fault::Drain { node } => self.drain(ns, node, timeout, register).await,
-            Fault::Node { name, how, lasting } => {
-                self.node_fault(step, (name, *how, *lasting), timeout, register)
-                    .await
-            }
-            other => Err(ClusterError::Api(format!(
-                "{other:?} is not a pod-level fault"
-            ))),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
-    async fn pause(
+    pub(super) async fn pause(
         &self,
         ns: &str,
         step: &str,
@@ -388,7 +327,7 @@ impl KubeCluster {
         Ok(said.join("\n"))
     }
 
-    async fn kill(
+    pub(super) async fn kill(
         &self,
         ns: &str,
         pods: &[String],
@@ -445,7 +384,7 @@ impl KubeCluster {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn partition(
+    pub(super) async fn partition(
         &self,
         ns: &str,
         step: &str,
@@ -499,11 +438,7 @@ impl KubeCluster {
             Ok(out)
         };
         for (pod, seen) in reach(&isolated).await? {
-            let dark: Vec<String> = seen
-                .iter()
-                .filter(|(_, yes)| !yes)
-                .map(|((a, p), _)| format!("{a}:{p}"))
-                .collect();
+            let dark = agent::unreached(&seen);
             if !dark.is_empty() {
                 return Err(ClusterError::Api(format!(
                     "the partition could not be proven: {pod} does not reach {} even before it (is port {port} the one the pods of {from} listen on?)",
@@ -555,11 +490,7 @@ impl KubeCluster {
             tokio::time::sleep(d).await;
             self.heal(&heal).await?;
             for (pod, seen) in reach(&isolated).await? {
-                let dark: Vec<String> = seen
-                    .iter()
-                    .filter(|(_, yes)| !yes)
-                    .map(|((a, p), _)| format!("{a}:{p}"))
-                    .collect();
+                let dark = agent::unreached(&seen);
                 if !dark.is_empty() {
                     return Err(ClusterError::Api(format!(
                         "the heal did not take effect: {pod} still does not reach {}",

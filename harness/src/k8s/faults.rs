@@ -177,7 +177,7 @@ pub async fn fault(
         | Fault::Node { .. }
         | Fault::Drain { .. }
         | Fault::Heal { .. } => Err(ClusterError::Api(format!(
-            "{fault:?} is made through the fault agent, not here"
+            "{fault:?} is made through `Cluster::inject`, not here"
         ))),
     }
 }

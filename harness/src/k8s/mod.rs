@@ -262,7 +262,58 @@ impl Cluster for KubeCluster {
         timeout: Duration,
         register: &(dyn Fn(CleanupItem) + Send + Sync),
     ) -> Result<String, ClusterError> {
-        KubeCluster::inject(self, namespace, step, fault, timeout, register).await
+        let ns = namespace;
+        match fault {
+            Fault::Pause {
+                pod,
+                container,
+                lasting,
+            } => {
+                self.pause(
+                    ns,
+                    step,
+                    pod,
+                    container.as_deref(),
+                    *lasting,
+                    timeout,
+                    register,
+                )
+                .await
+            }
+            Fault::Kill {
+                pods,
+                container,
+                spread,
+            } => {
+                self.kill(ns, pods, container.as_deref(), *spread, timeout)
+                    .await
+            }
+            Fault::Partition {
+                isolate,
+                from,
+                port,
+                lasting,
+            } => {
+                self.partition(
+                    ns,
+                    step,
+                    (isolate, from),
+                    *port,
+                    *lasting,
+                    timeout,
+                    register,
+                )
+                .await
+            }
+            Fault::Drain { node } => self.drain(ns, node, timeout, register).await,
+            Fault::Node { name, how, lasting } => {
+                self.node_fault(step, (name, *how, *lasting), timeout, register)
+                    .await
+            }
+            other => Err(ClusterError::Api(format!(
+                "{other:?} is not made through `inject`"
+            ))),
+        }
     }
 
     async fn endpoints(

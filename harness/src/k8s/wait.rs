@@ -31,10 +31,7 @@ fn settled<K: kube::Resource>(
                 .as_ref()
                 .map_or_else(String::new, |t| t.0.to_string())
         )),
-        Some(o) => match check(o) {
-            Ok(found) => watch::Progress::Done(found),
-            Err(seen) => watch::Progress::Waiting(seen),
-        },
+        Some(o) => check(o).into(),
         None => watch::Progress::Waiting(format!("{kind} {name} does not exist")),
     }
 }

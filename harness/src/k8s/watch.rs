@@ -33,6 +33,16 @@ pub enum Progress {
     Never(String),
 }
 
+impl From<Result<String, String>> for Progress {
+    /// A plain condition's answer: found, or what was seen while waiting.
+    fn from(check: Result<String, String>) -> Self {
+        match check {
+            Ok(found) => Progress::Done(found),
+            Err(seen) => Progress::Waiting(seen),
+        }
+    }
+}
+
 /// Waits until `condition` holds on the objects the watcher sees (keyed by name), or `timeout`;
 /// what it last saw is the step's journal note (a wait's `2/3 ready`).
 pub async fn until<K>(
@@ -44,17 +54,7 @@ pub async fn until<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    watch_until(
-        api,
-        config,
-        timeout,
-        |view| match condition(view) {
-            Ok(found) => Progress::Done(found),
-            Err(seen) => Progress::Waiting(seen),
-        },
-        true,
-    )
-    .await
+    watch_until(api, config, timeout, |view| condition(view).into(), true).await
 }
 
 /// [`until`] with a condition that can also say the wait can never succeed.
@@ -81,17 +81,7 @@ pub async fn until_quietly<K>(
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    watch_until(
-        api,
-        config,
-        timeout,
-        |view| match condition(view) {
-            Ok(found) => Progress::Done(found),
-            Err(seen) => Progress::Waiting(seen),
-        },
-        false,
-    )
-    .await
+    watch_until(api, config, timeout, |view| condition(view).into(), false).await
 }
 
 async fn watch_until<K>(

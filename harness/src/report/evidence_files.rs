@@ -29,8 +29,14 @@ fn write_all(dir: &Path, evidence: &[crate::cluster::Evidence]) -> std::io::Resu
     for e in evidence {
         let path = dir.join(format!("{}.txt", file_name(&e.title)));
         match &e.spooled {
-            // The complete file, not its excerpt.
-            Some(spool) => std::fs::copy(spool.path(), &path).map(|_| ())?,
+            // The complete file, not its excerpt: linked where the spool is on the same file
+            // system (an hour's history is gigabytes), copied where it is not.
+            Some(spool) => {
+                let _ = std::fs::remove_file(&path);
+                if std::fs::hard_link(spool.path(), &path).is_err() {
+                    std::fs::copy(spool.path(), &path)?;
+                }
+            }
             None => std::fs::write(path, &e.body)?,
         }
     }

@@ -246,7 +246,7 @@ impl StepKind for FaultStep {
     }
 
     async fn run(&self, ctx: &StepContext<'_>) -> StepResult {
-        if self.0.needs_agent() || matches!(self.0, Fault::Node { .. } | Fault::Drain { .. }) {
+        if self.0.made_by_inject() {
             let said = ctx
                 .cluster
                 .inject(

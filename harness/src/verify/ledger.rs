@@ -281,10 +281,26 @@ impl std::fmt::Debug for Ledger {
 struct Inner {
     history: History,
     tallies: Tallies,
-    /// The history as EDN, on disk; `Err`: why it could not be kept.
-    edn: Result<SpoolWriter, String>,
+    /// The history as EDN, on disk.
+    edn: Edn,
     next_index: u64,
     operations: usize,
+}
+
+/// The EDN history: written to as operations happen, closed once the workload's writers
+/// stopped and its evidence is taken (every later taker shares the one file), or lost.
+enum Edn {
+    Writing(SpoolWriter),
+    Written(crate::spool::Spool, Vec<String>),
+    Lost(String),
+}
+
+impl Edn {
+    fn line(&mut self, text: impl FnOnce() -> String) {
+        if let Edn::Writing(w) = self {
+            w.line(&text());
+        }
+    }
 }
 
 impl Default for Ledger {
@@ -309,8 +325,10 @@ impl Ledger {
             inner: Mutex::new(Inner {
                 history: History::default(),
                 tallies: Tallies::default(),
-                edn: SpoolWriter::new(HISTORY_EXCERPT_LINES)
-                    .map_err(|e| format!("the history could not be kept: {e}")),
+                edn: match SpoolWriter::new(HISTORY_EXCERPT_LINES) {
+                    Ok(w) => Edn::Writing(w),
+                    Err(e) => Edn::Lost(format!("the history could not be kept: {e}")),
+                },
                 next_index: 0,
                 operations: 0,
             }),
@@ -371,15 +389,20 @@ impl Ledger {
         self.lock().tallies.figures(ran_for, nodes)
     }
 
-    /// The history so far as evidence: the complete EDN file, and its last lines inline.
+    /// The history as evidence: the complete EDN file, and its last lines inline. Closes the
+    /// file: call it once the writers stopped (an operation after that is not in it).
     pub fn history_evidence(&self, title: &str) -> Evidence {
         let mut inner = self.lock();
         let operations = inner.operations;
-        match inner.edn.as_mut().map_err(|e| e.clone()).and_then(|w| {
-            w.snapshot()
-                .map_err(|e| format!("the history could not be kept: {e}"))
-        }) {
-            Ok((spool, tail)) => {
+        inner.edn = match std::mem::replace(&mut inner.edn, Edn::Lost(String::new())) {
+            Edn::Writing(w) => match w.finish() {
+                Ok((spool, tail)) => Edn::Written(spool, tail),
+                Err(e) => Edn::Lost(format!("the history could not be kept: {e}")),
+            },
+            done => done,
+        };
+        match &inner.edn {
+            Edn::Written(spool, tail) => {
                 let mut excerpt = format!(
                     ";; {} lines, {} operations; the last {} here, every one in the evidence file\n",
                     spool.lines,
@@ -387,12 +410,13 @@ impl Ledger {
                     tail.len()
                 );
                 for line in tail {
-                    excerpt.push_str(&line);
+                    excerpt.push_str(line);
                     excerpt.push('\n');
                 }
-                Evidence::spooled(EvidenceKind::Other, title, excerpt, spool)
+                Evidence::spooled(EvidenceKind::Other, title, excerpt, spool.clone())
             }
-            Err(why) => Evidence::new(EvidenceKind::Other, title, why),
+            Edn::Lost(why) => Evidence::new(EvidenceKind::Other, title, why.clone()),
+            Edn::Writing(_) => Evidence::new(EvidenceKind::Other, title, "the history is open"),
         }
     }
 
@@ -402,11 +426,9 @@ impl Ledger {
         let start = self.since(Instant::now());
         let index = inner.next_index;
         inner.next_index += 1;
-        if let Ok(edn) = inner.edn.as_mut() {
-            edn.line(&super::history_edn::line(
-                index, start, None, process, kind, id, node,
-            ));
-        }
+        inner
+            .edn
+            .line(|| super::history_edn::line(index, start, None, process, kind, id, node));
         Invoked {
             node,
             id,
@@ -423,17 +445,9 @@ impl Ledger {
         let index = inner.next_index;
         inner.next_index += 1;
         inner.operations += 1;
-        if let Ok(edn) = inner.edn.as_mut() {
-            edn.line(&super::history_edn::line(
-                index,
-                end,
-                Some(error),
-                op.process,
-                op.kind,
-                op.id,
-                op.node,
-            ));
-        }
+        inner.edn.line(|| {
+            super::history_edn::line(index, end, Some(error), op.process, op.kind, op.id, op.node)
+        });
         inner.tallies.add(op.node, op.start, end, error.is_none());
     }
 }
