@@ -30,6 +30,51 @@ pub struct FaultWindow {
     pub step: String,
 }
 
+/// The fault windows of one scenario, from its start: the one record the guards excuse by and
+/// the workloads place what clients saw against. The runner opens a window as a fault step
+/// starts and closes it when the step ends, or, for a fault that lasts, when its heal does.
+#[derive(Debug)]
+pub struct FaultLog {
+    /// When the scenario's state was made (time zero of every window).
+    pub origin: tokio::time::Instant,
+    pub windows: std::sync::Mutex<Vec<FaultWindow>>,
+}
+
+impl Default for FaultLog {
+    fn default() -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+            windows: std::sync::Mutex::new(vec![]),
+        }
+    }
+}
+
+impl FaultLog {
+    /// The windows as seen from `from` (a workload's start), clipped to `ran_for`: step,
+    /// start and end (an open one to the end).
+    pub fn seen_from(
+        &self,
+        from: tokio::time::Instant,
+        ran_for: Duration,
+    ) -> Vec<(String, Duration, Duration)> {
+        let end = from + ran_for;
+        self.windows
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|w| (w, self.origin + w.start, w.end.map(|e| self.origin + e)))
+            .filter(|(_, start, stop)| *start <= end && stop.is_none_or(|t| t >= from))
+            .map(|(w, start, stop)| {
+                (
+                    w.step.clone(),
+                    start.saturating_duration_since(from),
+                    stop.unwrap_or(end).min(end).saturating_duration_since(from),
+                )
+            })
+            .collect()
+    }
+}
+
 impl FaultWindow {
     fn covers(&self, pod: &str, at: Duration) -> bool {
         let until = self.end.map(|e| e + FAULT_SETTLE);

@@ -8,5 +8,5 @@
 pub mod judge;
 pub mod spec;
 
-pub use judge::{FaultWindow, Judge, Violation};
+pub use judge::{FaultLog, FaultWindow, Judge, Violation};
 pub use spec::{Guard, GuardKind, RawGuard};

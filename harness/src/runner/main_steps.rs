@@ -8,7 +8,6 @@ use crate::cluster::Disrupted;
 use crate::guards::FaultWindow;
 use crate::plan::PlannedStep;
 use crate::report::events::{Outcome, Phase};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -99,11 +98,11 @@ impl Executor<'_> {
         skip_reason: Option<String>,
     ) -> Vec<guards::GuardOutcome> {
         let (step_tx, step_rx) = watch::channel(None);
-        let faults = Mutex::new(Vec::new());
+        let state = run.state;
         let guard_run = guards::GuardRun {
-            origin: tokio::time::Instant::now(),
+            origin: state.faults.origin,
             step: step_rx,
-            faults: &faults,
+            faults: &state.faults.windows,
             stop: CancellationToken::new(),
             trip: self.cancel.child_token(),
         };
@@ -160,9 +159,6 @@ impl Executor<'_> {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(step.id.clone(), tokio::time::Instant::now());
             let window = open_fault_window(guard_run, step);
-            if window.is_some() {
-                run.state.workloads.fault_began(&step.id);
-            }
             let outcome = self.run_step(run, step, info, left, &guard_run.trip).await;
             // A fault that lasts beyond its step keeps its window open until the step that
             // heals it ends (or to the end: the clean-up heals it).
@@ -177,15 +173,11 @@ impl Executor<'_> {
                 Some(i) if lasting => {
                     lasting_windows.insert(step.id.clone(), i);
                 }
-                Some(i) => {
-                    all[i].end = now;
-                    run.state.workloads.fault_ended(&step.id);
-                }
+                Some(i) => all[i].end = now,
                 None => {}
             }
             if let Some(i) = healed {
                 all[i].end = now;
-                run.state.workloads.fault_ended(&all[i].step);
             }
             drop(all);
             if starts_pods(step) {

@@ -57,7 +57,7 @@ impl Executor<'_> {
         for (i, u) in run
             .state
             .workloads
-            .unjudged(&run.state.step_started)
+            .unjudged(&run.state.step_started, &run.state.faults)
             .into_iter()
             .enumerate()
         {

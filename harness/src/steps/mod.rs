@@ -140,6 +140,8 @@ pub struct ScenarioState {
     pub workloads: crate::verify::workload::Workloads,
     /// When each main step started (for `since: <step id>`).
     pub step_started: Mutex<BTreeMap<String, tokio::time::Instant>>,
+    /// The fault windows: guards excuse by them, workloads are placed against them.
+    pub faults: crate::guards::FaultLog,
     /// The values every event is masked with: the plan's secrets, and those learnt while
     /// running (a password read from a Secret).
     pub redactor: std::sync::RwLock<crate::redact::Redactor>,

@@ -66,6 +66,7 @@ impl StepKind for Verify {
             undo: &ctx.state.undo,
             workloads: &ctx.state.workloads,
             steps_started: &ctx.state.step_started,
+            faults: &ctx.state.faults,
         };
         step_result(ctx.journal.scope(spec.run(&cx, endpoints)).await)
     }

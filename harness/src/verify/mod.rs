@@ -230,6 +230,8 @@ pub struct VerifyContext<'a> {
     pub workloads: &'a workload::Workloads,
     /// When each main step started (a workload's windows are placed among them).
     pub steps_started: &'a Mutex<BTreeMap<String, tokio::time::Instant>>,
+    /// The scenario's fault windows (a workload's windows are placed against them).
+    pub faults: &'a crate::guards::FaultLog,
 }
 
 /// A short token unique to this run of a check (names its keys, databases and tables).

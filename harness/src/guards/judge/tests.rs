@@ -254,3 +254,38 @@ fn pod_guards_name_the_pods_they_watched_and_a_selector_that_matched_nothing_is_
     let events = guard(GuardKind::NoWarningEvents { reasons: vec![] });
     assert_eq!(events.blind(), None);
 }
+
+// Layer 1 (paused clock): the scenario's fault windows as a workload sees them: from its
+// start, clipped to its run, an open (lasting) one to its end, one before it not at all.
+#[tokio::test(start_paused = true)]
+async fn fault_windows_are_seen_from_a_workloads_start_and_an_open_one_runs_to_its_end() {
+    let log = FaultLog::default();
+    let window = |step: &str, start: u64, end: Option<u64>| FaultWindow {
+        start: Duration::from_secs(start),
+        end: end.map(Duration::from_secs),
+        pods: None,
+        step: step.into(),
+    };
+    *log.windows.lock().unwrap() = vec![
+        window("early", 0, Some(2)),
+        window("freeze", 5, Some(15)),
+        window("isolate", 15, None),
+    ];
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let workload = tokio::time::Instant::now();
+    assert_eq!(
+        log.seen_from(workload, Duration::from_secs(30)),
+        vec![
+            (
+                "freeze".into(),
+                Duration::from_secs(2),
+                Duration::from_secs(12)
+            ),
+            (
+                "isolate".into(),
+                Duration::from_secs(12),
+                Duration::from_secs(30)
+            ),
+        ]
+    );
+}

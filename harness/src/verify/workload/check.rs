@@ -221,7 +221,7 @@ impl Verifier for WorkloadSpec {
                 .iter()
                 .map(|(id, t)| (id.clone(), *t))
                 .collect();
-            let faults = cx.workloads.faults_from(origin, figures.ran_for);
+            let faults = cx.faults.seen_from(origin, figures.ran_for);
             let describe = |w: &crate::verify::figures::Window| {
                 format!(
                     "{}{}",

@@ -32,20 +32,9 @@ pub mod check;
 pub const SETTLE: Duration = Duration::from_secs(300);
 
 /// The workloads of one scenario, by id.
+#[derive(Default)]
 pub struct Workloads {
     running: Mutex<BTreeMap<String, Running>>,
-    /// When each fault ran: its step, its start, its end (`None` while it lasts); what clients
-    /// saw is placed against them.
-    faults: Mutex<Vec<(String, tokio::time::Instant, Option<tokio::time::Instant>)>>,
-}
-
-impl Default for Workloads {
-    fn default() -> Self {
-        Self {
-            running: Mutex::new(BTreeMap::new()),
-            faults: Mutex::new(vec![]),
-        }
-    }
 }
 
 impl std::fmt::Debug for Workloads {
@@ -101,45 +90,6 @@ pub struct Unjudged {
 impl Workloads {
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Running>> {
         self.running.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// A fault step began (the runner says so as it opens its window).
-    pub fn fault_began(&self, step: &str) {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner()).push((
-            step.to_string(),
-            tokio::time::Instant::now(),
-            None,
-        ));
-    }
-
-    /// The fault that `step` made is over (its step ended, or the step that healed it).
-    pub fn fault_ended(&self, step: &str) {
-        let mut all = self.faults.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(f) = all.iter_mut().rev().find(|f| f.0 == step && f.2.is_none()) {
-            f.2 = Some(tokio::time::Instant::now());
-        }
-    }
-
-    /// The faults as windows from `origin` (a workload's start), clipped to `ran_for`.
-    pub fn faults_from(
-        &self,
-        origin: tokio::time::Instant,
-        ran_for: Duration,
-    ) -> Vec<(String, Duration, Duration)> {
-        let end = origin + ran_for;
-        self.faults
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .filter(|(_, from, to)| *from <= end && to.is_none_or(|t| t >= origin))
-            .map(|(step, from, to)| {
-                (
-                    step.clone(),
-                    from.saturating_duration_since(origin),
-                    to.unwrap_or(end).min(end).saturating_duration_since(origin),
-                )
-            })
-            .collect()
     }
 
     /// Starts Galera writers on every node into `table` (created by the caller), in the
@@ -302,6 +252,7 @@ impl Workloads {
     pub fn unjudged(
         &self,
         steps_started: &Mutex<BTreeMap<String, tokio::time::Instant>>,
+        faults: &crate::guards::FaultLog,
     ) -> Vec<Unjudged> {
         let ids: Vec<String> = self
             .lock()
@@ -323,7 +274,7 @@ impl Workloads {
             let mut lines = history.summary_lines();
             let (mut figures, mut span) = (vec![], None);
             if let Some((f, origin)) = self.figures(&id) {
-                let faults = self.faults_from(origin, f.ran_for);
+                let faults = faults.seen_from(origin, f.ran_for);
                 let describe = |w: &super::figures::Window| {
                     format!(
                         "{}{}",
@@ -472,8 +423,14 @@ fn test_context<'a>(
         undo,
         workloads,
         steps_started,
+        faults: &NO_FAULTS,
     }
 }
+
+/// No fault windows (a verifier run outside a scenario).
+#[cfg(test)]
+static NO_FAULTS: std::sync::LazyLock<crate::guards::FaultLog> =
+    std::sync::LazyLock::new(Default::default);
 
 #[cfg(test)]
 mod rig {
@@ -865,46 +822,5 @@ mod rig_figures {
                 .await
                 .unwrap();
         }
-    }
-}
-
-/// Layer 1 (paused clock): fault windows as a workload sees them.
-#[cfg(test)]
-mod fault_windows {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn faults_are_placed_from_the_workloads_start_and_a_lasting_one_runs_to_its_end() {
-        let w = Workloads::default();
-        let origin = tokio::time::Instant::now();
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        w.fault_began("freeze");
-        tokio::time::sleep(Duration::from_secs(10)).await;
-        w.fault_ended("freeze");
-        w.fault_began("isolate");
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let seen = w.faults_from(origin, Duration::from_secs(30));
-        assert_eq!(
-            seen,
-            vec![
-                (
-                    "freeze".into(),
-                    Duration::from_secs(5),
-                    Duration::from_secs(15)
-                ),
-                // Not healed: to the workload's end.
-                (
-                    "isolate".into(),
-                    Duration::from_secs(15),
-                    Duration::from_secs(30)
-                ),
-            ]
-        );
-        // A workload that started after a fault ended does not see it.
-        let later = tokio::time::Instant::now();
-        assert_eq!(
-            w.faults_from(later, Duration::from_secs(5)),
-            vec![("isolate".into(), Duration::ZERO, Duration::from_secs(5))]
-        );
     }
 }
