@@ -56,7 +56,7 @@ pub fn line(
 }
 
 /// An EDN string literal.
-fn string(s: &str) -> String {
+pub(crate) fn string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -9,6 +9,7 @@
 //! endpoints (port-forward bridges) and hands them over in a [`VerifyContext`], so the same code
 //! runs against static endpoints from the CLI.
 
+pub mod anomaly;
 pub mod cassandra;
 pub mod dns;
 pub mod etcd;
