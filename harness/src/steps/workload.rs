@@ -34,10 +34,54 @@ pub struct Raw {
     #[serde(rename = "galera.writes")]
     pub galera_writes: Option<RawGaleraWrites>,
     #[serde(rename = "cql.writes")]
-    pub cql_writes: Option<RawCqlWrites>,
+    pub cql_writes: Option<Box<RawCqlWrites>>,
     #[serde(rename = "memcache.writes")]
     pub memcache_writes: Option<RawMemcacheWrites>,
+    #[serde(rename = "galera.transactions")]
+    pub galera_transactions: Option<Box<RawGaleraTransactions>>,
 }
+
+/// Transactions on every Galera node, checked for isolation anomalies against a promise.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGaleraTransactions {
+    pub target: RawTarget,
+    pub credentials: RawCredentials,
+    /// `list-append` (Elle's), `counter` (read-modify-write) or `stale-read` (a write on one
+    /// node, then a read on another).
+    pub workload: String,
+    #[serde(default = "one")]
+    pub workers_per_node: i64,
+    /// Keys (lists, counters) in use at a time.
+    #[serde(default = "eight")]
+    pub keys: i64,
+    /// The session's isolation level: read-uncommitted, read-committed, repeatable-read or
+    /// serializable (the server's default when not given).
+    pub isolation: Option<String>,
+    /// The session's `wsrep_sync_wait` (0 to 15; the server's setting when not given).
+    pub sync_wait: Option<i64>,
+    /// What the system promises, and what the scenario tolerates anyway.
+    pub expect: RawExpect,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpect {
+    /// read-uncommitted, read-committed, snapshot-isolation, repeatable-read, serializable,
+    /// strong-snapshot-isolation or strict-serializable.
+    pub consistency: String,
+    /// Anomalies tolerated even though the model rules them out (`lost-update`, `stale-read`,
+    /// `G-single`...).
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+fn eight() -> i64 {
+    8
+}
+
+/// The most keys a transaction workload uses at a time.
+pub const MAX_KEYS: i64 = 10_000;
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -106,6 +150,14 @@ pub enum Writes {
     Galera(GaleraWrites),
     Cql(CqlWrites),
     Memcache(MemcacheWrites),
+    GaleraTransactions(GaleraTransactions),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GaleraTransactions {
+    pub target: Target,
+    pub credentials: Credentials,
+    pub config: crate::verify::galera::isolation::Config,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +216,7 @@ impl StepKind for WorkloadStep {
             if raw.galera_writes.is_some()
                 || raw.cql_writes.is_some()
                 || raw.memcache_writes.is_some()
+                || raw.galera_transactions.is_some()
             {
                 cx.error(
                     path,
@@ -180,9 +233,16 @@ impl StepKind for WorkloadStep {
                 ("galera.writes", raw.galera_writes.is_some()),
                 ("cql.writes", raw.cql_writes.is_some()),
                 ("memcache.writes", raw.memcache_writes.is_some()),
+                ("galera.transactions", raw.galera_transactions.is_some()),
             ],
         ) {
             return None;
+        }
+        if let Some(t) = raw.galera_transactions {
+            return Some(WorkloadStep::Start {
+                id,
+                writes: Writes::GaleraTransactions(transactions(*t, cx, path)?),
+            });
         }
         if let Some(m) = raw.memcache_writes {
             let at = format!("{path}.memcache.writes");
@@ -330,6 +390,10 @@ impl StepKind for WorkloadStep {
             }
             WorkloadStep::Start {
                 id,
+                writes: Writes::GaleraTransactions(t),
+            } => start_transactions(ctx, id, t).await,
+            WorkloadStep::Start {
+                id,
                 writes: Writes::Memcache(m),
             } => {
                 let servers = resolve(ctx, &m.target).await?;
@@ -433,6 +497,15 @@ impl StepKind for WorkloadStep {
                 "start workload `{id}`: cql.writes, {} writer(s) at {}",
                 cql.writers, cql.consistency.name
             ),
+            WorkloadStep::Start {
+                id,
+                writes: Writes::GaleraTransactions(t),
+            } => format!(
+                "start workload `{id}`: galera.transactions {}, {} worker(s) per node, promising {}",
+                t.config.shape.name(),
+                t.config.workers_per_node,
+                t.config.expect.consistency.name()
+            ),
             WorkloadStep::Stop { id } => format!("stop workload `{id}`"),
         }
     }
@@ -451,6 +524,10 @@ impl StepKind for WorkloadStep {
                 writes: Writes::Memcache(m),
                 ..
             } => m.target.needs_cluster(),
+            WorkloadStep::Start {
+                writes: Writes::GaleraTransactions(t),
+                ..
+            } => t.target.needs_cluster(),
             WorkloadStep::Stop { .. } => false,
         }
     }
@@ -468,4 +545,128 @@ impl StepKind for WorkloadStep {
             WorkloadStep::Stop { .. } => None,
         }
     }
+}
+
+/// `galera.transactions` checked: the workload, its bounds and the promise.
+fn transactions(
+    t: RawGaleraTransactions,
+    cx: &mut Checker,
+    path: &str,
+) -> Option<GaleraTransactions> {
+    use crate::verify::anomaly::{Expect, Kind, Model};
+    use crate::verify::galera::isolation::{Config, Level, Shape};
+    let at = format!("{path}.galera.transactions");
+    let target = t.target.check(cx, &format!("{at}.target"), 1);
+    let credentials = t.credentials.check(cx, &format!("{at}.credentials"));
+    let shape = cx.one_of(
+        &format!("{at}.workload"),
+        &t.workload,
+        "is not a transaction workload",
+        &Shape::NAMES,
+    );
+    let workers = cx.count_within(
+        &format!("{at}.workers_per_node"),
+        t.workers_per_node,
+        1,
+        crate::verify::MAX_WRITERS,
+    );
+    let keys = cx.count_within(&format!("{at}.keys"), t.keys, 1, MAX_KEYS);
+    let isolation = match &t.isolation {
+        None => Some(None),
+        Some(level) => cx
+            .one_of(
+                &format!("{at}.isolation"),
+                level,
+                "is not an isolation level",
+                &Level::NAMES,
+            )
+            .map(Some),
+    };
+    let sync_wait = match t.sync_wait {
+        None => Some(None),
+        Some(n) => cx
+            .count_within(&format!("{at}.sync_wait"), n, 0, 15)
+            .map(|n| u8::try_from(n).ok()),
+    };
+    let models: Vec<(&str, Model)> = Model::ALL.iter().map(|m| (m.name(), *m)).collect();
+    let consistency = cx.one_of(
+        &format!("{at}.expect.consistency"),
+        &t.expect.consistency,
+        "is not a consistency model",
+        &models,
+    );
+    let kinds: Vec<(&str, Kind)> = Kind::ALL.iter().map(|k| (k.name(), *k)).collect();
+    let mut allow = std::collections::BTreeSet::new();
+    for (i, name) in t.expect.allow.iter().enumerate() {
+        let found = Kind::parse(name).or_else(|| {
+            cx.one_of(
+                &format!("{at}.expect.allow[{i}]"),
+                name,
+                "is not an anomaly",
+                &kinds,
+            )
+        });
+        allow.extend(found);
+    }
+    if let (Some(Shape::StaleRead), Some(Some(n))) = (shape, sync_wait)
+        && n & 1 == 0
+        && n != 0
+    {
+        cx.warning(
+            &format!("{at}.sync_wait"),
+            format!(
+                "{n} does not include 1 (reads wait for the cluster), so stale reads are possible"
+            ),
+        );
+    }
+    Some(GaleraTransactions {
+        target: target?,
+        credentials: credentials?,
+        config: Config {
+            shape: shape?,
+            workers_per_node: workers?,
+            keys: keys?,
+            isolation: isolation?,
+            sync_wait: sync_wait?,
+            expect: Expect {
+                consistency: consistency?,
+                allow,
+            },
+        },
+    })
+}
+
+/// Starts a transaction workload: a database of its own (dropped however the run ends), the
+/// table, the workers.
+async fn start_transactions(ctx: &StepContext<'_>, id: &str, t: &GaleraTransactions) -> StepResult {
+    let failed = |e: String| StepFailure::failed(format!("galera.transactions: {e}"), "");
+    let nodes = resolve(ctx, &t.target).await?;
+    if t.config.shape == crate::verify::galera::isolation::Shape::StaleRead && nodes.len() < 2 {
+        return Err(failed(format!(
+            "stale-read needs two nodes or more (a write on one, a read on another); the target has {}",
+            nodes.len()
+        )));
+    }
+    let login = login_for(Some(&t.credentials), "galera.transactions", ctx).await?;
+    let login = crate::verify::galera::Login {
+        user: login.user.unwrap_or_default(),
+        password: login.password,
+    };
+    establish(&nodes, &login).await.map_err(failed)?;
+    let db = format!("harness_txn_{}", nonce());
+    drop_later(Some(&ctx.state.undo), &nodes, &login, &db);
+    let table = crate::verify::galera::isolation::prepare(&nodes, &login, &db, &t.config)
+        .await
+        .map_err(failed)?;
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    ctx.state
+        .workloads
+        .start_galera_transactions(id, nodes, login, table, t.config.clone())
+        .map_err(|e| StepFailure::failed(e, ""))?;
+    Ok(format!(
+        "workload `{id}` started: {} {} worker(s) on each of {}",
+        t.config.workers_per_node,
+        t.config.shape.name(),
+        names.join(", ")
+    ))
 }

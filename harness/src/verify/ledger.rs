@@ -373,7 +373,7 @@ impl Ledger {
     }
 
     /// A process id no writer had before.
-    fn new_process(&self) -> u64 {
+    pub fn new_process(&self) -> u64 {
         self.next_process
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
@@ -418,6 +418,36 @@ impl Ledger {
             Edn::Lost(why) => Evidence::new(EvidenceKind::Other, title, why.clone()),
             Edn::Writing(_) => Evidence::new(EvidenceKind::Other, title, "the history is open"),
         }
+    }
+
+    /// An operation of another shape (a transaction) is sent: `line(index, time)` makes its
+    /// invocation's line, written now, in real-time order. Returns its index and time.
+    pub fn begin(&self, line: impl FnOnce(u64, Duration) -> String) -> (u64, Duration) {
+        let mut inner = self.lock();
+        let start = self.since(Instant::now());
+        let index = inner.next_index;
+        inner.next_index += 1;
+        inner.edn.line(|| line(index, start));
+        (index, start)
+    }
+
+    /// Its answer came (acknowledged or not) on `node`, which began at `start`: the
+    /// completion's line, and the figures. Returns the completion's index.
+    pub fn end(
+        &self,
+        node: &str,
+        start: Duration,
+        acknowledged: bool,
+        line: impl FnOnce(u64, Duration) -> String,
+    ) -> u64 {
+        let mut inner = self.lock();
+        let end = self.since(Instant::now());
+        let index = inner.next_index;
+        inner.next_index += 1;
+        inner.operations += 1;
+        inner.edn.line(|| line(index, end));
+        inner.tallies.add(node, start, end, acknowledged);
+        index
     }
 
     /// An operation is sent: its invocation goes into the history now, in real-time order.

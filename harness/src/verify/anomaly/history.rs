@@ -176,7 +176,13 @@ impl Recorder {
                         _ => What::UnusableRead,
                     };
                     if let (What::ExternalRead, Some(values)) = (what, values) {
-                        own.push((*key, Own::Known(values.clone())));
+                        own.push((
+                            *key,
+                            Own::Known {
+                                read: values.clone(),
+                                since: 0,
+                            },
+                        ));
                     }
                     self.mops.push(MopRec {
                         key: *key,
@@ -216,21 +222,32 @@ impl Recorder {
             usable = false;
         }
         if let Some(state) = own {
-            let agrees = match state {
-                Own::Known(expected) => expected.as_slice() == values,
-                Own::Suffix(appended) => values.ends_with(appended),
-            };
-            if !agrees {
-                let expected = state.describe();
-                self.findings.add(Kind::Internal, || {
-                    format!(
-                        "T{id} read key {key} as {} after it {expected}",
-                        list(values)
-                    )
-                });
-                usable = false;
+            match state.judge(values) {
+                Agrees::Exactly => {}
+                Agrees::NotRepeatable => {
+                    let expected = state.describe();
+                    self.findings.add(Kind::NonRepeatableRead, || {
+                        format!(
+                            "T{id} read key {key} as {} after it {expected}",
+                            list(values)
+                        )
+                    });
+                }
+                Agrees::No => {
+                    let expected = state.describe();
+                    self.findings.add(Kind::Internal, || {
+                        format!(
+                            "T{id} read key {key} as {} after it {expected}",
+                            list(values)
+                        )
+                    });
+                    usable = false;
+                }
             }
-            *state = Own::Known(values.to_vec());
+            *state = Own::Known {
+                read: values.to_vec(),
+                since: 0,
+            };
         }
         if !usable {
             return false;
@@ -288,22 +305,59 @@ impl Recorder {
 
 /// What a transaction knows of a key it touched.
 enum Own {
-    /// It read the whole list (and appended after, perhaps).
-    Known(Vec<Value>),
+    /// It read the whole list, and appended the last `since` of these after.
+    Known { read: Vec<Value>, since: usize },
     /// It appended these without reading first: a read must end with them.
     Suffix(Vec<Value>),
+}
+
+/// How a read agrees with what its transaction knew of the key.
+enum Agrees {
+    /// As one snapshot would have it.
+    Exactly,
+    /// It keeps what was read and ends with the transaction's own appends since, but others'
+    /// appends came in between: allowed where reads need not repeat (read committed).
+    NotRepeatable,
+    /// It lost what was read or misses the transaction's own appends.
+    No,
 }
 
 impl Own {
     fn append(&mut self, v: Value) {
         match self {
-            Own::Known(l) | Own::Suffix(l) => l.push(v),
+            Own::Known { read, since } => {
+                read.push(v);
+                *since += 1;
+            }
+            Own::Suffix(l) => l.push(v),
+        }
+    }
+
+    fn judge(&self, values: &[Value]) -> Agrees {
+        match self {
+            Own::Known { read, .. } if read.as_slice() == values => Agrees::Exactly,
+            Own::Known { read, since } => {
+                let (before, own) = read.split_at(read.len() - since);
+                if values.starts_with(before) && values.ends_with(own) && values.len() >= read.len()
+                {
+                    Agrees::NotRepeatable
+                } else {
+                    Agrees::No
+                }
+            }
+            Own::Suffix(appended) if values.ends_with(appended) => Agrees::Exactly,
+            Own::Suffix(_) => Agrees::No,
         }
     }
 
     fn describe(&self) -> String {
         match self {
-            Own::Known(l) => format!("had seen (and made) it {}", list(l)),
+            Own::Known { read, since: 0 } => format!("had read it as {}", list(read)),
+            Own::Known { read, since } => format!(
+                "had read it as {} and appended {}",
+                list(&read[..read.len() - since]),
+                list(&read[read.len() - since..])
+            ),
             Own::Suffix(l) => format!("had appended {} to it", list(l)),
         }
     }

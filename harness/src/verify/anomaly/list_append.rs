@@ -163,22 +163,22 @@ pub fn check(h: &Recorded, realtime: bool) -> Findings {
     lost_updates(h, &mut read_then_appended, &mut found);
 
     let n = h.txns.len();
+    if realtime {
+        edges.extend(realtime_edges(h));
+    }
     let graph = Graph::new(n, edges);
-    let mut search = Search::new(&graph);
+    // The search's buffers only when there is a cycle to explain.
+    let mut search: Option<Search<'_>> = None;
     for component in graph.components(Deps::NO_RT) {
+        let search = search.get_or_insert_with(|| Search::new(&graph));
         search.within(&component);
-        cycles_in(h, &graph, &mut search, &component, &mut found);
+        cycles_in(h, &graph, search, &component, &mut found);
     }
     if realtime {
-        let mut all: Vec<Edge> = (0..n as u32)
-            .flat_map(|t| graph.out(t).iter().copied())
-            .collect();
-        all.extend(realtime_edges(h));
-        let graph = Graph::new(n, all);
-        let mut search = Search::new(&graph);
         for component in graph.components(Deps::ALL) {
+            let search = search.get_or_insert_with(|| Search::new(&graph));
             search.within(&component);
-            realtime_cycles_in(h, &graph, &mut search, &component, &mut found);
+            realtime_cycles_in(h, &graph, search, &component, &mut found);
         }
     }
     found
@@ -330,8 +330,9 @@ fn explain(h: &Recorded, cycle: &[Edge]) -> String {
 
 /// Real-time edges, reduced as Elle reduces them: each invoked transaction gets an edge from
 /// every transaction of the frontier (completed, and not completed before another one that
-/// completed since); a transaction that completes leaves out of the frontier those it has
-/// edges from, as it implies them.
+/// completed since); a transaction that completes takes out of the frontier those it has
+/// edges from, as it implies them: exactly the frontier's members that completed before it
+/// was invoked (a member is never put back once out).
 fn realtime_edges(h: &Recorded) -> Vec<Edge> {
     // (time, 0 = invocation or 1 = completion, transaction): at equal times the invocation
     // comes first, so only a strictly earlier completion orders two transactions.
@@ -347,7 +348,6 @@ fn realtime_edges(h: &Recorded) -> Vec<Edge> {
     }
     events.sort_unstable();
     let mut frontier: Vec<u32> = vec![];
-    let mut preds: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     let mut edges = vec![];
     for (_, what, t) in events {
         if what == 0 {
@@ -360,10 +360,9 @@ fn realtime_edges(h: &Recorded) -> Vec<Edge> {
                     value: 0,
                 });
             }
-            preds.insert(t, frontier.clone());
         } else {
-            let implied = preds.remove(&t).unwrap_or_default();
-            frontier.retain(|f| !implied.contains(f));
+            let invoked = h.txns[t as usize].invoked;
+            frontier.retain(|&f| h.txns[f as usize].completed >= invoked);
             frontier.push(t);
         }
     }

@@ -14,14 +14,21 @@
 //!   incompatible order, garbage read);
 //! - `graph.rs`: the dependency graph, its strongly connected components and a shortest cycle
 //!   of a given shape inside one;
+//! - `counter.rs`: the counter workload's judgement (lost increments and lost updates of a
+//!   read-modify-write); `stale.rs`: the stale-read workload's (a read started after another
+//!   node acknowledged a write, returning an older value);
+//! - `simulate.rs`: valid histories of a simulated strictly serializable store (tests, benchmark);
 //! - `edn.rs`: a transaction as a line of Elle's list-append EDN history;
 //! - this file: the anomalies' names and meanings, the consistency models and which anomalies
 //!   each prohibits ([`Expect`]: a scenario's promise, with what it tolerates).
 
+pub mod counter;
 pub mod edn;
 pub mod graph;
 pub mod history;
 pub mod list_append;
+pub mod simulate;
+pub mod stale;
 #[cfg(test)]
 mod tests;
 
@@ -53,8 +60,11 @@ pub enum Kind {
     LostUpdate,
     /// A committed append lies after an aborted one in a key's order.
     DirtyUpdate,
-    /// A transaction's read disagrees with its own earlier reads and appends.
+    /// A transaction's read misses its own appends or what it read before.
     Internal,
+    /// A transaction read a key again (after appending to it) and saw other transactions'
+    /// appends it had not seen the first time: its reads are not of one snapshot.
+    NonRepeatableRead,
     /// A read holds the same value twice.
     DuplicateElements,
     /// Two reads of a key, neither a prefix of the other: no single order of appends.
@@ -70,7 +80,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::G0,
         Kind::G1a,
         Kind::G1b,
@@ -81,6 +91,7 @@ impl Kind {
         Kind::LostUpdate,
         Kind::DirtyUpdate,
         Kind::Internal,
+        Kind::NonRepeatableRead,
         Kind::DuplicateElements,
         Kind::IncompatibleOrder,
         Kind::GarbageRead,
@@ -102,6 +113,7 @@ impl Kind {
             Kind::LostUpdate => "lost-update",
             Kind::DirtyUpdate => "dirty-update",
             Kind::Internal => "internal",
+            Kind::NonRepeatableRead => "non-repeatable-read",
             Kind::DuplicateElements => "duplicate-elements",
             Kind::IncompatibleOrder => "incompatible-order",
             Kind::GarbageRead => "garbage-read",
@@ -142,7 +154,10 @@ impl Kind {
                 "dirty update: a committed append was ordered after an append that was rolled back"
             }
             Kind::Internal => {
-                "a transaction's read disagrees with what it read and wrote itself earlier"
+                "a transaction's read misses its own appends or what it had read earlier"
+            }
+            Kind::NonRepeatableRead => {
+                "a transaction read a key again and saw others' appends it had not seen before: its reads are not of one snapshot"
             }
             Kind::DuplicateElements => "a value appended once appears twice in a read",
             Kind::IncompatibleOrder => {
@@ -240,12 +255,18 @@ impl Model {
             // known allowance (Adya's PL-SI admits G2-item).
             Model::SnapshotIsolation | Model::StrongSnapshotIsolation => read_committed
                 .into_iter()
-                .chain([GSingle, LostUpdate, LostIncrement])
+                .chain([GSingle, LostUpdate, LostIncrement, NonRepeatableRead])
                 .collect(),
             Model::RepeatableRead | Model::Serializable | Model::StrictSerializable => {
                 read_committed
                     .into_iter()
-                    .chain([GSingle, G2Item, LostUpdate, LostIncrement])
+                    .chain([
+                        GSingle,
+                        G2Item,
+                        LostUpdate,
+                        LostIncrement,
+                        NonRepeatableRead,
+                    ])
                     .collect()
             }
         };

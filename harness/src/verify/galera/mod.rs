@@ -1,8 +1,9 @@
 //! MariaDB Galera: what its verifiers share (connecting to a node with mysql_async, bounded by a
 //! timeout, and reading `wsrep_%` status variables), and one file per verifier: `status`,
-//! `sync`, `acknowledged_writes`.
+//! `sync`, `acknowledged_writes`; the isolation workloads' transactions (`isolation`).
 
 pub mod acknowledged_writes;
+pub mod isolation;
 pub mod readiness;
 pub mod status;
 pub mod sync;
@@ -96,6 +97,20 @@ pub async fn rows(conn: &mut Conn, sql: &str) -> Result<Vec<(String, String)>, S
         &format!("`{sql}`"),
         QUERY_TIMEOUT,
         conn.query::<(String, String), _>(sql),
+    )
+    .await
+}
+
+/// Rows of a query, typed.
+pub async fn bounded_query<T: mysql_async::prelude::FromRow + Send + 'static>(
+    conn: &mut Conn,
+    sql: &str,
+) -> Result<Vec<T>, String> {
+    bounded_on(
+        &address_of(conn),
+        &format!("`{sql}`"),
+        QUERY_TIMEOUT,
+        conn.query::<T, _>(sql),
     )
     .await
 }

@@ -181,7 +181,8 @@ impl Verifier for WorkloadSpec {
         if let Some(w) = cx.workloads.lock().get_mut(&self.id) {
             w.judged = true;
         }
-        if history.acknowledged() == 0 {
+        let transactions = matches!(store, Store::GaleraTransactions { .. });
+        if !transactions && history.acknowledged() == 0 {
             let mut evidence = vec![stopped];
             evidence.extend(history.summary_lines());
             return Verdict::fail(
@@ -211,8 +212,35 @@ impl Verifier for WorkloadSpec {
             Store::Memcache { servers } => {
                 crate::verify::memcache::writes::read_back(servers, &history).await
             }
+            // Judged by the anomaly checker (which says when there is nothing to check).
+            Store::GaleraTransactions {
+                nodes,
+                login,
+                table,
+                config,
+                recorded,
+            } => {
+                crate::verify::galera::isolation::judge(
+                    &self.id, nodes, login, table, config, recorded, SETTLE,
+                )
+                .await
+            }
         };
         verdict.evidence.insert(0, stopped);
+        self.with_figures(cx, verdict, &store, &history)
+    }
+}
+
+impl WorkloadSpec {
+    /// The verdict with the workload's figures (and the limits judged on them), its history
+    /// attached, and what its writers were told.
+    fn with_figures(
+        &self,
+        cx: &VerifyContext<'_>,
+        mut verdict: Verdict,
+        store: &Store,
+        history: &crate::verify::ledger::History,
+    ) -> Verdict {
         if let Some((figures, origin)) = cx.workloads.figures(&self.id) {
             let steps: Vec<(String, tokio::time::Instant)> = cx
                 .steps_started
@@ -251,7 +279,7 @@ impl Verifier for WorkloadSpec {
             "what the writers of workload `{}` were told (every operation is in its EDN history):",
             self.id
         ));
-        verdict.evidence.extend(history.summary_lines());
+        verdict.evidence.extend(store.told(history));
         verdict
     }
 }

@@ -60,6 +60,26 @@ pub enum Store {
     Memcache {
         servers: Vec<Endpoint>,
     },
+    /// Transactions on every Galera node, judged for isolation anomalies.
+    GaleraTransactions {
+        nodes: Vec<Endpoint>,
+        login: Login,
+        table: String,
+        config: Arc<super::galera::isolation::Config>,
+        recorded: Arc<super::galera::isolation::Recorded>,
+    },
+}
+
+impl Store {
+    /// What the workload's operations were told, in lines for the step's output.
+    fn told(&self, history: &History) -> Vec<String> {
+        match self {
+            Store::GaleraTransactions {
+                config, recorded, ..
+            } => vec![recorded.counts(config.shape)],
+            _ => history.summary_lines(),
+        }
+    }
 }
 
 /// One write workload: where it writes, its ledger, and how to stop it.
@@ -118,6 +138,34 @@ impl Workloads {
                 delete_every,
                 &stop,
                 &ledger,
+            )
+            .await;
+        })
+    }
+
+    /// Starts a transaction workload on every Galera node into `table` (created by the
+    /// caller), in the background, under `id`.
+    pub fn start_galera_transactions(
+        &self,
+        id: &str,
+        nodes: Vec<Endpoint>,
+        login: Login,
+        table: String,
+        config: super::galera::isolation::Config,
+    ) -> Result<(), String> {
+        let config = Arc::new(config);
+        let recorded = Arc::new(super::galera::isolation::Recorded::new(&config));
+        let store = Store::GaleraTransactions {
+            nodes: nodes.clone(),
+            login: login.clone(),
+            table: table.clone(),
+            config: config.clone(),
+            recorded: recorded.clone(),
+        };
+        let names = nodes.iter().map(|n| n.name.clone()).collect();
+        self.start(id, store, names, move |stop, ledger| async move {
+            super::galera::isolation::run_until(
+                &nodes, &login, &table, &config, &stop, &ledger, &recorded,
             )
             .await;
         })
@@ -233,6 +281,16 @@ impl Workloads {
         }
         let all = self.lock();
         let w = &all[id];
+        if let Store::GaleraTransactions {
+            config, recorded, ..
+        } = &w.store
+        {
+            return Ok(format!(
+                "workload `{id}` stopped after {}s: {}",
+                w.stopped_after.unwrap_or_default().as_secs(),
+                recorded.counts(config.shape)
+            ));
+        }
         let (acknowledged, deleted, unacknowledged) = w.ledger.counts();
         Ok(format!(
             "workload `{id}` stopped after {}s: {acknowledged} acknowledged insert(s), {deleted} acknowledged delete(s), {unacknowledged} unacknowledged",
@@ -268,10 +326,10 @@ impl Workloads {
             .collect();
         let mut out = vec![];
         for id in ids {
-            let Some((_, history)) = self.ledger(&id) else {
+            let Some((store, history)) = self.ledger(&id) else {
                 continue;
             };
-            let mut lines = history.summary_lines();
+            let mut lines = store.told(&history);
             let (mut figures, mut span) = (vec![], None);
             if let Some((f, origin)) = self.figures(&id) {
                 let faults = faults.seen_from(origin, f.ran_for);
