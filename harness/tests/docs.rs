@@ -206,3 +206,31 @@ fn the_step_table_lists_every_verifier() {
         listed.join(", ")
     );
 }
+
+const ANOMALIES_START: &str =
+    "<!-- anomalies: generated from verify/anomaly/mod.rs; a test keeps it current -->\n";
+const ANOMALIES_END: &str = "<!-- end of anomalies -->";
+
+/// Every anomaly the checker can name, and every model with what it prohibits, as the code
+/// says (`HARNESS_BLESS=1` rewrites them).
+#[test]
+fn the_readme_explains_every_anomaly_and_model_as_the_checker_has_them() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let start = readme
+        .find(ANOMALIES_START)
+        .expect("the README's anomaly table markers")
+        + ANOMALIES_START.len();
+    let end = start + readme[start..].find(ANOMALIES_END).expect("the end marker");
+    let want = harness::verify::anomaly::markdown_tables();
+    if std::env::var_os("HARNESS_BLESS").is_some() {
+        let text = format!("{}{want}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    assert_eq!(
+        &readme[start..end],
+        want,
+        "the README's anomaly tables are not what the checker says; run HARNESS_BLESS=1 cargo test -p harness --test docs"
+    );
+}

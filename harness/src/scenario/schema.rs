@@ -251,7 +251,30 @@ fn describe(root: &mut Value) {
             _ => {}
         }
     }
+    // A transaction workload's promise: a consistency model and anomaly names; every other
+    // `consistency` is a CQL level.
+    if let Some(promise) = root
+        .pointer_mut("/$defs/Promise/properties")
+        .and_then(Value::as_object_mut)
+    {
+        let models: Vec<&str> = crate::verify::anomaly::Model::ALL
+            .iter()
+            .map(|m| m.name())
+            .collect();
+        let kinds: Vec<&str> = crate::verify::anomaly::Kind::ALL
+            .iter()
+            .map(|k| k.name())
+            .collect();
+        if let Some(Value::Object(c)) = promise.get_mut("consistency") {
+            c.insert("enum".into(), json!(models));
+        }
+        if let Some(Value::Object(items)) =
+            promise.get_mut("allow").and_then(|a| a.get_mut("items"))
+        {
+            items.insert("enum".into(), json!(kinds));
+        }
+    }
     each_property(root, "consistency", &mut |p| {
-        p.insert("enum".into(), json!(levels));
+        p.entry("enum").or_insert_with(|| json!(levels));
     });
 }

@@ -61,12 +61,12 @@ pub struct RawGaleraTransactions {
     /// The session's `wsrep_sync_wait` (0 to 15; the server's setting when not given).
     pub sync_wait: Option<i64>,
     /// What the system promises, and what the scenario tolerates anyway.
-    pub expect: RawExpect,
+    pub expect: RawPromise,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawExpect {
+pub struct RawPromise {
     /// read-uncommitted, read-committed, snapshot-isolation, repeatable-read, serializable,
     /// strong-snapshot-isolation or strict-serializable.
     pub consistency: String,

@@ -197,6 +197,29 @@ impl Kind {
     }
 }
 
+/// The README's tables of anomalies and of models (what each prohibits), made from the code.
+pub fn markdown_tables() -> String {
+    let mut out = String::from("| anomaly | what it means |\n|---|---|\n");
+    for k in Kind::ALL {
+        let always = if k.is_nonsense() {
+            " (no model allows it)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("| `{}` | {}{always} |\n", k.name(), k.meaning()));
+    }
+    out.push_str("\n| `consistency` | fails on (besides those no model allows) |\n|---|---|\n");
+    for m in Model::ALL {
+        let names: Vec<String> = m
+            .prohibits()
+            .into_iter()
+            .map(|k| format!("`{}`", k.name()))
+            .collect();
+        out.push_str(&format!("| `{}` | {} |\n", m.name(), names.join(", ")));
+    }
+    out
+}
+
 impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

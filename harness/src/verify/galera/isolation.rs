@@ -1259,4 +1259,41 @@ mod rig {
         );
         scene.clean_up().await;
     }
+
+    // The seed scenario `galera/isolation` states what the fixture promises of each workload:
+    // its exact configurations (read from the file, validated as a run would) run together on
+    // a healthy cluster here and every promise must hold, so the nightly cannot fail a
+    // healthy Galera on its own default configuration.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn the_isolation_scenarios_promises_hold_on_a_healthy_cluster() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../scenarios/galera/isolation.yaml");
+        let (scenario, diags) = crate::scenario::validate::validate_file(&file, &|_| None, "run1");
+        let scenario = scenario.unwrap_or_else(|| panic!("{diags:?}"));
+        let configs: Vec<(String, Config)> = scenario
+            .steps
+            .iter()
+            .filter_map(|s| match &s.action {
+                crate::steps::Action::Workload(crate::steps::workload::WorkloadStep::Start {
+                    id,
+                    writes: crate::steps::workload::Writes::GaleraTransactions(t),
+                }) => Some((id.clone(), t.config.clone())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(configs.len(), 5, "{configs:?}");
+        let (_nodes, endpoints) = rig::galera(3).await;
+        let scene = Scene::new(eps(endpoints)).await;
+        for (id, config) in &configs {
+            scene.start(id, config.clone()).await;
+        }
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        for (id, _) in &configs {
+            let v = scene.verify(id).await;
+            show(id, &v);
+            assert!(v.passed, "{id}: {}", v.summary);
+        }
+        scene.clean_up().await;
+    }
 }
