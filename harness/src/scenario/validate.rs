@@ -131,6 +131,7 @@ pub fn validate(
         )
     };
     warn_on_waits_for_uncreated(&mut cx, &steps, &finally);
+    check_heals(&mut cx, &steps, &finally);
     check_own_durations(&mut cx, &timeouts, steps.iter().chain(&finally));
     let guards = build_guards(&mut cx, raw, &cluster);
 
@@ -443,6 +444,36 @@ fn check_own_durations<'s>(
             cx.error(&at, message);
         } else {
             cx.warning(&at, message);
+        }
+    }
+}
+
+/// A `heal` names a fault step that leaves something to heal (a pause, partition or node
+/// fault without `for`), and heals it once: anything else would fail only at run time, after
+/// the cluster was touched.
+fn check_heals(cx: &mut Checker, steps: &[Step], finally: &[Step]) {
+    let mut healed: BTreeMap<&str, &str> = BTreeMap::new();
+    for step in steps.iter().chain(finally) {
+        let Some(target) = step.action.heals() else {
+            continue;
+        };
+        let at = format!("{}.fault.heal", step.path);
+        // An unknown or later step is reported where step references are checked.
+        let Some(fault) = steps.iter().find(|s| s.id == target) else {
+            continue;
+        };
+        if !fault.action.fault_lasts() {
+            cx.error(
+                &at,
+                format!(
+                    "step `{target}` leaves nothing to heal: only a `pause`, `partition` or `node` fault without `for` lasts beyond its step (a `kill` is over at once, a fault with `for` heals itself, a `cordon` or `drain` is undone by `uncordon`)"
+                ),
+            );
+        } else if let Some(first) = healed.insert(target, &step.path) {
+            cx.error(
+                &at,
+                format!("step `{target}` is already healed at `{first}`"),
+            );
         }
     }
 }
