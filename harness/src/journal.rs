@@ -346,6 +346,17 @@ pub fn workload_span(span: crate::measured::WorkloadSpan) {
     }
 }
 
+/// Marks the current step's timeline now with what it confirmed (a fault took effect, healed).
+pub fn mark(what: impl Into<String>) {
+    if let Ok(journal) = CURRENT.try_with(Arc::clone) {
+        let at_secs = journal.started.elapsed().as_secs_f64();
+        journal.lock().measured.marks.push(crate::measured::Mark {
+            at_secs,
+            what: what.into(),
+        });
+    }
+}
+
 /// Gives the report a file the current step produced (a workload's history, spooled).
 pub fn attach(evidence: crate::cluster::Evidence) {
     if let Ok(journal) = CURRENT.try_with(Arc::clone) {

@@ -9,6 +9,17 @@
 pub struct Measured {
     pub figures: Vec<Figure>,
     pub workloads: Vec<WorkloadSpan>,
+    /// What it confirmed, when (a fault's proof of effect and of its heal).
+    #[serde(default)]
+    pub marks: Vec<Mark>,
+}
+
+/// A moment of a step the timeline marks: what was confirmed, seconds from the step's start.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct Mark {
+    #[serde(deserialize_with = "seconds")]
+    pub at_secs: f64,
+    pub what: String,
 }
 
 /// One measured figure: `overall.p99_ms` = `12.500` (units in the name; `-` when there was

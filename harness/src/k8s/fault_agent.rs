@@ -313,6 +313,7 @@ impl KubeCluster {
             "paused {pod} ({}) on node {}: {paused}",
             t.container, t.node
         )];
+        crate::journal::mark(format!("in effect: {}", said[0]));
         if let Some(d) = lasting {
             tokio::time::sleep(d).await;
             self.heal(&heal).await?;
@@ -323,6 +324,7 @@ impl KubeCluster {
                 "resumed after {}: {resumed}",
                 humantime::format_duration(d)
             ));
+            crate::journal::mark(format!("healed: {pod} {resumed}"));
         }
         Ok(said.join("\n"))
     }
@@ -359,7 +361,9 @@ impl KubeCluster {
             }
         }
         for (t, _) in &targets {
-            said.push(self.killed(ns, t, timeout).await?);
+            let proof = self.killed(ns, t, timeout).await?;
+            crate::journal::mark(format!("in effect: {proof}"));
+            said.push(proof);
         }
         Ok(said.join("\n"))
     }
@@ -486,6 +490,7 @@ impl KubeCluster {
         for (pod, seen) in reach(&isolated).await? {
             said.push(agent::cut_off(&pod, &seen).map_err(ClusterError::Api)?);
         }
+        crate::journal::mark(format!("in effect: {}", said.join("; ")));
         if let Some(d) = lasting {
             tokio::time::sleep(d).await;
             self.heal(&heal).await?;
@@ -501,6 +506,10 @@ impl KubeCluster {
             said.push(format!(
                 "healed after {}: {} reach(es) every peer again",
                 humantime::format_duration(d),
+                names.join(", ")
+            ));
+            crate::journal::mark(format!(
+                "healed: {} reach(es) every peer again",
                 names.join(", ")
             ));
         }

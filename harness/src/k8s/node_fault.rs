@@ -94,10 +94,13 @@ impl KubeCluster {
                 said.trim()
             ))
         })?;
+        crate::journal::mark(format!("in effect: {down}"));
         let mut out = vec![down];
         if let Some(d) = lasting {
             tokio::time::sleep(d).await;
-            out.push(self.heal_node(name, how, timeout).await?);
+            let up = self.heal_node(name, how, timeout).await?;
+            crate::journal::mark(format!("healed: {up}"));
+            out.push(up);
         }
         Ok(out.join("\n"))
     }

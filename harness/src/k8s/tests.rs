@@ -1885,7 +1885,8 @@ async fn serve_node(mut handle: Handle, ready: &'static str) {
 }
 
 // Layer 3 (mocked API, a recording node host): a node stopped through the provider is proven
-// down by its Ready condition; its start is registered before it is touched. A node that stays
+// down by its Ready condition, and the proof marks the step's timeline; its start is
+// registered before it is touched. A node that stays
 // Ready fails the fault saying so; a provider that owns no nodes says it cannot.
 #[tokio::test]
 async fn a_node_fault_is_proven_by_the_node_turning_not_ready() {
@@ -1900,19 +1901,28 @@ async fn a_node_fault_is_proven_by_the_node_turning_not_ready() {
     let cluster =
         KubeCluster::new(client, "kind", "v1.33.0", "run-1").with_node_host(nodes.clone());
     let registered = std::sync::Mutex::new(vec![]);
-    let said = crate::cluster::Cluster::inject(
-        &cluster,
-        "ns",
-        "lose-worker2",
-        &fault,
-        Duration::from_secs(30),
-        &|item| registered.lock().unwrap().push(item.to_string()),
-    )
-    .await
-    .unwrap();
+    let journal = crate::journal::Journal::new();
+    let said = journal
+        .scope(crate::cluster::Cluster::inject(
+            &cluster,
+            "ns",
+            "lose-worker2",
+            &fault,
+            Duration::from_secs(30),
+            &|item| registered.lock().unwrap().push(item.to_string()),
+        ))
+        .await
+        .unwrap();
     assert_eq!(
         said,
         "node kind-worker2 not Ready (Ready=Unknown: Kubelet stopped posting node status.)"
+    );
+    // The proof is a mark on the step's timeline, when it was seen.
+    let marks = journal.take_measured().marks;
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(
+        marks[0].what,
+        "in effect: node kind-worker2 not Ready (Ready=Unknown: Kubelet stopped posting node status.)"
     );
     assert_eq!(
         *registered.lock().unwrap(),

@@ -4,7 +4,8 @@
 //! failures-first overview: every failed scenario and step with the first line of its reason,
 //! linked to its card. Then per scenario a timeline on the run's shared time axis (scenarios run
 //! in parallel line up): its steps as bars coloured by outcome, `finally` steps, guards (their
-//! violations marked where they happened), fault steps, clean-up; marks for retried steps,
+//! violations marked where they happened), fault steps (each confirmation of a fault's effect
+//! and of its heal marked when it was proven), clean-up; marks for retried steps,
 //! `continue_on_error` failures and skipped steps; workloads (when their writers ran, their
 //! throughput, and their longest stretches without an acknowledged write, overall and per
 //! node, in red); descriptions; and under it each failed step's
@@ -321,6 +322,14 @@ fn render_scenario(h: &mut String, s: &Scenario, span: f64) {
                     human(v.at_secs)
                 )
             })
+            .chain(st.marks.iter().map(|m| {
+                format!(
+                    "<span class=\"mark proof\" style=\"left:{:.2}%\" title=\"{} (+{})\"></span>",
+                    at(start + m.at_secs, span),
+                    esc(&m.what),
+                    human(m.at_secs)
+                )
+            }))
             .collect();
         let mut notes = vec![];
         if let Some(n) = st.attempts {
@@ -558,7 +567,7 @@ section.fail{border-left:6px solid #c62828}section.pass{border-left:6px solid #2
 .track{position:relative;flex:1;min-width:120px;height:12px;background:#f3f3f3;border-radius:2px}\
 .bar{position:absolute;top:0;height:12px;border-radius:2px;background:#9e9e9e}\
 .bar.pass{background:#43a047}.bar.fail{background:#e53935}.bar.timeout{background:#fb8c00}.bar.cancel{background:#8e24aa}.bar.skip{background:#bdbdbd}\
-.bar.fault{outline:2px dashed #212121;outline-offset:1px}.mark{position:absolute;top:-3px;width:3px;height:18px;background:#b71c1c}.bar.workload{background:#90caf9}.plots{margin:4px 0 8px 0}.plot{display:block;max-width:100%;height:auto}.plot rect.fault{fill:#ffcdd2}.gap{position:absolute;top:2px;height:8px;background:#c62828;border-radius:1px}\
+.bar.fault{outline:2px dashed #212121;outline-offset:1px}.mark{position:absolute;top:-3px;width:3px;height:18px;background:#b71c1c}.mark.proof{background:#2e7d32}.bar.workload{background:#90caf9}.plots{margin:4px 0 8px 0}.plot{display:block;max-width:100%;height:auto}.plot rect.fault{fill:#ffcdd2}.gap{position:absolute;top:2px;height:8px;background:#c62828;border-radius:1px}\
 details.failure{margin:.4em 0;padding:.3em .6em;background:#fff5f5;border-radius:4px}\
 details.evidence{margin:.2em 0 .2em 1em}pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fafafa;padding:.5em;max-height:30em;overflow:auto;font-size:12px}\
 @media (max-width:700px){body{padding:.5em}.label{width:38%}.track{min-width:0}section.scenario{padding:.5em}}";

@@ -182,6 +182,9 @@ pub struct Step {
     /// The workloads it judged, placed on the scenario's timeline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workloads: Vec<WorkloadSpan>,
+    /// What it confirmed and when (a fault's proof of effect, its heal), for the timeline.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<crate::measured::Mark>,
     /// Its evidence itself (in the JUnit and HTML reports; the summary names the files).
     #[serde(skip)]
     pub evidence: Vec<Evidence>,
@@ -445,6 +448,7 @@ impl Builder {
                     output: output.clone(),
                     figures: measured.figures.clone(),
                     workloads: measured.workloads.clone(),
+                    marks: measured.marks.clone(),
                     evidence: evidence.clone(),
                 };
                 let s = self.scenario(scenario);

@@ -84,15 +84,25 @@ pub fn events() -> Vec<Event> {
             steps: 4,
         },
         finished(bad, info(0, "galera", "apply", Phase::Main), Outcome::Passed, "ok"),
-        finished(
-            bad,
-            StepInfo {
-                fault: true,
-                ..info(1, "lose-a-node", "fault", Phase::Main)
-            },
-            Outcome::Passed,
-            "deleted",
-        ),
+        {
+            let mut e = finished(
+                bad,
+                StepInfo {
+                    fault: true,
+                    ..info(1, "lose-a-node", "fault", Phase::Main)
+                },
+                Outcome::Passed,
+                "deleted",
+            );
+            // What the fault proved, when: the timeline marks it.
+            if let Event::StepFinished { measured, .. } = &mut e {
+                measured.marks = vec![crate::measured::Mark {
+                    at_secs: 0.8,
+                    what: format!("in effect: galera-ss-1 replaced {HOSTILE}"),
+                }];
+            }
+            e
+        },
         Event::StepFinished {
             scenario: bad.into(),
             step: StepInfo {
@@ -167,6 +177,7 @@ pub fn events() -> Vec<Event> {
                         to_secs: 20.0,
                     }],
                 }],
+                marks: vec![],
             },
         },
         Event::StepFinished {

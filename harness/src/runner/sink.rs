@@ -98,6 +98,14 @@ impl RedactingSink<'_> {
                             ..w
                         })
                         .collect(),
+                    marks: measured
+                        .marks
+                        .into_iter()
+                        .map(|m| crate::measured::Mark {
+                            what: r.redact(&m.what),
+                            ..m
+                        })
+                        .collect(),
                 },
             },
             Event::CleanupFinished {

@@ -85,6 +85,7 @@ impl Executor<'_> {
                         .map(|(name, value)| crate::measured::Figure { name, value })
                         .collect(),
                     workloads: u.span.into_iter().collect(),
+                    marks: vec![],
                 },
             });
         }

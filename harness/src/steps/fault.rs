@@ -450,6 +450,12 @@ async fn heal(ctx: &StepContext<'_>, step: &str) -> StepResult {
         ));
     };
     let said = ctx.cluster.cleanup(&item).await?;
+    crate::journal::mark(format!(
+        "healed: {item}{}",
+        said.as_deref()
+            .map(|s| format!("; {s}"))
+            .unwrap_or_default()
+    ));
     Ok(format!(
         "healed: {item}{}",
         said.map(|s| format!("; {s}")).unwrap_or_default()

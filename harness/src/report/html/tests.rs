@@ -146,6 +146,15 @@ fn failures_come_first_every_outcome_is_on_the_timeline_and_details_are_linked()
     assert!(rows.contains(&&"row cleanup".to_string()));
     // The guard's violation is marked on its bar, typed (not scraped from its output).
     assert_eq!(elements.iter().filter(|(_, c)| c == "mark").count(), 1);
+    // The fault's confirmation is its own mark on the fault step's bar, saying what it proved.
+    assert_eq!(
+        elements.iter().filter(|(_, c)| c == "mark proof").count(),
+        1
+    );
+    assert!(
+        html.contains("in effect: galera-ss-1 replaced"),
+        "the proof's words"
+    );
     // Retried, continue_on_error and skipped steps are marked; descriptions are shown.
     for want in [
         "passed on attempt 3",
