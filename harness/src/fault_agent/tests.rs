@@ -301,4 +301,63 @@ mod rig {
         );
         until(&endpoints[2], "Primary", "3").await;
     }
+
+    /// Whether a node answers `SELECT 1` within two seconds.
+    async fn sql_answers(node: &Endpoint) -> bool {
+        tokio::time::timeout(Duration::from_secs(2), async {
+            let mut conn = connect(node, &galera_login()).await.ok()?;
+            crate::verify::galera::run(&mut conn, "SELECT 1").await.ok()
+        })
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    }
+
+    // A real mariadbd in a three-node Galera cluster: paused, every process is in state T and
+    // its clients get no answer, while the other two answer; resumed, it answers again and the
+    // cluster is whole. Then SIGKILL from outside ends another node's mariadbd at once, and the
+    // two left keep a Primary component of size 2.
+    #[tokio::test]
+    #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
+    async fn a_real_mariadbd_is_frozen_thawed_and_killed() {
+        let (nodes, servers) = rig::galera(3).await;
+        let endpoints = eps(servers);
+        let agent = rig::fault_agent().await;
+        assert!(sql_answers(&endpoints[2]).await);
+        let not_yet = paused(&ask(&agent, &nodes[2], &Ask::State).await).unwrap_err();
+        assert!(not_yet.starts_with("pause had no effect"), "{not_yet}");
+
+        let out = ask(&agent, &nodes[2], &Ask::Signal(Signal::Stop)).await;
+        assert!(signalled(&out).unwrap() >= 1, "{out}");
+        let confirmed = paused(&ask(&agent, &nodes[2], &Ask::State).await).unwrap();
+        assert!(confirmed.contains("stopped (state T)"), "{confirmed}");
+        assert!(
+            !sql_answers(&endpoints[2]).await,
+            "a frozen mariadbd answered"
+        );
+        assert!(sql_answers(&endpoints[0]).await, "the others still answer");
+
+        ask(&agent, &nodes[2], &Ask::Signal(Signal::Cont)).await;
+        resumed(&ask(&agent, &nodes[2], &Ask::State).await).unwrap();
+        assert!(
+            sql_answers(&endpoints[2]).await,
+            "no answer after the resume"
+        );
+        until(&endpoints[2], "Primary", "3").await;
+
+        let started = std::time::Instant::now();
+        let out = ask(&agent, &nodes[1], &Ask::Signal(Signal::Kill)).await;
+        assert!(signalled(&out).unwrap() >= 1, "{out}");
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while nodes[1].container.is_running().await.unwrap_or(false) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("the container ended");
+        assert!(started.elapsed() < Duration::from_secs(5), "not at once");
+        assert!(!sql_answers(&endpoints[1]).await);
+        until(&endpoints[0], "Primary", "2").await;
+    }
 }
