@@ -129,6 +129,7 @@ mod rig {
             // The fixture's settings keep every acknowledged commit through a crash of
             // several nodes at once (the `galera-crash` scenario relies on it).
             durable_commits: true,
+            version: None,
         };
         let v = check(&spec, &endpoints, &login).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);

@@ -263,6 +263,17 @@ pub trait Cluster: Send + Sync {
     ) -> Result<String, ClusterError> {
         Err(ClusterError::NoCluster("a pod-level fault"))
     }
+    /// Rolls `rollout` through its workload's pods and waits until its controller says it is
+    /// done (every pod at the new revision and ready), deleting pods one at a time itself
+    /// where the update strategy is `OnDelete`. What it saw, in words.
+    async fn rollout(
+        &self,
+        _namespace: &str,
+        _rollout: &Rollout,
+        _timeout: Duration,
+    ) -> Result<String, ClusterError> {
+        Err(ClusterError::NoCluster("a rollout"))
+    }
     /// Local endpoints for a verifier's pod target (port-forward bridges). Static endpoints
     /// never reach the cluster: the verify step resolves them itself.
     async fn endpoints(

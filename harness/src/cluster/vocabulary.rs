@@ -142,6 +142,47 @@ pub struct DeleteTarget {
     pub wait: bool,
 }
 
+/// A change rolled through a workload's pods by its controller (`rollout` step).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rollout {
+    /// StatefulSet, Deployment or DaemonSet.
+    pub kind: RolloutKind,
+    pub name: String,
+    pub change: Change,
+}
+
+/// What a rollout changes in the pod template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// A container's image.
+    Image { container: String, image: String },
+    /// Environment values of a container (others kept).
+    Env {
+        container: String,
+        values: std::collections::BTreeMap<String, String>,
+    },
+    /// Nothing but a new template annotation, as `kubectl rollout restart` does.
+    Restart,
+    /// Back to the revision before the current one, as `kubectl rollout undo` does.
+    Undo,
+}
+
+impl Change {
+    /// In words, for the plan and the step's output.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::Image { container, image } => format!("image of {container} to {image}"),
+            Change::Env { container, values } => format!(
+                "environment of {container}: {}",
+                values.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+            Change::Restart => "restart".into(),
+            Change::Undo => "undo to the previous revision".into(),
+        }
+    }
+}
+
 /// A fault injected on purpose.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -20,18 +20,50 @@ fn generation_seen(generation: Option<i64>, observed: Option<i64>) -> Result<(),
     }
 }
 
-/// StatefulSet rollout complete: generation observed, every replica ready and updated, and
-/// `currentRevision == updateRevision`.
+/// StatefulSet rollout complete, by the controller's own rules (as `kubectl rollout status`
+/// reads them): generation observed, every replica ready, and every pod the strategy updates
+/// at `updateRevision` (with a `partition`, the ordinals from it; otherwise all, and
+/// `currentRevision == updateRevision`). While waiting it says how many pods are at the new
+/// revision; with `OnDelete`, that pods take it only when deleted.
 pub fn statefulset_rolled_out(s: &StatefulSet) -> Check {
     let want = s.spec.replicas.unwrap_or(1);
     let st = s.status.clone().unwrap_or_default();
     generation_seen(s.metadata.generation, st.observed_generation)?;
+    let strategy = s.spec.update_strategy.as_ref();
+    let on_delete = strategy.and_then(|u| u.type_.as_deref()) == Some("OnDelete");
+    let partition = strategy
+        .and_then(|u| u.rolling_update.as_ref())
+        .and_then(|r| r.partition)
+        .unwrap_or(0)
+        .clamp(0, want);
     let ready = st.ready_replicas.unwrap_or(0);
     let updated = st.updated_replicas.unwrap_or(0);
-    if st.replicas != want || ready != want || updated != want {
+    let revision = st.update_revision.clone().unwrap_or_default();
+    if st.replicas != want || ready != want {
         return Err(format!(
             "{ready}/{want} ready, {updated}/{want} updated, {} existing",
             st.replicas
+        ));
+    }
+    if partition > 0 && !on_delete {
+        let must = want - partition;
+        if updated < must {
+            return Err(format!(
+                "{updated} of the {must} pod(s) from ordinal {partition} at revision {revision}"
+            ));
+        }
+        return Ok(format!(
+            "partitioned rollout complete: {updated} pod(s) from ordinal {partition} at revision {revision}, {want}/{want} ready"
+        ));
+    }
+    if updated != want {
+        return Err(format!(
+            "{updated} of {want} pods at revision {revision}{}",
+            if on_delete {
+                " (updateStrategy OnDelete: a pod takes the new revision only when it is deleted)"
+            } else {
+                ""
+            }
         ));
     }
     if st.current_revision != st.update_revision {
@@ -41,8 +73,7 @@ pub fn statefulset_rolled_out(s: &StatefulSet) -> Check {
         ));
     }
     Ok(format!(
-        "{want}/{want} replicas ready at revision {}",
-        st.update_revision.unwrap_or_default()
+        "{want}/{want} replicas ready at revision {revision}"
     ))
 }
 

@@ -14,6 +14,7 @@ pub mod labels;
 pub mod namespace;
 pub mod node_fault;
 pub mod observe;
+pub mod rollout;
 pub mod wait;
 pub mod watch;
 
@@ -201,6 +202,15 @@ impl Cluster for KubeCluster {
         replicas: u32,
     ) -> Result<(), ClusterError> {
         faults::scale(&self.client, namespace, kind, name, replicas).await
+    }
+
+    async fn rollout(
+        &self,
+        namespace: &str,
+        rollout: &crate::cluster::Rollout,
+        timeout: Duration,
+    ) -> Result<String, ClusterError> {
+        rollout::rollout(&self.client, namespace, rollout, timeout).await
     }
 
     async fn wait(

@@ -569,6 +569,7 @@ async fn a_verifier_cut_short_by_its_deadline_names_the_pending_endpoints() {
             },
             size: None,
             durable_commits: false,
+            version: None,
         });
     let mut s = step("status", Action::Verify(crate::steps::Verify(spec)));
     s.kind = "verify";

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod exec;
 pub mod fault;
 pub mod logs;
+pub mod rollout;
 pub mod scale;
 pub mod sleep;
 pub mod verify;
@@ -468,6 +469,7 @@ step_kinds! {
     Verify: verify::Verify,
     Sleep: sleep::Sleep,
     Workload: workload::WorkloadStep,
+    Rollout: rollout::RolloutStep,
 }
 
 pub use apply::Apply;

@@ -39,6 +39,55 @@ fn statefulset_rollout_needs_generation_readiness_updates_and_one_revision() {
     );
 }
 
+/// A StatefulSet mid-rollout under `strategy`.
+fn rolling(strategy: serde_json::Value, ready: i32, updated: i32) -> StatefulSet {
+    serde_json::from_value(json!({
+        "metadata": {"name": "galera-ss", "generation": 3},
+        "spec": {"replicas": 3, "serviceName": "g", "selector": {}, "template": {}, "updateStrategy": strategy},
+        "status": {"observedGeneration": 3, "replicas": 3, "readyReplicas": ready, "updatedReplicas": updated, "currentRevision": "galera-ss-old", "updateRevision": "galera-ss-7d9f"}
+    }))
+    .unwrap()
+}
+
+#[test]
+fn statefulset_rollouts_follow_partitions_and_on_delete() {
+    // Progress names the revision.
+    let rolling_update = json!({"type": "RollingUpdate"});
+    assert_eq!(
+        statefulset_rolled_out(&rolling(rolling_update.clone(), 3, 2)).unwrap_err(),
+        "2 of 3 pods at revision galera-ss-7d9f"
+    );
+    // With a partition, only the ordinals from it are updated: done then, though the current
+    // revision stays the old one.
+    let partitioned = json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 2}});
+    let done = statefulset_rolled_out(&rolling(partitioned.clone(), 3, 1)).unwrap();
+    assert!(
+        done.starts_with("partitioned rollout complete: 1 pod(s) from ordinal 2"),
+        "{done}"
+    );
+    assert!(
+        statefulset_rolled_out(&rolling(partitioned, 2, 1))
+            .unwrap_err()
+            .contains("2/3 ready")
+    );
+    let waiting = statefulset_rolled_out(&rolling(
+        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}),
+        3,
+        1,
+    ))
+    .unwrap_err();
+    assert_eq!(
+        waiting,
+        "1 of the 2 pod(s) from ordinal 1 at revision galera-ss-7d9f"
+    );
+    // OnDelete: the wait says why nothing moves.
+    let why = statefulset_rolled_out(&rolling(json!({"type": "OnDelete"}), 3, 0)).unwrap_err();
+    assert!(
+        why.contains("OnDelete") && why.starts_with("0 of 3 pods"),
+        "{why}"
+    );
+}
+
 #[test]
 fn deployment_daemonset_and_replication_controller_readiness() {
     let d: Deployment = serde_json::from_value(json!({"metadata": {"generation": 1}, "spec": {"replicas": 2, "selector": {}, "template": {}}, "status": {"observedGeneration": 1, "replicas": 3, "updatedReplicas": 2, "availableReplicas": 2}})).unwrap();

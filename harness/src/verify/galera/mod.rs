@@ -354,6 +354,7 @@ pub async fn survey(nodes: &[Endpoint], login: &Login) -> Vec<Result<Facts, Stri
                     "wsrep_cluster_address",
                     "wsrep_cluster_name",
                     "innodb_flush_log_at_trx_commit",
+                    "version",
                 ])
                 .map(|k| format!("'{k}'"))
                 .collect();
@@ -720,6 +721,7 @@ mod rig {
             credentials: ack_spec().credentials,
             size: Some(1),
             durable_commits: false,
+            version: None,
         };
         let v = status::check(&spec, &twice, &login).await;
         assert!(!v.passed && v.summary.contains(&same), "{v:?}");
@@ -769,6 +771,7 @@ mod rig_attacks {
             },
             size: Some(size),
             durable_commits: false,
+            version: None,
         }
     }
 

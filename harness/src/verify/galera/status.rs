@@ -23,6 +23,9 @@ pub struct Raw {
     /// what was acknowledged in the last second is lost when several nodes crash together.
     #[serde(default)]
     pub durable_commits: bool,
+    /// Every node's server version must start with this (`11.8`, `10.11.14`): after a
+    /// rollout, every node runs the new version, not only every pod restarted.
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -31,12 +34,13 @@ pub struct GaleraStatusSpec {
     pub credentials: Credentials,
     pub size: Option<u32>,
     pub durable_commits: bool,
+    pub version: Option<String>,
 }
 
 #[async_trait::async_trait]
 impl Verifier for GaleraStatusSpec {
     const NAME: &'static str = "galera.status";
-    const CHECKS: &'static str = "on every node size, `Primary`, `Synced`, connected, ready, one state UUID; every target in every other target's component (\"N of the cluster's M members checked\"); the settings Galera requires: `binlog_format=ROW`, InnoDB by default, `innodb_autoinc_lock_mode=2`, `innodb_doublewrite`, `wsrep_on`, a provider; `durable_commits: true`: `innodb_flush_log_at_trx_commit=1` on every node";
+    const CHECKS: &'static str = "on every node size, `Primary`, `Synced`, connected, ready, one state UUID; every target in every other target's component (\"N of the cluster's M members checked\"); the settings Galera requires: `binlog_format=ROW`, InnoDB by default, `innodb_autoinc_lock_mode=2`, `innodb_doublewrite`, `wsrep_on`, a provider; `durable_commits: true`: `innodb_flush_log_at_trx_commit=1` on every node; `version: 11.8`: every node's server version starts with it";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
@@ -46,11 +50,22 @@ impl Verifier for GaleraStatusSpec {
             Some(n) => Some(cx.count_within(&format!("{path}.size"), n, 1, 100)?),
             None => None,
         };
+        let version = match raw.version {
+            Some(v) if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
+                cx.error(
+                    &format!("{path}.version"),
+                    "a version or its beginning, such as `11.8` (at most 64 characters)",
+                );
+                return None;
+            }
+            v => v.map(|v| v.trim().to_string()),
+        };
         Some(Self {
             target: target?,
             credentials: credentials?,
             size,
             durable_commits: raw.durable_commits,
+            version,
         })
     }
 
@@ -60,6 +75,7 @@ impl Verifier for GaleraStatusSpec {
             credentials: RawCredentials::from_flags(flags)?,
             size: flags.size,
             durable_commits: false,
+            version: None,
         })
     }
 
@@ -91,6 +107,18 @@ pub async fn check(spec: &GaleraStatusSpec, nodes: &[Endpoint], login: &Login) -
         return Verdict::fail(twice, vec![]);
     }
     let mut verdict = judge(nodes, &facts, &expected);
+    if let Some(want) = &spec.version {
+        let (lines, wrong) = versions(nodes, &facts, want);
+        verdict.evidence.extend(lines);
+        if !wrong.is_empty() {
+            verdict.summary = if verdict.passed {
+                wrong.join("; ")
+            } else {
+                format!("{}; {}", verdict.summary, wrong.join("; "))
+            };
+            verdict.passed = false;
+        }
+    }
     if spec.durable_commits {
         let lossy = lossy_commits(nodes, &facts);
         if lossy.is_empty() {
@@ -108,6 +136,28 @@ pub async fn check(spec: &GaleraStatusSpec, nodes: &[Endpoint], login: &Login) -
         }
     }
     verdict
+}
+
+/// Each node's server version (`SELECT VERSION()`, read with its settings), and the nodes
+/// whose version does not start with `want`.
+pub fn versions(
+    nodes: &[Endpoint],
+    facts: &[Result<Facts, String>],
+    want: &str,
+) -> (Vec<String>, Vec<String>) {
+    let (mut lines, mut wrong) = (vec![], vec![]);
+    for (node, f) in nodes.iter().zip(facts) {
+        let Ok(f) = f else { continue };
+        let got = f.setting("version");
+        lines.push(format!("{node}: version {got}"));
+        if !got.starts_with(want) {
+            wrong.push(format!(
+                "{node} runs version {}, expected {want}",
+                if got.is_empty() { "<missing>" } else { got }
+            ));
+        }
+    }
+    (lines, wrong)
 }
 
 /// Nodes whose acknowledged commits a crash of several nodes at once can lose
@@ -407,6 +457,7 @@ mod rig {
             },
             size: Some(size),
             durable_commits: false,
+            version: None,
         }
     }
 
@@ -437,6 +488,32 @@ mod rig {
             v.evidence[3].contains("3 of the cluster's 3 members checked"),
             "{:?}",
             v.evidence
+        );
+        // The version every node runs, read through the protocol: the rig's 10.11 passes,
+        // another fails naming each node's.
+        let at = |v: &str| GaleraStatusSpec {
+            version: Some(v.into()),
+            ..spec(3)
+        };
+        let v = check(&at("10.11"), &endpoints, &login).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        assert!(
+            v.evidence
+                .iter()
+                .filter(|l| l.contains(": version 10.11"))
+                .count()
+                == 3,
+            "{:?}",
+            v.evidence
+        );
+        let v = check(&at("11.8"), &endpoints, &login).await;
+        assert!(!v.passed);
+        assert!(
+            v.summary
+                .contains(&format!("{} runs version 10.11", endpoints[0].name))
+                && v.summary.contains("expected 11.8"),
+            "{}",
+            v.summary
         );
         let sync = galera_sync::check(&endpoints, &login).await;
         assert!(sync.passed, "{} {:?}", sync.summary, sync.evidence);
