@@ -165,7 +165,7 @@ async fn real(secs: u64) {
     );
     let history = ledger.snapshot();
     let t = Instant::now();
-    let verdict = harness::verify::memcache::writes::read_back(&servers, &history).await;
+    let verdict = harness::verify::memcache::writes::read_back(&servers, &history, 0).await;
     let (rss, peak) = memory();
     println!(
         "  read-back of {} keys in batches: {:.1}s, {} ({rss:.1} MiB resident, peak {peak:.1})",

@@ -319,8 +319,8 @@ impl fmt::Display for ScenarioPlan {
     }
 }
 
-/// The images to preload: what the manifests name, and the fault agent's when a step makes a
-/// pod-level fault.
+/// The images to preload: what the manifests name, the fault agent's when a step makes a
+/// pod-level fault, and those rollouts move to.
 fn images_of(scenario: &Scenario, applied: &[&crate::manifest::Manifest]) -> Vec<String> {
     let mut images = crate::capacity::images(applied);
     let agent = scenario
@@ -332,6 +332,15 @@ fn images_of(scenario: &Scenario, applied: &[&crate::manifest::Manifest]) -> Vec
         let image = crate::fault_agent::agent_image();
         if !images.contains(&image) {
             images.push(image);
+        }
+    }
+    // The images rollouts move to.
+    for s in scenario.steps.iter().chain(&scenario.finally) {
+        if let crate::steps::Action::Rollout(r) = &s.action
+            && let crate::cluster::Change::Image { image, .. } = &r.0.change
+            && !images.contains(image)
+        {
+            images.push(image.clone());
         }
     }
     images

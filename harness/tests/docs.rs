@@ -234,3 +234,50 @@ fn the_readme_explains_every_anomaly_and_model_as_the_checker_has_them() {
         "the README's anomaly tables are not what the checker says; run HARNESS_BLESS=1 cargo test -p harness --test docs"
     );
 }
+
+/// The README's upgrade gate: the versions come from the environment, as written there
+/// (`harness plan` through the real binary; the run itself needs a cluster).
+#[test]
+fn the_upgrade_gate_takes_its_versions_from_the_environment() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    assert!(readme.contains(
+        "export HARNESS_GALERA_IMAGE_TO=mariadb:11.4.7 HARNESS_GALERA_VERSION_TO=11.4.7\nharness plan scenarios/galera/rolling-upgrade.yaml"
+    ));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(["plan", "scenarios/galera/rolling-upgrade.yaml"])
+        .env("HARNESS_GALERA_IMAGE_TO", "mariadb:11.4.7")
+        .env("HARNESS_GALERA_VERSION_TO", "11.4.7")
+        .output()
+        .unwrap();
+    let plan = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        plan.contains("rollout StatefulSet/galera-ss: image of mariadb to mariadb:11.4.7"),
+        "{plan}"
+    );
+    // The image the rollout moves to is preloaded with the manifests' own.
+    let json = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args(["plan", "--json", "scenarios/galera/rolling-upgrade.yaml"])
+        .env("HARNESS_GALERA_IMAGE_TO", "mariadb:11.4.7")
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let images: Vec<&str> = plan["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i.as_str())
+        .collect();
+    assert!(
+        images.contains(&"mariadb:11.4.7") && images.contains(&"mariadb:11.4.4"),
+        "{images:?}"
+    );
+}

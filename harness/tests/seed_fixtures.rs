@@ -57,7 +57,7 @@ fn rendered(path: &Path) -> String {
 #[test]
 fn every_seed_scenario_validates_without_errors_or_warnings() {
     let files = discover(&root().join("scenarios")).unwrap();
-    assert_eq!(files.len(), 12, "{files:?}");
+    assert_eq!(files.len(), 14, "{files:?}");
     for file in files {
         let (scenario, diags) = validate_file(&file, &|_| None, harness::scenario::CHECK_RUN_ID);
         assert!(

@@ -200,7 +200,7 @@ mod tests {
             // Scenario names are `system-file` (cassandra/ring-join is cassandra-ring-join).
             weights.insert(file.replace('/', "-"), minutes);
         }
-        assert_eq!(weights.len(), 12, "{weights:?}");
+        assert_eq!(weights.len(), 14, "{weights:?}");
         let names: Vec<&str> = weights.keys().map(String::as_str).collect();
         let split = slices(&names, 3, Some(&weights));
         let mut load = [0.0f64; 3];

@@ -550,6 +550,8 @@ impl Cluster for KubeCluster {
 }
 
 #[cfg(test)]
+mod rollout_tests;
+#[cfg(test)]
 mod stream_tests;
 #[cfg(test)]
 mod tests;

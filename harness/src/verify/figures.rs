@@ -429,6 +429,10 @@ pub struct Limits {
     /// Each node acknowledged at least this many writes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_acknowledged: Option<u64>,
+    /// Acknowledged writes the scenario tolerates losing: a cache restarted on purpose forgets
+    /// its keys (memcached only; judged with the read-back, not the figures).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_lost: Option<u64>,
 }
 
 impl Limits {

@@ -145,7 +145,9 @@ impl ServerReadBack {
 
 /// Reads every key the ledger names from its owner and judges: lost sets and resurrected
 /// deletes, by server. Keys are read in batches of [`READ_BATCH`], so memory stays bounded.
-pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
+/// `tolerated`: acknowledged keys that may be lost in all (a cache restarted on purpose
+/// forgets them): within it, each server's lost keys are evidence, not a failure.
+pub async fn read_back(servers: &[Endpoint], history: &History, tolerated: u64) -> Verdict {
     let mut by_server: Vec<ServerReadBack> =
         servers.iter().map(|_| ServerReadBack::default()).collect();
     for key in history.present().iter().chain(history.deleted().iter()) {
@@ -158,12 +160,22 @@ pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
             by_server[i].read(&servers[i], history).await;
         }
     }
-    let mut problems = vec![];
-    let mut evidence = vec![];
     for (server, found) in servers.iter().zip(&mut by_server) {
         if !found.batch.is_empty() {
             found.read(server, history).await;
         }
+    }
+    let lost: u64 = by_server.iter().map(|f| f.lost as u64).sum();
+    let tolerate = lost <= tolerated;
+    let mut problems = vec![];
+    let mut evidence = vec![];
+    if tolerated > 0 {
+        evidence.push(format!(
+            "{lost} acknowledged key(s) lost in all, {} max_lost {tolerated}",
+            if tolerate { "within" } else { "above" }
+        ));
+    }
+    for (server, found) in servers.iter().zip(&mut by_server) {
         if let Some((e, n)) = &found.unread {
             problems.push(format!("{e} ({n} keys not read)"));
             continue;
@@ -179,10 +191,15 @@ pub async fn read_back(servers: &[Endpoint], history: &History) -> Verdict {
             found.resurrected
         ));
         if let Some(first) = &found.first_lost {
-            problems.push(format!(
+            let line = format!(
                 "{server}: {} acknowledged write(s) lost, e.g. {first}",
                 found.lost
-            ));
+            );
+            if tolerate {
+                evidence.push(format!("{line} (tolerated)"));
+            } else {
+                problems.push(line);
+            }
         }
         if let Some(first) = &found.first_resurrected {
             problems.push(format!(
@@ -271,7 +288,8 @@ mod rig {
     // the others' all read back; nothing is left behind.
     #[tokio::test]
     #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
-    async fn writes_are_read_back_and_a_restarted_server_is_named_with_its_lost_keys() {
+    async fn writes_are_read_back_and_a_restarted_server_is_named_with_its_lost_keys_unless_tolerated()
+     {
         let (_net, nodes, servers) = rig::memcached(3).await;
         let servers = eps(servers);
         let run = crate::verify::nonce();
@@ -290,7 +308,7 @@ mod rig {
         };
         let history = write(2).await;
         assert!(history.present().len() > 20 && !history.deleted().is_empty());
-        let v = read_back(&servers, &history).await;
+        let v = read_back(&servers, &history, 0).await;
         assert!(v.passed, "{} {:?}", v.summary, v.evidence);
 
         nodes[1].stop().await;
@@ -304,7 +322,7 @@ mod rig {
         for id in during.present().iter() {
             all.record("during", id, ledger::Write::Kept);
         }
-        let v = read_back(&servers, &all).await;
+        let v = read_back(&servers, &all, 0).await;
         assert!(!v.passed);
         assert!(
             v.summary.contains(&format!("{}: ", servers[1].name))
@@ -317,6 +335,25 @@ mod rig {
             "{}",
             v.summary
         );
+        // The scenario can tolerate what a restarted cache forgets: within `max_lost` the
+        // lost keys are told, not failed; one fewer than were lost still fails.
+        let lost: u64 = v
+            .summary
+            .split(": ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        let v = read_back(&servers, &all, lost).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        assert!(
+            v.evidence
+                .iter()
+                .any(|l| l.contains("acknowledged write(s) lost") && l.ends_with("(tolerated)")),
+            "{:?}",
+            v.evidence
+        );
+        assert!(!read_back(&servers, &all, lost - 1).await.passed);
 
         delete_keys(&servers, &all).await.unwrap();
         delete_keys(&servers, &during).await.unwrap();

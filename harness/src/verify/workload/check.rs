@@ -42,6 +42,8 @@ pub struct WorkloadLimitsRaw {
     pub max_p99: Option<String>,
     /// Fail when a node acknowledged fewer writes than this.
     pub min_acknowledged: Option<i64>,
+    /// Acknowledged writes tolerated lost (memcached only: a restarted cache forgets its keys).
+    pub max_lost: Option<i64>,
 }
 
 impl<'de> Deserialize<'de> for WorkloadRaw {
@@ -97,7 +99,7 @@ pub const MAX_LIMIT_COUNT: i64 = 1_000_000_000;
 #[async_trait::async_trait]
 impl Verifier for WorkloadSpec {
     const NAME: &'static str = "workload";
-    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`); what the writers were told in the output (counts, each refusal reason with an example) and every operation as a Jepsen history (EDN, streamed to a file as it is made, so a workload of hours stays in bounded memory)";
+    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`; `max_lost`: acknowledged keys a restarted cache may forget); what the writers were told in the output (counts, each refusal reason with an example) and every operation as a Jepsen history (EDN, streamed to a file as it is made, so a workload of hours stays in bounded memory)";
     const FROM_VERIFY: bool = false;
     type Raw = WorkloadRaw;
 
@@ -142,9 +144,20 @@ impl Verifier for WorkloadSpec {
             }
             v => Some(v.map(|v| v.unsigned_abs())),
         };
+        let max_lost = match limits.max_lost {
+            Some(v) if !(0..=MAX_LIMIT_COUNT).contains(&v) => {
+                cx.error(
+                    &format!("{path}.max_lost"),
+                    format!("must be a count from 0 to {MAX_LIMIT_COUNT}"),
+                );
+                None
+            }
+            v => Some(v.map(|v| v.unsigned_abs())),
+        };
         Some(Self {
             id,
             limits: Limits {
+                max_lost: max_lost?,
                 max_unavailable: max_unavailable?,
                 max_node_unavailable: max_node_unavailable?,
                 min_throughput: min_throughput?,
@@ -181,6 +194,15 @@ impl Verifier for WorkloadSpec {
         if let Some(w) = cx.workloads.lock().get_mut(&self.id) {
             w.judged = true;
         }
+        if self.limits.max_lost.is_some() && !matches!(store, Store::Memcache { .. }) {
+            return Verdict::fail(
+                format!(
+                    "workload `{}`: max_lost tolerates the keys a cache forgets (memcache.writes); this workload's store keeps what it acknowledged",
+                    self.id
+                ),
+                vec![stopped],
+            );
+        }
         let transactions = matches!(store, Store::GaleraTransactions { .. });
         if !transactions && history.acknowledged() == 0 {
             let mut evidence = vec![stopped];
@@ -210,7 +232,12 @@ impl Verifier for WorkloadSpec {
                 .await
             }
             Store::Memcache { servers } => {
-                crate::verify::memcache::writes::read_back(servers, &history).await
+                crate::verify::memcache::writes::read_back(
+                    servers,
+                    &history,
+                    self.limits.max_lost.unwrap_or(0),
+                )
+                .await
             }
             // Judged by the anomaly checker (which says when there is nothing to check).
             Store::GaleraTransactions {
