@@ -39,6 +39,23 @@ pub struct Raw {
     pub memcache_writes: Option<RawMemcacheWrites>,
     #[serde(rename = "galera.transactions")]
     pub galera_transactions: Option<Box<RawGaleraTransactions>>,
+    #[serde(rename = "galera.components")]
+    pub galera_components: Option<Box<RawGaleraComponents>>,
+}
+
+/// Every Galera node's place in the cluster, sampled in the background (`Primary`, `Synced`).
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGaleraComponents {
+    pub target: RawTarget,
+    pub credentials: RawCredentials,
+    /// How often every node is asked (`1s`; from 100ms to 1m).
+    #[serde(default = "one_second")]
+    pub every: String,
+}
+
+fn one_second() -> String {
+    "1s".into()
 }
 
 /// Transactions on every Galera node, checked for isolation anomalies against a promise.
@@ -151,6 +168,15 @@ pub enum Writes {
     Cql(CqlWrites),
     Memcache(MemcacheWrites),
     GaleraTransactions(GaleraTransactions),
+    GaleraComponents(GaleraComponents),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GaleraComponents {
+    pub target: Target,
+    pub credentials: Credentials,
+    #[serde(serialize_with = "crate::check::duration_text")]
+    pub every: Duration,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -217,6 +243,7 @@ impl StepKind for WorkloadStep {
                 || raw.cql_writes.is_some()
                 || raw.memcache_writes.is_some()
                 || raw.galera_transactions.is_some()
+                || raw.galera_components.is_some()
             {
                 cx.error(
                     path,
@@ -234,9 +261,36 @@ impl StepKind for WorkloadStep {
                 ("cql.writes", raw.cql_writes.is_some()),
                 ("memcache.writes", raw.memcache_writes.is_some()),
                 ("galera.transactions", raw.galera_transactions.is_some()),
+                ("galera.components", raw.galera_components.is_some()),
             ],
         ) {
             return None;
+        }
+        if let Some(c) = raw.galera_components {
+            let at = format!("{path}.galera.components");
+            let target = c.target.check(cx, &format!("{at}.target"), 1);
+            let credentials = c.credentials.check(cx, &format!("{at}.credentials"));
+            let every = cx
+                .bounded_duration(&format!("{at}.every"), &c.every, Duration::from_secs(60))
+                .and_then(|d| {
+                    if d < Duration::from_millis(100) {
+                        cx.error(
+                            &format!("{at}.every"),
+                            "at least 100ms (each round asks every node)",
+                        );
+                        None
+                    } else {
+                        Some(d)
+                    }
+                });
+            return Some(WorkloadStep::Start {
+                id,
+                writes: Writes::GaleraComponents(GaleraComponents {
+                    target: target?,
+                    credentials: credentials?,
+                    every: every?,
+                }),
+            });
         }
         if let Some(t) = raw.galera_transactions {
             return Some(WorkloadStep::Start {
@@ -394,6 +448,27 @@ impl StepKind for WorkloadStep {
             } => start_transactions(ctx, id, t).await,
             WorkloadStep::Start {
                 id,
+                writes: Writes::GaleraComponents(c),
+            } => {
+                let nodes = resolve(ctx, &c.target).await?;
+                let login = login_for(Some(&c.credentials), "galera.components", ctx).await?;
+                let login = crate::verify::galera::Login {
+                    user: login.user.unwrap_or_default(),
+                    password: login.password,
+                };
+                let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+                ctx.state
+                    .workloads
+                    .start_galera_components(id, nodes, login, c.every)
+                    .map_err(|e| StepFailure::failed(e, ""))?;
+                Ok(format!(
+                    "workload `{id}` started: sampling {} every {}",
+                    names.join(", "),
+                    humantime::format_duration(c.every)
+                ))
+            }
+            WorkloadStep::Start {
+                id,
                 writes: Writes::Memcache(m),
             } => {
                 let servers = resolve(ctx, &m.target).await?;
@@ -506,6 +581,13 @@ impl StepKind for WorkloadStep {
                 t.config.workers_per_node,
                 t.config.expect.consistency.name()
             ),
+            WorkloadStep::Start {
+                id,
+                writes: Writes::GaleraComponents(c),
+            } => format!(
+                "start workload `{id}`: galera.components, every {}",
+                humantime::format_duration(c.every)
+            ),
             WorkloadStep::Stop { id } => format!("stop workload `{id}`"),
         }
     }
@@ -528,6 +610,10 @@ impl StepKind for WorkloadStep {
                 writes: Writes::GaleraTransactions(t),
                 ..
             } => t.target.needs_cluster(),
+            WorkloadStep::Start {
+                writes: Writes::GaleraComponents(c),
+                ..
+            } => c.target.needs_cluster(),
             WorkloadStep::Stop { .. } => false,
         }
     }

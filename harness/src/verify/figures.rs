@@ -433,6 +433,31 @@ pub struct Limits {
     /// its keys (memcached only; judged with the read-back, not the figures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_lost: Option<u64>,
+    /// At most this many nodes down at once: a node is down in a second when it acknowledged
+    /// no write in it nor in the second before (a rolling upgrade takes one at a time).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_nodes_down_together: Option<u32>,
+}
+
+/// The most nodes down in one second (no acknowledged write in it nor in the second before),
+/// when it first happened (the second's start), and which nodes they were.
+pub fn most_down_together(f: &WorkloadFigures) -> (usize, usize, Vec<String>) {
+    let nodes: Vec<&(String, Vec<Second>)> =
+        f.series.iter().filter(|(n, _)| n != "overall").collect();
+    let seconds = (f.ran_for.as_secs() as usize).min(MAX_SERIES_SECONDS);
+    let acked = |s: &[Second], i: usize| s.get(i).is_some_and(|x| x.acknowledged > 0);
+    let (mut most, mut at, mut who) = (0, 0, vec![]);
+    for i in 1..seconds {
+        let down: Vec<String> = nodes
+            .iter()
+            .filter(|(_, s)| !acked(s, i) && !acked(s, i - 1))
+            .map(|(n, _)| n.clone())
+            .collect();
+        if down.len() > most {
+            (most, at, who) = (down.len(), i, down);
+        }
+    }
+    (most, at, who)
 }
 
 impl Limits {
@@ -492,6 +517,16 @@ impl Limits {
                 )),
             }
         }
+        if let Some(max) = self.max_nodes_down_together {
+            let (most, at, who) = most_down_together(f);
+            if most > max as usize {
+                out.push(format!(
+                    "{most} nodes acknowledged no write together ({}) from {}s after the workload started, above max_nodes_down_together {max}",
+                    who.join(", "),
+                    at.saturating_sub(1)
+                ));
+            }
+        }
         if let Some(min) = self.min_acknowledged {
             for (node, nf) in &f.nodes {
                 if nf.acknowledged < min {
@@ -510,6 +545,45 @@ impl Limits {
 mod tests {
     //! Layer 1 (pure).
     use super::*;
+
+    // Nodes down together: one at a time passes a limit of 1; two at once (two seconds each,
+    // overlapping) is named with the nodes; a single slow second is not a node down.
+    #[test]
+    fn nodes_down_together_are_counted_from_the_seconds() {
+        let mut ops = vec![];
+        for node in ["a", "b", "c"] {
+            for ms in (0..10_000).step_by(100) {
+                let down = match node {
+                    "a" => (2_000..4_000).contains(&ms),
+                    "b" => (5_000..7_500).contains(&ms),
+                    // c: one slow second only.
+                    _ => (8_000..9_000).contains(&ms),
+                };
+                ops.push(op(node, ms, ms + 50, !down));
+            }
+        }
+        let nodes: Vec<String> = ["a", "b", "c"].iter().map(|n| n.to_string()).collect();
+        let f = WorkloadFigures::from_ops(&ops, Duration::from_secs(10), &nodes);
+        assert_eq!(most_down_together(&f).0, 1);
+        let limit = Limits {
+            max_nodes_down_together: Some(1),
+            ..Limits::default()
+        };
+        assert!(limit.exceeded(&f, &|w| w.to_string()).is_empty());
+        // b goes down while a still is.
+        for o in &mut ops {
+            if o.node == "b" && (2_000..5_000).contains(&o.start.as_millis()) {
+                o.error = Some("refused".into());
+            }
+        }
+        let f = WorkloadFigures::from_ops(&ops, Duration::from_secs(10), &nodes);
+        let said = limit.exceeded(&f, &|w| w.to_string());
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].starts_with("2 nodes acknowledged no write together (a, b)"),
+            "{said:?}"
+        );
+    }
 
     fn op(node: &str, start_ms: u64, end_ms: u64, ok: bool) -> Op {
         Op {

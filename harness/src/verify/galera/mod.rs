@@ -3,6 +3,7 @@
 //! `sync`, `acknowledged_writes`; the isolation workloads' transactions (`isolation`).
 
 pub mod acknowledged_writes;
+pub mod components;
 pub mod isolation;
 pub mod readiness;
 pub mod status;

@@ -44,6 +44,9 @@ pub struct WorkloadLimitsRaw {
     pub min_acknowledged: Option<i64>,
     /// Acknowledged writes tolerated lost (memcached only: a restarted cache forgets its keys).
     pub max_lost: Option<i64>,
+    /// Fail when more nodes than this acknowledged nothing at the same time (a second without
+    /// an acknowledged write, and the one before): `1` for a rolling upgrade.
+    pub max_nodes_down_together: Option<i64>,
 }
 
 impl<'de> Deserialize<'de> for WorkloadRaw {
@@ -99,7 +102,7 @@ pub const MAX_LIMIT_COUNT: i64 = 1_000_000_000;
 #[async_trait::async_trait]
 impl Verifier for WorkloadSpec {
     const NAME: &'static str = "workload";
-    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`; `max_lost`: acknowledged keys a restarted cache may forget); what the writers were told in the output (counts, each refusal reason with an example) and every operation as a Jepsen history (EDN, streamed to a file as it is made, so a workload of hours stays in bounded memory)";
+    const CHECKS: &'static str = "stops the workload `<id>` if it still runs, then checks its ledger: every acknowledged write on every node, every acknowledged delete gone, every node's copy identical (Galera, CQL) or each key on its owner (memcached); unacknowledged writes reported apart; measures acknowledged and refused writes, throughput, latency (p50, p99, max) and the longest stretch without an acknowledged write, overall and per node, and fails past any limit given (`max_unavailable`, `max_node_unavailable`, `min_throughput`, `max_p99`, `min_acknowledged`; `max_lost`: acknowledged keys a restarted cache may forget; `max_nodes_down_together`: nodes without an acknowledged write at the same time); what the writers were told in the output (counts, each refusal reason with an example) and every operation as a Jepsen history (EDN, streamed to a file as it is made, so a workload of hours stays in bounded memory)";
     const FROM_VERIFY: bool = false;
     type Raw = WorkloadRaw;
 
@@ -154,10 +157,21 @@ impl Verifier for WorkloadSpec {
             }
             v => Some(v.map(|v| v.unsigned_abs())),
         };
+        let max_down = match limits.max_nodes_down_together {
+            Some(v) if !(0..=1000).contains(&v) => {
+                cx.error(
+                    &format!("{path}.max_nodes_down_together"),
+                    "must be a count of nodes from 0 to 1000",
+                );
+                None
+            }
+            v => Some(v.and_then(|v| u32::try_from(v).ok())),
+        };
         Some(Self {
             id,
             limits: Limits {
                 max_lost: max_lost?,
+                max_nodes_down_together: max_down?,
                 max_unavailable: max_unavailable?,
                 max_node_unavailable: max_node_unavailable?,
                 min_throughput: min_throughput?,
@@ -203,7 +217,10 @@ impl Verifier for WorkloadSpec {
                 vec![stopped],
             );
         }
-        let transactions = matches!(store, Store::GaleraTransactions { .. });
+        let transactions = matches!(
+            store,
+            Store::GaleraTransactions { .. } | Store::GaleraComponents { .. }
+        );
         if !transactions && history.acknowledged() == 0 {
             let mut evidence = vec![stopped];
             evidence.extend(history.summary_lines());
@@ -238,6 +255,15 @@ impl Verifier for WorkloadSpec {
                     self.limits.max_lost.unwrap_or(0),
                 )
                 .await
+            }
+            Store::GaleraComponents { recorded } => {
+                let nodes = cx
+                    .workloads
+                    .lock()
+                    .get(&self.id)
+                    .map(|w| w.nodes.clone())
+                    .unwrap_or_default();
+                recorded.judge(&self.id, &nodes, self.limits.max_nodes_down_together)
             }
             // Judged by the anomaly checker (which says when there is nothing to check).
             Store::GaleraTransactions {
@@ -290,7 +316,15 @@ impl WorkloadSpec {
                 span.faults = super::fault_spans(&faults);
                 crate::journal::workload_span(span);
             }
-            let exceeded = self.limits.exceeded(&figures, &describe);
+            // A sampler's own rounds judge nodes down together; its seconds do not again.
+            let limits = match store {
+                Store::GaleraComponents { .. } => Limits {
+                    max_nodes_down_together: None,
+                    ..self.limits.clone()
+                },
+                _ => self.limits.clone(),
+            };
+            let exceeded = limits.exceeded(&figures, &describe);
             if !exceeded.is_empty() {
                 let limits = format!("workload `{}`: {}", self.id, exceeded.join("; "));
                 verdict.summary = if verdict.passed {

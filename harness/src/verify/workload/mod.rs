@@ -60,6 +60,10 @@ pub enum Store {
     Memcache {
         servers: Vec<Endpoint>,
     },
+    /// Every Galera node's place in the cluster, sampled.
+    GaleraComponents {
+        recorded: Arc<super::galera::components::Recorded>,
+    },
     /// Transactions on every Galera node, judged for isolation anomalies.
     GaleraTransactions {
         nodes: Vec<Endpoint>,
@@ -77,6 +81,7 @@ impl Store {
             Store::GaleraTransactions {
                 config, recorded, ..
             } => vec![recorded.counts(config.shape)],
+            Store::GaleraComponents { .. } => vec![],
             _ => history.summary_lines(),
         }
     }
@@ -168,6 +173,25 @@ impl Workloads {
                 &nodes, &login, &table, &config, &stop, &ledger, &recorded,
             )
             .await;
+        })
+    }
+
+    /// Starts sampling every Galera node's place in the cluster each `every`, under `id`.
+    pub fn start_galera_components(
+        &self,
+        id: &str,
+        nodes: Vec<Endpoint>,
+        login: Login,
+        every: Duration,
+    ) -> Result<(), String> {
+        let recorded = Arc::new(super::galera::components::Recorded::default());
+        let store = Store::GaleraComponents {
+            recorded: recorded.clone(),
+        };
+        let names = nodes.iter().map(|n| n.name.clone()).collect();
+        self.start(id, store, names, move |stop, ledger| async move {
+            super::galera::components::run_until(&nodes, &login, every, &stop, &ledger, &recorded)
+                .await;
         })
     }
 
@@ -281,6 +305,12 @@ impl Workloads {
         }
         let all = self.lock();
         let w = &all[id];
+        if let Store::GaleraComponents { .. } = &w.store {
+            return Ok(format!(
+                "workload `{id}` stopped after {}s",
+                w.stopped_after.unwrap_or_default().as_secs()
+            ));
+        }
         if let Store::GaleraTransactions {
             config, recorded, ..
         } = &w.store
