@@ -1038,11 +1038,20 @@ mod rig {
         }
 
         async fn start(&self, id: &str, config: Config) -> String {
+            let table = self.table(&config).await;
+            self.start_on(id, table, config)
+        }
+
+        /// A database and table of the workload's shape, dropped at the end.
+        async fn table(&self, config: &Config) -> String {
             let db = format!("harness_txn_{}", crate::verify::nonce());
             super::super::drop_later(Some(&self.undo), &self.endpoints, &self.login, &db);
-            let table = prepare(&self.endpoints, &self.login, &db, &config)
+            prepare(&self.endpoints, &self.login, &db, config)
                 .await
-                .unwrap();
+                .unwrap()
+        }
+
+        fn start_on(&self, id: &str, table: String, config: Config) -> String {
             self.workloads
                 .start_galera_transactions(
                     id,
@@ -1118,6 +1127,11 @@ mod rig {
     async fn list_append_on_a_healthy_cluster_and_a_planted_divergence() {
         let (_nodes, endpoints) = rig::galera(3).await;
         let scene = Scene::new(eps(endpoints)).await;
+        // The planted run's table first: DDL after minutes of load on a loaded machine can
+        // wait long (a full test run once saw CREATE DATABASE unanswered for 30 s).
+        let planted = scene
+            .table(&config(Shape::ListAppend, Model::ReadCommitted, None))
+            .await;
         let (_, v) = scene
             .run(
                 "healthy",
@@ -1154,12 +1168,11 @@ mod rig {
         show("list-append, serializable sessions", &v);
         assert!(v.passed, "{}", v.summary);
 
-        let table = scene
-            .start(
-                "planted",
-                config(Shape::ListAppend, Model::ReadCommitted, None),
-            )
-            .await;
+        let table = scene.start_on(
+            "planted",
+            planted,
+            config(Shape::ListAppend, Model::ReadCommitted, None),
+        );
         tokio::time::sleep(Duration::from_secs(2)).await;
         // On node 2 alone, every list keeps losing its first value for three seconds: node 2's
         // reads are then not prefixes of what was read before (repeated, because an append
