@@ -37,6 +37,9 @@ pub struct Raw {
     /// quantity, e.g. `64Mi`: a server started with too little refuses or evicts what the pool
     /// must hold.
     pub min_memory: Option<String>,
+    /// Every server's version (its `stats`) must start with this (`1.6`): after a rollout,
+    /// every server runs the new version, not only every pod restarted.
+    pub version: Option<String>,
 }
 
 fn default_keys() -> i64 {
@@ -56,12 +59,13 @@ pub struct MemcachePoolSpec {
     pub min_share: f64,
     /// Bytes.
     pub min_memory: Option<u64>,
+    pub version: Option<String>,
 }
 
 #[async_trait::async_trait]
 impl Verifier for MemcachePoolSpec {
     const NAME: &'static str = "memcache.pool";
-    const CHECKS: &'static str = "every server is a memcached by its own `stats` (a proxy listed among them fails) and a distinct one (each holds its own probe key and no other's); set/get on each; `keys` spread by rendezvous hashing are read back, none refused for lack of memory, and every server holds at least what a hash giving it `min_share` of its fair share beats but once in a million; `min_memory`: each server's memory for items";
+    const CHECKS: &'static str = "every server is a memcached by its own `stats` (a proxy listed among them fails) and a distinct one (each holds its own probe key and no other's); set/get on each; `keys` spread by rendezvous hashing are read back, none refused for lack of memory, and every server holds at least what a hash giving it `min_share` of its fair share beats but once in a million; `min_memory`: each server's memory for items; `version: 1.6`: every server's version starts with it";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
@@ -90,11 +94,22 @@ impl Verifier for MemcachePoolSpec {
                 }
             },
         };
+        let version = match raw.version {
+            Some(v) if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
+                cx.error(
+                    &format!("{path}.version"),
+                    "a version or its beginning, such as `1.6` (at most 64 characters)",
+                );
+                return None;
+            }
+            v => v.map(|v| v.trim().to_string()),
+        };
         Some(Self {
             target: target?,
             keys: keys?,
             min_share: raw.min_share,
             min_memory,
+            version,
         })
     }
 
@@ -104,6 +119,7 @@ impl Verifier for MemcachePoolSpec {
             keys: flags.keys.unwrap_or_else(default_keys),
             min_share: default_min_share(),
             min_memory: None,
+            version: None,
         })
     }
 
@@ -192,6 +208,14 @@ pub async fn check_registering(
                     .await
                     .unwrap_or_else(|| "?".into());
                 evidence.push(format!("{server}: {}, evictions {evictions}", s.describe()));
+                if let Some(want) = &spec.version
+                    && !s.version.starts_with(want.as_str())
+                {
+                    problems.push(format!(
+                        "{server} runs memcached {}, expected {want}",
+                        s.version
+                    ));
+                }
                 if let Some(min) = spec.min_memory
                     && s.max_bytes < min
                 {
@@ -399,12 +423,13 @@ mod rig {
             keys,
             min_share: 0.5,
             min_memory: None,
+            version: None,
         }
     }
 
     #[tokio::test]
     #[ignore = "layer 2: needs Docker and the harness-rig image (scripts/install-test-deps.sh)"]
-    async fn keys_spread_over_every_server_and_a_stopped_server_is_named() {
+    async fn keys_spread_over_every_server_versions_are_checked_and_a_stopped_server_is_named() {
         let (_net, nodes, servers) = rig::memcached(3).await;
         let servers = eps(servers);
         let v = check(&spec(3000), &servers).await;
@@ -428,6 +453,23 @@ mod rig {
         for s in &servers {
             assert_eq!(items(&s.address()).await, 0, "{s}: keys left");
         }
+        // The version every server runs, from its own stats: the rig's 1.6 passes; another
+        // fails naming each server's.
+        let at = |v: &str| MemcachePoolSpec {
+            version: Some(v.into()),
+            ..spec(30)
+        };
+        let v = check(&at("1.6"), &servers).await;
+        assert!(v.passed, "{} {:?}", v.summary, v.evidence);
+        let v = check(&at("1.7"), &servers).await;
+        assert!(!v.passed);
+        assert!(
+            v.summary
+                .contains(&format!("{} runs memcached 1.6", servers[0].name))
+                && v.summary.contains("expected 1.7"),
+            "{}",
+            v.summary
+        );
 
         nodes[1].stop().await;
         let v = check(&spec(3000), &servers).await;
@@ -584,6 +626,7 @@ mod rig_identity {
             keys,
             min_share: 0.5,
             min_memory: None,
+            version: None,
         }
     }
 
