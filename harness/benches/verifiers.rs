@@ -223,6 +223,7 @@ async fn main() {
         keys: KEYS,
         min_share: MIN_SHARE,
         min_memory: None,
+        version: None,
     };
     let addresses: Vec<String> = servers.iter().map(|s| s.address()).collect();
     let (mut ours, mut theirs, mut theirs_c) = (vec![], vec![], vec![]);
