@@ -27,6 +27,8 @@ enum Behaviour {
     Stalls,
     /// Nothing moves until a pod is deleted.
     OnDelete,
+    /// RollingUpdate with `partition: 2`: only the pods from ordinal 2 move.
+    Partitioned,
 }
 
 struct Controller {
@@ -66,10 +68,12 @@ impl Controller {
     }
 
     fn sts(&self) -> Value {
-        let strategy = if self.behaviour == Behaviour::OnDelete {
-            json!({"type": "OnDelete"})
-        } else {
-            json!({"type": "RollingUpdate"})
+        let strategy = match self.behaviour {
+            Behaviour::OnDelete => json!({"type": "OnDelete"}),
+            Behaviour::Partitioned => {
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 2}})
+            }
+            _ => json!({"type": "RollingUpdate"}),
         };
         json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
                "metadata": {"name": "galera-ss", "namespace": "ns", "generation": self.generation, "resourceVersion": "5"},
@@ -117,6 +121,9 @@ impl Controller {
                 self.pods[2] = ("uid-2-new".into(), self.update.clone(), true);
             }
             Behaviour::OnDelete => {}
+            Behaviour::Partitioned => {
+                self.pods[2] = ("uid-2-new".into(), self.update.clone(), false);
+            }
         }
     }
 
@@ -353,4 +360,115 @@ async fn a_container_the_template_lacks_is_refused_before_any_change() {
         "{err}"
     );
     assert!(c.lock().unwrap().patches.is_empty());
+}
+
+// A partitioned rollout (a canary): only the ordinals from the partition move, and the
+// rollout is done then, though the StatefulSet's current revision stays the old one.
+#[tokio::test]
+async fn a_partitioned_rollout_is_done_when_the_ordinals_from_it_moved() {
+    let (result, c) = roll(Behaviour::Partitioned, new_image(), Duration::from_secs(10)).await;
+    let said = result.unwrap();
+    assert!(
+        said.contains(
+            "partitioned rollout complete: 1 pod(s) from ordinal 2 at revision galera-ss-r2"
+        ),
+        "{said}"
+    );
+    let c = c.lock().unwrap();
+    assert_eq!(c.current, "galera-ss-old");
+    assert!(c.deleted.is_empty());
+}
+
+/// Plays a Deployment at revision 2 with its two ReplicaSets (and another Deployment's), done
+/// rolling at once after a patch; records the patches.
+async fn serve_deployment(mut handle: Handle, patches: Arc<Mutex<Vec<Value>>>) {
+    let mut open = vec![];
+    let deployment = |generation: i64| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "app", "namespace": "ns", "generation": generation, "resourceVersion": "5",
+                            "annotations": {"deployment.kubernetes.io/revision": "2"}},
+               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "app"}},
+                        "template": {"metadata": {"labels": {"app": "app"}}, "spec": {"containers": [{"name": "app", "image": "app:2"}]}}},
+               "status": {"observedGeneration": generation, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2, "readyReplicas": 2}})
+    };
+    let set = |name: &str, revision: &str, owner: &str, image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+               "metadata": {"name": name, "namespace": "ns", "annotations": {"deployment.kubernetes.io/revision": revision},
+                            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": owner, "uid": "d"}]},
+               "spec": {"selector": {"matchLabels": {"app": "app"}},
+                        "template": {"metadata": {"labels": {"app": "app", "pod-template-hash": name}}, "spec": {"containers": [{"name": "app", "image": image}]}}}})
+    };
+    let mut generation = 1;
+    while let Some((request, reply)) = handle.next_request().await {
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or_default().to_string();
+        let method = request.method().clone();
+        let body = request.into_body().collect_bytes().await.unwrap();
+        if query.contains("watch=true") {
+            open.push(reply);
+            continue;
+        }
+        match (method, path.as_str()) {
+            (Method::GET, "/apis/apps/v1/namespaces/ns/deployments/app") => {
+                respond(reply, 200, &deployment(generation))
+            }
+            (Method::PATCH, "/apis/apps/v1/namespaces/ns/deployments/app") => {
+                patches
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                generation += 1;
+                respond(reply, 200, &deployment(generation));
+            }
+            (Method::GET, "/apis/apps/v1/namespaces/ns/deployments") => respond(
+                reply,
+                200,
+                &list("DeploymentList", vec![deployment(generation)]),
+            ),
+            (Method::GET, "/apis/apps/v1/namespaces/ns/replicasets") => respond(
+                reply,
+                200,
+                &list(
+                    "ReplicaSetList",
+                    vec![
+                        set("app-5d8", "1", "app", "app:1"),
+                        set("app-7f9", "2", "app", "app:2"),
+                        set("other-1a2", "1", "other", "other:1"),
+                    ],
+                ),
+            ),
+            (Method::GET, PODS) => respond(reply, 200, &list("PodList", vec![])),
+            (m, p) => panic!("unexpected {m} {p}?{query}"),
+        }
+    }
+}
+
+// A Deployment's undo takes its previous ReplicaSet's template (not another Deployment's),
+// without the pod-template-hash label, and replaces the current template whole.
+#[tokio::test]
+async fn a_deployment_undo_puts_back_its_previous_replicasets_template() {
+    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    let client = kube::Client::new(service, "default");
+    let patches = Arc::new(Mutex::new(vec![]));
+    let server = tokio::spawn(serve_deployment(handle, patches.clone()));
+    let r = Rollout {
+        kind: RolloutKind::Deployment,
+        name: "app".into(),
+        change: Change::Undo,
+    };
+    let said = rollout::rollout(&client, "ns", &r, Duration::from_secs(10))
+        .await
+        .unwrap();
+    drop(client);
+    server.abort();
+    assert!(
+        said.contains("(was revision 2)") && said.contains("2/2 replicas available"),
+        "{said}"
+    );
+    assert_eq!(
+        patches.lock().unwrap().clone(),
+        vec![json!({"spec": {"template": {"$patch": "replace",
+                                          "metadata": {"labels": {"app": "app"}},
+                                          "spec": {"containers": [{"name": "app", "image": "app:1"}]}}}})]
+    );
 }
