@@ -42,13 +42,32 @@ pub fn line(
         Some(None) => ":ok",
         Some(Some(_)) => ":info",
     };
+    let error = match completion {
+        Some(Some(e)) => Some(e),
+        _ => None,
+    };
+    event(index, time, type_, process, f, &string(value), node, error)
+}
+
+/// One event of any shape as a line: `:type`, `:f` and `:value` given in EDN already, `:node`
+/// and `:error` as strings.
+#[allow(clippy::too_many_arguments)]
+pub fn event(
+    index: u64,
+    time: Duration,
+    type_: &str,
+    process: u64,
+    f: &str,
+    value: &str,
+    node: &str,
+    error: Option<&str>,
+) -> String {
     let mut out = format!(
-        "{{:index {index}, :time {}, :type {type_}, :process {process}, :f {f}, :value {}, :node {}",
+        "{{:index {index}, :time {}, :type {type_}, :process {process}, :f {f}, :value {value}, :node {}",
         time.as_nanos(),
-        string(value),
         string(node)
     );
-    if let Some(Some(e)) = completion {
+    if let Some(e) = error {
         let _ = write!(out, ", :error {}", string(e));
     }
     out.push('}');

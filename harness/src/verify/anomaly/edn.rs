@@ -6,7 +6,6 @@
 //! workload's start.
 
 use super::history::Mop;
-use crate::verify::history_edn::string;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -65,17 +64,16 @@ pub fn line(
         Event::Fail(e) => (":fail", Some(e)),
         Event::Info(e) => (":info", Some(e)),
     };
-    let mut out = format!(
-        "{{:index {index}, :time {}, :type {type_}, :process {process}, :f :txn, :value {}, :node {}",
-        time.as_nanos(),
-        value(mops),
-        string(node)
-    );
-    if let Some(e) = error {
-        let _ = write!(out, ", :error {}", string(e));
-    }
-    out.push('}');
-    out
+    crate::verify::history_edn::event(
+        index,
+        time,
+        type_,
+        process,
+        ":txn",
+        &value(mops),
+        node,
+        error,
+    )
 }
 
 /// The micro-operations as invoked: reads not yet known.

@@ -169,11 +169,9 @@ async fn sample(
     recorded: &Recorded,
 ) -> Result<(), String> {
     let line = |index: u64, time: Duration, t: &str, value: &str| {
-        format!(
-            "{{:index {index}, :time {}, :type {t}, :process {process}, :f :status, :value {}, :node {}}}",
-            time.as_nanos(),
-            crate::verify::history_edn::string(value),
-            crate::verify::history_edn::string(&node.name)
+        let value = crate::verify::history_edn::string(value);
+        crate::verify::history_edn::event(
+            index, time, t, process, ":status", &value, &node.name, None,
         )
     };
     let (_, start) = ledger.begin(|i, t| line(i, t, ":invoke", ""));

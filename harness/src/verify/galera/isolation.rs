@@ -741,19 +741,16 @@ fn counter_line(
         Some(v) => (v.to_string(), v.saturating_add(1).to_string()),
         None => ("nil".into(), "nil".into()),
     };
-    let mut out = format!(
-        "{{:index {index}, :time {}, :type {type_}, :process {process}, :f :txn, :value [[:r {key} {r}] [:w {key} {w}]], :node {}",
-        time.as_nanos(),
-        crate::verify::history_edn::string(node)
-    );
-    if let Some(e) = error {
-        out.push_str(&format!(
-            ", :error {}",
-            crate::verify::history_edn::string(e)
-        ));
-    }
-    out.push('}');
-    out
+    crate::verify::history_edn::event(
+        index,
+        time,
+        type_,
+        process,
+        ":txn",
+        &format!("[[:r {key} {r}] [:w {key} {w}]]"),
+        node,
+        error,
+    )
 }
 
 /// A register write or read as a history line (`:value [key value]`).
@@ -770,19 +767,16 @@ fn register_line(
     error: Option<&str>,
 ) -> String {
     let v = value.map_or("nil".to_string(), |v| v.to_string());
-    let mut out = format!(
-        "{{:index {index}, :time {}, :type {type_}, :process {process}, :f {f}, :value [{key} {v}], :node {}",
-        time.as_nanos(),
-        crate::verify::history_edn::string(node)
-    );
-    if let Some(e) = error {
-        out.push_str(&format!(
-            ", :error {}",
-            crate::verify::history_edn::string(e)
-        ));
-    }
-    out.push('}');
-    out
+    crate::verify::history_edn::event(
+        index,
+        time,
+        type_,
+        process,
+        f,
+        &format!("[{key} {v}]"),
+        node,
+        error,
+    )
 }
 
 /// The verdict on a stopped workload: what the checker found against the promise.
