@@ -7,29 +7,40 @@ use std::path::Path;
 const START: &str = "<!-- verifiers: generated from the registry (verify/registry.rs); a test keeps it current -->\n";
 const END: &str = "<!-- end of verifiers -->";
 
-#[test]
-fn the_readme_lists_every_registered_verifier_as_the_registry_describes_it() {
+/// The README's section between `start` and `end` is `want` (with `HARNESS_BLESS` set, it is
+/// rewritten to be); returns the section as it stands.
+fn generated_section(start: &str, end: &str, want: &str, made_by: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme
-        .find(START)
-        .expect("the README's verifier table markers")
-        + START.len();
-    let end = start + readme[start..].find(END).expect("the end marker");
-    let want = harness::verify::markdown_table();
+    let from = readme
+        .find(start)
+        .unwrap_or_else(|| panic!("the README lacks the marker {start}"))
+        + start.len();
+    let to = from + readme[from..].find(end).expect("the end marker");
     if std::env::var_os("HARNESS_BLESS").is_some() {
-        let text = format!("{}{want}{}", &readme[..start], &readme[end..]);
+        let text = format!("{}{want}{}", &readme[..from], &readme[to..]);
         std::fs::write(&path, text).unwrap();
-        return;
+        return want.to_string();
     }
     assert_eq!(
-        &readme[start..end],
+        &readme[from..to],
         want,
-        "the README's verifier table is not what the registry says; run HARNESS_BLESS=1 cargo test -p harness --test docs"
+        "the README's section is not what {made_by} says; run HARNESS_BLESS=1 cargo test -p harness --test docs"
+    );
+    readme[from..to].to_string()
+}
+
+#[test]
+fn the_readme_lists_every_registered_verifier_as_the_registry_describes_it() {
+    let table = generated_section(
+        START,
+        END,
+        &harness::verify::markdown_table(),
+        "the registry",
     );
     for name in harness::verify::NAMES {
         assert!(
-            readme[start..end].contains(&format!("| `{name}` |")),
+            table.contains(&format!("| `{name}` |")),
             "{name} is not documented"
         );
     }
@@ -215,24 +226,15 @@ const ANOMALIES_END: &str = "<!-- end of anomalies -->";
 /// says (`HARNESS_BLESS=1` rewrites them).
 #[test]
 fn the_readme_explains_every_anomaly_and_model_as_the_checker_has_them() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let readme = std::fs::read_to_string(&path).unwrap();
-    let start = readme
-        .find(ANOMALIES_START)
-        .expect("the README's anomaly table markers")
-        + ANOMALIES_START.len();
-    let end = start + readme[start..].find(ANOMALIES_END).expect("the end marker");
-    let want = harness::verify::anomaly::markdown_tables();
-    if std::env::var_os("HARNESS_BLESS").is_some() {
-        let text = format!("{}{want}{}", &readme[..start], &readme[end..]);
-        std::fs::write(&path, text).unwrap();
-        return;
-    }
-    assert_eq!(
-        &readme[start..end],
-        want,
-        "the README's anomaly tables are not what the checker says; run HARNESS_BLESS=1 cargo test -p harness --test docs"
+    let tables = generated_section(
+        ANOMALIES_START,
+        ANOMALIES_END,
+        &harness::verify::anomaly::markdown_tables(),
+        "the checker",
     );
+    for kind in harness::verify::anomaly::Kind::ALL {
+        assert!(tables.contains(&format!("| `{}` |", kind.name())), "{kind}");
+    }
 }
 
 /// The README's upgrade gate: the versions come from the environment, as written there

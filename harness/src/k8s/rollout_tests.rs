@@ -226,9 +226,21 @@ async fn roll(
     Result<String, crate::cluster::ClusterError>,
     Arc<Mutex<Controller>>,
 ) {
+    roll_from(Controller::new(behaviour), change, timeout).await
+}
+
+/// Rolls `change` through the StatefulSet `controller` plays, from its state now.
+async fn roll_from(
+    controller: Controller,
+    change: Change,
+    timeout: Duration,
+) -> (
+    Result<String, crate::cluster::ClusterError>,
+    Arc<Mutex<Controller>>,
+) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
-    let c = Arc::new(Mutex::new(Controller::new(behaviour)));
+    let c = Arc::new(Mutex::new(controller));
     let server = tokio::spawn(serve(handle, c.clone()));
     let r = Rollout {
         kind: RolloutKind::StatefulSet,
@@ -319,22 +331,11 @@ async fn on_delete_pods_are_replaced_one_at_a_time_highest_first() {
 // StatefulSet's, not another's), as `kubectl rollout undo` does.
 #[tokio::test]
 async fn an_undo_puts_back_the_previous_revisions_template() {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
-    let c = Arc::new(Mutex::new(Controller::new(Behaviour::Rolls)));
     // The StatefulSet is at revision 2 (galera-ss-r2) after an upgrade.
-    c.lock().unwrap().patched(json!({}));
-    let server = tokio::spawn(serve(handle, c.clone()));
-    let r = Rollout {
-        kind: RolloutKind::StatefulSet,
-        name: "galera-ss".into(),
-        change: Change::Undo,
-    };
-    let said = rollout::rollout(&client, "ns", &r, Duration::from_secs(10))
-        .await
-        .unwrap();
-    drop(client);
-    server.abort();
+    let mut upgraded = Controller::new(Behaviour::Rolls);
+    upgraded.patched(json!({}));
+    let (result, c) = roll_from(upgraded, Change::Undo, Duration::from_secs(10)).await;
+    let said = result.unwrap();
     assert!(
         said.contains("undo to the previous revision (was revision galera-ss-r2)"),
         "{said}"
