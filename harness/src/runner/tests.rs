@@ -520,6 +520,7 @@ async fn a_verifier_whose_servers_are_unreachable_fails_the_step_naming_them() {
         consistency: consistency("QUORUM").unwrap(),
         nodetool: true,
         container: None,
+        version: None,
     });
     let mut s = step("ring", Action::Verify(crate::steps::Verify(spec)));
     s.kind = "verify";

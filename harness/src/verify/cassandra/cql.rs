@@ -43,6 +43,9 @@ pub struct Raw {
     pub nodetool: bool,
     /// The container that has `nodetool`, when the pod has several.
     pub container: Option<String>,
+    /// Every node's `release_version` (its own `system.local`) must start with this (`4.1`):
+    /// after a rollout, every node runs the new version, not only every pod restarted.
+    pub version: Option<String>,
 }
 
 fn yes() -> bool {
@@ -103,12 +106,13 @@ pub struct CqlSpec {
     pub consistency: Level,
     pub nodetool: bool,
     pub container: Option<String>,
+    pub version: Option<String>,
 }
 
 #[async_trait::async_trait]
 impl Verifier for CqlSpec {
     const NAME: &'static str = "cql";
-    const CHECKS: &'static str = "scylla driver through the bridges with address translation; runs `script` once and reads `query` with every node as coordinator, both at `consistency`, expects `expect_rows`; the driver's peers match the targets and, for pod targets, agree by IP and host ID with `nodetool status` from the first pod (`nodetool: false` skips it, `container` picks the container); two targets that lead to one node fail naming both";
+    const CHECKS: &'static str = "scylla driver through the bridges with address translation; runs `script` once and reads `query` with every node as coordinator, both at `consistency`, expects `expect_rows`; the driver's peers match the targets and, for pod targets, agree by IP and host ID with `nodetool status` from the first pod (`nodetool: false` skips it, `container` picks the container); two targets that lead to one node fail naming both; `version: 4.1`: every node's `release_version` (its own `system.local`) starts with it";
     type Raw = Raw;
 
     fn check(raw: Raw, cx: &mut Checker, path: &str) -> Option<Self> {
@@ -140,6 +144,16 @@ impl Verifier for CqlSpec {
             "is not a consistency level",
             &levels,
         );
+        let version = match raw.version {
+            Some(v) if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
+                cx.error(
+                    &format!("{path}.version"),
+                    "a version or its beginning, such as `4.1` (at most 64 characters)",
+                );
+                return None;
+            }
+            v => v.map(|v| v.trim().to_string()),
+        };
         Some(Self {
             target: target?,
             credentials,
@@ -149,6 +163,7 @@ impl Verifier for CqlSpec {
             consistency: level?,
             nodetool: raw.nodetool,
             container: raw.container,
+            version,
         })
     }
 
@@ -165,6 +180,7 @@ impl Verifier for CqlSpec {
             consistency: flags.consistency.clone(),
             nodetool: false,
             container: None,
+            version: None,
         })
     }
 
@@ -337,6 +353,17 @@ async fn run(
     let (session, identified) = (&connected.session, &connected.nodes);
     log.extend(identified.describe());
     log.push(format!("connected through {}", nodes[0]));
+    if let Some(want) = &spec.version {
+        let wrong: Vec<String> = identified
+            .versions()
+            .into_iter()
+            .filter(|(_, v)| !v.starts_with(want.as_str()))
+            .map(|(node, v)| format!("{node} runs Cassandra {v}, expected {want}"))
+            .collect();
+        if !wrong.is_empty() {
+            return Err(wrong.join("; "));
+        }
+    }
 
     if let Some(script) = script {
         for statement in statements(script) {
@@ -539,6 +566,7 @@ mod tests {
             consistency: consistency("QUORUM").unwrap(),
             nodetool: true,
             container: None,
+            version: None,
         };
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -584,6 +612,7 @@ mod tests {
                 consistency: consistency("QUORUM").unwrap(),
                 nodetool: true,
                 container: None,
+                version: None,
             }
         }
 
@@ -612,6 +641,31 @@ mod tests {
                 Some(&view),
             )
             .await
+        }
+
+        // Layer 3 (the CQL protocol stand-in, playing Cassandra 4.0.13 by default): the version
+        // each node gives in its own system.local is what `version` judges; a node behind
+        // the expected release is named.
+        #[tokio::test]
+        async fn every_nodes_release_version_is_checked() {
+            let standin = StandIn::start(3, None, Faults::default()).await;
+            let view = nodetool_of(&standin);
+            let at = |v: &str| CqlSpec {
+                version: Some(v.into()),
+                ..spec()
+            };
+            let nodes = eps(standin.endpoints());
+            let v = check(&at("4.0"), &nodes, None, Some(&seed_script()), Some(&view)).await;
+            assert!(v.passed, "{}\n{}", v.summary, v.evidence.join("\n"));
+            let v = check(&at("4.1"), &nodes, None, None, Some(&view)).await;
+            assert!(!v.passed);
+            assert!(
+                v.summary
+                    .contains(&format!("{} runs Cassandra 4.0.13, expected 4.1", nodes[0]))
+                    && v.summary.contains(&nodes[2].to_string()),
+                "{}",
+                v.summary
+            );
         }
 
         #[tokio::test]

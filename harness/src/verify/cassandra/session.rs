@@ -192,6 +192,14 @@ impl Nodes {
     }
 
     /// What each target said about itself, for the evidence.
+    /// Each target and the release it says it runs (its own `system.local`).
+    pub fn versions(&self) -> Vec<(String, String)> {
+        self.targets
+            .iter()
+            .map(|t| (t.endpoint.to_string(), t.who.release_version.clone()))
+            .collect()
+    }
+
     pub fn describe(&self) -> Vec<String> {
         self.targets
             .iter()
