@@ -24,7 +24,8 @@ pub struct FaultWindow {
     pub start: Duration,
     /// `None` while it runs.
     pub end: Option<Duration>,
-    /// The pods it disrupts; `None`: any pod (a cordon, a scale to zero).
+    /// The pods it disrupts; `None`: any pod (a cordon, a scale to zero). A name ending in
+    /// `*` stands for every pod whose name begins with the rest (a rollout's `galera-ss-*`).
     pub pods: Option<Vec<String>>,
     /// The step, for reports.
     pub step: String,
@@ -80,10 +81,12 @@ impl FaultWindow {
         let until = self.end.map(|e| e + FAULT_SETTLE);
         at >= self.start
             && until.is_none_or(|u| at <= u)
-            && self
-                .pods
-                .as_ref()
-                .is_none_or(|pods| pods.iter().any(|p| p == pod))
+            && self.pods.as_ref().is_none_or(|pods| {
+                pods.iter().any(|p| match p.strip_suffix('*') {
+                    Some(prefix) => pod.starts_with(prefix),
+                    None => p == pod,
+                })
+            })
     }
 }
 

@@ -1,8 +1,8 @@
 //! `rollout`: changes a StatefulSet's, Deployment's or DaemonSet's pod template (a container's
 //! image, environment values, a restart, or an undo to the revision before) and waits until
 //! its controller has rolled it through every pod (`k8s/rollout.rs`). Like a fault it opens a
-//! window: guards excuse the restarts and unready pods it causes, workloads place their gaps
-//! against it.
+//! window: guards excuse the restarts and unready pods of its workload (names beginning with
+//! `<name>-`, no other pod's), workloads place their gaps against it.
 //!
 //! ```yaml
 //! - rollout:
@@ -207,7 +207,11 @@ impl StepKind for RolloutStep {
     }
 
     fn disrupts(&self) -> Option<crate::cluster::Disrupted> {
-        // Every pod of the workload is replaced; which they are is known only on the cluster.
-        Some(crate::cluster::Disrupted::AnyPod)
+        // Every pod of the workload is replaced: a StatefulSet's `<name>-<ordinal>`, a
+        // Deployment's `<name>-<hash>-<id>`, a DaemonSet's `<name>-<id>`; no other pod.
+        Some(crate::cluster::Disrupted::Pods(vec![format!(
+            "{}-*",
+            self.0.name
+        )]))
     }
 }

@@ -159,6 +159,25 @@ fn warning_events_by_reason_with_fault_windows() {
         j.see(s(11), &event("Warning", "BackOff", "Pod/db-2"), &faults),
         1
     );
+    // A rollout's window excuses the pods of its workload (`db-*`), not another's.
+    let rollout = [FaultWindow {
+        start: s(10),
+        end: Some(s(12)),
+        pods: Some(vec!["db-*".into()]),
+        step: "upgrade".into(),
+    }];
+    assert_eq!(
+        j.see(s(11), &event("Warning", "BackOff", "Pod/db-2"), &rollout),
+        0
+    );
+    assert_eq!(
+        j.see(
+            s(11),
+            &event("Warning", "BackOff", "Pod/proxy-7c9"),
+            &rollout
+        ),
+        1
+    );
     // An open window (the fault still running) with no pod named excuses any pod.
     let any = [FaultWindow {
         start: s(20),
