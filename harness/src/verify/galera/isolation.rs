@@ -1007,7 +1007,13 @@ mod rig {
     impl Scene {
         async fn new(endpoints: Vec<Endpoint>) -> Self {
             let login = galera_login();
-            super::super::establish(&endpoints, &login).await.unwrap();
+            // A node of a rig just started can drop a first connection on a loaded machine
+            // (once seen in a full run): Galera has no event to watch, so try again, bounded.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while let Err(e) = super::super::establish(&endpoints, &login).await {
+                assert!(tokio::time::Instant::now() < deadline, "{e}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
             Self {
                 endpoints,
                 login,
