@@ -127,6 +127,28 @@ impl<'a> Checker<'a> {
         self.bounded_duration(path, text, MAX_DURATION)
     }
 
+    /// A version a verifier checks every server against, or its beginning (`11.8`, `1.6`):
+    /// not empty, at most 64 characters, no control characters; trimmed.
+    pub fn version_prefix(
+        &mut self,
+        path: &str,
+        given: Option<String>,
+        example: &str,
+    ) -> Option<Option<String>> {
+        match given {
+            Some(v) if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
+                self.error(
+                    path,
+                    format!(
+                        "a version or its beginning, such as `{example}` (at most 64 characters)"
+                    ),
+                );
+                None
+            }
+            v => Some(v.map(|v| v.trim().to_string())),
+        }
+    }
+
     /// A positive duration of at most `max`.
     pub fn bounded_duration(&mut self, path: &str, text: &str, max: Duration) -> Option<Duration> {
         match humantime::parse_duration(text.trim()) {

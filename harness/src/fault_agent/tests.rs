@@ -110,6 +110,37 @@ mod rig {
         rig::exec(agent, &argv).await
     }
 
+    /// Freezes `target` from the agent: not confirmed before, every process in state T after.
+    async fn freeze(agent: &Node, target: &Node) {
+        let not_yet = paused(&ask(agent, target, &Ask::State).await).unwrap_err();
+        assert!(not_yet.starts_with("pause had no effect"), "{not_yet}");
+        let out = ask(agent, target, &Ask::Signal(Signal::Stop)).await;
+        assert!(signalled(&out).unwrap() >= 1, "{out}");
+        let confirmed = paused(&ask(agent, target, &Ask::State).await).unwrap();
+        assert!(confirmed.contains("stopped (state T)"), "{confirmed}");
+    }
+
+    /// Resumes `target`, confirmed.
+    async fn thaw(agent: &Node, target: &Node) {
+        ask(agent, target, &Ask::Signal(Signal::Cont)).await;
+        resumed(&ask(agent, target, &Ask::State).await).unwrap();
+    }
+
+    /// SIGKILL from the agent ends `target`'s container at once (within 5 s).
+    async fn kill_ends_it_at_once(agent: &Node, target: &Node) {
+        let started = std::time::Instant::now();
+        let out = ask(agent, target, &Ask::Signal(Signal::Kill)).await;
+        assert!(signalled(&out).unwrap() >= 1, "{out}");
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while target.container.is_running().await.unwrap_or(false) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .expect("the container ended");
+        assert!(started.elapsed() < Duration::from_secs(5), "not at once");
+    }
+
     /// Whether memcached answers `version` within a second.
     async fn answers(server: &Endpoint) -> bool {
         tokio::time::timeout(Duration::from_secs(2), async {
@@ -131,18 +162,10 @@ mod rig {
         let server = &eps(servers)[0];
         let agent = rig::fault_agent().await;
         assert!(answers(server).await);
-        let before = ask(&agent, &nodes[0], &Ask::State).await;
-        let not_yet = paused(&before).unwrap_err();
-        assert!(not_yet.starts_with("pause had no effect"), "{not_yet}");
-
-        let out = ask(&agent, &nodes[0], &Ask::Signal(Signal::Stop)).await;
-        assert!(signalled(&out).unwrap() >= 1, "{out}");
-        let confirmed = paused(&ask(&agent, &nodes[0], &Ask::State).await).unwrap();
-        assert!(confirmed.contains("stopped (state T)"), "{confirmed}");
+        freeze(&agent, &nodes[0]).await;
         assert!(!answers(server).await, "a frozen memcached answered");
 
-        ask(&agent, &nodes[0], &Ask::Signal(Signal::Cont)).await;
-        resumed(&ask(&agent, &nodes[0], &Ask::State).await).unwrap();
+        thaw(&agent, &nodes[0]).await;
         assert!(
             answers(server).await,
             "memcached did not answer after the resume"
@@ -157,17 +180,7 @@ mod rig {
         let (_net, nodes, servers) = rig::memcached(1).await;
         let server = &eps(servers)[0];
         let agent = rig::fault_agent().await;
-        let started = std::time::Instant::now();
-        let out = ask(&agent, &nodes[0], &Ask::Signal(Signal::Kill)).await;
-        assert!(signalled(&out).unwrap() >= 1, "{out}");
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while nodes[0].container.is_running().await.unwrap_or(false) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-        .await
-        .expect("the container ended");
-        assert!(started.elapsed() < Duration::from_secs(5), "not at once");
+        kill_ends_it_at_once(&agent, &nodes[0]).await;
         assert!(!answers(server).await);
         let after = ask(&agent, &nodes[0], &Ask::State).await;
         assert!(
@@ -325,38 +338,21 @@ mod rig {
         let endpoints = eps(servers);
         let agent = rig::fault_agent().await;
         assert!(sql_answers(&endpoints[2]).await);
-        let not_yet = paused(&ask(&agent, &nodes[2], &Ask::State).await).unwrap_err();
-        assert!(not_yet.starts_with("pause had no effect"), "{not_yet}");
-
-        let out = ask(&agent, &nodes[2], &Ask::Signal(Signal::Stop)).await;
-        assert!(signalled(&out).unwrap() >= 1, "{out}");
-        let confirmed = paused(&ask(&agent, &nodes[2], &Ask::State).await).unwrap();
-        assert!(confirmed.contains("stopped (state T)"), "{confirmed}");
+        freeze(&agent, &nodes[2]).await;
         assert!(
             !sql_answers(&endpoints[2]).await,
             "a frozen mariadbd answered"
         );
         assert!(sql_answers(&endpoints[0]).await, "the others still answer");
 
-        ask(&agent, &nodes[2], &Ask::Signal(Signal::Cont)).await;
-        resumed(&ask(&agent, &nodes[2], &Ask::State).await).unwrap();
+        thaw(&agent, &nodes[2]).await;
         assert!(
             sql_answers(&endpoints[2]).await,
             "no answer after the resume"
         );
         until(&endpoints[2], "Primary", "3").await;
 
-        let started = std::time::Instant::now();
-        let out = ask(&agent, &nodes[1], &Ask::Signal(Signal::Kill)).await;
-        assert!(signalled(&out).unwrap() >= 1, "{out}");
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while nodes[1].container.is_running().await.unwrap_or(false) {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-        .await
-        .expect("the container ended");
-        assert!(started.elapsed() < Duration::from_secs(5), "not at once");
+        kill_ends_it_at_once(&agent, &nodes[1]).await;
         assert!(!sql_answers(&endpoints[1]).await);
         until(&endpoints[0], "Primary", "2").await;
     }

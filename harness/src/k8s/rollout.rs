@@ -357,21 +357,25 @@ async fn one_pod_at_a_time(
     let sets = Api::<StatefulSet>::namespaced(client.clone(), ns);
     let by_name = |n: &str| Config::default().fields(&format!("metadata.name={n}"));
     // The controller must have seen the change to name the new revision.
-    let seen = watch::until(sets, by_name(name), left(deadline), |m| {
+    watch::until(sets.clone(), by_name(name), left(deadline), |m| {
         let s = m.get(name).ok_or("not seen yet")?;
-        let st = s.status.as_ref().ok_or("no status yet")?;
-        if st.observed_generation < s.metadata.generation {
+        let observed = s.status.as_ref().and_then(|st| st.observed_generation);
+        if observed < s.metadata.generation {
             return Err("the controller has not observed the change yet".to_string());
         }
-        Ok(format!(
-            "{}:{}",
-            s.spec.replicas.unwrap_or(1),
-            st.update_revision.clone().unwrap_or_default()
-        ))
+        Ok("observed".to_string())
     })
     .await?;
-    let (replicas, update) = seen.split_once(':').unwrap_or(("0", ""));
-    let replicas: i32 = replicas.parse().unwrap_or(0);
+    let set = sets
+        .get(name)
+        .await
+        .map_err(|e| api_error(&format!("StatefulSet {name}"), e))?;
+    let replicas = set.spec.replicas.unwrap_or(1);
+    let update = set
+        .status
+        .and_then(|st| st.update_revision)
+        .unwrap_or_default();
+    let update = update.as_str();
     let pods = Api::<Pod>::namespaced(client.clone(), ns);
     let mut said = vec![];
     for ordinal in (0..replicas).rev() {

@@ -6,14 +6,13 @@
 
 use super::*;
 use crate::cluster::{Change, Rollout, RolloutKind};
-use http::{Method, Request, Response};
+use http::{Method, Response};
 use kube::client::Body;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
-type Reply = tower_test::mock::SendResponse<Response<Body>>;
+use super::tests::{Handle, Reply, mock, respond};
 
 const STS: &str = "/apis/apps/v1/namespaces/ns/statefulsets";
 const PODS: &str = "/api/v1/namespaces/ns/pods";
@@ -136,13 +135,24 @@ impl Controller {
     }
 }
 
-fn respond(reply: Reply, code: u16, body: &Value) {
-    reply.send_response(
-        Response::builder()
-            .status(code)
-            .body(Body::from(serde_json::to_vec(body).unwrap()))
-            .unwrap(),
-    );
+/// The next request that is not a watch (watches are kept open and quiet, in `open`):
+/// method, path, query and body.
+async fn next(
+    handle: &mut Handle,
+    open: &mut Vec<Reply>,
+) -> Option<(Method, String, String, Vec<u8>, Reply)> {
+    while let Some((request, reply)) = handle.next_request().await {
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or_default().to_string();
+        let method = request.method().clone();
+        let body = request.into_body().collect_bytes().await.unwrap().to_vec();
+        if query.contains("watch=true") {
+            open.push(reply);
+            continue;
+        }
+        return Some((method, path, query, body, reply));
+    }
+    None
 }
 
 fn list(kind: &str, items: Vec<Value>) -> Value {
@@ -152,15 +162,7 @@ fn list(kind: &str, items: Vec<Value>) -> Value {
 /// Plays the API server and the controller until the client goes away.
 async fn serve(mut handle: Handle, c: Arc<Mutex<Controller>>) {
     let mut open = vec![];
-    while let Some((request, reply)) = handle.next_request().await {
-        let path = request.uri().path().to_string();
-        let query = request.uri().query().unwrap_or_default().to_string();
-        let method = request.method().clone();
-        let body = request.into_body().collect_bytes().await.unwrap();
-        if query.contains("watch=true") {
-            open.push(reply);
-            continue;
-        }
+    while let Some((method, path, query, body, reply)) = next(&mut handle, &mut open).await {
         let mut c = c.lock().unwrap();
         match (method, path.as_str()) {
             (Method::GET, p) if p == format!("{STS}/galera-ss") => respond(reply, 200, &c.sts()),
@@ -238,8 +240,7 @@ async fn roll_from(
     Result<String, crate::cluster::ClusterError>,
     Arc<Mutex<Controller>>,
 ) {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, handle) = mock();
     let c = Arc::new(Mutex::new(controller));
     let server = tokio::spawn(serve(handle, c.clone()));
     let r = Rollout {
@@ -400,15 +401,7 @@ async fn serve_deployment(mut handle: Handle, patches: Arc<Mutex<Vec<Value>>>) {
                         "template": {"metadata": {"labels": {"app": "app", "pod-template-hash": name}}, "spec": {"containers": [{"name": "app", "image": image}]}}}})
     };
     let mut generation = 1;
-    while let Some((request, reply)) = handle.next_request().await {
-        let path = request.uri().path().to_string();
-        let query = request.uri().query().unwrap_or_default().to_string();
-        let method = request.method().clone();
-        let body = request.into_body().collect_bytes().await.unwrap();
-        if query.contains("watch=true") {
-            open.push(reply);
-            continue;
-        }
+    while let Some((method, path, query, body, reply)) = next(&mut handle, &mut open).await {
         match (method, path.as_str()) {
             (Method::GET, "/apis/apps/v1/namespaces/ns/deployments/app") => {
                 respond(reply, 200, &deployment(generation))
@@ -448,8 +441,7 @@ async fn serve_deployment(mut handle: Handle, patches: Arc<Mutex<Vec<Value>>>) {
 // without the pod-template-hash label, and replaces the current template whole.
 #[tokio::test]
 async fn a_deployment_undo_puts_back_its_previous_replicasets_template() {
-    let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let client = kube::Client::new(service, "default");
+    let (client, handle) = mock();
     let patches = Arc::new(Mutex::new(vec![]));
     let server = tokio::spawn(serve_deployment(handle, patches.clone()));
     let r = Rollout {

@@ -10,10 +10,10 @@ use kube::client::Body;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
-type Reply = tower_test::mock::SendResponse<Response<Body>>;
+pub(super) type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+pub(super) type Reply = tower_test::mock::SendResponse<Response<Body>>;
 
-fn mock() -> (Client, Handle) {
+pub(super) fn mock() -> (Client, Handle) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     (Client::new(service, "default"), handle)
 }
@@ -72,7 +72,7 @@ async fn expect(handle: &mut Handle, method: Method, path: &str, query: &[&str])
     (body, reply)
 }
 
-fn respond(reply: Reply, code: u16, body: &Value) {
+pub(super) fn respond(reply: Reply, code: u16, body: &Value) {
     reply.send_response(
         Response::builder()
             .status(code)

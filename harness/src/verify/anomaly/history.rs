@@ -97,9 +97,6 @@ pub struct Recorder {
     pub(crate) findings: Findings,
 }
 
-/// A finished history, ready for the checker.
-pub type Recorded = Recorder;
-
 impl Recorder {
     pub fn new() -> Self {
         Self::default()

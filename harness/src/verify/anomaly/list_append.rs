@@ -11,7 +11,7 @@
 //! shows their appends.
 
 use super::graph::{Dep, Deps, Edge, Graph, Search};
-use super::history::{MopRec, Outcome, Recorded, What, list};
+use super::history::{MopRec, Outcome, Recorder, What, list};
 use super::{Findings, Kind};
 use rustc_hash::FxHashMap;
 
@@ -20,7 +20,7 @@ use rustc_hash::FxHashMap;
 const TRIES_PER_COMPONENT: usize = 64;
 
 /// Checks a history; `realtime`: also look for cycles that need real-time order.
-pub fn check(h: &Recorded, realtime: bool) -> Findings {
+pub fn check(h: &Recorder, realtime: bool) -> Findings {
     let mut found = h.findings.clone();
     let mut edges: Vec<Edge> = vec![];
     // Each key's order as the transactions that appended each position (NONE: no one did).
@@ -187,7 +187,7 @@ pub fn check(h: &Recorded, realtime: bool) -> Findings {
 const NONE: u32 = u32::MAX;
 
 /// Whether a transaction takes part in the graph (it did not certainly fail).
-fn live(h: &Recorded, t: u32) -> bool {
+fn live(h: &Recorder, t: u32) -> bool {
     h.txns[t as usize].outcome != Outcome::Fail
 }
 
@@ -209,7 +209,7 @@ fn appended_after(mops: &[MopRec], key: u32, value: u32) -> Option<u32> {
 
 /// Two committed transactions that read the same state of a key and then both appended to
 /// it: whichever committed second overwrote the first without seeing it.
-fn lost_updates(h: &Recorded, reads: &mut [(u32, u32, u32)], found: &mut Findings) {
+fn lost_updates(h: &Recorder, reads: &mut [(u32, u32, u32)], found: &mut Findings) {
     reads.sort_unstable();
     for group in reads.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
         if group.len() < 2 {
@@ -239,7 +239,7 @@ fn lost_updates(h: &Recorded, reads: &mut [(u32, u32, u32)], found: &mut Finding
 /// The cycles of one component without real time: G0, G1c, G-single and G2-item, at most one
 /// example of each.
 fn cycles_in(
-    h: &Recorded,
+    h: &Recorder,
     graph: &Graph,
     search: &mut Search<'_>,
     component: &[u32],
@@ -274,7 +274,7 @@ fn cycles_in(
 
 /// Cycles of one component that need real time (one example).
 fn realtime_cycles_in(
-    h: &Recorded,
+    h: &Recorder,
     graph: &Graph,
     search: &mut Search<'_>,
     component: &[u32],
@@ -308,7 +308,7 @@ fn classify(cycle: &[Edge]) -> Kind {
 }
 
 /// A cycle in words: each edge, why it orders its two transactions.
-fn explain(h: &Recorded, cycle: &[Edge]) -> String {
+fn explain(h: &Recorder, cycle: &[Edge]) -> String {
     let mut parts = vec![];
     for e in cycle {
         let (a, b) = (h.name(e.from), h.name(e.to));
@@ -333,7 +333,7 @@ fn explain(h: &Recorded, cycle: &[Edge]) -> String {
 /// completed since); a transaction that completes takes out of the frontier those it has
 /// edges from, as it implies them: exactly the frontier's members that completed before it
 /// was invoked (a member is never put back once out).
-fn realtime_edges(h: &Recorded) -> Vec<Edge> {
+fn realtime_edges(h: &Recorder) -> Vec<Edge> {
     // (time, 0 = invocation or 1 = completion, transaction): at equal times the invocation
     // comes first, so only a strictly earlier completion orders two transactions.
     let mut events: Vec<(u64, u8, u32)> = vec![];

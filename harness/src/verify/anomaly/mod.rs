@@ -32,7 +32,7 @@ pub mod stale;
 #[cfg(test)]
 mod tests;
 
-pub use history::{Mop, Outcome, Recorded, Recorder, Txn};
+pub use history::{Mop, Outcome, Recorder, Txn};
 
 use serde::Serialize;
 use std::collections::BTreeSet;

@@ -144,16 +144,7 @@ impl Verifier for CqlSpec {
             "is not a consistency level",
             &levels,
         );
-        let version = match raw.version {
-            Some(v) if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
-                cx.error(
-                    &format!("{path}.version"),
-                    "a version or its beginning, such as `4.1` (at most 64 characters)",
-                );
-                return None;
-            }
-            v => v.map(|v| v.trim().to_string()),
-        };
+        let version = cx.version_prefix(&format!("{path}.version"), raw.version, "4.1")?;
         Some(Self {
             target: target?,
             credentials,

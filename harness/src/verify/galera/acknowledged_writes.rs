@@ -249,27 +249,17 @@ pub async fn prepare(nodes: &[Endpoint], login: &Login) -> Result<String, String
 
 /// [`prepare`] with a database name chosen by the caller.
 pub async fn prepare_named(nodes: &[Endpoint], login: &Login, db: &str) -> Result<String, String> {
-    let mut errors = vec![];
-    for node in nodes {
-        match connect(node, login).await {
-            Ok(mut conn) => {
-                let r = async {
-                    run(&mut conn, &format!("CREATE DATABASE {db}")).await?;
-                    run(&mut conn, &format!("CREATE TABLE {db}.writes (id VARCHAR(64) PRIMARY KEY, node VARCHAR(255))")).await
-                }
-                .await;
-                let _ = conn.disconnect().await;
-                return r
-                    .map(|_| format!("{db}.writes"))
-                    .map_err(|e| format!("{node}: {e}"));
-            }
-            Err(e) => errors.push(format!("{node}: {e}")),
-        }
-    }
-    Err(format!(
-        "no node could create the table: {}",
-        errors.join("; ")
-    ))
+    let table = format!("{db}.writes");
+    super::create_database(
+        nodes,
+        login,
+        db,
+        &[format!(
+            "CREATE TABLE {table} (id VARCHAR(64) PRIMARY KEY, node VARCHAR(255))"
+        )],
+    )
+    .await
+    .map(|()| table)
 }
 
 /// Drops the database of `table` (see [`super::drop_database`]).

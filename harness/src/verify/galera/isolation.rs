@@ -170,42 +170,19 @@ pub async fn prepare(
         Shape::Counter => ("counters", "k INT PRIMARY KEY, v BIGINT NOT NULL"),
         Shape::StaleRead => ("registers", "k INT PRIMARY KEY, v BIGINT NOT NULL"),
     };
-    let mut errors = vec![];
-    for node in nodes {
-        let mut conn = match super::connect(node, login).await {
-            Ok(c) => c,
-            Err(e) => {
-                errors.push(format!("{node}: {e}"));
-                continue;
-            }
-        };
-        let r = async {
-            super::run(&mut conn, &format!("CREATE DATABASE {db}")).await?;
-            super::run(
-                &mut conn,
-                &format!("CREATE TABLE {db}.{table} ({columns}) ENGINE=InnoDB"),
-            )
-            .await?;
-            if config.shape == Shape::Counter {
-                let rows: Vec<String> = (0..config.keys).map(|k| format!("({k}, 0)")).collect();
-                super::run(
-                    &mut conn,
-                    &format!("INSERT INTO {db}.{table} VALUES {}", rows.join(", ")),
-                )
-                .await?;
-            }
-            Ok::<(), String>(())
-        }
-        .await;
-        let _ = conn.disconnect().await;
-        return r
-            .map(|_| format!("{db}.{table}"))
-            .map_err(|e| format!("{node}: {e}"));
+    let mut statements = vec![format!(
+        "CREATE TABLE {db}.{table} ({columns}) ENGINE=InnoDB"
+    )];
+    if config.shape == Shape::Counter {
+        let rows: Vec<String> = (0..config.keys).map(|k| format!("({k}, 0)")).collect();
+        statements.push(format!(
+            "INSERT INTO {db}.{table} VALUES {}",
+            rows.join(", ")
+        ));
     }
-    Err(format!(
-        "no node could create the table: {}",
-        errors.join("; ")
-    ))
+    super::create_database(nodes, login, db, &statements)
+        .await
+        .map(|()| format!("{db}.{table}"))
 }
 
 /// Runs the workload on every node until `stop`.

@@ -125,6 +125,40 @@ pub async fn wsrep_status(conn: &mut Conn) -> Result<BTreeMap<String, String>, S
         .collect())
 }
 
+/// Creates `db` and runs `statements` in it on the first node that answers (Galera
+/// replicates them to the others); `Err` says why no node could.
+pub async fn create_database(
+    nodes: &[Endpoint],
+    login: &Login,
+    db: &str,
+    statements: &[String],
+) -> Result<(), String> {
+    let mut errors = vec![];
+    for node in nodes {
+        let mut conn = match connect(node, login).await {
+            Ok(c) => c,
+            Err(e) => {
+                errors.push(format!("{node}: {e}"));
+                continue;
+            }
+        };
+        let r = async {
+            run(&mut conn, &format!("CREATE DATABASE {db}")).await?;
+            for sql in statements {
+                run(&mut conn, sql).await?;
+            }
+            Ok::<(), String>(())
+        }
+        .await;
+        let _ = conn.disconnect().await;
+        return r.map_err(|e| format!("{node}: {e}"));
+    }
+    Err(format!(
+        "no node could create the table: {}",
+        errors.join("; ")
+    ))
+}
+
 /// Registers dropping `db` as a clean-up of the scenario (see [`drop_database`]).
 pub fn drop_later(undo: Option<&crate::verify::Undo>, nodes: &[Endpoint], login: &Login, db: &str) {
     let Some(undo) = undo else {

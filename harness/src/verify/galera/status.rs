@@ -50,16 +50,7 @@ impl Verifier for GaleraStatusSpec {
             Some(n) => Some(cx.count_within(&format!("{path}.size"), n, 1, 100)?),
             None => None,
         };
-        let version = match raw.version {
-            Some(v) if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
-                cx.error(
-                    &format!("{path}.version"),
-                    "a version or its beginning, such as `11.8` (at most 64 characters)",
-                );
-                return None;
-            }
-            v => v.map(|v| v.trim().to_string()),
-        };
+        let version = cx.version_prefix(&format!("{path}.version"), raw.version, "11.8")?;
         Some(Self {
             target: target?,
             credentials: credentials?,

@@ -94,16 +94,7 @@ impl Verifier for MemcachePoolSpec {
                 }
             },
         };
-        let version = match raw.version {
-            Some(v) if v.trim().is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
-                cx.error(
-                    &format!("{path}.version"),
-                    "a version or its beginning, such as `1.6` (at most 64 characters)",
-                );
-                return None;
-            }
-            v => v.map(|v| v.trim().to_string()),
-        };
+        let version = cx.version_prefix(&format!("{path}.version"), raw.version, "1.6")?;
         Some(Self {
             target: target?,
             keys: keys?,
