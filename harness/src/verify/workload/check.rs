@@ -256,14 +256,8 @@ impl Verifier for WorkloadSpec {
                 )
                 .await
             }
-            Store::GaleraComponents { recorded } => {
-                let nodes = cx
-                    .workloads
-                    .lock()
-                    .get(&self.id)
-                    .map(|w| w.nodes.clone())
-                    .unwrap_or_default();
-                recorded.judge(&self.id, &nodes, self.limits.max_nodes_down_together)
+            Store::GaleraComponents { nodes, recorded } => {
+                recorded.judge(&self.id, nodes, self.limits.max_nodes_down_together)
             }
             // Judged by the anomaly checker (which says when there is nothing to check).
             Store::GaleraTransactions {

@@ -62,6 +62,8 @@ pub enum Store {
     },
     /// Every Galera node's place in the cluster, sampled.
     GaleraComponents {
+        /// The nodes sampled, by name.
+        nodes: Vec<String>,
         recorded: Arc<super::galera::components::Recorded>,
     },
     /// Transactions on every Galera node, judged for isolation anomalies.
@@ -185,10 +187,11 @@ impl Workloads {
         every: Duration,
     ) -> Result<(), String> {
         let recorded = Arc::new(super::galera::components::Recorded::default());
+        let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
         let store = Store::GaleraComponents {
+            nodes: names.clone(),
             recorded: recorded.clone(),
         };
-        let names = nodes.iter().map(|n| n.name.clone()).collect();
         self.start(id, store, names, move |stop, ledger| async move {
             super::galera::components::run_until(&nodes, &login, every, &stop, &ledger, &recorded)
                 .await;
